@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import logging
+
+from zhishiyun.log import mask, mask_id_number, setup_logging
+
+ID = "110101199003070011"
+ID_X = "44030419950815002X"
+PHONE = "13812345678"
+TOKEN = "zsy_8f3b2c1d9e7a6b5c4d3e2f1a0b9c8d7e"
+
+
+def test_mask_keeps_first_three_and_last_two_of_id_numbers():
+    assert mask(f"candidate {ID} logged in") == "candidate 110*************11 logged in"
+    assert ID_X not in mask(f"id={ID_X}") and "440" in mask(ID_X) and mask(ID_X).endswith("2X")
+    assert mask_id_number(ID) == "110*************11"
+
+
+def test_mask_hides_phones_tokens_passwords_and_url_credentials():
+    text = mask(f"phone {PHONE} Authorization: Bearer {TOKEN} "
+                f'{{"password": "zsy-demo-1", "session_key": "abc123"}} '
+                f"proxy http://alice:hunter2@proxy:3128 token={TOKEN}")
+    for secret in (PHONE, TOKEN, "zsy-demo-1", "abc123", "hunter2"):
+        assert secret not in text
+    assert "138****5678" in text
+
+
+def test_mask_leaves_hashes_and_timestamps_alone():
+    sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    assert mask(f"sha256 {sha} at 1763924160123") == f"sha256 {sha} at 1763924160123"
+
+
+def test_no_secret_reaches_any_log_line(tmp_path, capsys):
+    log_file = setup_logging(tmp_path / "logs", "DEBUG", console_level="DEBUG")
+    log = logging.getLogger("zhishiyun.test")
+    log.info("login %s with password=%s", ID, "zsy-demo-1")
+    logging.getLogger("urllib3.connectionpool").debug('"GET /me" headers Bearer %s', TOKEN)
+    try:
+        raise ValueError(f"bad id {ID} phone {PHONE}")
+    except ValueError:
+        log.exception("failed for %s", ID_X)
+    log.info("stack", stack_info=True, extra={})
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    written = log_file.read_text(encoding="utf-8") + capsys.readouterr().err
+    assert "login 110*************11" in written and "ValueError" in written
+    for secret in (ID, ID_X, PHONE, TOKEN, "zsy-demo-1"):
+        assert secret not in written

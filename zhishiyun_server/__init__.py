@@ -1,0 +1,1 @@
+"""Zhishiyun reference exam server (FastAPI + SQLAlchemy)."""
