@@ -28,3 +28,97 @@ def isolated_home(tmp_path_factory, monkeypatch):
         ) and not key.startswith("ZHISHIYUN_TEST_"):
             monkeypatch.delenv(key)
     return home
+
+
+# --- the real reference server, as a subprocess on 127.0.0.1 ------------------------------
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+import requests  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    """``zhishiyun-server`` in its own process; stop/start keep the same port and data."""
+
+    data_dir: Path
+    db_url: str
+    demo: bool = True
+    env: dict = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> RunningServer:
+        cmd = [sys.executable, "-m", "zhishiyun_server", "--db", self.db_url,
+               "--data", str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.demo:
+            cmd.append("--demo")
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **self.env}, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.data_dir / 'server.log').read_text()}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer: {(self.data_dir / 'server.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory):
+    """Start real servers: ``server_factory(demo=True, db_url=None, env=None)``."""
+    started: list[RunningServer] = []
+
+    def start(demo: bool = True, db_url: str | None = None, env: dict | None = None):
+        data = tmp_path_factory.mktemp("server-data")
+        server = RunningServer(data_dir=data, db_url=db_url or f"sqlite:///{data}/server.db",
+                               demo=demo, env=env or {})
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory):
+    """One demo server for the whole run (read-mostly tests; mutate with care)."""
+    data = tmp_path_factory.mktemp("demo-server")
+    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+    yield server
+    server.stop()
