@@ -18,8 +18,11 @@ APT_PACKAGES=(
   libdbus-1-3 fonts-wqy-microhei
   libportaudio2 pulseaudio pulseaudio-utils ffmpeg
   gnome-keyring libsecret-tools dbus-x11
-  postgresql nsis nodejs npm
+  postgresql nsis
 )
+# node may come from elsewhere (e.g. NodeSource, which bundles npm): only ask apt when absent.
+command -v node >/dev/null || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 install_apt() {
   command -v dpkg-query >/dev/null || { echo "bootstrap: not a Debian/Ubuntu machine; install the packages in README by hand"; return; }
