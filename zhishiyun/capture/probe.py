@@ -1,0 +1,146 @@
+"""One-shot device probes for the pre-exam checks and the device-test page.
+
+``grab_camera_frame`` opens the camera (or a stand-in video file) through the same code as
+the recorder; ``record_audio_clip`` records a short clip from a microphone. Both block for
+at most their timeout: call them off the UI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+
+import numpy as np
+
+from zhishiyun.capture.camera_open import open_capture, parse_camera_spec
+from zhishiyun.capture.errors import DeviceError
+from zhishiyun.i18n import _
+
+
+def grab_camera_frame(spec: int | str | os.PathLike[str] | None = 0,
+                      timeout_s: float = 5.0) -> np.ndarray:
+    """One BGR frame (H×W×3, uint8) from a camera index or a video file.
+
+    Skips the first frames a camera delivers while it adjusts exposure only when they
+    arrive quickly; returns the first frame read that is not empty.
+
+    Raises:
+        DeviceError: no camera / unreadable file / no frame within ``timeout_s``.
+    """
+    capture = open_capture(parse_camera_spec(spec))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            ok, frame = capture.read()
+            if ok and frame is not None and frame.size:
+                if frame.ndim == 2:
+                    frame = np.stack([frame] * 3, axis=-1)
+                return frame
+            time.sleep(0.05)
+    finally:
+        capture.release()
+    raise DeviceError(
+        _("The camera opened but sent no picture within {seconds:g} s.").format(
+            seconds=timeout_s),
+        hint=_("Close other programs that use the camera, reconnect it and try again."),
+        code="camera_no_frames",
+    )
+
+
+def resolve_microphone(name: str | None) -> int | None:
+    """PortAudio input device index for a name (exact, then case-insensitive substring).
+
+    ``None``/empty means the system default (returns ``None``).
+
+    Raises:
+        DeviceError: no input device matches the name.
+    """
+    from zhishiyun.capture.devices import list_microphones
+
+    if not name:
+        return None
+    mics = list_microphones()
+    for mic in mics:
+        if mic.name == name:
+            return mic.index
+    lowered = name.lower()
+    for mic in mics:
+        if lowered in mic.name.lower():
+            return mic.index
+    raise DeviceError(
+        _("No microphone named {name!r}.").format(name=name),
+        hint=_("Available: {names}").format(names=", ".join(m.name for m in mics) or "-"),
+        code="microphone_not_found",
+    )
+
+
+def record_audio_clip(device: str | None = None, seconds: float = 2.0,
+                      samplerate: int = 16000) -> np.ndarray:
+    """Record a mono float32 clip (values in -1…1) of about ``seconds`` from a microphone.
+
+    Raises:
+        DeviceError: the microphone cannot be opened or delivers nothing.
+    """
+    from zhishiyun.capture.devices import _sounddevice
+
+    sd = _sounddevice()
+    index = resolve_microphone(device)
+    chunks: queue.Queue[np.ndarray] = queue.Queue()
+    wanted = int(seconds * samplerate)
+    done = threading.Event()
+    got = [0]
+
+    def callback(indata, frames, time_info, status):  # noqa: ARG001 - PortAudio signature
+        chunks.put(indata[:, 0].copy())
+        got[0] += frames
+        if got[0] >= wanted:
+            done.set()
+
+    try:
+        with sd.InputStream(device=index, channels=1, samplerate=samplerate,
+                            dtype="float32", callback=callback):
+            done.wait(timeout=seconds + 3.0)
+    except (sd.PortAudioError, ValueError) as exc:
+        raise microphone_error(device, exc) from None
+    parts = []
+    while not chunks.empty():
+        parts.append(chunks.get_nowait())
+    if not parts:
+        raise DeviceError(
+            _("The microphone sent no sound data."),
+            hint=_("Reconnect the microphone, allow microphone access in the system "
+                   "privacy settings, and try again."),
+            code="microphone_no_data",
+        )
+    return np.concatenate(parts)[:wanted]
+
+
+def microphone_error(device: str | None, exc: BaseException) -> DeviceError:
+    """The error for a microphone that cannot be opened."""
+    return DeviceError(
+        _("The microphone {name} cannot be opened: {error}").format(
+            name=repr(device) if device else _("(system default)"), error=exc),
+        hint=_("Plug the microphone in, allow microphone access in the system privacy "
+               "settings, close programs that use it exclusively, then try again."),
+        code="microphone_unavailable",
+    )
+
+
+def rms(samples: np.ndarray) -> float:
+    """Root-mean-square level of float samples (0…1)."""
+    if samples.size == 0:
+        return 0.0
+    data = samples.astype(np.float64)
+    return float(np.sqrt(np.mean(data * data)))
+
+
+def peak(samples: np.ndarray) -> float:
+    """Largest absolute sample value (0…1)."""
+    return float(np.max(np.abs(samples))) if samples.size else 0.0
+
+
+def dbfs(level: float) -> float:
+    """A 0…1 level in dB full scale (-120 for silence)."""
+    return float(20.0 * np.log10(level)) if level > 1e-6 else -120.0
