@@ -1,0 +1,122 @@
+"""Resumable download of an installer with HTTP Range, checked against size and SHA-256.
+
+The bytes go to ``<name>.part`` next to the final file; a later attempt asks the server for
+``Range: bytes=<have>-`` and appends. Only a file whose size and SHA-256 match the signed
+manifest is renamed to its final name; anything else is deleted and refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from zhishiyun.i18n import _
+from zhishiyun.update.release import UpdateError
+
+log = logging.getLogger(__name__)
+CHUNK = 256 * 1024
+
+#: ``progress(done_bytes, total_bytes)``; called on the downloading thread after each chunk.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A verified file and how much of it this attempt fetched."""
+
+    path: Path
+    resumed_from: int
+    fetched: int
+
+
+def sha256_of(path: Path) -> str:
+    """Lower-case hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _refuse(part: Path, message: str, code: str) -> UpdateError:
+    part.unlink(missing_ok=True)
+    log.warning("update download refused (%s); %s deleted", code, part)
+    return UpdateError(message, hint=_("Zhishiyun keeps running the installed version."),
+                       code=code)
+
+
+def download(
+    session: requests.Session,
+    url: str,
+    target: Path,
+    *,
+    size: int,
+    sha256: str,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+    timeout: tuple[float, float] = (5.0, 30.0),
+) -> DownloadResult:
+    """Fetch ``url`` into ``target``, resuming ``target.part`` if an earlier attempt left one.
+
+    Raises:
+        UpdateError: ``download_failed`` (network; the partial file is kept for the next try),
+            ``download_cancelled``, ``download_too_large`` or ``bad_checksum`` (file deleted).
+    """
+    cancel = cancel or threading.Event()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    if have > size:
+        part.unlink()
+        have = 0
+    resumed_from, fetched = have, 0
+    if have < size:
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            with session.get(url, headers=headers, stream=True, timeout=timeout) as reply:
+                if reply.status_code == 416 and have:
+                    part.unlink()
+                    return download(session, url, target, size=size, sha256=sha256,
+                                    cancel=cancel, progress=progress, timeout=timeout)
+                reply.raise_for_status()
+                if have and reply.status_code != 206:
+                    log.info("server ignored Range; downloading %s from the start", url)
+                    have = resumed_from = 0
+                with part.open("ab" if have else "wb") as fh:
+                    for chunk in reply.iter_content(CHUNK):
+                        if cancel.is_set():
+                            raise UpdateError(_("The update download was cancelled."),
+                                              code="download_cancelled")
+                        fh.write(chunk)
+                        have += len(chunk)
+                        fetched += len(chunk)
+                        if have > size:
+                            fh.close()
+                            raise _refuse(part, _("The update file is larger than announced "
+                                                  "and was deleted."), "download_too_large")
+                        if progress:
+                            progress(have, size)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except requests.RequestException as exc:
+            log.warning("update download interrupted at %d of %d bytes: %s", have, size, exc)
+            raise UpdateError(_("The update download was interrupted; it resumes next time."),
+                              hint=str(exc), code="download_failed") from exc
+    if have < size:
+        raise UpdateError(_("The update download was interrupted; it resumes next time."),
+                          hint=f"{have}/{size}", code="download_failed")
+    actual = sha256_of(part)
+    if actual != sha256.lower():
+        raise _refuse(part, _("The downloaded update is damaged or was tampered with "
+                              "(checksum mismatch) and was deleted."), "bad_checksum")
+    os.replace(part, target)
+    log.info("update downloaded to %s (%d bytes, %d fetched now, resumed from %d)",
+             target, size, fetched, resumed_from)
+    return DownloadResult(path=target, resumed_from=resumed_from, fetched=fetched)

@@ -1,0 +1,68 @@
+"""Hand a verified installer over to the operating system and let the client exit.
+
+Windows: ``ZhishiyunSetup.exe /S /UPDATE`` (the NSIS installer waits for the running
+``zhishiyun.exe`` to exit, keeps the install directory and the system config).
+macOS: ``installer -pkg … -target /`` through ``osascript … with administrator privileges``
+(macOS asks the candidate for an administrator password).
+Linux (development/QA): the downloaded file is an executable run with ``--silent``.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from zhishiyun.i18n import _
+from zhishiyun.update.release import UpdateError
+
+log = logging.getLogger(__name__)
+
+#: Starts a detached process from an argument list (``subprocess.Popen`` by default).
+Launcher = Callable[[Sequence[str]], object]
+
+
+def installer_command(installer: Path, platform: str) -> list[str]:
+    """The silent-install command line for a verified installer file."""
+    if platform == "windows":
+        return [str(installer), "/S", "/UPDATE"]
+    if platform == "macos":
+        quoted = str(installer).replace("\\", "\\\\").replace('"', '\\"')
+        script = (f'do shell script "/usr/sbin/installer -pkg " & quoted form of "{quoted}" '
+                  f'& " -target /" with administrator privileges')
+        return ["/usr/bin/osascript", "-e", script]
+    installer.chmod(0o755)
+    return [str(installer), "--silent"]
+
+
+def _detached_popen(command: Sequence[str]) -> subprocess.Popen:
+    kwargs: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+                    "stderr": subprocess.DEVNULL, "close_fds": True}
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        kwargs["creationflags"] = (subprocess.DETACHED_PROCESS
+                                   | subprocess.CREATE_NEW_PROCESS_GROUP)
+    else:
+        kwargs["start_new_session"] = True
+    return subprocess.Popen(list(command), **kwargs)
+
+
+def hand_off(installer: Path, platform: str, launcher: Launcher | None = None) -> list[str]:
+    """Start the installer detached from this process; the caller exits afterwards.
+
+    Returns:
+        The command that was started.
+
+    Raises:
+        UpdateError: code ``handoff_failed`` when the installer cannot be started.
+    """
+    command = installer_command(installer, platform)
+    log.info("handing over to the installer: %s", " ".join(command))
+    try:
+        (launcher or _detached_popen)(command)
+    except OSError as exc:
+        raise UpdateError(_("The update installer could not be started."),
+                          hint=str(exc), code="handoff_failed") from exc
+    return command
+

@@ -1,0 +1,208 @@
+"""Check for a release, download and verify it, hand it to the installer — never in an exam.
+
+Start-up flow (GUI, after the ``version`` check)::
+
+    updater = Updater.from_settings(settings, exam_in_progress=sessions.any_active)
+    offer = updater.check()                 # network: call it off the UI thread
+    if offer.kind is UpdateKind.MANDATORY or (offer.kind is UpdateKind.OPTIONAL and agreed):
+        updater.install(offer, updater.download(offer, cancel, progress))  # then quit
+
+Every step raises :class:`~zhishiyun.update.release.UpdateError` with a candidate-readable
+message on failure; the installed version keeps working whatever happens here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from zhishiyun import __version__
+from zhishiyun.i18n import _
+from zhishiyun.update.download import DownloadResult, Progress, download, sha256_of
+from zhishiyun.update.handoff import Launcher, hand_off
+from zhishiyun.update.release import (
+    ReleaseManifest,
+    UpdateError,
+    UpdateKind,
+    current_platform,
+    load_public_key,
+    parse_version,
+    verify_manifest,
+)
+
+log = logging.getLogger(__name__)
+RELEASE_PATH = "/api/v1/client/release"
+_EXTENSIONS = {"windows": ".exe", "macos": ".pkg", "linux": ".run"}
+
+#: ``fetch(platform, current_version)`` → the JSON reply of ``GET /client/release``,
+#: or None when the server has no release for this platform.
+ReleaseFetcher = Callable[[str, str], "Mapping[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class UpdateOffer:
+    """The outcome of a check: what kind of update, and the verified manifest behind it."""
+
+    kind: UpdateKind
+    current_version: str
+    manifest: ReleaseManifest | None = None
+
+    @property
+    def version(self) -> str:
+        """The offered version (the current one when there is nothing to offer)."""
+        return self.manifest.version if self.manifest else self.current_version
+
+
+def session_from_settings(settings: Any) -> requests.Session:
+    """A requests session honouring the org CA bundle and proxy settings."""
+    session = requests.Session()
+    if settings.ca_bundle:
+        session.verify = settings.ca_bundle
+    if settings.proxy:
+        session.proxies = {"http": settings.proxy, "https": settings.proxy}
+    session.headers["User-Agent"] = f"zhishiyun/{__version__}"
+    return session
+
+
+class Updater:
+    """Release check, download and hand-off for one client installation."""
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        session: requests.Session,
+        download_dir: Path,
+        exam_in_progress: Callable[[], bool],
+        public_key: Ed25519PublicKey | None = None,
+        current_version: str = __version__,
+        platform: str | None = None,
+        fetch: ReleaseFetcher | None = None,
+        launcher: Launcher | None = None,
+        timeout: tuple[float, float] = (5.0, 20.0),
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.session = session
+        self.download_dir = download_dir
+        self.exam_in_progress = exam_in_progress
+        self.public_key = public_key
+        self.current_version = current_version
+        self.platform = platform or current_platform()
+        self._fetch = fetch or self._fetch_over_http
+        self._launcher = launcher
+        self._timeout = timeout
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, exam_in_progress: Callable[[], bool],
+                      **kwargs: Any) -> Updater:
+        """An updater for the configured server, downloading into ``<data>/updates``."""
+        return cls(settings.server_url, session=session_from_settings(settings),
+                   download_dir=settings.data_path / "updates",
+                   exam_in_progress=exam_in_progress,
+                   timeout=(settings.connect_timeout, settings.read_timeout), **kwargs)
+
+    # -- check ---------------------------------------------------------------------------
+
+    def _fetch_over_http(self, platform: str, current: str) -> Mapping[str, Any] | None:
+        if not self.server_url:
+            raise UpdateError(_("No exam server is configured, so updates cannot be checked."),
+                              code="no_server")
+        try:
+            reply = self.session.get(self.server_url + RELEASE_PATH,
+                                     params={"platform": platform, "current": current},
+                                     timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise UpdateError(_("Could not reach the server to check for updates."),
+                              hint=str(exc), code="network") from exc
+        if reply.status_code == 404:
+            return None
+        if not reply.ok:
+            raise UpdateError(_("The server could not say which version is current "
+                                "(HTTP {status}).").format(status=reply.status_code),
+                              code="bad_reply")
+        try:
+            return reply.json()
+        except ValueError:
+            raise UpdateError(_("The server sent an unreadable release description."),
+                              code="bad_reply") from None
+
+    def check(self) -> UpdateOffer:
+        """Ask the server for the current release and verify its signature.
+
+        Raises:
+            UpdateError: network, ``bad_reply`` or ``bad_signature``.
+        """
+        parse_version(self.current_version)
+        reply = self._fetch(self.platform, self.current_version)
+        if reply is None or (isinstance(reply, Mapping) and reply.get("release", 0) is None):
+            log.info("no release published for %s", self.platform)
+            return UpdateOffer(UpdateKind.NONE, self.current_version)
+        manifest = ReleaseManifest.from_reply(reply)
+        if manifest.platform != self.platform:
+            raise UpdateError(_("The server offered an update for another platform ({platform})."
+                                ).format(platform=manifest.platform), code="bad_reply")
+        verify_manifest(manifest, self.public_key or load_public_key())
+        kind = manifest.kind_for(self.current_version)
+        log.info("release check: running %s, latest %s, minimum %s -> %s", self.current_version,
+                 manifest.version, manifest.minimum_version, kind.value)
+        return UpdateOffer(kind, self.current_version, manifest)
+
+    # -- download and install ---------------------------------------------------------------
+
+    def _refuse_during_exam(self) -> None:
+        if self.exam_in_progress():
+            raise UpdateError(_("Updates never start during an exam; it will be offered "
+                                "after the exam."), code="exam_in_progress")
+
+    def target_path(self, manifest: ReleaseManifest) -> Path:
+        """Where the verified installer of ``manifest`` is kept."""
+        version = re.sub(r"[^0-9A-Za-z.+!-]", "_", str(parse_version(manifest.version)))
+        name = f"ZhishiyunSetup-{version}{_EXTENSIONS.get(self.platform, '.bin')}"
+        return self.download_dir / name
+
+    def download(self, offer: UpdateOffer, cancel: threading.Event | None = None,
+                 progress: Progress | None = None) -> DownloadResult:
+        """Download (resuming) and verify the offered installer.
+
+        Raises:
+            UpdateError: ``exam_in_progress``, ``nothing_to_install``, download or checksum
+                failures (a damaged file is deleted).
+        """
+        self._refuse_during_exam()
+        manifest = offer.manifest
+        if manifest is None or offer.kind is UpdateKind.NONE:
+            raise UpdateError(_("There is no update to install."), code="nothing_to_install")
+        # The manifest was verified in check(); verify again in case the offer was built
+        # elsewhere, so that only signed sizes and checksums are ever trusted.
+        verify_manifest(manifest, self.public_key or load_public_key())
+        url = requests.compat.urljoin(self.server_url + "/", manifest.url)
+        target = self.target_path(manifest)
+        for stale in self.download_dir.glob("ZhishiyunSetup-*"):
+            if stale != target and not stale.name.startswith(target.name):
+                stale.unlink(missing_ok=True)
+        return download(self.session, url, target, size=manifest.size, sha256=manifest.sha256,
+                        cancel=cancel, progress=progress, timeout=self._timeout)
+
+    def install(self, offer: UpdateOffer, result: DownloadResult) -> list[str]:
+        """Re-check the installer's SHA-256, then hand it over (silent mode); the caller exits.
+
+        Raises:
+            UpdateError: ``exam_in_progress``, ``bad_checksum`` (file deleted) or
+                ``handoff_failed``.
+        """
+        self._refuse_during_exam()
+        if offer.manifest is None or sha256_of(result.path) != offer.manifest.sha256:
+            result.path.unlink(missing_ok=True)
+            raise UpdateError(_("The downloaded update is damaged or was tampered with "
+                                "(checksum mismatch) and was deleted."),
+                              hint=_("Zhishiyun keeps running the installed version."),
+                              code="bad_checksum")
+        return hand_off(result.path, self.platform, self._launcher)
