@@ -1,0 +1,98 @@
+"""``camera``: a camera opens and gives a picture that is not blank within a few seconds."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from zhishiyun.checks.base import Check, CheckResult, Status
+from zhishiyun.checks.context import CheckContext
+from zhishiyun.i18n import N_, _
+
+#: A frame whose pixels vary less than this (standard deviation, 0…255) shows nothing.
+BLANK_STDDEV = 3.0
+#: A frame darker than this (mean, 0…255) is too dark to see a face.
+DARK_MEAN = 40.0
+GRAB_TIMEOUT_S = 4.0
+
+
+def frame_stats(frame: np.ndarray) -> dict[str, float]:
+    """Mean brightness and contrast (standard deviation) of a BGR frame, 0…255."""
+    gray = frame.astype(np.float32).mean(axis=2) if frame.ndim == 3 else frame.astype(np.float32)
+    return {"mean": round(float(gray.mean()), 1), "stddev": round(float(gray.std()), 1)}
+
+
+class CameraCheck(Check):
+    """The preferred camera (setting ``camera``: index or video file), else the others."""
+
+    id = "camera"
+    title = N_("Camera")
+    timeout_s = 10.0
+
+    def run(self, context: CheckContext) -> CheckResult:
+        """Grab one frame from each candidate camera until one shows a picture."""
+        from zhishiyun.capture.devices import list_cameras
+        from zhishiyun.capture.errors import DeviceError
+        from zhishiyun.capture.probe import grab_camera_frame
+
+        preferred = str(context.settings.camera or "").strip()
+        found = []
+        if sys.platform.startswith("linux"):
+            found = [{"index": c.index, "name": c.name} for c in list_cameras(probe=False)]
+        specs: list[int | str] = [preferred] if preferred else []
+        specs += [c["index"] for c in found if str(c["index"]) != preferred]
+        if not specs:
+            specs = [0]
+        details: dict[str, object] = {"cameras": found, "tried": []}
+        errors: list[str] = []
+        problem: CheckResult | None = None
+        for spec in specs:
+            if context.cancelled.is_set():
+                break
+            try:
+                frame = grab_camera_frame(spec, timeout_s=GRAB_TIMEOUT_S)
+            except DeviceError as exc:
+                errors.append(exc.message)
+                details["tried"].append({"camera": spec, "error": exc.message})
+                continue
+            stats = frame_stats(frame)
+            height, width = frame.shape[:2]
+            details["tried"].append({"camera": spec, "width": width, "height": height, **stats})
+            name = self._name(spec, found)
+            if stats["stddev"] < BLANK_STDDEV:
+                problem = problem or self.result(
+                    Status.FAIL,
+                    _("{name} opens but shows only a blank picture.").format(name=name),
+                    _("Open the lens cover or privacy shutter, make sure no other program "
+                      "uses the camera, then run the check again."), details)
+                continue
+            details.update(camera=spec, width=width, height=height, **stats)
+            if stats["mean"] < DARK_MEAN:
+                return self.result(
+                    Status.WARN,
+                    _("{name} works, but the picture is very dark.").format(name=name),
+                    _("Turn on a light in front of you so your face can be seen clearly."),
+                    details)
+            return self.result(Status.PASS, _("{name} works ({width}×{height}).").format(
+                name=name, width=width, height=height), details=details)
+        if problem is not None:
+            return problem
+        if not found and not preferred:
+            return self.result(
+                Status.FAIL, _("No camera was found."),
+                _("Connect a camera (or turn on the built-in one), allow camera access in the "
+                  "system privacy settings, then run the check again."), details)
+        return self.result(
+            Status.FAIL,
+            _("No camera gives a picture: {errors}").format(errors=" ".join(dict.fromkeys(errors))),
+            _("Close other programs that use the camera (video calls, browsers), reconnect it, "
+              "allow camera access in the system privacy settings, then run the check again."),
+            details)
+
+    @staticmethod
+    def _name(spec: int | str, found: list[dict]) -> str:
+        for cam in found:
+            if str(cam["index"]) == str(spec):
+                return str(cam["name"])
+        return _("Camera {spec}").format(spec=spec)

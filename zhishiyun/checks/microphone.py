@@ -1,0 +1,59 @@
+"""``microphone``: an input device records a short clip; pure silence is a warning."""
+
+from __future__ import annotations
+
+from zhishiyun.checks.base import Check, CheckResult, Status
+from zhishiyun.checks.context import CheckContext
+from zhishiyun.i18n import N_, _
+
+CLIP_SECONDS = 1.0
+SAMPLE_RATE = 16000
+#: Below this RMS level (about -90 dBFS) the clip counts as pure silence.
+SILENCE_RMS = 3e-5
+
+
+class MicrophoneCheck(Check):
+    """Records ``CLIP_SECONDS`` from the preferred microphone (setting ``microphone``)."""
+
+    id = "microphone"
+    title = N_("Microphone")
+    timeout_s = 8.0
+
+    def run(self, context: CheckContext) -> CheckResult:
+        """List the inputs, record a clip, measure its level."""
+        from zhishiyun.capture.devices import list_microphones
+        from zhishiyun.capture.errors import DeviceError
+        from zhishiyun.capture.probe import dbfs, peak, record_audio_clip, rms
+
+        preferred = str(context.settings.microphone or "").strip()
+        if preferred.lower() == "none":
+            return self.result(Status.SKIP, _("The microphone is turned off in the settings."),
+                               _("Remove 'microphone = \"none\"' from the settings to test it."))
+        try:
+            mics = list_microphones()
+        except DeviceError as exc:
+            return self.result(Status.FAIL, exc.message, exc.hint, {"error": exc.code})
+        names = [m.name for m in mics]
+        details: dict[str, object] = {"microphones": names}
+        if not mics:
+            return self.result(
+                Status.FAIL, _("No microphone was found."),
+                _("Connect a microphone or headset, allow microphone access in the system "
+                  "privacy settings, then run the check again."), details)
+        try:
+            clip = record_audio_clip(preferred or None, CLIP_SECONDS, SAMPLE_RATE)
+        except DeviceError as exc:
+            details["error"] = exc.code
+            return self.result(Status.FAIL, exc.message, exc.hint, details)
+        level, top = rms(clip), peak(clip)
+        used = preferred or next((m.name for m in mics if m.is_default), names[0])
+        details.update(microphone=used, samples=int(clip.size), rms_dbfs=round(dbfs(level), 1),
+                       peak_dbfs=round(dbfs(top), 1))
+        if level < SILENCE_RMS:
+            return self.result(
+                Status.WARN,
+                _("The microphone {name} records only silence.").format(name=used),
+                _("Check that the microphone is not muted (also a mute switch on a headset) and "
+                  "that its input volume is up, then speak while the check runs."), details)
+        return self.result(Status.PASS, _("The microphone {name} works ({level:.0f} dBFS).")
+                           .format(name=used, level=dbfs(level)), details=details)
