@@ -13,7 +13,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import requests
+
 from zhishiyun import __version__
+from zhishiyun.checks.network import ProbeError, api_url, request_json, session_for
 from zhishiyun.config import (
     CheckThresholds,
     RecordingSettings,
@@ -30,31 +33,35 @@ class CheckContext:
 
     Args:
         settings: effective settings (``load_settings()`` when omitted).
-        client: a ready :class:`~zhishiyun.api.client.ServerClient`; built from
-            ``settings.server_url`` when omitted and a server is configured.
+        session: the requests session for the server (built from the settings' CA
+            bundle and proxy when omitted).
         thresholds: use these instead of the server's (tests, support overrides).
         recording: use these recording settings instead of the server's.
         ntp_servers: NTP servers (``host`` or ``host:port``) instead of config's.
         client_version: the version the version check reports (default: this build).
-        config_timeout_s: how long to wait for the server's ``/config``.
+        probe_timeout_s: connect and read timeout of each request to the server
+            (default: ``connect_timeout`` from the settings, at most 4 s).
     """
 
-    def __init__(self, settings: Settings | None = None, *, client: Any = None,
+    def __init__(self, settings: Settings | None = None, *,
+                 session: requests.Session | None = None,
                  thresholds: CheckThresholds | None = None,
                  recording: RecordingSettings | None = None,
                  ntp_servers: tuple[str, ...] | None = None,
                  client_version: str = __version__,
-                 config_timeout_s: float = 3.0) -> None:
+                 probe_timeout_s: float | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.server_url: str = self.settings.server_url
         self.client_version = client_version
-        self.config_timeout_s = config_timeout_s
+        self.probe_timeout_s = probe_timeout_s if probe_timeout_s is not None else min(
+            float(self.settings.connect_timeout), 4.0)
         self.cancelled = threading.Event()
-        self._client = client
+        self._session = session
         self._thresholds_override = thresholds
         self._recording_override = recording
         self._ntp_override = ntp_servers
         self._lock = threading.Lock()
+        self._config_lock = threading.Lock()
         self._config: Mapping[str, Any] | None = None
         self._config_error: str | None = None
         self._config_fetched = False
@@ -64,32 +71,38 @@ class CheckContext:
     @property
     def has_server(self) -> bool:
         """Whether a server is configured (``--server`` or ``server_url``)."""
-        return bool(self.server_url) or self._client is not None
+        return bool(self.server_url)
 
     @property
-    def client(self) -> Any:
-        """The server client (built on first use), or None with no server configured."""
+    def session(self) -> requests.Session:
+        """The HTTP session for the server (built on first use)."""
         with self._lock:
-            if self._client is None and self.server_url:
-                from zhishiyun.api.client import ServerClient
+            if self._session is None:
+                self._session = session_for(self.settings)
+            return self._session
 
-                self._client = ServerClient.from_settings(self.settings)
-            return self._client
+    def api_url(self, path: str) -> str:
+        """Full URL of an API path such as ``/health`` on the configured server."""
+        return api_url(self.server_url, path)
 
     def server_config(self) -> Mapping[str, Any]:
-        """The server's ``/config`` reply as a mapping (empty when unavailable)."""
-        client = self.client
-        with self._lock:
-            if self._config_fetched:
-                return self._config or {}
-            self._config_fetched = True
-            if client is None:
-                return {}
-            try:
-                self._config = _as_mapping(client.get_config(timeout=self.config_timeout_s))
-            except Exception as exc:  # any failure: defaults apply, the server check explains
-                self._config_error = str(exc) or type(exc).__name__
-                log.info("checks: server config unavailable, defaults apply: %s", exc)
+        """The server's ``/config`` reply (empty with no server or when it cannot be read).
+
+        Fetched once, by the first caller; concurrent callers wait for that fetch.
+        """
+        if not self.has_server:
+            return {}
+        session = self.session
+        with self._config_lock:
+            if not self._config_fetched:
+                self._config_fetched = True
+                try:
+                    self._config = request_json(
+                        session, "GET", self.api_url("/config"),
+                        timeout=self.probe_timeout_s, expect_keys=("checks",)).data
+                except ProbeError as exc:
+                    self._config_error = exc.kind
+                    log.info("checks: server config unavailable (%s); defaults apply", exc)
             return self._config or {}
 
     @property
@@ -129,21 +142,3 @@ class CheckContext:
         """Whether a failure of ``check_id`` keeps the candidate out."""
         return check_id in self.thresholds.blocking_checks
 
-
-def _as_mapping(reply: Any) -> Mapping[str, Any]:
-    """Accept a dict, a pydantic-like model or a dataclass-like object with ``raw``."""
-    if reply is None:
-        return {}
-    if isinstance(reply, Mapping):
-        return reply
-    for attr in ("raw", "data"):
-        value = getattr(reply, attr, None)
-        if isinstance(value, Mapping):
-            return value
-    if hasattr(reply, "model_dump"):
-        return reply.model_dump()
-    import dataclasses
-
-    if dataclasses.is_dataclass(reply):
-        return dataclasses.asdict(reply)
-    return {}
