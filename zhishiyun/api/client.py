@@ -1,0 +1,460 @@
+"""``ServerClient``: every call of the exam server's API v1 over one ``requests.Session``.
+
+Timeouts on every call, TLS verified (plus the organisation's CA bundle when configured),
+retries with capped exponential backoff and jitter for idempotent calls only, the login
+token from a :class:`~zhishiyun.auth.tokens.TokenStore`. Every failure is an
+:class:`~zhishiyun.api.errors.ApiError`; a reply that does not fit (HTML from a captive
+portal, truncated JSON, missing fields) is ``ApiError(code="bad_reply")``.
+
+Thread-safety: one client may be shared by threads (requests' Session is used for plain
+calls only); long downloads should use their own client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+import requests.adapters
+from pydantic import BaseModel, ValidationError
+
+import zhishiyun
+from zhishiyun.api import models as m
+from zhishiyun.api.errors import ApiError
+from zhishiyun.auth.tokens import TokenStore
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+T = TypeVar("T", bound=BaseModel)
+RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
+
+
+class ServerClient:
+    """The exam server's API, typed.
+
+    Args:
+        base_url: server root, e.g. ``https://exam.example.cn`` (``/api/v1`` is added).
+        token_store: where the login token lives (default: keyring for this URL).
+        ca_bundle: an extra PEM bundle the organisation trusts ('' for system CAs only).
+        connect_timeout: seconds to wait for a connection.
+        read_timeout: seconds to wait for a reply.
+        retries: extra attempts for idempotent calls after a network error or 502/503/504.
+        backoff: first retry delay in seconds (doubles each time, capped at 8 s, ±50 %).
+        proxy: optional HTTP(S) proxy URL.
+    """
+
+    def __init__(self, base_url: str, *, token_store: TokenStore | None = None,
+                 ca_bundle: str = "", connect_timeout: float = 5.0, read_timeout: float = 20.0,
+                 retries: int = 3, backoff: float = 0.5, proxy: str = "") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = token_store if token_store is not None else TokenStore(self.base_url)
+        self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self._closed = threading.Event()
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"Zhishiyun/{zhishiyun.__version__}"
+        self.session.headers["Accept"] = "application/json"
+        self._trust(ca_bundle)
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, token_store: TokenStore | None = None,
+                      server_url: str | None = None) -> ServerClient:
+        """A client configured from :class:`zhishiyun.config.Settings`."""
+        return cls(server_url or settings.server_url, token_store=token_store,
+                   ca_bundle=settings.ca_bundle, connect_timeout=settings.connect_timeout,
+                   read_timeout=settings.read_timeout, proxy=settings.proxy)
+
+    def _trust(self, ca_bundle: str) -> None:
+        """Verify TLS with the public CAs plus the organisation's bundle, if any."""
+        if not ca_bundle:
+            return
+        if not Path(ca_bundle).is_file():
+            log.warning("CA bundle %s does not exist; using the system CAs only", ca_bundle)
+            return
+        adapter = _ExtraCAAdapter(ca_bundle)
+        self.session.mount("https://", adapter)
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop pending retries and close connections."""
+        self._closed.set()
+        self.session.close()
+
+    def __enter__(self) -> ServerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def api_url(self) -> str:
+        """``<base>/api/v1``."""
+        return self.base_url + API
+
+    @property
+    def token(self) -> str | None:
+        """The stored login token, if any."""
+        return self.tokens.get()
+
+    def auth_headers(self) -> dict[str, str]:
+        """``Authorization`` header for other HTTP users (e.g. the tus uploader)."""
+        token = self.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _send(self, method: str, url: str, *, auth: bool, timeout: Any = None,
+              **kwargs: Any) -> requests.Response:
+        if not self.base_url:
+            raise ApiError(0, "no_server")
+        headers = dict(kwargs.pop("headers", None) or {})
+        if auth:
+            token = self.token
+            if not token:
+                raise ApiError(401, "unauthorized", "no token stored")
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return self.session.request(method, url, headers=headers,
+                                        timeout=timeout or self.timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise ApiError(0, "tls", str(exc)) from exc
+        except requests.exceptions.Timeout as exc:
+            raise ApiError(0, "timeout", str(exc)) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            raise ApiError(0, "network", str(exc)) from exc
+        except requests.RequestException as exc:
+            raise ApiError(0, "network", str(exc)) from exc
+
+    def _error(self, response: requests.Response, auth: bool) -> ApiError:
+        retry_after = None
+        header = response.headers.get("Retry-After", "")
+        if header.strip().isdigit():
+            retry_after = int(header.strip())
+        code, message, details = _error_fields(response)
+        if code is None:
+            status = response.status_code
+            code = ("unavailable" if status in RETRY_STATUSES else
+                    "server_error" if status >= 500 else
+                    "unauthorized" if status == 401 else
+                    "too_many_attempts" if status == 429 else "bad_reply")
+        if auth and response.status_code == 401:
+            self.tokens.clear()
+        return ApiError(response.status_code, code, message, details=details,
+                        retry_after=retry_after)
+
+    def raw(self, method: str, path: str, *, auth: bool = True, idempotent: bool = False,
+            timeout: Any = None, **kwargs: Any) -> requests.Response:
+        """Send a request to ``path`` and return the successful response.
+
+        ``path`` is under ``/api/v1`` unless absolute; errors and retries are handled.
+        For calls not wrapped below (e.g. face login with a multipart body).
+        """
+        url = path if path.startswith("http") else (
+            self.base_url + path if path.startswith(API) else self.api_url + path)
+        attempts = 1 + (self.retries if idempotent else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = self._send(method, url, auth=auth, timeout=timeout, **kwargs)
+            except ApiError as exc:
+                if last or exc.code not in ("network", "timeout"):
+                    raise
+                log.info("%s %s: %s, retrying", method, path, exc.code)
+            else:
+                if response.ok:
+                    return response
+                if last or response.status_code not in RETRY_STATUSES:
+                    raise self._error(response, auth)
+                log.info("%s %s: HTTP %s, retrying", method, path, response.status_code)
+            delay = min(8.0, self.backoff * 2**attempt) * random.uniform(0.5, 1.5)
+            if self._closed.wait(delay):
+                raise ApiError(0, "network", "client closed")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def call(self, method: str, path: str, model: type[T], *, auth: bool = True,
+             idempotent: bool = False, **kwargs: Any) -> T:
+        """Send a request and parse its JSON reply into ``model`` (else ``bad_reply``)."""
+        response = self.raw(method, path, auth=auth, idempotent=idempotent, **kwargs)
+        return parse_reply(response.content, model)
+
+    # --- meta -------------------------------------------------------------------------
+
+    def health(self) -> m.Health:
+        """``GET /health``."""
+        return self.call("GET", "/health", m.Health, auth=False, idempotent=True)
+
+    def server_time(self, timeout: float | None = None) -> m.ServerTime:
+        """``GET /time`` (no retries: the clock measures each round trip itself)."""
+        return self.call("GET", "/time", m.ServerTime, auth=False,
+                         timeout=(self.timeout[0], timeout) if timeout else None)
+
+    def config(self) -> m.ClientConfig:
+        """``GET /config``."""
+        return self.call("GET", "/config", m.ClientConfig, auth=False, idempotent=True)
+
+    def release(self, platform: str, current: str = zhishiyun.__version__) -> m.Release:
+        """``GET /client/release?platform=&current=``."""
+        return self.call("GET", "/client/release", m.Release, auth=False, idempotent=True,
+                         params={"platform": platform, "current": current})
+
+    def speedtest(self, payload: bytes) -> m.SpeedResult:
+        """``POST /speedtest`` with ``payload`` (≤ 8 MB)."""
+        return self.call("POST", "/speedtest", m.SpeedResult, auth=False, data=payload,
+                         headers={"Content-Type": "application/octet-stream"})
+
+    # --- login and profile ------------------------------------------------------------
+
+    def login_password(self, id_number: str, password: str) -> m.LoginResult:
+        """``POST /auth/password``; the token is stored on success."""
+        result = self.call("POST", "/auth/password", m.LoginResult, auth=False,
+                           json={"id_number": id_number, "password": password})
+        self.tokens.set(result.token)
+        return result
+
+    def store_login(self, result: m.LoginResult) -> None:
+        """Keep the token of a login made elsewhere (e.g. face login)."""
+        self.tokens.set(result.token)
+
+    def logout(self) -> None:
+        """``POST /auth/logout``; the local token is forgotten even if the call fails."""
+        try:
+            if self.token:
+                self.raw("POST", "/auth/logout", idempotent=True)
+        except ApiError as exc:
+            log.info("logout: %s", exc.code)
+        finally:
+            self.tokens.clear()
+
+    def me(self) -> m.Profile:
+        """``GET /me``."""
+        return self.call("GET", "/me", m.Profile, idempotent=True)
+
+    def update_me(self, *, phone: str | None = None, email: str | None = None) -> m.Profile:
+        """``PATCH /me`` (only the given fields change)."""
+        body = {k: v for k, v in (("phone", phone), ("email", email)) if v is not None}
+        return self.call("PATCH", "/me", m.Profile, idempotent=True, json=body)
+
+    # --- exams ------------------------------------------------------------------------
+
+    def exams(self) -> list[m.Exam]:
+        """``GET /exams``: my exams."""
+        return list(self.call("GET", "/exams", m.ExamList, idempotent=True).exams)
+
+    def exam(self, exam_id: int) -> m.Exam:
+        """``GET /exams/{id}``."""
+        return self.call("GET", f"/exams/{int(exam_id)}", m.Exam, idempotent=True)
+
+    def draw_lot(self, exam_id: int) -> m.LotteryResult:
+        """``POST /exams/{id}/lottery`` (the server keeps the first number: safe to retry)."""
+        return self.call("POST", f"/exams/{int(exam_id)}/lottery", m.LotteryResult,
+                         idempotent=True)
+
+    def accept(self, exam_id: int) -> m.AcceptResult:
+        """``POST /exams/{id}/accept``."""
+        return self.call("POST", f"/exams/{int(exam_id)}/accept", m.AcceptResult,
+                         idempotent=True)
+
+    def enter(self, exam_id: int) -> m.ExamSession:
+        """``POST /exams/{id}/sessions`` (entering again returns the same session)."""
+        return self.call("POST", f"/exams/{int(exam_id)}/sessions", m.ExamSession,
+                         idempotent=True)
+
+    def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """The bytes at a server-relative ``url`` from a reply (attachment, paper)."""
+        if not url.startswith(API + "/"):
+            raise ApiError(0, "bad_reply", f"unexpected download path {url!r}")
+        response = self.raw("GET", url, idempotent=True, stream=True)
+        chunks, total = [], 0
+        try:
+            for chunk in response.iter_content(256 * 1024):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise ApiError(response.status_code, "too_large", "download too large")
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise ApiError(0, "network", str(exc)) from exc
+        finally:
+            response.close()
+        return b"".join(chunks)
+
+    def save_attachment(self, attachment: m.Attachment, directory: Path) -> Path:
+        """Download ``attachment`` into ``directory`` under a safe file name."""
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / safe_filename(attachment.filename, fallback=f"{attachment.id}")
+        data = self.download(attachment.url)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        return target
+
+    # --- inside a session -------------------------------------------------------------
+
+    def papers(self, session_id: str) -> m.PaperList:
+        """``GET /sessions/{sid}/papers`` (403 ``not_started`` before the start time)."""
+        return self.call("GET", f"/sessions/{_seg(session_id)}/papers", m.PaperList,
+                         idempotent=True)
+
+    def paper_content(self, paper: m.Paper) -> bytes:
+        """The bytes of a PDF or image paper (text papers carry ``text`` inline)."""
+        if paper.url is None:
+            return (paper.text or "").encode("utf-8")
+        return self.download(paper.url)
+
+    def answers(self, session_id: str) -> list[m.AnswerResult]:
+        """``GET /sessions/{sid}/answers``: what the server has stored."""
+        response = self.raw("GET", f"/sessions/{_seg(session_id)}/answers", idempotent=True)
+        return parse_list(response.content, m.AnswerResult)
+
+    def put_answer(self, session_id: str, question_id: str, version: int,
+                   content: str) -> m.AnswerResult:
+        """``PUT /sessions/{sid}/answers/{qid}``; an older version → ``stale_version``."""
+        return self.call("PUT", f"/sessions/{_seg(session_id)}/answers/{_seg(question_id)}",
+                         m.AnswerResult, idempotent=True,
+                         json={"version": int(version), "content": content})
+
+    def post_events(self, session_id: str,
+                    events: Iterable[Mapping[str, Any]]) -> m.EventsResult:
+        """``POST /sessions/{sid}/events``: each event ``{id, kind, at, details}``."""
+        body = {"events": [_event_json(e) for e in events]}
+        return self.call("POST", f"/sessions/{_seg(session_id)}/events", m.EventsResult,
+                         idempotent=True, json=body)
+
+    def finish(self, session_id: str, reason: str) -> m.FinishResult:
+        """``POST /sessions/{sid}/finish`` (reason ``time_up`` or ``candidate_ended``)."""
+        return self.call("POST", f"/sessions/{_seg(session_id)}/finish", m.FinishResult,
+                         idempotent=True, json={"reason": reason})
+
+    def recordings(self, session_id: str) -> m.Recordings:
+        """``GET /sessions/{sid}/recordings``: what the server received, per track."""
+        return self.call("GET", f"/sessions/{_seg(session_id)}/recordings", m.Recordings,
+                         idempotent=True)
+
+    # --- messages ---------------------------------------------------------------------
+
+    def messages(self) -> m.MessageList:
+        """``GET /messages``."""
+        return self.call("GET", "/messages", m.MessageList, idempotent=True)
+
+    def read_message(self, message_id: int) -> None:
+        """``POST /messages/{id}/read``."""
+        self.call("POST", f"/messages/{int(message_id)}/read", m.Ok, idempotent=True)
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+class _ExtraCAAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS with the default CAs (certifi) plus an extra PEM bundle."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        import ssl
+
+        import certifi
+
+        self._context = ssl.create_default_context(cafile=certifi.where())
+        self._context.load_verify_locations(cafile=ca_bundle)
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any):  # noqa: D102
+        kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(*args, **kwargs)
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _event_json(event: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(event)
+    at = out.get("at")
+    if hasattr(at, "isoformat"):
+        out["at"] = at.isoformat()
+    return out
+
+
+def _load_json(content: bytes) -> Any:
+    try:
+        return json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        preview = content[:80].decode("utf-8", "replace")
+        raise ApiError(200, "bad_reply", f"not JSON: {preview!r}") from exc
+
+
+def parse_reply(content: bytes, model: type[T]) -> T:
+    """Parse a JSON body into ``model``; anything else is ``ApiError('bad_reply')``."""
+    data = _load_json(content)
+    if not isinstance(data, dict):
+        raise ApiError(200, "bad_reply", f"expected an object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except (ValidationError, ValueError, TypeError, RecursionError) as exc:
+        raise ApiError(200, "bad_reply", _short(exc)) from exc
+
+
+def parse_list(content: bytes, model: type[T]) -> list[T]:
+    """Parse a JSON array of ``model`` objects (``bad_reply`` otherwise)."""
+    data = _load_json(content)
+    if not isinstance(data, list):
+        raise ApiError(200, "bad_reply", f"expected a list, got {type(data).__name__}")
+    try:
+        return [model.model_validate(item) for item in data]
+    except (ValidationError, ValueError, TypeError, RecursionError) as exc:
+        raise ApiError(200, "bad_reply", _short(exc)) from exc
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _error_fields(response: requests.Response) -> tuple[str | None, str, dict[str, Any]]:
+    """``(code, message, details)`` from an error body; code None when it is not ours."""
+    try:
+        data = json.loads(response.content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "", {}
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+        return None, "", {}
+    code = error["code"] if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", error["code"]) else None
+    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    details = {k: v for k, v in error.items() if k not in ("code", "message")
+               and isinstance(v, (str, int, float, bool))}
+    return code, message, details
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f<>:\"/\\|?*]")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+             *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_filename(name: str, *, fallback: str = "file") -> str:
+    """A file name from the server made safe to write.
+
+    No directories, ``..``, control characters or Windows-reserved names; at most 120
+    characters.
+    """
+    name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
+    name = _UNSAFE.sub("_", name).strip(" .")
+    if not name or name.split(".")[0].upper() in _RESERVED:
+        name = f"{fallback}_{name}" if name else fallback
+    if len(name) > 120:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 120 - len(ext) - 1] + "." + ext) if dot and len(ext) < 10 else name[:120]
+    return name

@@ -1,0 +1,99 @@
+"""The FastAPI application: ``create_app(config)``.
+
+How other parts plug in (keep each to one line here):
+
+* Routers: add ``app.include_router(your_router, prefix=API)`` in :func:`_include_routers`
+  (``API`` is ``/api/v1``; the tus endpoint mounts at ``/files`` without the prefix).
+* Tables: declare them on :class:`zhishiyun_server.db.Base` in your module, import that
+  module in :func:`_include_routers` (so the metadata knows it), and add an Alembic revision
+  in ``zhishiyun_server/migrations/versions/`` whose ``down_revision`` is the newest
+  revision you build on (``0001_initial`` at least). Start-up runs ``alembic upgrade
+  heads``, so parallel branches from the same base both apply.
+* State: ``app.state.config`` (:class:`ServerConfig`), ``app.state.engine``,
+  ``app.state.session_factory``, ``app.state.login_limiter`` / ``address_limiter``
+  (failed-login rate limits, shared by password and face login).
+* Dependencies: :mod:`zhishiyun_server.deps` (``get_db``, ``current_candidate``,
+  ``owned_session``); errors: raise :class:`zhishiyun_server.errors.ApiProblem`.
+
+After changing routes, regenerate the OpenAPI snapshot: ``zhishiyun-server openapi --write``
+(a test compares it with the app).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import zhishiyun_server
+from zhishiyun_server import clock
+from zhishiyun_server.db import make_engine, make_session_factory
+from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.security import RateLimiter
+from zhishiyun_server.settings import ServerConfig
+
+API = "/api/v1"
+log = logging.getLogger(__name__)
+
+
+def _include_routers(app: FastAPI) -> None:
+    from zhishiyun_server.routes import auth, exams, messages, meta, sessions
+
+    for module in (meta, auth, exams, sessions, messages):
+        app.include_router(module.router, prefix=API)
+    # Other parts register here, one line each:
+    # tus endpoint + recordings (upload), face login (face), bindings.
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def _problem(_request: Request, exc: ApiProblem) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"Invalid request: {where}: {first.get('msg', 'invalid')}".strip()
+        return JSONResponse({"error": {"code": "invalid_request", "message": message}},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        return JSONResponse(
+            {"error": {"code": codes.get(exc.status_code, "http_error"),
+                       "message": str(exc.detail)}},
+            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": {"code": "internal_error",
+                                       "message": "The server had a problem. Try again."}},
+                            status_code=500)
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """Build the application for ``config`` (migrates the database when ``config.migrate``)."""
+    config = config or ServerConfig.from_env()
+    clock.configure(config.clock_offset_s)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    app = FastAPI(title="Zhishiyun exam server", version=zhishiyun_server.__version__,
+                  description="Reference exam server for the Zhishiyun client (API v1).")
+    engine = make_engine(config.db_url)
+    if config.migrate:
+        from zhishiyun_server.migrate import upgrade
+
+        upgrade(engine)
+    app.state.config = config
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.login_limiter = RateLimiter(config.login_max_failures, config.login_window_s)
+    app.state.address_limiter = RateLimiter(config.login_max_failures * 5, config.login_window_s)
+    _install_error_handlers(app)
+    _include_routers(app)
+    return app

@@ -1,0 +1,109 @@
+"""``zhishiyun-server``: serve the API, seed demo data, administer, dump the OpenAPI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EPILOG = """\
+subcommands:
+  zhishiyun-server admin --help      manage candidates, exams, papers, releases, messages
+  zhishiyun-server openapi [--write] print (or store) the OpenAPI document
+
+test hooks (environment variables read at start-up):
+  ZHISHIYUN_SERVER_CLOCK_OFFSET       seconds added to the server's clock (float, may be < 0)
+  ZHISHIYUN_DEMO_INTERVIEW_DELAY_S    demo interview entry opens this long after start-up (300)
+  ZHISHIYUN_DEMO_WRITTEN_START_DELAY_S demo written exam starts this long after start-up (120);
+                                      its entry window is open from start-up
+  ZHISHIYUN_SERVER_DATA               default data directory
+"""
+
+OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="database URL (default: sqlite:///DATA/server.db); "
+                             "PostgreSQL: postgresql://user:pass@host/db")
+    parser.add_argument("--data", metavar="DIR", type=Path, default=None,
+                        help="data directory (database, uploaded recordings)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (serve options at the top level, subcommands beside them)."""
+    parser = argparse.ArgumentParser(
+        prog="zhishiyun-server", description="Zhishiyun reference exam server.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8400, help="port (8400)")
+    parser.add_argument("--demo", action="store_true",
+                        help="seed demo data into an empty database and print the demo people")
+    parser.add_argument("--log-level", default="info",
+                        choices=("debug", "info", "warning", "error"))
+    sub = parser.add_subparsers(dest="command", metavar="{admin,openapi}")
+    admin = sub.add_parser("admin", help="administer candidates, exams, releases, messages")
+    _common(admin)
+    from zhishiyun_server.admin import add_commands
+
+    add_commands(admin)
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document")
+    openapi.add_argument("--write", action="store_true",
+                         help=f"write it to {OPENAPI_FILE.name} in the package")
+    return parser
+
+
+def openapi_document() -> dict:
+    """The app's OpenAPI document (built without touching any database)."""
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.settings import ServerConfig
+
+    config = ServerConfig(db_url="sqlite://", data_dir=Path("."), migrate=False)
+    return create_app(config).openapi()
+
+
+def dump_openapi(document: dict) -> str:
+    """Stable text form of the OpenAPI document."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.settings import ServerConfig, default_data_dir
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
+                                   host=args.host, port=args.port, demo=args.demo)
+    app = create_app(config)
+    if args.demo:
+        from zhishiyun_server.demo import describe, seed_if_empty
+
+        seeded = seed_if_empty(app.state.session_factory, config)
+        print(describe(seeded, f"http://{args.host}:{args.port}"), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=args.log_level == "debug")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``zhishiyun-server``."""
+    args = build_parser().parse_args(argv)
+    if args.command == "openapi":
+        text = dump_openapi(openapi_document())
+        if args.write:
+            OPENAPI_FILE.write_text(text, encoding="utf-8")
+            print(f"wrote {OPENAPI_FILE}")
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.command == "admin":
+        from zhishiyun_server.admin import run
+
+        return run(args)
+    return _serve(args)
