@@ -1,0 +1,269 @@
+"""One segment over tus with tuspy, driven chunk by chunk by the upload worker.
+
+tuspy's :class:`~tusclient.uploader.Uploader` keeps the protocol state (URL, offset,
+metadata, per-chunk ``Upload-Checksum``); this module adds what the worker needs around it:
+requests with timeouts over one keep-alive session, sha256 checksums, resume URLs in the
+queue database (:class:`SqliteUrlStorage`), and errors sorted into "retry later",
+"never" and "start again".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError, TusUploadFailed
+from tusclient.fingerprint.interface import Fingerprint
+from tusclient.request import TusRequest
+from tusclient.storage.interface import Storage
+from tusclient.uploader import Uploader
+
+from zhishiyun.errors import ZhishiyunError
+from zhishiyun.upload.queue import QueueItem, UploadQueue
+
+log = logging.getLogger(__name__)
+
+#: Statuses that are worth retrying later (the rest of 4xx will never succeed as sent).
+RETRYABLE = {408, 423, 425, 429}
+
+
+class Cancelled(Exception):
+    """The worker was asked to stop between two chunks."""
+
+
+class UploadError(ZhishiyunError):
+    """An upload attempt failed; ``permanent`` says whether retrying can help."""
+
+    code = "upload_failed"
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent, self.status = permanent, status
+
+
+class UploadExpired(UploadError):
+    """The server no longer knows the upload (expired or removed): start it again."""
+
+    def __init__(self, message: str = "the server no longer has this upload") -> None:
+        super().__init__(message, permanent=False)
+
+
+def classify(status: int | None, detail: str) -> UploadError:
+    """Turn an HTTP status (None: no answer) into a transient or permanent error."""
+    if status is None:
+        return UploadError(f"server unreachable: {detail}", permanent=False)
+    if status >= 500 or status in RETRYABLE:
+        return UploadError(f"server answered {status}: {detail}", permanent=False, status=status)
+    return UploadError(f"server refused ({status}): {detail}", permanent=True, status=status)
+
+
+def _detail(exc: TusCommunicationError) -> str:
+    content = exc.response_content
+    if isinstance(content, bytes):
+        content = content.decode("utf-8", "replace")
+    return (content or str(exc) or "no reply")[:300]
+
+
+class SqliteUrlStorage(Storage):
+    """tuspy URL storage in the queue database (same file, same durability)."""
+
+    def __init__(self, queue: UploadQueue) -> None:
+        self._queue = queue
+
+    def get_item(self, key: str) -> str | None:  # noqa: D102 - tuspy API
+        return self._queue.get_url(key)
+
+    def set_item(self, key: str, value: str | None) -> None:  # noqa: D102
+        if value:  # tuspy also "stores" None when nothing was stored
+            self._queue.set_url(key, value)
+
+    def remove_item(self, key: str) -> None:  # noqa: D102
+        self._queue.remove_url(key)
+
+
+class ItemFingerprint(Fingerprint):
+    """Resume key = the queue item, not the file content (two equal files stay two uploads)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def get_fingerprint(self, fs: Any) -> str:  # noqa: D102 - tuspy API
+        return self.key
+
+
+class _Request(TusRequest):
+    """tuspy's PATCH request over a keep-alive session with timeouts."""
+
+    def __init__(self, uploader: SegmentUploader) -> None:
+        super().__init__(uploader)
+        self._http, self._timeout = uploader.http, uploader.timeout
+
+    def perform(self) -> None:  # noqa: D102
+        chunk = self.file.read(self._content_length)
+        self.add_checksum(chunk)
+        self.sent = len(chunk)
+        try:
+            resp = self._http.patch(self._url, data=chunk, headers=self._request_headers,
+                                    verify=self.verify_tls_cert, cert=self.client_cert,
+                                    timeout=self._timeout)
+        except requests.RequestException as error:
+            raise TusUploadFailed(error) from error
+        self.status_code = resp.status_code
+        self.response_content = resp.content
+        self.response_headers = {k.lower(): v for k, v in resp.headers.items()}
+
+
+class SegmentUploader(Uploader):
+    """tuspy's uploader with sha256 chunk checksums, timeouts and a shared session."""
+
+    CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
+
+    def __init__(self, *args: Any, http: requests.Session, timeout: tuple[float, float],
+                 **kwargs: Any) -> None:
+        self.http, self.timeout = http, timeout
+        super().__init__(*args, **kwargs)
+
+    def _get_fingerprint(self) -> str:
+        # tuspy closes the stream it fingerprints; ours stays open for the chunks.
+        return self.fingerprinter.get_fingerprint(None)
+
+    def get_offset(self) -> int:  # noqa: D102 - tuspy API, with a timeout
+        try:
+            resp = self.http.head(self.url, headers=self.get_headers(),
+                                  verify=self.verify_tls_cert, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise TusCommunicationError(error) from error
+        offset = resp.headers.get("upload-offset")
+        if offset is None:
+            raise TusCommunicationError(f"HEAD answered {resp.status_code}",
+                                        resp.status_code, resp.content)
+        return int(offset)
+
+    def create_url(self) -> str:  # noqa: D102 - tuspy API, with a timeout
+        try:
+            resp = self.http.post(self.client.url, headers=self.get_url_creation_headers(),
+                                  verify=self.verify_tls_cert, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise TusCommunicationError(error) from error
+        location = resp.headers.get("location")
+        if resp.status_code != 201 or location is None:
+            raise TusCommunicationError(f"creation answered {resp.status_code}",
+                                        resp.status_code, resp.content)
+        return requests.compat.urljoin(self.client.url, location)
+
+    def _do_request(self) -> None:
+        self.request = _Request(self)
+        self.request.perform()
+        if not 200 <= self.request.status_code < 300:
+            raise TusUploadFailed("", self.request.status_code, self.request.response_content)
+
+
+def file_sha256(path: str) -> str:
+    """sha256 hex of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str],
+                 http: requests.Session, chunk_size: int, timeout: tuple[float, float],
+                 cancel: threading.Event, before_chunk: Callable[[int], bool],
+                 after_chunk: Callable[[int, int], None]) -> None:
+    """Upload ``item`` from the server's offset to the end, one chunk per loop.
+
+    Args:
+        item: the segment row.
+        queue: the queue (progress, counters, resume URLs).
+        headers: extra headers (the bearer token).
+        http: the keep-alive session.
+        chunk_size: bytes per PATCH.
+        timeout: (connect, read) seconds.
+        cancel: set to stop between chunks.
+        before_chunk: called with the chunk length before it is sent (the rate cap);
+            returning False cancels.
+        after_chunk: called with (confirmed offset, bytes sent) after each accepted chunk.
+
+    Raises:
+        Cancelled, UploadExpired, UploadError.
+    """
+    if not item.path or not os.path.isfile(item.path):
+        raise UploadError(f"the recording file is missing: {item.path}", permanent=True)
+    sha256 = item.sha256 or file_sha256(item.path)
+    metadata = {"session_id": item.session_id, "track": item.track or "", "seq": str(item.seq),
+                "sha256": sha256, "filename": os.path.basename(item.path)}
+    key = f"item:{item.id}"
+    with open(item.path, "rb") as stream:
+        def make() -> SegmentUploader:
+            return SegmentUploader(
+                file_stream=stream, client=TusClient(item.target, headers=headers),
+                chunk_size=chunk_size, metadata=metadata, store_url=True,
+                url_storage=SqliteUrlStorage(queue), fingerprinter=ItemFingerprint(key),
+                upload_checksum=True, http=http, timeout=timeout)
+
+        try:
+            try:
+                uploader = make()
+            except TusCommunicationError as exc:
+                if exc.status_code not in (404, 410):
+                    raise
+                log.info("upload %s: stored upload gone (%s); starting again", item.label,
+                         exc.status_code)
+                queue.remove_url(key)
+                queue.count(item.id, "restarts")
+                uploader = make()
+            if not uploader.url:
+                uploader.set_url(uploader.create_url())
+                uploader.offset = 0
+        except TusCommunicationError as exc:
+            raise classify(exc.status_code, _detail(exc)) from exc
+        queue.mark_resumed(item.id, uploader.offset)
+        log.info("upload %s: %s from offset %d of %d", item.label,
+                 "resuming" if uploader.offset else "starting", uploader.offset,
+                 uploader.stop_at)
+        _chunks(item, queue, uploader, key, cancel, before_chunk, after_chunk)
+
+
+def _chunks(item: QueueItem, queue: UploadQueue, uploader: SegmentUploader, key: str,
+            cancel: threading.Event, before_chunk: Callable[[int], bool],
+            after_chunk: Callable[[int, int], None]) -> None:
+    rejected_in_a_row = 0
+    while uploader.offset < uploader.stop_at:
+        if cancel.is_set():
+            raise Cancelled()
+        length = uploader.get_request_length()
+        if not before_chunk(length):
+            raise Cancelled()
+        try:
+            uploader.upload_chunk()
+        except TusCommunicationError as exc:
+            status = exc.status_code
+            if status in (409, 460):  # offset moved or chunk corrupted: ask where we are
+                rejected_in_a_row += 1
+                queue.count(item.id, "rejected_chunks")
+                log.warning("upload %s: chunk at %d rejected (%s); re-sending", item.label,
+                            uploader.offset, status)
+                if rejected_in_a_row > 5:
+                    raise classify(None, f"{rejected_in_a_row} chunks rejected in a row") \
+                        from exc
+                try:
+                    uploader.offset = uploader.get_offset()
+                except TusCommunicationError as inner:
+                    raise classify(inner.status_code, _detail(inner)) from inner
+                continue
+            if status in (404, 410):
+                queue.remove_url(key)
+                queue.count(item.id, "restarts")
+                raise UploadExpired() from exc
+            raise classify(status, _detail(exc)) from exc
+        rejected_in_a_row = 0
+        sent = getattr(uploader.request, "sent", length)
+        queue.mark_progress(item.id, uploader.offset, sent)
+        after_chunk(uploader.offset, sent)

@@ -1,0 +1,289 @@
+"""The one upload worker thread: takes items from the queue and delivers them.
+
+Events (plain lists of callables; append to subscribe). **Every event fires on the upload
+worker thread** (named ``upload-worker``); a UI must marshal them to its own thread, and a
+callback must return quickly and must not call back into the worker except ``set_*``/``stop``.
+
+- ``upload_did_progress(UploadProgress)``: after each accepted chunk, and when an item
+  starts and ends (bytes, rate, ETA of that item).
+- ``session_did_progress(SessionProgress)``: right after each ``upload_did_progress``, the
+  totals of that item's session.
+- ``item_did_finish(QueueItem)``: an item reached ``done`` or ``failed``.
+- ``worker_did_wait(reason: str, seconds: float)``: the worker backs off (server unreachable,
+  not logged in); the UI can show "waiting for the network".
+
+Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
+``retry_now()`` or ``stop()`` sets; after a failure it sleeps a capped, jittered backoff
+that ``stop()`` and ``retry_now()`` interrupt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+
+from zhishiyun.upload.policy import Backoff, TokenBucket
+from zhishiyun.upload.queue import QueueItem, UploadQueue
+from zhishiyun.upload.tus import Cancelled, UploadError, UploadExpired, classify, send_segment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    """Progress of one item."""
+
+    item_id: int
+    session_id: str
+    label: str
+    bytes_done: int
+    bytes_total: int
+    rate_bps: float
+    eta_s: float | None
+    state: str
+
+
+@dataclass(frozen=True)
+class SessionProgress:
+    """Progress of every queued item of one session."""
+
+    session_id: str
+    bytes_done: int
+    bytes_total: int
+    items_done: int
+    items_total: int
+    items_failed: int
+    rate_bps: float
+    eta_s: float | None
+
+
+class _Rate:
+    """Bytes per second, smoothed over recent chunks."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self._last = time.monotonic()
+
+    def restart(self) -> None:
+        self._last = time.monotonic()
+
+    def add(self, nbytes: int) -> None:
+        now = time.monotonic()
+        elapsed = max(now - self._last, 1e-6)
+        self._last = now
+        sample = nbytes / elapsed
+        self.value = sample if self.value == 0 else 0.7 * self.value + 0.3 * sample
+
+
+def _eta(remaining: int, rate: float) -> float | None:
+    return remaining / rate if rate > 0 else None
+
+
+class UploadWorker:
+    """Delivers queued items one at a time, on its own thread.
+
+    Args:
+        queue: the persistent queue.
+        tokens: returns the candidate's current bearer token (None: not logged in; items
+            wait until ``retry_now()`` after a login).
+        chunk_size: tus chunk size in bytes (at most this much is re-sent after a crash).
+        backoff: delays after failures.
+        rate_limit_bps: initial upload cap (None: unlimited); change with ``set_rate_limit``.
+        timeout: (connect, read) seconds for every HTTP request.
+    """
+
+    def __init__(self, queue: UploadQueue, tokens: Callable[[], str | None], *,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, backoff: Backoff | None = None,
+                 rate_limit_bps: float | None = None,
+                 timeout: tuple[float, float] = (5.0, 30.0)) -> None:
+        self.queue = queue
+        self._tokens = tokens
+        self.chunk_size = chunk_size
+        self.backoff = backoff or Backoff()
+        self.bucket = TokenBucket(rate_limit_bps)
+        self.timeout = timeout
+        self.current_session: str | None = None
+        self.upload_did_progress: list[Callable[[UploadProgress], None]] = []
+        self.session_did_progress: list[Callable[[SessionProgress], None]] = []
+        self.item_did_finish: list[Callable[[QueueItem], None]] = []
+        self.worker_did_wait: list[Callable[[str, float], None]] = []
+        self._stop = threading.Event()
+        self._poke = threading.Event()   # cuts a backoff short
+        self._wake = threading.Event()   # something new to do
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._rate = _Rate()
+        queue.item_was_added.append(lambda _id: self._wake.set())
+
+    # --- control (any thread) ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="upload-worker",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the worker to stop after the current chunk; True if it stopped in time."""
+        self._stop.set()
+        self._poke.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def set_rate_limit(self, bytes_per_second: float | None) -> None:
+        """Cap the upload rate now (e.g. while an interview is live); None lifts it."""
+        self.bucket.set_rate(bytes_per_second)
+
+    def set_current_session(self, session_id: str | None) -> None:
+        """Items of this session go first."""
+        self.current_session = session_id
+        self._wake.set()
+
+    def retry_now(self) -> None:
+        """Cut a backoff short (network back, logged in again)."""
+        self._poke.set()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is pending or uploading (failed items do not count)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self._idle.wait(left) and self.queue.unfinished() == 0:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if self._stop.is_set():
+                return False
+            time.sleep(0.05)
+
+    # --- the thread --------------------------------------------------------------------
+
+    def _emit(self, listeners: list, value: object) -> None:
+        for callback in list(listeners):
+            try:
+                callback(value)
+            except Exception:  # a listener's bug must not stop uploads
+                log.exception("upload listener failed")
+
+    def _progress(self, item: QueueItem, done: int, state: str) -> None:
+        rate = self._rate.value
+        self._emit(self.upload_did_progress, UploadProgress(
+            item.id, item.session_id, item.label, done, item.size, rate,
+            _eta(item.size - done, rate), state))
+        totals = self.queue.session_totals(item.session_id)
+        self._emit(self.session_did_progress, SessionProgress(
+            item.session_id, totals["bytes_done"], totals["bytes_total"], totals["items_done"],
+            totals["items_total"], totals["items_failed"], rate,
+            _eta(totals["bytes_total"] - totals["bytes_done"], rate)))
+
+    def _pause(self, reason: str, seconds: float | None) -> None:
+        for callback in list(self.worker_did_wait):
+            try:
+                callback(reason, seconds if seconds is not None else float("inf"))
+            except Exception:
+                log.exception("upload listener failed")
+        self._poke.clear()
+        self._poke.wait(seconds)
+
+    def _run(self) -> None:
+        http = requests.Session()
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                item = self.queue.next_pending(self.current_session)
+                if item is None:
+                    self._idle.set()
+                    self._wake.wait()
+                    continue
+                self._idle.clear()
+                token = self._tokens()
+                if not token:
+                    log.info("uploads wait for a login")
+                    self._pause("not_logged_in", None)
+                    continue
+                self._deliver(item, token, http)
+        finally:
+            http.close()
+            self._idle.set()
+
+    def _deliver(self, item: QueueItem, token: str, http: requests.Session) -> None:
+        self.queue.mark_uploading(item.id)
+        headers = {"Authorization": f"Bearer {token}"}
+        self._rate.restart()
+        try:
+            if item.kind == "segment":
+                send_segment(
+                    item, self.queue, headers=headers, http=http, chunk_size=self.chunk_size,
+                    timeout=self.timeout, cancel=self._stop,
+                    before_chunk=lambda n: self.bucket.take(n, self._stop),
+                    after_chunk=lambda offset, sent: self._after_chunk(item, offset, sent))
+            else:
+                self._send_json(item, headers, http)
+        except Cancelled:
+            self.queue.mark_retry(item.id, "stopped")
+            return
+        except UploadExpired as exc:
+            log.info("upload %s: %s; restarting from zero", item.label, exc.message)
+            self.queue.mark_retry(item.id, exc.message)
+            return
+        except UploadError as exc:
+            if exc.permanent:
+                log.error("upload %s failed for good: %s", item.label, exc.message)
+                self.queue.mark_failed(item.id, exc.message)
+                self._finished(item)
+                return
+            delay = self.backoff.next_delay()
+            log.warning("upload %s: %s; retrying in %.1f s", item.label, exc.message, delay)
+            self.queue.mark_retry(item.id, exc.message)
+            self._pause("server_unreachable", delay)
+            return
+        except OSError as exc:  # the file vanished or the disk failed under us
+            self.queue.mark_failed(item.id, f"cannot read the file: {exc}")
+            self._finished(item)
+            return
+        except Exception as exc:  # a bug or a surprise reply: keep the item, keep the thread
+            log.exception("upload %s: unexpected error", item.label)
+            self.queue.mark_retry(item.id, f"unexpected error: {exc}")
+            self._pause("error", self.backoff.next_delay())
+            return
+        self.backoff.reset()
+        self.queue.mark_done(item.id)
+        self.queue.remove_url(f"item:{item.id}")
+        self._finished(item)
+
+    def _after_chunk(self, item: QueueItem, offset: int, sent: int) -> None:
+        self.backoff.reset()
+        self._rate.add(sent)
+        self._progress(item, offset, "uploading")
+
+    def _finished(self, item: QueueItem) -> None:
+        final = self.queue.get(item.id)
+        self._progress(final, final.bytes_done, final.state)
+        self._emit(self.item_did_finish, final)
+
+    def _send_json(self, item: QueueItem, headers: dict[str, str],
+                   http: requests.Session) -> None:
+        if self._stop.is_set():
+            raise Cancelled()
+        self.bucket.take(item.size, self._stop)
+        try:
+            resp = http.request(item.method, item.target, data=(item.payload or "").encode(),
+                                headers={**headers, "Content-Type": "application/json"},
+                                timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise classify(None, str(exc)) from exc
+        if not 200 <= resp.status_code < 300:
+            raise classify(resp.status_code, resp.text[:300])
+        self.queue.mark_progress(item.id, item.size, item.size)

@@ -1,0 +1,308 @@
+"""The tus 1.0.0 protocol as a FastAPI router: core, creation, checksum, termination, expiration.
+
+Spec: https://tus.io/protocols/resumable-upload. What this endpoint promises:
+
+- ``OPTIONS`` advertises version, extensions, max size and checksum algorithms (sha1, sha256).
+- ``POST`` (creation) needs ``Upload-Length`` (no deferred length); ``Upload-Metadata`` is
+  parsed strictly and handed to the hooks; the id is chosen here, never taken from metadata.
+- ``PATCH`` writes at ``Upload-Offset`` only (409 otherwise); with ``Upload-Checksum`` the
+  chunk is verified before it counts (460 and nothing kept on mismatch, 400 for an unknown
+  algorithm); without a checksum, the bytes received before a dropped connection are kept
+  so that the client can resume from there.
+- ``DELETE`` (termination) removes the upload; later requests get 404.
+- Expiration: unfinished uploads expire ``expiration_s`` after their last write (410 Gone,
+  then removed); ``Upload-Expires`` says when.
+- Another owner's upload answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+
+from zhishiyun_server.tus.storage import UploadInfo, UploadStorage
+
+log = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,checksum,termination,expiration"
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+OFFSET_TYPE = "application/offset+octet-stream"
+_META_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+class TusError(Exception):
+    """A refusal with an HTTP status, a snake_case code and a message."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class TusLimits:
+    """Limits of the endpoint (the server may read them from its config on each request)."""
+
+    max_size: int = 2 * 1024**3
+    expiration_s: float = 24 * 3600.0
+
+
+class TusHooks:
+    """What the application decides; the defaults accept everyone as owner ``""``."""
+
+    def owner_key(self, principal: Any) -> str:
+        """The owner an upload is recorded under for ``principal``."""
+        return ""
+
+    def limits(self, principal: Any) -> TusLimits:
+        """Limits that apply to ``principal`` now."""
+        return TusLimits()
+
+    def before_create(self, principal: Any, length: int, metadata: dict[str, str]) -> None:
+        """Raise :class:`TusError` to refuse a new upload."""
+
+    def on_complete(self, principal: Any, info: UploadInfo) -> None:
+        """Called (in a worker thread) once the last byte of ``info`` is stored."""
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """``Upload-Metadata`` → dict; raises :class:`TusError` 400 when malformed."""
+    result: dict[str, str] = {}
+    if not header:
+        return result
+    for pair in header.split(","):
+        parts = pair.strip().split(" ")
+        key = parts[0]
+        if not _META_KEY.match(key) or len(parts) > 2 or key in result:
+            raise TusError(400, "bad_metadata", "Upload-Metadata is malformed")
+        try:
+            value = base64.b64decode(parts[1], validate=True).decode("utf-8") \
+                if len(parts) == 2 else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise TusError(400, "bad_metadata", f"Upload-Metadata {key} is not base64 UTF-8") \
+                from None
+        result[key] = value
+    return result
+
+
+def _encode_metadata(metadata: dict[str, str]) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in metadata.items())
+
+
+def _http_date(ts: float) -> str:
+    return formatdate(ts, usegmt=True)
+
+
+def _error(exc: TusError) -> JSONResponse:
+    headers = {"Tus-Resumable": TUS_VERSION, **exc.headers}
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message}},
+                        status_code=exc.status, headers=headers)
+
+
+def _int_header(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not _DIGITS.match(raw.strip()):
+        raise TusError(400, "bad_header", f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def _check_version(request: Request) -> None:
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        raise TusError(412, "unsupported_version", "Tus-Resumable 1.0.0 is required",
+                       {"Tus-Version": TUS_VERSION})
+
+
+def _parse_checksum(header: str | None) -> tuple[Any, bytes] | None:
+    if header is None:
+        return None
+    try:
+        name, value = header.strip().split(" ", 1)
+        digest = base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error):
+        raise TusError(400, "bad_checksum", "Upload-Checksum is malformed") from None
+    if name not in CHECKSUMS:
+        raise TusError(400, "unsupported_checksum",
+                       f"checksum algorithm {name!r} is not supported (sha1, sha256)")
+    return CHECKSUMS[name](), digest
+
+
+def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage],
+                     hooks: TusHooks | None = None,
+                     principal: Callable[..., Any] | None = None,
+                     prefix: str = "/files") -> APIRouter:
+    """The ``/files/`` router.
+
+    Args:
+        storage: the storage, or a callable returning it for a request (e.g. from app state).
+        hooks: ownership, limits, admission and completion decisions.
+        principal: a FastAPI dependency that authenticates the caller (raise 401 there);
+            its result is handed to ``hooks``. Without it everyone is anonymous.
+        prefix: where the endpoint lives.
+    """
+    hooks = hooks or TusHooks()
+    router = APIRouter(prefix=prefix, tags=["tus"])
+    get_storage = storage if callable(storage) else (lambda _request: storage)
+    auth = Depends(principal) if principal is not None else Depends(lambda: None)
+
+    def base_headers(info: UploadInfo | None = None) -> dict[str, str]:
+        headers = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
+        if info is not None and not info.complete and info.expires_at:
+            headers["Upload-Expires"] = _http_date(info.expires_at)
+        return headers
+
+    def load(request: Request, upload_id: str, who: Any) -> tuple[UploadStorage, UploadInfo]:
+        store = get_storage(request)
+        info = store.get(upload_id)
+        if info is None or info.owner != hooks.owner_key(who):
+            raise TusError(404, "upload_not_found", "no such upload")
+        if not info.complete and info.expires_at and info.expires_at < time.time():
+            store.delete(info.id)
+            raise TusError(410, "upload_expired", "this upload expired; start it again")
+        return store, info
+
+    def sweep(store: UploadStorage) -> None:
+        now = time.time()
+        for upload_id in store.ids():
+            info = store.get(upload_id)
+            if info and not info.complete and info.expires_at and info.expires_at < now:
+                store.delete(upload_id)
+
+    @router.options("/")
+    @router.options("/{upload_id}")
+    def options(upload_id: str = "") -> Response:
+        return Response(status_code=204, headers={
+            "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
+            "Tus-Extension": EXTENSIONS, "Tus-Max-Size": str(TusLimits().max_size),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUMS)})
+
+    @router.post("/")
+    def create(request: Request, who: Any = auth) -> Response:
+        try:
+            _check_version(request)
+            if "Upload-Defer-Length" in request.headers:
+                raise TusError(400, "defer_length_unsupported",
+                               "Upload-Defer-Length is not supported; send Upload-Length")
+            length = _int_header(request, "Upload-Length")
+            limits = hooks.limits(who)
+            if length > limits.max_size:
+                raise TusError(413, "upload_too_large",
+                               f"upload of {length} bytes exceeds {limits.max_size}")
+            metadata = parse_metadata(request.headers.get("Upload-Metadata"))
+            hooks.before_create(who, length, metadata)
+            store = get_storage(request)
+            sweep(store)
+            info = store.create(length, metadata, hooks.owner_key(who),
+                                time.time() + limits.expiration_s)
+            if length == 0:
+                info.completed_at = time.time()
+                store.save(info)
+                hooks.on_complete(who, info)
+        except TusError as exc:
+            return _error(exc)
+        log.info("tus upload %s created: %d bytes", info.id, length)
+        return Response(status_code=201, headers={
+            **base_headers(info), "Location": f"{router.prefix}/{info.id}"})
+
+    @router.head("/{upload_id}")
+    def head(upload_id: str, request: Request, who: Any = auth) -> Response:
+        try:
+            _check_version(request)
+            _store, info = load(request, upload_id, who)
+        except TusError as exc:
+            return Response(status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION,
+                                                             **exc.headers})
+        headers = {**base_headers(info), "Upload-Offset": str(info.offset),
+                   "Upload-Length": str(info.length)}
+        if info.metadata:
+            headers["Upload-Metadata"] = _encode_metadata(info.metadata)
+        return Response(status_code=200, headers=headers)
+
+    @router.patch("/{upload_id}")
+    async def patch(upload_id: str, request: Request, who: Any = auth) -> Response:
+        try:
+            _check_version(request)
+            if request.headers.get("Content-Type", "").split(";")[0].strip() != OFFSET_TYPE:
+                raise TusError(415, "bad_content_type", f"Content-Type must be {OFFSET_TYPE}")
+            offset = _int_header(request, "Upload-Offset")
+            checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
+            store, info = load(request, upload_id, who)
+            if offset != info.offset:
+                raise TusError(409, "offset_mismatch",
+                               f"Upload-Offset {offset} does not match {info.offset}",
+                               {"Upload-Offset": str(info.offset)})
+            new_offset = await _receive(request, store, info, checksum)
+            if info.complete:
+                info.completed_at = time.time()
+                store.save(info)
+                await run_in_threadpool(hooks.on_complete, who, info)
+            elif info.expires_at:
+                info.expires_at = time.time() + hooks.limits(who).expiration_s
+                store.save(info)
+        except TusError as exc:
+            return _error(exc)
+        return Response(status_code=204, headers={**base_headers(info),
+                                                  "Upload-Offset": str(new_offset)})
+
+    @router.delete("/{upload_id}")
+    def delete(upload_id: str, request: Request, who: Any = auth) -> Response:
+        try:
+            _check_version(request)
+            store, info = load(request, upload_id, who)
+            store.delete(info.id)
+        except TusError as exc:
+            return _error(exc)
+        return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
+
+    return router
+
+
+async def _receive(request: Request, store: UploadStorage, info: UploadInfo,
+                   checksum: tuple[Any, bytes] | None) -> int:
+    """Write the PATCH body at the offset; verify the checksum before it counts."""
+    room = info.length - info.offset
+    declared = request.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > room:
+        raise TusError(413, "chunk_too_large", f"the chunk exceeds the {room} bytes left")
+    writer = store.writer(info)
+    received = 0
+    try:
+        async for piece in request.stream():
+            received += len(piece)
+            if received > room:
+                writer.discard()
+                raise TusError(413, "chunk_too_large",
+                               f"the chunk exceeds the {room} bytes left")
+            writer.write(piece)
+            if checksum is not None:
+                checksum[0].update(piece)
+    except ClientDisconnect:
+        if checksum is not None:  # an unverifiable chunk never counts
+            writer.discard()
+            raise TusError(400, "client_disconnected", "the chunk was cut short") from None
+        new_offset = writer.commit()  # keep what arrived so the client can resume from it
+        log.info("tus upload %s: connection dropped, kept offset %d", info.id, new_offset)
+        raise TusError(400, "client_disconnected", "the chunk was cut short") from None
+    except BaseException:
+        writer.discard()
+        raise
+    if checksum is not None and checksum[0].digest() != checksum[1]:
+        writer.discard()
+        log.warning("tus upload %s: checksum mismatch at offset %d", info.id, info.offset)
+        raise TusError(460, "checksum_mismatch", "the chunk does not match its checksum")
+    return await run_in_threadpool(writer.commit)
