@@ -1,0 +1,152 @@
+"""The GUI's composition root: ``zhishiyun`` / ``zhishiyun gui`` call :func:`run`.
+
+Builds the services (server client, server clock, check runner, device test, face login)
+and passes them to the windows through their constructors; no window reaches for globals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from zhishiyun import config, paths
+from zhishiyun.config import Settings
+from zhishiyun.i18n import _, current_language
+from zhishiyun.ui.services import AppServices
+
+log = logging.getLogger(__name__)
+STARTUP_CHECK_ORDER = ("server", "version", "clock", "disk", "memory", "os", "camera",
+                       "microphone", "display", "processes", "bandwidth")
+
+
+def _make_client(settings: Settings) -> Any:
+    from zhishiyun.api.client import ServerClient
+
+    return ServerClient.from_settings(settings)
+
+
+def _make_clock(client: Any) -> tuple[Callable[[], datetime], Callable[[], Any]]:
+    """``(server_now, ping)``: server time, and a probe that re-measures it.
+
+    The status bar runs ``ping`` on a pool thread; until it succeeds, local time is used.
+    """
+    from zhishiyun.clock import ServerClock
+
+    clock = ServerClock()
+    return clock.now, lambda: clock.sync(client, samples=3, timeout=3.0)
+
+
+def _make_check_runner(settings: Settings) -> Callable[..., Any]:
+    from zhishiyun.checks import CheckContext, CheckRunner, create_checks
+
+    def run_checks(on_result: Callable[[Any], None], only: Sequence[str] | None = None) -> Any:
+        context = CheckContext(settings)
+        runner = CheckRunner(create_checks(only), context, on_result=on_result, in_order=True)
+        return runner.run()
+
+    return run_checks
+
+
+def _optional(module: str, name: str) -> Any:
+    """A callable from another part of the client, or None when this build lacks it."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        log.info("%s.%s not available: %s", module, name, exc)
+        return None
+
+
+def build_services(settings: Settings) -> AppServices:
+    """Build everything the windows need from the effective settings."""
+    from zhishiyun.checks import ALL_CHECK_IDS
+
+    client = _make_client(settings)
+    server_now, ping = _make_clock(client)
+    check_ids = [i for i in STARTUP_CHECK_ORDER if i in ALL_CHECK_IDS]
+
+    def save(updates: dict) -> None:
+        try:
+            config.save_user_settings(updates)
+        except (OSError, ValueError) as exc:
+            log.warning("settings not saved: %s", exc)
+
+    return AppServices(
+        settings=settings,
+        client=client,
+        run_checks=_make_check_runner(settings),
+        check_ids=check_ids,
+        server_now=server_now,
+        ping=ping,
+        download_dir=settings.data_path / "attachments",
+        face_login=_optional("zhishiyun.auth.face_login", "start_face_login"),
+        device_test=_optional("zhishiyun.capture.device_test", "run_device_test"),
+        save_settings=save,
+    )
+
+
+def install_translators(app: Any) -> list[Any]:
+    """Qt's own translations (built-in dialogs) for the language gettext uses."""
+    from zhishiyun.ui.qt import QLibraryInfo, QLocale, QTranslator
+
+    if current_language() != "zh_CN":
+        return []
+    QLocale.setDefault(QLocale(QLocale.Language.Chinese, QLocale.Country.China))
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load("qtbase_zh_CN", folder):
+        app.installTranslator(translator)
+        return [translator]
+    log.info("qtbase_zh_CN.qm not found in %s", folder)
+    return []
+
+
+def create_application(argv: list[str] | None = None) -> Any:
+    """The QApplication with high-DPI rounding, style, fonts and translations."""
+    from zhishiyun.ui.qt import QApplication, QGuiApplication, Qt
+    from zhishiyun.ui.style import apply_style
+    from zhishiyun.ui.tasks import install_bridge
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("Zhishiyun")
+    app.setApplicationDisplayName(_("Zhishiyun"))
+    apply_style(app)
+    install_translators(app)
+    install_bridge()
+    return app
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Open the candidate GUI; returns the exit code when the window closes."""
+    from zhishiyun.errors import ConfigError
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") \
+            and sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM"):
+        raise ConfigError(_("No display found: the GUI needs a desktop."),
+                          hint=_("use `zhishiyun check --headless` on a machine without one"))
+    if not settings.server_url:
+        raise ConfigError(_("No exam server is configured."),
+                          hint=_("start with --server URL, or ask your organiser for the "
+                                 "installer that sets it"))
+    app = create_application()
+    from zhishiyun.ui.exam_entry import enter_exam
+    from zhishiyun.ui.main_window import MainWindow
+
+    services = build_services(settings)
+    window = MainWindow(services)
+    window.exam_enter_requested.connect(lambda exam: enter_exam(window, services, exam))
+    window.show()
+    window.start()
+    log.info("GUI started against %s (data %s)", settings.server_url,
+             paths.logs_dir(settings.data_path).parent)
+    return int(app.exec())

@@ -1,0 +1,265 @@
+"""设备检测: choose camera and microphone → start → record 10 s → generate → play back."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from zhishiyun.config import Settings
+from zhishiyun.i18n import _
+from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.model import get
+from zhishiyun.ui.playback import ClipPlayer
+from zhishiyun.ui.qt import QComboBox, QGridLayout, QHBoxLayout, QProgressBar, QVBoxLayout, QWidget
+from zhishiyun.ui.style import set_variant
+from zhishiyun.ui.tasks import on_main, run_task
+from zhishiyun.ui.widgets import CardWidget, PageWidget, PreviewWidget, button, label
+
+log = logging.getLogger(__name__)
+TEST_SECONDS = 10
+READ_ALOUD = "我是考生，我已阅读考试须知，我将诚信参加本次考试。"
+
+
+def _list_devices() -> tuple[list[Any], list[Any]]:
+    from zhishiyun.capture.devices import list_cameras, list_microphones
+
+    return list_cameras(probe=False), list_microphones()
+
+
+class DeviceTestWidget(PageWidget):
+    """Camera + microphone test with a 10 s recording played back in the app.
+
+    Args:
+        device_test: the capture package's device-test entry point, or None when this build
+            has none (the page then explains instead of recording).
+        settings: preferred camera / microphone.
+    """
+
+    STEPS = ("choose", "start", "record", "generate", "playback")
+
+    def __init__(self, device_test: Any, settings: Settings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(_("Device test"), parent)
+        self._device_test = device_test
+        self._settings = settings
+        self._cancel = threading.Event()
+        self._player: ClipPlayer | None = None
+        self._clip: Path | None = None
+        self._listed = False
+        self._busy = False
+        self.content.addWidget(label(
+            _("Check the camera and microphone you will use: choose them, press Start test "
+              "and read the sentence below aloud while {n} seconds are recorded; then watch "
+              "and listen to the recording.").format(n=TEST_SECONDS), "muted", wrap=True))
+        self.steps_label = label("", "muted", wrap=True, name="deviceSteps")
+        self.content.addWidget(self.steps_label)
+        row = QHBoxLayout()
+        row.setSpacing(16)
+        left = CardWidget()
+        self.preview = PreviewWidget(_("Choose a camera and a microphone, then press Start "
+                                       "test."))
+        self.preview.setMinimumSize(480, 300)
+        left.body.addWidget(self.preview, 1)
+        self.caption = label(_("Read aloud: {text}").format(text=READ_ALOUD), "subtitle",
+                             wrap=True)
+        left.body.addWidget(self.caption)
+        row.addWidget(left, 3)
+        right = CardWidget()
+        grid = QGridLayout()
+        self.camera_box = QComboBox()
+        self.camera_box.setObjectName("cameraBox")
+        self.mic_box = QComboBox()
+        self.mic_box.setObjectName("micBox")
+        grid.addWidget(label(_("Camera"), "muted"), 0, 0)
+        grid.addWidget(self.camera_box, 0, 1)
+        grid.addWidget(label(_("Microphone"), "muted"), 1, 0)
+        grid.addWidget(self.mic_box, 1, 1)
+        grid.addWidget(label(_("Input level"), "muted"), 2, 0)
+        self.level = QProgressBar()
+        self.level.setObjectName("level")
+        self.level.setProperty("tone", "level")
+        self.level.setRange(0, 100)
+        grid.addWidget(self.level, 2, 1)
+        grid.addWidget(label(_("Recording"), "muted"), 3, 0)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, TEST_SECONDS * 10)
+        grid.addWidget(self.progress, 3, 1)
+        grid.setColumnStretch(1, 1)
+        right.body.addLayout(grid)
+        self.result = label("", "muted", wrap=True, name="deviceResult")
+        right.body.addWidget(self.result)
+        right.body.addStretch(1)
+        buttons = QVBoxLayout()
+        self.refresh_button = button(_("Refresh devices"))
+        self.refresh_button.clicked.connect(self.refresh_devices)
+        self.start_button = button(_("Start test"), "primary", name="startDeviceTest")
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.play_button = button(_("Play back"), name="playBack")
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self._on_play_clicked)
+        for widget in (self.refresh_button, self.start_button, self.play_button):
+            buttons.addWidget(widget)
+        right.body.addLayout(buttons)
+        row.addWidget(right, 2)
+        self.content.addLayout(row, 1)
+        self._set_step("choose")
+        if device_test is None:
+            self.start_button.setEnabled(False)
+            self._say(_("The device test is not available in this version of the client yet."),
+                      "error")
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        """The page became visible: list devices once."""
+        if not self._listed:
+            self.refresh_devices()
+
+    def deactivate(self) -> None:
+        """The page was left: stop recording and playback."""
+        self._cancel.set()
+        if self._player is not None:
+            self._player.stop()
+
+    def refresh_devices(self) -> None:
+        """List cameras and microphones in the background."""
+        self._listed = True
+        self.refresh_button.setEnabled(False)
+        run_task(_list_devices, self._on_devices_listed)
+
+    def _on_devices_listed(self, devices: Any, error: BaseException | None) -> None:
+        self.refresh_button.setEnabled(True)
+        if error is not None:
+            self._say(message_for(error), "error")
+            return
+        cameras, mics = devices
+        self.camera_box.clear()
+        self.mic_box.clear()
+        for camera in cameras:
+            self.camera_box.addItem(f"{get(camera, 'name')}", get(camera, "index"))
+        for mic in mics:
+            self.mic_box.addItem(get(mic, "name"), get(mic, "name"))
+        problems = []
+        if not cameras:
+            problems.append(_("No camera was found. Connect a camera (or close programs "
+                              "using it) and press Refresh devices."))
+            self.camera_box.addItem(_("No camera found"), None)
+        if not mics:
+            problems.append(_("No microphone was found. Connect a microphone and press "
+                              "Refresh devices."))
+            self.mic_box.addItem(_("No microphone found"), None)
+        self._select_preferred()
+        ready = bool(cameras or mics) and self._device_test is not None
+        self.start_button.setEnabled(ready and not self._busy)
+        if problems:
+            self._say(" ".join(problems), "error")
+        elif self._device_test is not None:
+            self._say("", "muted")
+
+    def _select_preferred(self) -> None:
+        for box, wanted in ((self.camera_box, self._settings.camera),
+                            (self.mic_box, self._settings.microphone)):
+            if not wanted:
+                continue
+            for i in range(box.count()):
+                if str(box.itemData(i)) == wanted or box.itemText(i) == wanted:
+                    box.setCurrentIndex(i)
+
+    # --- recording -------------------------------------------------------------------------
+
+    def _on_start_clicked(self) -> None:
+        if self._player is not None:
+            self._player.stop()
+        self._busy = True
+        self._cancel = threading.Event()
+        self.start_button.setEnabled(False)
+        self.play_button.setEnabled(False)
+        self.progress.setValue(0)
+        self._set_step("start")
+        self._say(_("Starting the camera and microphone…"), "muted")
+        camera, mic = self.camera_box.currentData(), self.mic_box.currentData()
+        out = Path(tempfile.mkdtemp(prefix="zhishiyun-devtest-")) / "device-test.mp4"
+        cancel, test = self._cancel, self._device_test
+        on_frame = on_main(self._on_frame)
+        on_level = on_main(self._on_level)
+        on_progress = on_main(self._on_progress)
+        run_task(lambda: test(camera=camera, microphone=mic, seconds=TEST_SECONDS, out=out,
+                              on_frame=on_frame, on_level=on_level, on_progress=on_progress,
+                              cancel=cancel),
+                 self._on_test_done)
+
+    def _on_frame(self, frame: Any) -> None:
+        if self._busy:
+            self.preview.show_frame(frame)
+
+    def _on_level(self, level: float) -> None:
+        self.level.setValue(int(max(0.0, min(1.0, float(level))) * 100))
+
+    def _on_progress(self, seconds: float) -> None:
+        self._set_step("record")
+        self.progress.setValue(int(seconds * 10))
+        left = max(0, TEST_SECONDS - int(seconds))
+        self._say(_("Recording… {n} s left. Read the sentence aloud.").format(n=left), "muted")
+
+    def _on_test_done(self, result: Any, error: BaseException | None) -> None:
+        self._busy = False
+        self.start_button.setEnabled(True)
+        self.level.setValue(0)
+        if error is not None:
+            self._set_step("choose")
+            self._say(message_for(error), "error")
+            return
+        self._set_step("generate")
+        self._clip = Path(get(result, "path"))
+        problems = list(get(result, "problems") or [])
+        fps, level = get(result, "fps", 0.0) or 0.0, get(result, "level", 0.0) or 0.0
+        summary = _("Recorded {fps:.0f} frames per second; loudest sound {level:.0f} %.").format(
+            fps=float(fps), level=float(level) * 100)
+        if problems:
+            self._say(summary + " " + " ".join(str(p) for p in problems), "error")
+        else:
+            self._say(summary + " " + _("Camera and microphone work. Play the recording back "
+                                        "to check picture and sound."), "ok")
+        self.progress.setValue(self.progress.maximum())
+        self.play_button.setEnabled(True)
+        self.start_button.setText(_("Test again"))
+
+    # --- playback --------------------------------------------------------------------------
+
+    def _on_play_clicked(self) -> None:
+        if self._clip is None:
+            return
+        if self._player is not None:
+            self._player.stop()
+        self._set_step("playback")
+        self.play_button.setEnabled(False)
+        self._player = ClipPlayer(self._clip, on_main(self.preview.show_frame),
+                                  on_main(self._on_playback_finished))
+        self._player.start()
+
+    def _on_playback_finished(self, error: str) -> None:
+        self.play_button.setEnabled(True)
+        if error:
+            self._say(_("The recording cannot be played: {error}").format(error=error), "error")
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _set_step(self, step: str) -> None:
+        names = {"choose": _("Choose devices"), "start": _("Start devices"),
+                 "record": _("Record"), "generate": _("Generate video"),
+                 "playback": _("Play back")}
+        current = self.STEPS.index(step)
+        parts = []
+        for index, key in enumerate(self.STEPS):
+            text = names[key]
+            parts.append(f"<b style='color:#1664ff'>{text}</b>" if index == current
+                         else (f"<span style='color:#14a05a'>{text}</span>" if index < current
+                               else text))
+        self.steps_label.setText("  →  ".join(parts))
+
+    def _say(self, text: str, role: str) -> None:
+        self.result.setText(text)
+        set_variant(self.result, "role", role)

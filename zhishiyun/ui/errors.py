@@ -1,0 +1,44 @@
+"""The one function that turns an exception into a message the candidate can act on."""
+
+from __future__ import annotations
+
+import logging
+
+from zhishiyun.errors import ZhishiyunError
+from zhishiyun.i18n import _
+
+log = logging.getLogger(__name__)
+
+
+def _wait_text(seconds: float) -> str:
+    seconds = max(1, int(round(seconds)))
+    if seconds < 120:
+        return _("{n} seconds").format(n=seconds)
+    return _("{n} minutes").format(n=(seconds + 59) // 60)
+
+
+def message_for(exc: BaseException) -> str:
+    """An inline, translated message for ``exc`` (logged once here with its details)."""
+    code = getattr(exc, "code", "")
+    if code in ("rate_limited", "too_many_attempts", "locked_out", "login_locked"):
+        retry = getattr(exc, "retry_after", None) or getattr(exc, "retry_after_s", None)
+        log.info("rate limited: %s", code)
+        if retry:
+            return _("Too many attempts. Please wait {wait} and try again.").format(
+                wait=_wait_text(float(retry)))
+        return _("Too many attempts. Please wait a while and try again.")
+    if code == "invalid_credentials":
+        return _("The ID number or the password is wrong.")
+    if code == "password_login_disabled":
+        return _("Password login is not open on this server. Please use face login.")
+    if code in ("unauthorized", "token_expired", "invalid_token"):
+        return _("Your login has expired. Please log in again.")
+    if isinstance(exc, ZhishiyunError):
+        log.info("error shown to the candidate: %s", exc.one_line())
+        return exc.one_line()
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        log.warning("network problem: %r", exc)
+        return _("Cannot reach the exam server. Check your network and try again.")
+    log.exception("unexpected error", exc_info=exc)
+    return _("Something went wrong ({name}). Please try again or contact support.").format(
+        name=type(exc).__name__)

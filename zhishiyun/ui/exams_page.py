@@ -1,0 +1,366 @@
+"""Home: 我的考试 — exam cards with 抽签, 已阅并接受 and 进入考试 (enabled on server time)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from zhishiyun.i18n import _
+from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.model import as_time, countdown_text, duration_text, get, local_text, size_text
+from zhishiyun.ui.qt import (
+    QDesktopServices,
+    QGridLayout,
+    QHBoxLayout,
+    QMessageBox,
+    QProgressBar,
+    QTimer,
+    QUrl,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from zhishiyun.ui.rules_dialog import RulesDialog
+from zhishiyun.ui.style import set_variant
+from zhishiyun.ui.tasks import on_main, run_task
+from zhishiyun.ui.widgets import CardWidget, PageWidget, button, label, tag
+
+log = logging.getLogger(__name__)
+ServerNow = Callable[[], datetime]
+
+_STATE_TEXT = {"upcoming": ("Not yet open", "gray"), "open": ("Entry open", "green"),
+               "in_progress": ("In progress", "orange"), "finished": ("Finished", "gray"),
+               "missed": ("Missed", "red")}
+
+
+def enter_state(exam: Any, now: datetime) -> tuple[bool, str]:
+    """Whether 进入考试 is allowed at ``now`` (server time) and, if not, why."""
+    state = get(exam, "state", "")
+    opens, closes = as_time(get(exam, "entry_opens_at")), as_time(get(exam, "entry_closes_at"))
+    ends = as_time(get(exam, "ends_at"))
+    if state in ("finished", "missed"):
+        return False, _("This exam is over.")
+    if state == "in_progress" and get(exam, "session_id") and (ends is None or now < ends):
+        return True, _("You entered this exam already; you can return to it.")
+    if get(exam, "lottery_required") and get(exam, "lottery_number") is None:
+        return False, _("Draw your lot first.")
+    if not get(exam, "accepted"):
+        return False, _("Read and accept the exam rules first.")
+    if opens and now < opens:
+        return False, _("Entry opens in {left}.").format(
+            left=countdown_text((opens - now).total_seconds()))
+    if closes and now >= closes:
+        return False, _("The entry time is over; you can no longer enter.")
+    return True, _("Entry is open until {time}.").format(time=local_text(closes))
+
+
+def _display_order(exam: Any) -> tuple[int, str]:
+    """Open and running exams first, then upcoming ones, then the past; soonest first."""
+    rank = {"in_progress": 0, "open": 0, "upcoming": 1}.get(get(exam, "state", ""), 2)
+    opens = as_time(get(exam, "entry_opens_at"))
+    return rank, opens.isoformat() if opens else ""
+
+
+def download_attachment(client: Any, attachment: Any, directory: Path,
+                        progress: Callable[[int, int], None]) -> Path:
+    """Stream an attachment into ``directory`` (safe name), reporting bytes as they arrive.
+
+    Runs on a worker thread; ``progress(done, total)`` must be thread-safe (``on_main``).
+    """
+    from zhishiyun.api.client import safe_filename
+    from zhishiyun.api.errors import ApiError
+
+    url = str(get(attachment, "url"))
+    if not url.startswith("/api/"):
+        raise ApiError(0, "bad_reply", f"unexpected download path {url!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / safe_filename(get(attachment, "filename"),
+                                       fallback=str(get(attachment, "id")))
+    total = int(get(attachment, "size", 0) or 0)
+    response = client.raw("GET", url, idempotent=True, stream=True)
+    part = target.with_name(target.name + ".part")
+    done = 0
+    try:
+        with part.open("wb") as fh:
+            for chunk in response.iter_content(64 * 1024):
+                fh.write(chunk)
+                done += len(chunk)
+                progress(done, max(total, done))
+    except OSError as exc:
+        raise ApiError(0, "network", str(exc)) from exc
+    finally:
+        response.close()
+    part.replace(target)
+    return target
+
+
+class ExamCardWidget(CardWidget):
+    """One exam: facts, attachments, recordings and the three action buttons."""
+
+    lottery_requested = Signal(object)
+    accept_requested = Signal(object)
+    enter_requested = Signal(object)
+    download_requested = Signal(object, object)
+
+    def __init__(self, exam: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.exam = exam
+        exam_id = get(exam, "id")
+        self.setObjectName(f"exam_{exam_id}")
+        top = QHBoxLayout()
+        top.addWidget(label(get(exam, "name", ""), "subtitle", wrap=True), 1)
+        interview = get(exam, "kind") == "interview"
+        top.addWidget(tag(_("Interview") if interview else _("Written exam"),
+                          "" if interview else "gray"))
+        text, tone = _STATE_TEXT.get(get(exam, "state", ""), (get(exam, "state", ""), "gray"))
+        top.addWidget(tag(_(text), tone))
+        self.body.addLayout(top)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(24)
+        grid.setVerticalSpacing(6)
+        facts = [
+            (_("Entry time"), _("{start} to {end}").format(
+                start=local_text(get(exam, "entry_opens_at")),
+                end=local_text(get(exam, "entry_closes_at")))),
+            (_("Start time"), local_text(get(exam, "starts_at"))),
+            (_("Duration"), duration_text(get(exam, "duration_s"))),
+            (_("Recordings"), self._recordings_text()),
+        ]
+        for index, (name, value) in enumerate(facts):
+            grid.addWidget(label(name, "muted"), index // 2, (index % 2) * 2)
+            grid.addWidget(label(value, selectable=True, wrap=True), index // 2,
+                           (index % 2) * 2 + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        self.body.addLayout(grid)
+
+        attachments = get(exam, "attachments") or []
+        if attachments:
+            row = QHBoxLayout()
+            row.addWidget(label(_("Attachments"), "muted"))
+            self.progress = QProgressBar()
+            self.progress.setMaximumWidth(160)
+            self.progress.hide()
+            for attachment in attachments:
+                size = size_text(get(attachment, "size"))
+                link = button(f"{get(attachment, 'filename')} ({size})", "link")
+                link.clicked.connect(
+                    lambda _c=False, a=attachment: self.download_requested.emit(self.exam, a))
+                row.addWidget(link)
+            row.addWidget(self.progress)
+            row.addStretch(1)
+            self.body.addLayout(row)
+        else:
+            self.progress = QProgressBar()
+
+        actions = QHBoxLayout()
+        self.reason = label("", "muted", wrap=True, name=f"reason_{exam_id}")
+        actions.addWidget(self.reason, 1)
+        self.lottery_button = button(_("Draw lot"), name=f"lottery_{exam_id}")
+        self.accept_button = button(_("Read and accept"), name=f"accept_{exam_id}")
+        self.enter_button = button(_("Enter exam"), "primary", name=f"enter_{exam_id}")
+        self.lottery_button.clicked.connect(lambda: self.lottery_requested.emit(self.exam))
+        self.accept_button.clicked.connect(lambda: self.accept_requested.emit(self.exam))
+        self.enter_button.clicked.connect(lambda: self.enter_requested.emit(self.exam))
+        number = get(exam, "lottery_number")
+        if get(exam, "lottery_required"):
+            if number is not None:
+                self.lottery_button.setText(_("Lot No. {n}").format(n=number))
+                self.lottery_button.setEnabled(False)
+            actions.addWidget(self.lottery_button)
+        else:
+            self.lottery_button.hide()
+        if get(exam, "accepted"):
+            self.accept_button.setText(_("Accepted"))
+            self.accept_button.setEnabled(False)
+        actions.addWidget(self.accept_button)
+        actions.addWidget(self.enter_button)
+        self.body.addLayout(actions)
+
+    def _recordings_text(self) -> str:
+        recordings = get(self.exam, "recordings") or []
+        if not recordings:
+            return _("None yet")
+        parts = []
+        for recording in recordings:
+            tracks = get(recording, "tracks") or {}
+            segments = sum(int(get(t, "segments", 0)) for t in tracks.values())
+            size = sum(int(get(t, "bytes", 0)) for t in tracks.values())
+            parts.append(_("{n} segments uploaded ({size})").format(n=segments,
+                                                                    size=size_text(size)))
+        return "; ".join(parts)
+
+    def update_clock(self, now: datetime) -> None:
+        """Re-evaluate the enter button for server time ``now``."""
+        allowed, why = enter_state(self.exam, now)
+        if get(self.exam, "lottery_required") and get(self.exam, "lottery_number") is None:
+            self.lottery_button.setEnabled(get(self.exam, "state") not in ("finished", "missed"))
+        self.accept_button.setEnabled(not get(self.exam, "accepted")
+                                      and get(self.exam, "state") not in ("finished", "missed"))
+        self.enter_button.setEnabled(allowed)
+        self.reason.setText(why)
+
+
+class ExamsWidget(PageWidget):
+    """The exam list; refreshes itself when an entry window opens (server time)."""
+
+    enter_requested = Signal(object)
+    exams_changed = Signal(list)
+
+    def __init__(self, client: Any, server_now: ServerNow, download_dir: Path,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(_("My exams"), parent)
+        self._client = client
+        self._server_now = server_now
+        self._download_dir = download_dir
+        self._cards: list[ExamCardWidget] = []
+        self._loading = False
+        self._opening_at: list[datetime] = []
+        self.refresh_button = button(_("Refresh"), name="refreshExams")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.title_row.addWidget(self.refresh_button)
+        self.notice = label(_("Draw your lot (interviews) and accept the rules before you "
+                              "enter. 进入考试 becomes available by itself when the entry time "
+                              "comes; if not, press Refresh."), "muted", wrap=True)
+        self.content.addWidget(self.notice)
+        self.status = label("", "muted", wrap=True, name="examsStatus")
+        self.content.addWidget(self.status)
+        self.cards_box = QVBoxLayout()
+        self.cards_box.setSpacing(14)
+        self.content.addLayout(self.cards_box)
+        self.content.addStretch(1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._on_tick)
+        self.timer.start()
+
+    def cards(self) -> list[ExamCardWidget]:
+        """The cards shown now."""
+        return list(self._cards)
+
+    def card(self, exam_id: Any) -> ExamCardWidget | None:
+        """The card of one exam."""
+        return next((c for c in self._cards if get(c.exam, "id") == exam_id), None)
+
+    def refresh(self) -> None:
+        """Reload the exam list from the server (in the background)."""
+        if self._loading:
+            return
+        self._loading = True
+        self.refresh_button.setEnabled(False)
+        self.status.setText(_("Loading your exams…"))
+        client = self._client
+        run_task(client.exams, self._on_exams_loaded)
+
+    def _on_exams_loaded(self, exams: Any, error: BaseException | None) -> None:
+        self._loading = False
+        self.refresh_button.setEnabled(True)
+        if error is not None:
+            self.status.setText(message_for(error))
+            set_variant(self.status, "role", "error")
+            return
+        exams = sorted(get(exams, "exams", exams) or [], key=_display_order)
+        set_variant(self.status, "role", "muted")
+        self.status.setText("" if exams else _("You have no exams."))
+        self.status.setVisible(not exams)
+        for card in self._cards:
+            card.setParent(None)
+            card.deleteLater()
+        self._cards = []
+        for exam in exams:
+            card = ExamCardWidget(exam)
+            card.lottery_requested.connect(self._on_lottery_requested)
+            card.accept_requested.connect(self._on_accept_requested)
+            card.enter_requested.connect(self.enter_requested.emit)
+            card.download_requested.connect(self._on_download_requested)
+            self.cards_box.addWidget(card)
+            self._cards.append(card)
+        now = self._server_now()
+        self._opening_at = [t for t in (as_time(get(e, "entry_opens_at")) for e in exams)
+                            if t is not None and t > now]
+        self._on_tick()
+        self.exams_changed.emit(exams)
+
+    def _on_tick(self) -> None:
+        now = self._server_now()
+        for card in self._cards:
+            card.update_clock(now)
+        if any(t <= now for t in self._opening_at):
+            log.info("an entry window opened: refreshing the exam list")
+            self._opening_at = [t for t in self._opening_at if t > now]
+            self.refresh()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _on_lottery_requested(self, exam: Any) -> None:
+        answer = QMessageBox.question(
+            self, _("Draw lot"),
+            _("Draw your lot for “{name}” now? The number cannot be changed later. It is "
+              "only used later in the exam: you do not need to wait to be called.").format(
+                name=get(exam, "name")))
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        client, exam_id = self._client, get(exam, "id")
+        run_task(lambda: client.draw_lot(exam_id), self._on_lottery_done)
+
+    def _on_lottery_done(self, reply: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self._show_error(error)
+            return
+        self.status.setVisible(True)
+        set_variant(self.status, "role", "ok")
+        self.status.setText(_("Your lot number is {n}.").format(n=get(reply, "lottery_number")))
+        self.refresh()
+
+    def _on_accept_requested(self, exam: Any) -> None:
+        dialog = RulesDialog(exam, self)
+        if dialog.exec() != RulesDialog.DialogCode.Accepted:
+            return
+        client, exam_id = self._client, get(exam, "id")
+        run_task(lambda: client.accept(exam_id), self._on_accept_done)
+
+    def _on_accept_done(self, _reply: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self._show_error(error)
+            return
+        self.refresh()
+
+    def _on_download_requested(self, exam: Any, attachment: Any) -> None:
+        card = self.card(get(exam, "id"))
+        directory = self._download_dir / str(get(exam, "id"))
+        progress = card.progress if card else None
+        if progress is not None:
+            progress.setRange(0, max(1, int(get(attachment, "size", 0) or 1)))
+            progress.setValue(0)
+            progress.show()
+
+        def report(done: int, total: int | None = None) -> None:
+            if progress is not None:
+                if total:
+                    progress.setMaximum(int(total))
+                progress.setValue(int(done))
+
+        relay = on_main(report)
+        client = self._client
+        run_task(lambda: download_attachment(client, attachment, directory, relay),
+                 lambda target, error: self._on_download_done(target, progress, error))
+
+    def _on_download_done(self, target: Any, progress: Any, error: BaseException | None) -> None:
+        if progress is not None:
+            progress.hide()
+        if error is not None:
+            self._show_error(error)
+            return
+        self.status.setVisible(True)
+        set_variant(self.status, "role", "ok")
+        self.status.setText(_("Saved to {path}").format(path=target))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+
+    def _show_error(self, error: BaseException) -> None:
+        self.status.setVisible(True)
+        set_variant(self.status, "role", "error")
+        self.status.setText(message_for(error))

@@ -1,0 +1,118 @@
+"""Play a recorded test clip in the app.
+
+PyAV decodes, frames go to a preview, sound to sounddevice (no QtMultimedia: the bundle
+ships PySide6-Essentials only).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def decode_audio(path: Path) -> tuple[Any, int] | None:
+    """The whole audio track as float32 samples (frames × channels) and its rate, or None."""
+    import av
+    import numpy as np
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate or 16000)
+        chunks = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.InvalidDataError:
+            log.info("test clip audio ends early (cut file)")
+        if not chunks:
+            return None
+        return np.concatenate(chunks).astype("float32").reshape(-1, 1), stream.rate or 16000
+
+
+class ClipPlayer:
+    """Plays one clip on its own thread; callbacks fire on that thread (wrap with on_main).
+
+    Args:
+        path: the clip (MP4 with H.264 video and optional AAC audio).
+        on_frame: receives RGB ``numpy`` frames at their presentation time.
+        on_finished: called once at the end with an error text ("" when fine).
+        max_width: frames are scaled down to this width.
+    """
+
+    def __init__(self, path: Path, on_frame: Callable[[Any], None],
+                 on_finished: Callable[[str], None], max_width: int = 640) -> None:
+        self.path = Path(path)
+        self._on_frame, self._on_finished = on_frame, on_finished
+        self._max_width = max_width
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin playing (returns at once)."""
+        self._thread = threading.Thread(target=self._run, name="clip-player", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop video and sound promptly."""
+        self._stop.set()
+        try:
+            import sounddevice as sd
+
+            sd.stop()
+        except Exception:  # noqa: BLE001 - no audio device: nothing to stop
+            pass
+
+    def _run(self) -> None:
+        error = ""
+        try:
+            self._play()
+        except Exception as exc:  # noqa: BLE001 - reported to the page
+            log.warning("playback failed: %r", exc)
+            error = str(exc) or type(exc).__name__
+        self._on_finished(error)
+
+    def _play(self) -> None:
+        import av
+
+        audio = decode_audio(self.path)
+        if audio is not None:
+            try:
+                import sounddevice as sd
+
+                sd.play(audio[0], audio[1])
+            except Exception as exc:  # noqa: BLE001 - video still plays without sound
+                log.info("no sound output for playback: %r", exc)
+        start = time.monotonic()
+        with av.open(str(self.path)) as container:
+            if not container.streams.video:
+                while audio is not None and not self._stop.is_set() and \
+                        time.monotonic() - start < len(audio[0]) / audio[1]:
+                    time.sleep(0.05)
+                return
+            stream = container.streams.video[0]
+            width = min(self._max_width, stream.codec_context.width or self._max_width)
+            first: float | None = None
+            try:
+                for frame in container.decode(stream):
+                    if self._stop.is_set():
+                        return
+                    at = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                    first = at if first is None else first
+                    at -= first
+                    delay = at - (time.monotonic() - start)
+                    if delay > 0:
+                        self._stop.wait(delay)
+                    height = int(frame.height * width / frame.width) // 2 * 2
+                    self._on_frame(frame.to_ndarray(format="rgb24", width=width,
+                                                    height=height))
+            except av.error.InvalidDataError:
+                log.info("test clip video ends early (cut file)")
