@@ -133,13 +133,13 @@ def stub_payload(where: Path) -> Path:
     return payload
 
 
-def build_nsis(payload: Path, outfile: Path, *, compressor: str = "lzma") -> dict:
-    """Compile ``installer/windows/zhishiyun.nsi`` with warnings as errors."""
+def build_nsis(payload: Path, outfile: Path, *, compressor: str = "lzma",
+               script: Path = INSTALLER / "windows" / "zhishiyun.nsi") -> dict:
+    """Compile the NSIS script (``installer/windows/zhishiyun.nsi``) with warnings as errors."""
     started = time.monotonic()
     outfile.parent.mkdir(parents=True, exist_ok=True)
     run([makensis(), "-V2", "-WX", f"-DVERSION={version()}", f"-DPAYLOAD_DIR={payload}",
-         f"-DOUTFILE={outfile}", f"-DCOMPRESSOR={compressor}",
-         INSTALLER / "windows" / "zhishiyun.nsi"], "makensis")
+         f"-DOUTFILE={outfile}", f"-DCOMPRESSOR={compressor}", script], "makensis")
     seconds = time.monotonic() - started
     print(f"build: installer {outfile.name}: {outfile.stat().st_size / 1e6:.1f} MB "
           f"in {seconds:.1f} s", flush=True)

@@ -11,6 +11,7 @@ the keyring are never included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,10 @@ def _self_command() -> list[str]:
     return [sys.executable, "-m", "zhishiyun"]
 
 
-def _check_results(settings: Settings) -> dict[str, Any]:
+def _check_results(settings: Settings, only: Sequence[str] | None) -> dict[str, Any]:
     command = [*_self_command(), "check", "--headless", "--json"]
+    if only:
+        command += ["--only", ",".join(only)]
     for option, key in (("--server", "server_url"), ("--data-dir", "data_dir"),
                         ("--ca-bundle", "ca_bundle")):
         if settings.values.get(key):
@@ -114,8 +118,11 @@ def default_out_path() -> Path:
     return folder / f"zhishiyun-diagnose-{stamp}.zip"
 
 
-def write_zip(out: Path, settings: Settings, *, run_checks: bool = True) -> Path:
+def write_zip(out: Path, settings: Settings, *, run_checks: bool = True,
+              check_ids: Sequence[str] | None = None) -> Path:
     """Collect everything into ``out`` (written to a temporary name, then renamed).
+
+    ``check_ids`` limits the checks (default: all of them).
 
     Raises:
         DiagnoseError: the zip cannot be written where asked.
@@ -139,13 +146,17 @@ def write_zip(out: Path, settings: Settings, *, run_checks: bool = True) -> Path
             for log_file in sorted(logs.glob("*.log*")) if logs.is_dir() else []:
                 text = log_file.read_text(encoding="utf-8", errors="replace")
                 zf.writestr(f"logs/{log_file.name}", mask(text))
-            checks = _check_results(settings) if run_checks else {"skipped": True}
+            checks = _check_results(settings, check_ids) if run_checks else {"skipped": True}
             zf.writestr("checks.json", dump(checks))
         tmp.replace(out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = exc.strerror or str(exc)
+        if out.parent.exists() and not out.parent.is_dir():
+            reason = _("{path} is not a folder").format(path=out.parent)
         raise DiagnoseError(_("Could not write the diagnostics file {path}: {reason}").format(
-            path=out, reason=exc.strerror or exc), hint=_("Choose another place with --out."),
+            path=out, reason=reason), hint=_("Choose another place with --out."),
         ) from exc
     return out
 

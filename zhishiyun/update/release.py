@@ -2,8 +2,10 @@
 
 The server signs each release with an Ed25519 private key; the client ships the matching
 public key in ``resources/update_ed25519.pub`` and trusts nothing it cannot verify with it.
-The signed bytes are :func:`signed_payload` — canonical JSON of the fields that decide what
-gets installed (platform, version, minimum version, URL, size, SHA-256).
+The reply carries ``manifest``, the exact JSON text the server signed (platform, version,
+minimum version, URL, size, SHA-256, notes), and ``signature``, base64 Ed25519 over the
+UTF-8 bytes of that text (:func:`signed_payload`). The client trusts only what is inside the
+verified manifest text, never the unsigned copies of those fields beside it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
 
 PUBLIC_KEY_FILENAME = "update_ed25519.pub"
-SIGNED_FIELDS = ("platform", "version", "minimum_version", "url", "size", "sha256")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -67,7 +68,12 @@ class UpdateKind(enum.Enum):
 
 @dataclass(frozen=True)
 class ReleaseManifest:
-    """One published release for one platform, with the server's signature."""
+    """One published release for one platform: the signed manifest text and its signature.
+
+    Every field below is read from ``manifest_text`` (the exact bytes the server signed),
+    never from the unsigned fields around it in the reply; nothing is acted on before
+    :func:`verify_manifest` has checked the signature.
+    """
 
     platform: str
     version: str
@@ -75,30 +81,38 @@ class ReleaseManifest:
     url: str
     size: int
     sha256: str
+    manifest_text: str
     signature: str
     notes: str = ""
 
     @classmethod
     def from_reply(cls, reply: Any) -> ReleaseManifest:
-        """Validate a ``GET /client/release`` reply (or the ``release`` object inside it).
+        """Read a ``GET /client/release`` reply: ``{…, manifest: "<JSON text>", signature}``.
 
         Raises:
-            UpdateError: code ``bad_reply`` when fields are missing or of the wrong type.
+            UpdateError: code ``bad_reply`` when the manifest is missing, not JSON, or lacks
+                a field or has one of the wrong type.
         """
-        if isinstance(reply, Mapping) and isinstance(reply.get("release"), Mapping):
-            reply = reply["release"]
         if not isinstance(reply, Mapping):
             raise _bad_reply("not a JSON object")
+        text, signature = reply.get("manifest"), reply.get("signature")
+        if not isinstance(text, str) or not isinstance(signature, str) or not signature:
+            raise _bad_reply("no signed manifest")
+        try:
+            signed = json.loads(text)
+        except ValueError:
+            raise _bad_reply("the manifest is not JSON") from None
+        if not isinstance(signed, Mapping):
+            raise _bad_reply("the manifest is not a JSON object")
         try:
             data = {
-                "platform": _text(reply, "platform"),
-                "version": _text(reply, "version", "latest_version"),
-                "minimum_version": _text(reply, "minimum_version"),
-                "url": _text(reply, "url"),
-                "size": reply["size"],
-                "sha256": _text(reply, "sha256").lower(),
-                "signature": _text(reply, "signature"),
-                "notes": reply.get("notes") or "",
+                "platform": _text(signed, "platform"),
+                "version": _text(signed, "version", "latest"),
+                "minimum_version": _text(signed, "minimum_version", "minimum"),
+                "url": _text(signed, "url"),
+                "size": signed["size"],
+                "sha256": _text(signed, "sha256").lower(),
+                "notes": signed.get("notes") or "",
             }
         except KeyError as exc:
             raise _bad_reply(f"missing field {exc.args[0]}") from None
@@ -110,11 +124,7 @@ class ReleaseManifest:
             data["notes"] = ""
         parse_version(data["version"])
         parse_version(data["minimum_version"])
-        return cls(**data)
-
-    def signed_fields(self) -> dict[str, Any]:
-        """The fields covered by the signature."""
-        return {name: getattr(self, name) for name in SIGNED_FIELDS}
+        return cls(manifest_text=text, signature=signature.strip(), **data)
 
     def kind_for(self, current_version: str) -> UpdateKind:
         """NONE, OPTIONAL or MANDATORY for a client running ``current_version``."""
@@ -141,15 +151,9 @@ def _bad_reply(what: str) -> UpdateError:
         hint=_("Zhishiyun keeps running the installed version."), code="bad_reply")
 
 
-def signed_payload(fields: Mapping[str, Any]) -> bytes:
-    """The exact bytes the Ed25519 signature covers.
-
-    UTF-8 of ``json.dumps`` over :data:`SIGNED_FIELDS` only, keys sorted, separators
-    ``(",", ":")``, ``ensure_ascii=False``; ``size`` is an integer, ``sha256`` lower-case hex.
-    """
-    body = {name: fields[name] for name in SIGNED_FIELDS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+def signed_payload(manifest: ReleaseManifest) -> bytes:
+    """The exact bytes the Ed25519 signature covers: the manifest text as UTF-8."""
+    return manifest.manifest_text.encode("utf-8")
 
 
 def load_public_key(path: Path | None = None) -> Ed25519PublicKey:
@@ -187,7 +191,7 @@ def verify_manifest(manifest: ReleaseManifest, public_key: Ed25519PublicKey) -> 
     """
     try:
         signature = base64.b64decode(manifest.signature, validate=True)
-        public_key.verify(signature, signed_payload(manifest.signed_fields()))
+        public_key.verify(signature, signed_payload(manifest))
     except (InvalidSignature, binascii.Error, ValueError):
         raise UpdateError(
             _("The update {version} is not signed by your organisation's key and was refused.")

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 RELEASE_PATH = "/api/v1/client/release"
 _EXTENSIONS = {"windows": ".exe", "macos": ".pkg", "linux": ".run"}
 
-#: ``fetch(platform, current_version)`` → the JSON reply of ``GET /client/release``,
-#: or None when the server has no release for this platform.
+#: ``fetch(platform, current_version)`` → the reply of ``GET /client/release`` (a mapping or
+#: ``zhishiyun.api.models.Release``), or None when the server has no release for this platform.
 ReleaseFetcher = Callable[[str, str], "Mapping[str, Any] | None"]
 
 
@@ -142,7 +142,9 @@ class Updater:
         """
         parse_version(self.current_version)
         reply = self._fetch(self.platform, self.current_version)
-        if reply is None or (isinstance(reply, Mapping) and reply.get("release", 0) is None):
+        if hasattr(reply, "model_dump"):  # a typed reply from zhishiyun.api
+            reply = reply.model_dump(mode="json")
+        if reply is None:
             log.info("no release published for %s", self.platform)
             return UpdateOffer(UpdateKind.NONE, self.current_version)
         manifest = ReleaseManifest.from_reply(reply)
