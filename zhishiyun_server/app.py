@@ -44,6 +44,10 @@ def _include_routers(app: FastAPI) -> None:
 
     for module in (meta, auth, exams, sessions, messages):
         app.include_router(module.router, prefix=API)
+    from zhishiyun_server import recordings  # upload: manifest + recordings (issue 6)
+    app.include_router(recordings.router, prefix=API)
+    from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
+    app.include_router(tus_router)
     # Other parts register here, one line each:
     # tus endpoint + recordings (upload), face login (face), bindings.
 

@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_state ON items (state, session_id);
 CREATE TABLE IF NOT EXISTS tus_urls (key TEXT PRIMARY KEY, url TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    upload_url TEXT NOT NULL,
+    api_url TEXT NOT NULL,
+    session_dir TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
 """
 
 
@@ -269,6 +276,25 @@ class UploadQueue:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM items WHERE state IN (?, ?)",
                                     (PENDING, UPLOADING)).fetchone()[0]
+
+    # --- sessions (where their items go; for recovery after a crash) ----------------------
+
+    def register_session(self, session_id: str, upload_url: str, api_url: str,
+                         session_dir: str | Path = "") -> None:
+        """Remember where a session's uploads go (so ``zhishiyun upload`` can resume them)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO sessions (session_id, upload_url, api_url, session_dir,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (session_id, upload_url, api_url.rstrip("/"), str(session_dir), time.time()))
+
+    def sessions(self) -> list[dict[str, str]]:
+        """Registered sessions: ``{session_id, upload_url, api_url, session_dir}``."""
+        with self._lock:
+            rows = self._db.execute("SELECT session_id, upload_url, api_url, session_dir "
+                                    "FROM sessions ORDER BY created_at").fetchall()
+        return [dict(zip(("session_id", "upload_url", "api_url", "session_dir"), r,
+                         strict=True)) for r in rows]
 
     # --- tus URL storage ---------------------------------------------------------------
 

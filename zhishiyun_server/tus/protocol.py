@@ -77,8 +77,12 @@ class TusHooks:
     def before_create(self, principal: Any, length: int, metadata: dict[str, str]) -> None:
         """Raise :class:`TusError` to refuse a new upload."""
 
-    def on_complete(self, principal: Any, info: UploadInfo) -> None:
-        """Called (in a worker thread) once the last byte of ``info`` is stored."""
+    def on_complete(self, principal: Any, info: UploadInfo, storage: UploadStorage) -> None:
+        """Called (in a worker thread) once the last byte of ``info`` is stored.
+
+        Raising :class:`TusError` here turns the last PATCH's reply into that error
+        (the bytes stay stored; the client learns that the upload was not accepted).
+        """
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -212,7 +216,7 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             if length == 0:
                 info.completed_at = time.time()
                 store.save(info)
-                hooks.on_complete(who, info)
+                hooks.on_complete(who, info, store)
         except TusError as exc:
             return _error(exc)
         log.info("tus upload %s created: %d bytes", info.id, length)
@@ -250,7 +254,7 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             if info.complete:
                 info.completed_at = time.time()
                 store.save(info)
-                await run_in_threadpool(hooks.on_complete, who, info)
+                await run_in_threadpool(hooks.on_complete, who, info, store)
             elif info.expires_at:
                 info.expires_at = time.time() + hooks.limits(who).expiration_s
                 store.save(info)

@@ -1,0 +1,191 @@
+"""Recordings: the session manifest and what arrived, per track.
+
+- ``POST /api/v1/sessions/{sid}/manifest`` takes ``{"lines": [<manifest line>, ...]}``
+  (the exact text of lines of ``manifest.jsonl``, any order, any batch size; resending a
+  line is harmless) and answers ``{accepted, verification}``.
+- ``GET /api/v1/sessions/{sid}/recordings`` answers ``{tracks: {<track>: {received,
+  missing, bytes, chain_ok}}}``: ``missing`` are the seq numbers named by the manifest or
+  skipped below the highest seq seen that have not arrived; ``chain_ok`` is None while no
+  manifest line of that track arrived, else whether the chain and every MAC verify
+  (:func:`zhishiyun.capture.manifest.verify_manifest`, the same rule the client writes by)
+  and every received segment's sha256 matches its manifest line.
+
+Segments are recorded by the tus endpoint (:func:`record_segment`) after their sha256 was
+checked against the upload metadata and, when its line already arrived, the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from zhishiyun.capture.manifest import verify_manifest
+from zhishiyun_server import clock
+from zhishiyun_server.db import Base, UTCDateTime
+from zhishiyun_server.deps import current_candidate, get_db, owned_session
+from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["recordings"])
+MAX_LINES_PER_BATCH = 5000
+MAX_LINE_BYTES = 4096
+
+
+class ManifestLine(Base):
+    """One line of a session's manifest, exactly as the client wrote it."""
+
+    __tablename__ = "manifest_lines"
+    __table_args__ = (UniqueConstraint("session_id", "track", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    track: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class ManifestBatch(BaseModel):
+    """Lines of ``manifest.jsonl`` (exact text, newline optional)."""
+
+    lines: list[str] = Field(max_length=MAX_LINES_PER_BATCH)
+
+
+class ManifestReply(BaseModel):
+    """How many lines were new, and the verification of everything received so far."""
+
+    accepted: int
+    conflicts: list[dict]
+    verification: dict
+
+
+class TrackState(BaseModel):
+    """One track in ``GET /sessions/{sid}/recordings``."""
+
+    received: list[int]
+    missing: list[int]
+    bytes: int
+    chain_ok: bool | None
+
+
+class RecordingsReply(BaseModel):
+    """``GET /sessions/{sid}/recordings``."""
+
+    tracks: dict[str, TrackState]
+
+
+def _lines_by_track(db: Session, session_id: str) -> dict[str, list[ManifestLine]]:
+    rows = db.scalars(select(ManifestLine).where(ManifestLine.session_id == session_id)
+                      .order_by(ManifestLine.track, ManifestLine.seq)).all()
+    tracks: dict[str, list[ManifestLine]] = {}
+    for row in rows:
+        tracks.setdefault(row.track, []).append(row)
+    return tracks
+
+
+def _verify(session: ExamSession, tracks: dict[str, list[ManifestLine]]):
+    ordered = [row.line for rows in tracks.values() for row in rows]
+    return verify_manifest(ordered, session.session_key)
+
+
+@router.post("/sessions/{session_id}/manifest", response_model=ManifestReply)
+def post_manifest(session_id: str, body: ManifestBatch,
+                  candidate: Candidate = Depends(current_candidate),
+                  db: Session = Depends(get_db)) -> ManifestReply:
+    """Store manifest lines (idempotent) and verify the chain so far."""
+    session = owned_session(db, candidate, session_id)
+    accepted, conflicts = 0, []
+    for text in body.lines:
+        text = text.rstrip("\r\n")
+        try:
+            if len(text.encode("utf-8")) > MAX_LINE_BYTES:
+                raise ValueError("line too long")
+            record = json.loads(text)
+            track, seq, sha = record["track"], record["seq"], record["sha256"]
+            if not (isinstance(track, str) and 0 < len(track) <= 16 and isinstance(seq, int)
+                    and not isinstance(seq, bool) and seq >= 0 and isinstance(sha, str)):
+                raise ValueError("bad track/seq/sha256")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiProblem(422, "bad_manifest_line", f"Not a manifest line: {exc}") from None
+        existing = db.scalar(select(ManifestLine).where(
+            ManifestLine.session_id == session.id, ManifestLine.track == track,
+            ManifestLine.seq == seq))
+        if existing is not None:
+            if existing.line != text:
+                conflicts.append({"track": track, "seq": seq})
+            continue
+        db.add(ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
+                            line=text))
+        db.flush()
+        accepted += 1
+    db.commit()
+    if conflicts:
+        log.warning("session %s: %d manifest line(s) differ from what was received first",
+                    session.id, len(conflicts))
+    verification = _verify(session, _lines_by_track(db, session.id))
+    return ManifestReply(accepted=accepted, conflicts=conflicts,
+                         verification=verification.to_dict())
+
+
+@router.get("/sessions/{session_id}/recordings", response_model=RecordingsReply)
+def get_recordings(session_id: str, candidate: Candidate = Depends(current_candidate),
+                   db: Session = Depends(get_db)) -> RecordingsReply:
+    """Per track: segments received, missing seq numbers, bytes, chain verification."""
+    session = owned_session(db, candidate, session_id)
+    return RecordingsReply(tracks=recordings_of(db, session))
+
+
+def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
+    """The recordings state of ``session`` per track."""
+    segments = db.scalars(select(RecordingSegment).where(
+        RecordingSegment.session_id == session.id)).all()
+    lines = _lines_by_track(db, session.id)
+    verification = _verify(session, lines) if lines else None
+    result: dict[str, TrackState] = {}
+    for track in sorted({s.track for s in segments} | set(lines)):
+        got = {s.seq: s for s in segments if s.track == track}
+        named = {row.seq: row for row in lines.get(track, [])}
+        top = max([*got, *named], default=-1)
+        missing = [seq for seq in range(top + 1) if seq not in got]
+        chain_ok = None
+        if track in lines and verification is not None:
+            check = verification.tracks.get(track)
+            chain_ok = bool(check and check.ok and not verification.malformed_lines) and all(
+                named[seq].sha256 == seg.sha256 for seq, seg in got.items() if seq in named)
+        result[track] = TrackState(received=sorted(got), missing=missing,
+                                   bytes=sum(s.bytes for s in got.values()),
+                                   chain_ok=chain_ok)
+    return result
+
+
+def record_segment(db: Session, session_id: str, track: str, seq: int, size: int,
+                   sha256: str, storage_key: str) -> None:
+    """Record a fully received, verified segment (a re-upload replaces the row).
+
+    Raises:
+        ApiProblem: 422 ``sha256_mismatch`` when the manifest names another sha256.
+    """
+    line = db.scalar(select(ManifestLine).where(
+        ManifestLine.session_id == session_id, ManifestLine.track == track,
+        ManifestLine.seq == seq))
+    if line is not None and line.sha256 != sha256:
+        raise ApiProblem(422, "sha256_mismatch",
+                         f"segment {track}/{seq} does not match its manifest line")
+    row = db.scalar(select(RecordingSegment).where(
+        RecordingSegment.session_id == session_id, RecordingSegment.track == track,
+        RecordingSegment.seq == seq))
+    if row is None:
+        row = RecordingSegment(session_id=session_id, track=track, seq=seq)
+        db.add(row)
+    row.bytes, row.sha256, row.storage_key = size, sha256, storage_key
+    row.received_at = clock.now()
+    db.commit()
