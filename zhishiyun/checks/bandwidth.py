@@ -41,7 +41,8 @@ def upload(context: CheckContext, size: int) -> tuple[int, float]:
     reply = network.request_json(
         context.session, "POST", context.api_url("/speedtest"), data=body,
         headers={"Content-Type": "application/octet-stream"},
-        timeout=max(context.probe_timeout_s, 5.0), expect_keys=("bytes", "seconds"))
+        timeout=(context.probe_timeout_s, context.probe_timeout_s * 2),
+        expect_keys=("bytes", "seconds"))
     return int(reply.data["bytes"]), reply.seconds
 
 

@@ -91,6 +91,8 @@ def query_ntp(servers: tuple[str, ...], timeout_s: float = NTP_TIMEOUT_S
 def describe_offset(offset_s: float) -> str:
     """``3 min 12 s ahead`` / ``1.5 s behind`` (the local clock relative to the reference)."""
     amount = abs(offset_s)
+    if amount >= 59.5:
+        amount = round(amount)  # whole seconds: 599.998 s reads "10 min 0 s"
     if amount >= 3600:
         text = _("{h} h {m} min").format(h=int(amount // 3600), m=int(amount % 3600 // 60))
     elif amount >= 60:
@@ -115,8 +117,10 @@ class ClockCheck(Check):
         server: dict[str, float] | None = None
         ntp_servers = context.ntp_servers
         ntp_thread_result: dict[str, dict[str, Any]] = {}
+        ntp_timeout = min(NTP_TIMEOUT_S, context.probe_timeout_s)
         ntp_thread = threading.Thread(
-            target=lambda: ntp_thread_result.update(query_ntp(ntp_servers)), daemon=True)
+            target=lambda: ntp_thread_result.update(query_ntp(ntp_servers, ntp_timeout)),
+            daemon=True)
         ntp_thread.start()
         if context.has_server:
             try:
@@ -124,7 +128,7 @@ class ClockCheck(Check):
                 details["server"] = server
             except network.ProbeError as exc:
                 details["server"] = {"error": exc.kind, "detail": exc.detail}
-        ntp_thread.join(NTP_TIMEOUT_S + 1.0)
+        ntp_thread.join(ntp_timeout + 1.0)
         details["ntp"] = dict(ntp_thread_result)
         ntp_offsets = sorted(v["offset_s"] for v in ntp_thread_result.values()
                              if "offset_s" in v)

@@ -60,12 +60,13 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     todo = [exc]
     while todo:
         current = todo.pop()
-        if current is None or id(current) in seen:
+        if id(current) in seen:
             continue
         seen.add(id(current))
         yield current
-        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        todo.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *getattr(current, "args", ())]
+        todo.extend(e for e in linked if isinstance(e, BaseException))
 
 
 def classify(exc: BaseException) -> str:
@@ -103,6 +104,9 @@ def request_json(session: requests.Session, method: str, url: str, *, timeout: f
     that is not JSON, or a 404) means the address is some other web server.
     """
     started = time.perf_counter()
+    # verify is passed per request: otherwise REQUESTS_CA_BUNDLE in the environment would
+    # silently replace the organisation's CA bundle set on the session.
+    kwargs.setdefault("verify", session.verify)
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
