@@ -44,6 +44,8 @@ def _include_routers(app: FastAPI) -> None:
 
     for module in (meta, auth, exams, sessions, messages):
         app.include_router(module.router, prefix=API)
+    from zhishiyun_server.face import routes as face  # face login (zhishiyun_server/face)
+    app.include_router(face.router, prefix=API)
     from zhishiyun_server import recordings  # upload: manifest + recordings (issue 6)
     app.include_router(recordings.router, prefix=API)
     from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/

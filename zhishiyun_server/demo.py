@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zhishiyun_server import clock
 from zhishiyun_server.db import session_scope
+from zhishiyun_server.face.enrol import demo_photo as face_photo
 from zhishiyun_server.models import (
     Answer,
     Attachment,
@@ -118,11 +119,14 @@ def seed(db: Session, config: ServerConfig) -> None:
     db.add(Organisation(
         name="智试云演示机构 (Zhishiyun demo)", support_phone="400-800-1234",
         support_qq="800012345", support_email="support@zhishiyun.example",
-        support_hours="每天 8:00–22:00 (Beijing time)", password_login=True, face_login=False,
+        support_hours="每天 8:00–22:00 (Beijing time)", password_login=True, face_login=True,
         ntp_servers=["ntp.aliyun.com", "ntp.tencent.com", "cn.pool.ntp.org"],
         checks={}, recording={}))
     zhang = Candidate(name=ZHANG_SAN[0], id_number=ZHANG_SAN[1], phone="13800138000",
-                      email="zhangsan@example.com", photo_jpeg=demo_photo(0),
+                      email="zhangsan@example.com",
+                      # A real face when scikit-image is installed (embedded at first face
+                      # login); 李四's drawn photo has none: the demo enrols them at first login.
+                      photo_jpeg=face_photo("astronaut") or demo_photo(0),
                       password_hash=hash_password(DEMO_PASSWORD))
     li = Candidate(name=LI_SI[0], id_number=LI_SI[1], phone="13900139000",
                    email="lisi@example.com", photo_jpeg=demo_photo(3))

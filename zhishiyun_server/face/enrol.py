@@ -12,6 +12,7 @@ first successful liveness check enrols them).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -71,28 +72,44 @@ def enrol_candidate(candidate) -> bool:
     return vector is not None
 
 
+def _package_file(package: str, *parts: str) -> Path | None:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
+    return path if path.is_file() else None
+
+
 def demo_photo(which: str) -> bytes | None:
     """A real face for a demo candidate when the sample-image packages are installed.
 
     ``astronaut`` (scikit-image: Eileen Collins, NASA, public domain) or ``grace_hopper``
     (matplotlib's sample data, US Navy, public domain); None when the package is missing.
+    The files are read directly (importing the packages would slow every demo start-up).
     """
-    rgb = None
-    try:
-        if which == "astronaut":
-            from skimage import data
-
-            rgb = data.astronaut()
-        elif which == "grace_hopper":
-            import matplotlib
-
-            path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-            bgr = cv2.imread(str(path))
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr is not None else None
-    except ImportError:
+    path = (_package_file("skimage", "data", "astronaut.png") if which == "astronaut" else
+            _package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg")
+            if which == "grace_hopper" else None)
+    bgr = cv2.imread(str(path)) if path else None
+    if bgr is None:
         return None
-    if rgb is None:
-        return None
-    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                              [cv2.IMWRITE_JPEG_QUALITY, 90])
+    ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return buffer.tobytes() if ok else None
+
+
+_tried: dict[int, bytes] = {}
+
+
+def ensure_enrolled(candidate) -> bool:
+    """Enrol a candidate whose photo has no embedding yet (once per photo and process).
+
+    The roster import enrols at import time; the demo seed leaves it to the first face
+    login so that server start-up stays fast. Returns True when an embedding exists.
+    """
+    if candidate.face_embedding:
+        return True
+    if not candidate.photo_jpeg or _tried.get(candidate.id) == candidate.photo_jpeg[:4096]:
+        return False
+    _tried[candidate.id] = candidate.photo_jpeg[:4096]
+    return enrol_candidate(candidate)

@@ -31,6 +31,7 @@ from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.face import service
 from zhishiyun_server.face.engine import EngineUnavailable, embedding_to_bytes, get_engine
+from zhishiyun_server.face.enrol import ensure_enrolled
 from zhishiyun_server.face.liveness import FrameIn, FrameRejected, decode_jpeg, verify_burst
 from zhishiyun_server.face.models import FaceChallenge, FaceReview
 from zhishiyun_server.face.policy import FacePolicy
@@ -120,6 +121,8 @@ def create_challenge(body: ChallengeRequest, request: Request,
     problem = _exhausted(db, candidate, policy)
     if problem:
         raise problem
+    if ensure_enrolled(candidate):
+        db.commit()
     if candidate.face_embedding is None and not policy.demo_enrol:
         raise ApiProblem(409, "face_not_enrolled",
                          "No usable photo of you is on file, so face login cannot work.",

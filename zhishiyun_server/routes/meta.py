@@ -14,6 +14,7 @@ from zhishiyun.config import CheckThresholds, RecordingSettings
 from zhishiyun_server import clock
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.face.engine import engine_available as face_engine_available
 from zhishiyun_server.models import Organisation, Release
 from zhishiyun_server.schemas import (
     ClientConfig,
@@ -74,7 +75,7 @@ def client_config(db: Session = Depends(get_db)) -> ClientConfig:
         support=Support(phone=org.support_phone, qq=org.support_qq, email=org.support_email,
                         hours=org.support_hours),
         password_login=org.password_login,
-        face_login=org.face_login,
+        face_login=org.face_login and face_engine_available(),
         ntp_servers=list(org.ntp_servers or []),
         checks=_merged(CheckThresholds(), org.checks),
         recording=recording_settings(org),
