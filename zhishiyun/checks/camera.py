@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -95,4 +96,6 @@ class CameraCheck(Check):
         for cam in found:
             if str(cam["index"]) == str(spec):
                 return str(cam["name"])
+        if not str(spec).isdigit():
+            return _("The video file {name}").format(name=Path(str(spec)).name)
         return _("Camera {spec}").format(spec=spec)
