@@ -1,0 +1,346 @@
+"""Capture sources: one class per device, each with its own thread and a bounded queue.
+
+Every item a source queues is ``(t, payload)`` with ``t`` from :func:`clock` (the one
+monotonic clock of the recorder). When a queue is full the item is dropped and counted;
+the queue sizes encode the drop order: the screen queue is the smallest (dropped first),
+the camera queue holds about a second, and the audio queue is large enough that audio is
+never dropped in practice (a drop would be counted).
+
+Sources report device loss and recovery through ``on_event(kind, source_name, detail)``,
+called on the source's own thread (the microphone's on the recorder's watchdog thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhishiyun.capture.camera_open import CameraSpec, cv2, open_capture
+from zhishiyun.capture.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+#: The one clock every timestamp comes from.
+clock = time.monotonic
+
+SCREEN_QUEUE = 2
+CAMERA_QUEUE_SECONDS = 1.0
+AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms callbacks
+RETRY_SECONDS = 3.0
+LOST_AFTER_SECONDS = 2.0
+MAX_DELAY_S = 5.0
+
+EventSink = Callable[[str, str, str], None]
+
+
+@dataclass
+class SourceCounters:
+    """Frames (or audio chunks) captured, queued for encoding, dropped, and duplicates."""
+
+    captured: int = 0
+    queued: int = 0
+    dropped: int = 0
+    duplicates: int = 0
+    encoded: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain JSON-ready form."""
+        return dict(vars(self))
+
+
+class Source:
+    """Base: a named device with a thread, a bounded queue and counters."""
+
+    name = "source"
+
+    def __init__(self, queue_size: int, on_event: EventSink | None = None) -> None:
+        self.queue: queue.Queue[tuple[float, Any]] = queue.Queue(maxsize=queue_size)
+        self.counters = SourceCounters()
+        self.lost = False
+        self._on_event = on_event or (lambda kind, name, detail: None)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _offer(self, t: float, payload: Any) -> None:
+        self.counters.captured += 1
+        try:
+            self.queue.put_nowait((t, payload))
+            self.counters.queued += 1
+        except queue.Full:
+            self.counters.dropped += 1
+
+    def _set_lost(self, lost: bool, detail: str = "") -> None:
+        if lost == self.lost:
+            return
+        self.lost = lost
+        kind = "device_lost" if lost else "device_restored"
+        (log.warning if lost else log.info)("%s %s: %s", self.name, kind, detail)
+        self._on_event(kind, self.name, detail)
+
+    def start(self) -> None:
+        """Start capturing on the source's own thread."""
+        self._thread = threading.Thread(target=self._run_guarded, name=f"capture-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask the thread to stop and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - a device thread must report, not vanish
+            log.exception("%s capture failed", self.name)
+            self._set_lost(True, str(exc))
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class ScreenSource(Source):
+    """A monitor via mss at ``fps``; frames identical to the previous one are skipped.
+
+    Options: ``monitor`` (mss number, 1 = first), ``fps`` (5), ``drop_duplicates`` (True).
+    Items: ``(t, ndarray H×W×4 BGRA)``.
+    """
+
+    name = "screen"
+
+    def __init__(self, monitor: int = 1, fps: float = 5.0, drop_duplicates: bool = True,
+                 on_event: EventSink | None = None) -> None:
+        super().__init__(SCREEN_QUEUE, on_event)
+        self.monitor, self.fps, self.drop_duplicates = monitor, fps, drop_duplicates
+        self.size = (0, 0)
+
+    def open(self) -> None:
+        """Check the monitor exists and learn its size (raises DeviceError)."""
+        from zhishiyun.capture.devices import mss_instance
+
+        with mss_instance() as grabber:
+            monitors = grabber.monitors
+            if not 0 < self.monitor < len(monitors):
+                raise DeviceError(f"screen {self.monitor} does not exist "
+                                  f"({len(monitors) - 1} found)", code="display_unavailable")
+            mon = monitors[self.monitor]
+            self.size = (int(mon["width"]), int(mon["height"]))
+
+    def _run(self) -> None:
+        from zhishiyun.capture.devices import mss_instance
+
+        interval = 1.0 / self.fps
+        previous: bytes | None = None
+        with mss_instance() as grabber:
+            region = grabber.monitors[self.monitor]
+            next_due = clock()
+            while not self._stop.is_set():
+                t = clock()
+                try:
+                    shot = grabber.grab(region)
+                except Exception as exc:  # noqa: BLE001 - mss raises its own and OSError
+                    self._set_lost(True, str(exc))
+                    self._stop.wait(RETRY_SECONDS)
+                    continue
+                self._set_lost(False)
+                raw = shot.raw
+                if self.drop_duplicates and previous is not None and raw == previous:
+                    self.counters.captured += 1
+                    self.counters.duplicates += 1
+                else:
+                    previous = bytes(raw)
+                    image = np.frombuffer(previous, np.uint8).reshape(shot.height, shot.width, 4)
+                    self._offer(t, image)
+                next_due += interval
+                delay = next_due - clock()
+                if delay < -interval:  # fell behind: skip ahead instead of bursting
+                    next_due = clock()
+                    delay = 0
+                self._stop.wait(max(0.0, delay))
+
+
+class CameraSource(Source):
+    """A camera (OpenCV) or a video file standing in for one (looped, paced in real time).
+
+    Options: ``spec`` (index or file path), ``width``/``height`` (640×480), ``fps`` (15).
+    Items: ``(t, ndarray height×width×3 BGR)``. A camera that fails for
+    ``LOST_AFTER_SECONDS`` is reported lost, released and reopened every ``RETRY_SECONDS``.
+    """
+
+    name = "camera"
+
+    def __init__(self, spec: CameraSpec, width: int = 640, height: int = 480,
+                 fps: float = 15.0, on_event: EventSink | None = None) -> None:
+        super().__init__(max(2, int(fps * CAMERA_QUEUE_SECONDS)), on_event)
+        self.spec, self.width, self.height, self.fps = spec, width, height, fps
+        self.is_file = isinstance(spec, Path)
+        self.backend = ""
+
+    def _open(self):
+        from zhishiyun.capture.camera_open import backend_name
+
+        capture = open_capture(self.spec, self.width, self.height, self.fps)
+        self.backend = backend_name(capture)
+        return capture
+
+    def _run(self) -> None:
+        capture = None
+        interval = 1.0 / self.fps
+        next_due = clock()
+        file_interval = interval
+        file_due = last_good = clock()
+        while not self._stop.is_set():
+            if capture is None:
+                try:
+                    capture = self._open()
+                    file_fps = capture.get(cv2.CAP_PROP_FPS) if self.is_file else 0
+                    file_interval = 1.0 / file_fps if file_fps and file_fps > 0 else interval
+                    last_good = clock()
+                    self._set_lost(False)
+                except DeviceError as exc:
+                    self._set_lost(True, exc.message)
+                    self._stop.wait(RETRY_SECONDS)
+                    continue
+            ok, frame = capture.read()
+            t = clock()
+            if not ok or frame is None:
+                if self.is_file:  # end of the stand-in file: loop by reopening it
+                    capture.release()
+                    capture = None
+                    continue
+                if t - last_good > LOST_AFTER_SECONDS:
+                    capture.release()
+                    capture = None
+                    self._set_lost(True, "no frames")
+                    self._stop.wait(RETRY_SECONDS)
+                else:
+                    self._stop.wait(0.02)
+                continue
+            last_good = t
+            if self.is_file:  # pace the file like a live camera
+                file_due = max(file_due + file_interval, t - 1.0)
+                self._stop.wait(max(0.0, file_due - t))
+                t = clock()
+            if t < next_due - interval / 2:
+                continue  # the device is faster than the configured rate
+            next_due = max(next_due + interval, t - interval)
+            if frame.shape[1] != self.width or frame.shape[0] != self.height:
+                frame = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_AREA)
+            self._offer(t, frame)
+        if capture is not None:
+            capture.release()
+
+
+class MicrophoneSource(Source):
+    """A microphone via sounddevice; the PortAudio callback only copies into the queue.
+
+    Options: ``device`` (name or None for the default), ``rate`` (16000), ``channels`` (1).
+    Items: ``(t_callback, (float32 mono samples, delay))`` where ``delay`` is how long
+    before the callback the chunk's first sample was captured (PortAudio's ADC time, else
+    the stream latency), or ``(t, None)`` before a reopened stream's first chunk; the
+    recorder turns callback times into a continuous timeline.
+    Levels (``rms``/``peak`` of the latest chunk) are set by the
+    consumer via :meth:`note_level`. ``check()`` (called by the recorder's watchdog)
+    detects a stalled or closed stream and retries.
+    """
+
+    name = "microphone"
+
+    def __init__(self, device: str | None = None, rate: int = 16000, channels: int = 1,
+                 on_event: EventSink | None = None) -> None:
+        super().__init__(AUDIO_QUEUE_CHUNKS, on_event)
+        self.device, self.rate, self.channels = device, rate, channels
+        self.level_rms = 0.0
+        self.level_peak = 0.0
+        self.overflows = 0
+        self.latency = 0.0
+        self._stream = None
+        self._last_callback = 0.0
+        self._next_retry = 0.0
+        self._lock = threading.Lock()
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
+        self._last_callback = clock()
+        if status.input_overflow:
+            self.overflows += 1
+        delay = time_info.currentTime - time_info.inputBufferAdcTime
+        self._offer(self._last_callback, (indata[:, 0].copy(),
+                                          delay if 0.0 < delay < MAX_DELAY_S else self.latency))
+
+    def _open(self) -> None:
+        from zhishiyun.capture.devices import _sounddevice
+        from zhishiyun.capture.probe import microphone_error, resolve_microphone
+
+        sd = _sounddevice()
+        index = resolve_microphone(self.device)
+        try:
+            stream = sd.InputStream(device=index, channels=self.channels, samplerate=self.rate,
+                                    dtype="float32", blocksize=self.rate // 50,
+                                    callback=self._callback)
+            stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise microphone_error(self.device, exc) from None
+        self.latency = float(stream.latency or 0.0)
+        self._stream = stream
+        self._last_callback = clock()
+
+    def start(self) -> None:
+        """Open the stream; on failure report the device lost (retried by ``check``)."""
+        with self._lock:
+            try:
+                self._open()
+            except DeviceError as exc:
+                self._set_lost(True, exc.message)
+                self._next_retry = clock() + RETRY_SECONDS
+
+    def check(self) -> None:
+        """Watchdog: report a stalled stream lost; reopen a lost one every few seconds."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            now = clock()
+            if self._stream is not None:
+                stalled = now - self._last_callback > LOST_AFTER_SECONDS
+                if stalled or not self._stream.active:
+                    self._close_stream()
+                    self._set_lost(True, "stream stopped" if not stalled else "no audio data")
+                    self._next_retry = now + RETRY_SECONDS
+                return
+            if now >= self._next_retry:
+                try:
+                    self.queue.put((now, None))  # the track restarts its audio timeline
+                    self._open()
+                    self._set_lost(False)
+                except DeviceError as exc:
+                    log.info("microphone retry failed: %s", exc.message)
+                    self._next_retry = now + RETRY_SECONDS
+
+    def note_level(self, samples: np.ndarray) -> None:
+        """Update the meter values from a chunk (called by the consumer, not the callback)."""
+        if samples.size:
+            self.level_rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+            self.level_peak = float(np.max(np.abs(samples)))
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # noqa: BLE001 - closing a vanished device may fail any way
+                log.debug("closing the microphone stream failed", exc_info=True)
+
+    def stop(self, timeout: float = 3.0) -> None:  # noqa: ARG002
+        """Close the stream."""
+        with self._lock:
+            self._stop.set()
+            self._close_stream()

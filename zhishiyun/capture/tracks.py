@@ -1,0 +1,312 @@
+"""One track (``screen`` or ``camera``): its encoder thread, segment cutting and audio timeline.
+
+A track owns its :class:`~zhishiyun.capture.encoder.SegmentFile` and runs on its own thread
+(``encode-<track>``). Segment ``k`` covers ``[t0 + k·S, t0 + (k+1)·S)`` on the shared
+monotonic clock, so both tracks cut on the same boundaries. A segment is rolled
+``GRACE`` seconds after its boundary, once every item captured before the boundary has
+been taken from the queues; items from after the boundary wait for the next segment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zhishiyun.capture.encoder import SegmentFile
+from zhishiyun.capture.manifest import format_time, sha256_file
+from zhishiyun.capture.recovery import ClosedSegment, marker_path, segment_path
+from zhishiyun.capture.sources import MicrophoneSource, Source, clock
+from zhishiyun.config import RecordingSettings
+
+if TYPE_CHECKING:
+    from zhishiyun.capture.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+GRACE = 0.3
+MAX_GRACE = 3.0
+AUDIO_TOLERANCE_S = 0.02
+RESYNC_S = 0.06
+DRIFT_WINDOW_S = 10.0
+
+
+class Track:
+    """Encodes one track into segments; see the module docstring."""
+
+    def __init__(self, recorder: Recorder, name: str, video: Source | None,
+                 size: tuple[int, int], fps: float, pixel_format: str,
+                 microphone: MicrophoneSource | None = None) -> None:
+        self.recorder = recorder
+        self.name = name
+        self.video = video
+        self.size = size
+        self.fps = fps
+        self.pixel_format = pixel_format
+        self.microphone = microphone
+        self.closed: list[ClosedSegment] = []
+        self.encoded_frames = 0
+        self.heartbeat_frames = 0
+        self.audio_resyncs = 0
+        self.audio_samples = 0
+        self.audio_delay = 0.0
+        self.error = ""
+        self._segment: SegmentFile | None = None
+        self._index = 0
+        self._seg_start = 0.0
+        self._start_iso = ""
+        self._held_video: list[tuple[float, Any]] = []
+        self._held_audio: list[tuple[float, np.ndarray]] = []
+        self._last_image: np.ndarray | None = None
+        self._last_encoded_t = -math.inf
+        self._anchor: float | None = None
+        self._audio_total = 0
+        self._window_start = 0.0
+        self._window_min = math.inf
+        self._thread: threading.Thread | None = None
+        self._black = np.zeros((size[1], size[0], 3 if pixel_format == "bgr24" else 4),
+                               np.uint8)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> RecordingSettings:
+        """The recording settings of the recorder."""
+        return self.recorder.settings
+
+    @property
+    def grace(self) -> float:
+        """How long after a boundary to wait for late items (audio may arrive late)."""
+        return min(MAX_GRACE, max(GRACE, self.audio_delay + 0.1))
+
+    @property
+    def boundary(self) -> float:
+        """Monotonic time at which the current segment ends."""
+        return self.recorder.t0 + (self._index + 1) * self.settings.segment_seconds
+
+    def start(self) -> None:
+        """Open the first segment and start the encoder thread."""
+        self._open_segment(0)
+        self._thread = threading.Thread(target=self._run_guarded, name=f"encode-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread (it ends after the recorder's stop time is set)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - report, close what can be closed
+            log.exception("track %s failed", self.name)
+            self.error = str(exc)
+            self.recorder._emit("track_failed", self.name, str(exc))
+            try:
+                self._close_segment(clock())
+            except Exception:  # noqa: BLE001
+                log.exception("closing %s after a failure failed", self.name)
+            self.recorder._request_stop("track_failed")
+
+    def _run(self) -> None:
+        rec = self.recorder
+        while True:
+            if rec.finishing:
+                stop_t = rec.stop_t
+                assert stop_t is not None
+                self._drain(block=False)
+                while self.boundary <= stop_t:
+                    self._roll()
+                self._close_segment(stop_t)
+                return
+            self._drain(block=True)
+            now = clock()
+            if now >= self.boundary + self.grace:
+                self._drain(block=False)
+                self._roll()
+            self._heartbeat(now)
+
+    # --- routing --------------------------------------------------------------------------
+
+    def _drain(self, block: bool) -> None:
+        """Take what the sources queued; wait up to 50 ms for a frame when ``block``."""
+        if block:
+            if self.video is not None:
+                try:
+                    self._video_in(*self.video.queue.get(timeout=0.05))
+                except queue.Empty:
+                    pass
+            else:
+                self.recorder.wait_finishing(0.05)
+        for source, handler in ((self.video, self._video_in),
+                                (self.microphone, self._audio_in)):
+            if source is None:
+                continue
+            while True:
+                try:
+                    t, payload = source.queue.get_nowait()
+                except queue.Empty:
+                    break
+                handler(t, payload)
+
+    def _video_in(self, t: float, image: np.ndarray) -> None:
+        stop_t = self.recorder.stop_t
+        if stop_t is not None and t >= stop_t:
+            return
+        if t >= self.boundary:
+            self._held_video.append((t, image))
+            return
+        self._encode(t, image)
+        self.video.counters.encoded += 1  # type: ignore[union-attr]
+
+    def _encode(self, t: float, image: np.ndarray) -> None:
+        assert self._segment is not None
+        t_ms = max(0, int(round((t - self._seg_start) * 1000)))
+        self._segment.add_video(image, t_ms, self.pixel_format)
+        self._last_image = image
+        self._last_encoded_t = t
+        self.encoded_frames += 1
+
+    def _heartbeat(self, now: float) -> None:
+        """Re-encode the last picture when nothing changed for a keyframe interval.
+
+        Keeps a static screen (or a lost camera, shown black) seekable and bounds what a
+        crash can cut from the segment's timeline.
+        """
+        if now - self._last_encoded_t < self.settings.keyframe_seconds or now >= self.boundary:
+            return
+        image = self._black if self._showing_black() else self._last_image
+        self._encode(now, image)
+        self.heartbeat_frames += 1
+
+    def _showing_black(self) -> bool:
+        return self.video is None or self.video.lost or self._last_image is None
+
+    def _audio_in(self, t_callback: float, item: tuple[np.ndarray, float] | None) -> None:
+        """Place a microphone chunk on a timeline that follows the monotonic clock.
+
+        Sample ``n`` of a stream is at ``anchor + n / rate``. Each chunk tells when its
+        first sample was captured (callback time minus PortAudio's capture delay), which
+        bounds the anchor from above: a lower bound moves the anchor earlier at once (a
+        fast device clock, a late first callback), and the smallest bound of each
+        ``DRIFT_WINDOW_S`` window moves it later when the device clock is slow by more than
+        ``RESYNC_S``. ``None`` marks a reopened stream: its timeline starts afresh.
+        """
+        mic = self.microphone
+        assert mic is not None
+        if item is None:
+            self._anchor = None
+            return
+        samples, delay = item
+        self.audio_delay = max(delay, self.audio_delay * 0.999)  # slowly forgetting maximum
+        mic.note_level(samples)
+        rate = mic.rate
+        if self._anchor is None:
+            self._audio_total = 0
+            self._window_start, self._window_min = t_callback, math.inf
+        bound = t_callback - delay - self._audio_total / rate
+        self._anchor = bound if self._anchor is None else min(self._anchor, bound)
+        self._window_min = min(self._window_min, bound)
+        if t_callback - self._window_start >= DRIFT_WINDOW_S:
+            if self._window_min - self._anchor > RESYNC_S:
+                self._anchor = self._window_min
+                self.audio_resyncs += 1
+            self._window_start, self._window_min = t_callback, math.inf
+        t_first = self._anchor + self._audio_total / rate
+        self._audio_total += samples.size
+        mic.counters.encoded += 1
+        self._audio_place(t_first, samples)
+
+    def _audio_place(self, t_first: float, samples: np.ndarray) -> None:
+        rate = self.microphone.rate  # type: ignore[union-attr]
+        stop_t = self.recorder.stop_t
+        if stop_t is not None:
+            samples = samples[:max(0, int(round((stop_t - t_first) * rate)))]
+        if t_first < self._seg_start:  # before the recording (or a closed segment)
+            skip = min(samples.size, int(math.ceil((self._seg_start - t_first) * rate)))
+            samples, t_first = samples[skip:], t_first + skip / rate
+        before = min(samples.size, max(0, int(math.ceil((self.boundary - t_first) * rate))))
+        if before:
+            self._audio_write(t_first, samples[:before])
+        if before < samples.size:
+            self._held_audio.append((t_first + before / rate, samples[before:]))
+
+    def _audio_write(self, t_first: float, samples: np.ndarray) -> None:
+        assert self._segment is not None
+        rate = self.microphone.rate  # type: ignore[union-attr]
+        position = int(round((t_first - self._seg_start) * rate))
+        delta = position - self._segment.audio_written
+        if delta > AUDIO_TOLERANCE_S * rate:
+            self._segment.add_audio(np.zeros(delta, np.float32))
+        elif delta < -AUDIO_TOLERANCE_S * rate:
+            samples = samples[-delta:]
+        self._segment.add_audio(samples)
+        self.audio_samples += samples.size
+
+    # --- segments -------------------------------------------------------------------------
+
+    def _roll(self) -> None:
+        end = self.boundary
+        self._close_segment(end)
+        self._open_segment(self._index + 1)
+        held_video, self._held_video = self._held_video, []
+        held_audio, self._held_audio = self._held_audio, []
+        for t, image in held_video:
+            self._video_in(t, image)
+        for t, samples in held_audio:
+            self._audio_place(t, samples)
+
+    def _open_segment(self, index: int) -> None:
+        rec = self.recorder
+        self._index = index
+        self._seg_start = rec.t0 + index * self.settings.segment_seconds
+        seq = rec.first_seq + index
+        path = segment_path(rec.session_dir, self.name, seq)
+        start_server = rec.now_server() - timedelta(seconds=clock() - self._seg_start)
+        self._start_iso = format_time(start_server)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        marker_path(path).write_text(json.dumps({
+            "track": self.name, "seq": seq, "start": self._start_iso,
+            "encoder": rec.encoder.video, "monotonic_start": self._seg_start,
+        }), encoding="utf-8")
+        self._segment = SegmentFile(
+            path, rec.encoder, self.settings, width=self.size[0], height=self.size[1],
+            fps=self.fps, with_audio=self.microphone is not None)
+        self._segment_path = path
+        image = self._black if self._showing_black() else self._last_image
+        self._encode(self._seg_start, image)  # every segment starts with a full picture
+
+    def _close_segment(self, end: float) -> None:
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        rec = self.recorder
+        seq = rec.first_seq + self._index
+        last_at = end - 1.0 / self.fps
+        if self._last_encoded_t < last_at and self._last_image is not None:
+            self._segment = segment  # a closing frame keeps a static segment's full length
+            self._encode(last_at, self._black if self._showing_black() else self._last_image)
+            self._segment = None
+        segment.close()
+        digest, size = sha256_file(segment.path)
+        record: dict[str, Any] = {
+            "seq": seq, "track": self.name, "start": self._start_iso,
+            "duration_ms": max(0, int(round((end - self._seg_start) * 1000))),
+            "bytes": size, "sha256": digest, "encoder": rec.encoder.video,
+            "frames": segment.video_frames,
+        }
+        written = rec.manifest.append(record)
+        marker_path(segment.path).unlink(missing_ok=True)
+        closed = ClosedSegment(self.name, seq, segment.path, self._start_iso,
+                               record["duration_ms"], size, digest, False, written)
+        self.closed.append(closed)
+        rec._segment_closed(closed)
+
+
