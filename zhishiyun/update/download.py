@@ -67,7 +67,8 @@ def download(
 
     Raises:
         UpdateError: ``download_failed`` (network; the partial file is kept for the next try),
-            ``download_cancelled``, ``download_too_large`` or ``bad_checksum`` (file deleted).
+            ``download_cancelled`` (kept too), ``download_too_large``, ``download_truncated``
+            or ``bad_checksum`` (the file is deleted).
     """
     cancel = cancel or threading.Event()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,8 +111,10 @@ def download(
             raise UpdateError(_("The update download was interrupted; it resumes next time."),
                               hint=str(exc), code="download_failed") from exc
     if have < size:
-        raise UpdateError(_("The update download was interrupted; it resumes next time."),
-                          hint=f"{have}/{size}", code="download_failed")
+        # The server ended the reply normally with fewer bytes than the signed size: its file
+        # is not the one that was signed (a broken connection raises above and keeps .part).
+        raise _refuse(part, _("The update file is shorter than announced (truncated) and was "
+                              "deleted."), "download_truncated")
     actual = sha256_of(part)
     if actual != sha256.lower():
         raise _refuse(part, _("The downloaded update is damaged or was tampered with "

@@ -112,7 +112,8 @@ class ReleaseManifest:
                 "url": _text(signed, "url"),
                 "size": signed["size"],
                 "sha256": _text(signed, "sha256").lower(),
-                "notes": signed.get("notes") or "",
+                # notes are display-only; the server does not sign them
+                "notes": signed.get("notes") or reply.get("notes") or "",
             }
         except KeyError as exc:
             raise _bad_reply(f"missing field {exc.args[0]}") from None
