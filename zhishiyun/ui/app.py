@@ -52,6 +52,25 @@ def _make_check_runner(settings: Settings) -> Callable[..., Any]:
     return run_checks
 
 
+def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
+    """A starter for face-login sessions, or None when this build has no face engine."""
+    try:
+        from zhishiyun.auth.face_client import FaceClient
+        from zhishiyun.auth.face_session import FaceLoginSession
+    except ImportError as exc:
+        log.info("face login not in this build: %s", exc)
+        return None
+
+    def start(name: str, id_number: str, camera: Any, **callbacks: Any) -> Any:
+        verify: bool | str = settings.ca_bundle or True
+        client = FaceClient(settings.server_url, verify=verify)
+        session = FaceLoginSession(client, name, id_number, camera, **callbacks)
+        session.start()  # raises at once for a bad name or ID number
+        return session
+
+    return start
+
+
 def _optional(module: str, name: str) -> Any:
     """A callable from another part of the client, or None when this build lacks it."""
     import importlib
@@ -85,7 +104,7 @@ def build_services(settings: Settings) -> AppServices:
         server_now=server_now,
         ping=ping,
         download_dir=settings.data_path / "attachments",
-        face_login=_optional("zhishiyun.auth.face_login", "start_face_login"),
+        face_login=_make_face_login(settings),
         device_test=_optional("zhishiyun.capture.device_test", "run_device_test"),
         save_settings=save,
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.face_login_widget import FaceLoginFactory, FaceLoginWidget
 from zhishiyun.ui.qt import (
     QCheckBox,
     QHBoxLayout,
@@ -22,15 +22,12 @@ from zhishiyun.ui.qt import (
     Signal,
 )
 from zhishiyun.ui.style import set_variant
-from zhishiyun.ui.tasks import on_main, run_task
-from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
+from zhishiyun.ui.tasks import run_task
+from zhishiyun.ui.widgets import CardWidget, button, label
 
 log = logging.getLogger(__name__)
 ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
 
-#: ``start_face_login(name, id_number, callbacks)`` -> a session with ``cancel()``, or None
-#: when this build has no face engine. Callbacks are plain functions called on any thread.
-FaceLoginFactory = Callable[..., Any]
 
 
 def _error(widget, text: str) -> None:
@@ -120,37 +117,11 @@ class LoginWidget(QWidget):
         return hero
 
     def _build_face_form(self) -> QWidget:
-        page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(10)
-        self.face_name = QLineEdit()
-        self.face_name.setObjectName("faceName")
-        self.face_name.setPlaceholderText(_("Name"))
-        self.face_id = QLineEdit()
-        self.face_id.setObjectName("faceId")
-        self.face_id.setPlaceholderText(_("ID number"))
-        self.face_id.setMaxLength(18)
-        self.preview = PreviewWidget(_("The camera picture appears here"))
-        self.preview.setFixedHeight(220)
-        self.preview.setMargin(16)
-        self.face_hint = label("", "muted", wrap=True, name="faceHint")
-        self.face_error = label("", "error", wrap=True, name="faceError")
-        self.face_error.hide()
-        self.face_button = button(_("Face login"), "primary", name="faceLogin")
-        self.face_button.clicked.connect(self._on_face_login_clicked)
-        for widget in (self.face_name, self.face_id, self.preview, self.face_hint,
-                       self.face_error, self.face_button):
-            box.addWidget(widget)
-        if not self._config.get("face_login", True):
-            self.preview.show_placeholder(_("Face login is not available on this server. Use "
-                                            "password login or call the service phone."))
-        elif self._face_login is None:
-            self.preview.show_placeholder(_("Face login is not available in this version of "
-                                            "the client yet. Use password login if the "
-                                            "organiser has opened it."))
-        self.face_hint.hide()
-        return page
+        self.face = FaceLoginWidget(self._face_login, bool(self._config.get("face_login", True)))
+        self.face.logged_in.connect(self._on_face_logged_in)
+        self.face_button = self.face.button
+        self.preview = self.face.preview
+        return self.face
 
     def _build_password_form(self) -> QWidget:
         page = QWidget()
@@ -185,11 +156,10 @@ class LoginWidget(QWidget):
         self.forms.adjustSize()
         self.face_tab.setChecked(index == 0)
         self.password_tab.setChecked(index == 1)
-        (self.face_name if index == 0 else self.id_number).setFocus()
+        (self.face.name if index == 0 else self.id_number).setFocus()
 
     def _on_consent_toggled(self, checked: bool) -> None:
-        face_ready = bool(self._config.get("face_login", True)) and self._face_login is not None
-        self.face_button.setEnabled(checked and face_ready)
+        self.face.set_allowed(checked)
         self.password_button.setEnabled(checked)
 
     # --- password login --------------------------------------------------------------------
@@ -226,42 +196,15 @@ class LoginWidget(QWidget):
 
     # --- face login ------------------------------------------------------------------------
 
-    def _on_face_login_clicked(self) -> None:
-        if self._face_login is None:
-            return
-        name, id_number = self.face_name.text().strip(), self.face_id.text().strip().upper()
-        if not name or not ID_NUMBER.match(id_number):
-            _error(self.face_error, _("Enter your name and your 18-character ID number."))
-            return
-        _error(self.face_error, "")
-        self.face_button.setEnabled(False)
-        self._face_session = self._face_login(
-            name, id_number,
-            on_frame=on_main(self.preview.show_frame),
-            on_hint=on_main(self._on_face_hint),
-            on_result=on_main(self._on_face_result),
-        )
-
-    def _on_face_hint(self, text: str) -> None:
-        self.face_hint.setText(text)
-        self.face_hint.setVisible(bool(text))
-
-    def _on_face_result(self, reply: Any, error: BaseException | None = None) -> None:
-        self._face_session = None
-        self.face_button.setEnabled(self.consent.isChecked())
-        if error is not None:
-            _error(self.face_error, message_for(error))
-            return
-        self.logged_in.emit(reply)
+    def _on_face_logged_in(self, login: Any) -> None:
+        store = getattr(self._client, "store_login", None)
+        if store is not None:
+            store(login)
+        self.logged_in.emit(login)
 
     def stop(self) -> None:
         """Release the camera if face login is running."""
-        if self._face_session is not None:
-            try:
-                self._face_session.cancel()
-            except Exception:  # noqa: BLE001 - closing anyway
-                log.exception("face login did not cancel cleanly")
-            self._face_session = None
+        self.face.stop()
 
     def focus_button(self) -> QPushButton:
         """The primary button of the visible form (tests, keyboard)."""

@@ -1,0 +1,192 @@
+"""The face-login form: name, ID number, camera choice, live preview with guidance.
+
+The engine is :class:`zhishiyun.auth.face_session.FaceLoginSession`; its callbacks fire on
+the session's own thread and reach this widget through :func:`on_main`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from zhishiyun.i18n import _
+from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.model import get
+from zhishiyun.ui.qt import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from zhishiyun.ui.style import set_variant
+from zhishiyun.ui.tasks import on_main, run_task
+from zhishiyun.ui.widgets import PreviewWidget, button, label
+
+log = logging.getLogger(__name__)
+
+#: ``start(name, id_number, camera, on_frame=, on_hint=, on_progress=, on_result=)`` starts a
+#: session (raising at once for a bad ID number) and returns it (it has ``cancel()``).
+FaceLoginFactory = Callable[..., Any]
+
+
+def _list_cameras() -> list[Any]:
+    from zhishiyun.capture.devices import list_cameras
+
+    return list_cameras(probe=False)
+
+
+def _with_box(frame: Any, box: Any) -> Any:
+    """RGB copy of a BGR frame with the face box drawn (green)."""
+    import cv2
+
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    if box is not None:
+        x, y, w, h = (int(v) for v in box)
+        cv2.rectangle(rgb, (x, y), (x + w, y + h), (20, 200, 90), 3)
+    return rgb
+
+
+class FaceLoginWidget(QWidget):
+    """Face login; emits ``logged_in(LoginResult)``. Unavailable states are explained."""
+
+    logged_in = Signal(object)
+
+    def __init__(self, face_login: FaceLoginFactory | None, available_on_server: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._factory = face_login
+        self._available = available_on_server and face_login is not None
+        self._session: Any = None
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(10)
+        self.name = QLineEdit()
+        self.name.setObjectName("faceName")
+        self.name.setPlaceholderText(_("Name"))
+        self.id_number = QLineEdit()
+        self.id_number.setObjectName("faceId")
+        self.id_number.setPlaceholderText(_("ID number"))
+        self.id_number.setMaxLength(18)
+        camera_row = QHBoxLayout()
+        camera_row.addWidget(label(_("Camera"), "muted"))
+        self.camera_box = QComboBox()
+        self.camera_box.setObjectName("faceCamera")
+        camera_row.addWidget(self.camera_box, 1)
+        self.preview = PreviewWidget(_("The camera picture appears here"))
+        self.preview.setFixedHeight(220)
+        self.preview.setMargin(16)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.hint = label("", "muted", wrap=True, name="faceHint")
+        self.hint.hide()
+        self.error = label("", "error", wrap=True, name="faceError")
+        self.error.hide()
+        self.button = button(_("Face login"), "primary", name="faceLogin")
+        self.button.clicked.connect(self._on_login_clicked)
+        for widget in (self.name, self.id_number):
+            box.addWidget(widget)
+        box.addLayout(camera_row)
+        for widget in (self.preview, self.progress, self.hint, self.error, self.button):
+            box.addWidget(widget)
+        if not available_on_server:
+            self.preview.show_placeholder(_("Face login is not available on this server. Use "
+                                            "password login or call the service phone."))
+        elif face_login is None:
+            self.preview.show_placeholder(_("Face login is not available in this version of "
+                                            "the client yet. Use password login if the "
+                                            "organiser has opened it."))
+        if self._available:
+            run_task(_list_cameras, self._on_cameras_listed)
+        else:
+            self.camera_box.setEnabled(False)
+
+    @property
+    def available(self) -> bool:
+        """Whether face login can be used here."""
+        return self._available
+
+    def set_allowed(self, allowed: bool) -> None:
+        """Enable the button (consent given) when face login is available and idle."""
+        self.button.setEnabled(allowed and self._available and self._session is None)
+
+    def _on_cameras_listed(self, cameras: Any, error: BaseException | None) -> None:
+        self.camera_box.clear()
+        for camera in cameras or []:
+            self.camera_box.addItem(get(camera, "name") or _("Camera {n}").format(
+                n=get(camera, "index")), get(camera, "index"))
+        if error is not None or not cameras:
+            self.camera_box.addItem(_("No camera found"), None)
+            self.preview.show_placeholder(_("No camera was found. Connect a camera and "
+                                            "restart, or use password login if it is open."))
+
+    def _on_login_clicked(self) -> None:
+        if not self._available:
+            return
+        camera = self.camera_box.currentData()
+        try:
+            self._session = self._factory(
+                self.name.text(), self.id_number.text(), 0 if camera is None else camera,
+                on_frame=on_main(self._on_frame), on_hint=on_main(self._on_hint),
+                on_progress=on_main(self._on_progress), on_result=on_main(self._on_result))
+        except Exception as exc:  # noqa: BLE001 - a bad ID number or name: shown inline
+            self._show_error(message_for(exc))
+            return
+        self._show_error("")
+        self.button.setEnabled(False)
+        self.button.setText(_("Recognising…"))
+        self.progress.setValue(0)
+        self.progress.show()
+
+    def _on_frame(self, frame: Any, box: Any = None) -> None:
+        if self._session is not None:
+            self.preview.show_frame(_with_box(frame, box))
+
+    def _on_hint(self, text: str, _code: str = "") -> None:
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+
+    def _on_progress(self, fraction: float, text: str = "") -> None:
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 100))
+        if text:
+            self._on_hint(text)
+
+    def _on_result(self, result: Any) -> None:
+        self._session = None
+        self.progress.hide()
+        self.button.setText(_("Face login"))
+        self.button.setEnabled(True)
+        if get(result, "ok") and get(result, "login") is not None:
+            self.logged_in.emit(result.login)
+            return
+        if get(result, "cancelled"):
+            self._show_error(_("Face login was cancelled."))
+            return
+        error = get(result, "error")
+        parts = [message_for(error) if error is not None else _("Face login failed.")]
+        left = get(result, "attempts_left")
+        if left is not None:
+            parts.append(_("Attempts left: {n}.").format(n=left))
+        if get(result, "fallback") == "password":
+            parts.append(_("Use password login instead."))
+        elif get(result, "fallback") == "manual_review":
+            parts.append(_("Call the service phone for a manual check."))
+        self._show_error(" ".join(parts))
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        set_variant(self.error, "role", "error")
+        self.error.setVisible(bool(text))
+
+    def stop(self) -> None:
+        """Cancel a running attempt and release the camera."""
+        if self._session is not None:
+            try:
+                self._session.cancel()
+            except Exception:  # noqa: BLE001 - closing anyway
+                log.exception("face login did not cancel cleanly")
+            self._session = None
