@@ -55,7 +55,8 @@ def parse_version(text: str) -> Version:
         return Version(str(text))
     except InvalidVersion:
         raise UpdateError(_("The server announced an invalid version: {version}").format(
-            version=text), code="bad_reply") from None
+            version=text), hint=_("Zhishiyun keeps running the installed version."),
+            code="bad_reply") from None
 
 
 class UpdateKind(enum.Enum):
