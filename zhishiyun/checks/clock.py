@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from zhishiyun.checks import network
@@ -25,27 +26,45 @@ SERVER_SAMPLES = 3
 NTP_TIMEOUT_S = 2.0
 
 
+class _ProbeTimeSource:
+    """``GET /time`` for :class:`~zhishiyun.clock.ServerClock`, failing fast after a failure.
+
+    Raising :class:`~zhishiyun.checks.network.ProbeError` keeps the reason (timed out,
+    refused …); after one failure the remaining probes fail at once instead of each
+    waiting for its own timeout.
+    """
+
+    def __init__(self, context: CheckContext) -> None:
+        self.context = context
+        self.failure: network.ProbeError | None = None
+
+    def server_time(self, timeout: float | None = None) -> SimpleNamespace:
+        if self.failure is not None:
+            raise self.failure
+        try:
+            reply = network.request_json(
+                self.context.session, "GET", self.context.api_url("/time"),
+                timeout=timeout or self.context.probe_timeout_s,
+                expect_keys=("server_time_ms",))
+        except network.ProbeError as exc:
+            self.failure = exc
+            raise
+        return SimpleNamespace(server_time_ms=float(reply.data["server_time_ms"]))
+
+
 def measure_server_offset(context: CheckContext, samples: int = SERVER_SAMPLES
                           ) -> dict[str, float]:
-    """Offset (server − local, seconds) and round trip of the best ``/time`` sample.
+    """Offset (server − this computer's clock, seconds) and round trip of the best probe.
 
     Raises:
         ProbeError: the server cannot be asked.
     """
-    best: tuple[float, float] | None = None
-    for _i in range(samples):
-        t0 = time.time()
-        start = time.perf_counter()
-        reply = network.request_json(context.session, "GET", context.api_url("/time"),
-                                     timeout=context.probe_timeout_s,
-                                     expect_keys=("server_time_ms",))
-        rtt = time.perf_counter() - start
-        t1 = t0 + rtt
-        offset = float(reply.data["server_time_ms"]) / 1000.0 - (t0 + t1) / 2
-        if best is None or rtt < best[1]:
-            best = (offset, rtt)
-    assert best is not None
-    return {"offset_s": round(best[0], 3), "rtt_ms": round(best[1] * 1000, 1)}
+    from zhishiyun.clock import ServerClock
+
+    sample = ServerClock().sync(_ProbeTimeSource(context), samples=samples,
+                                timeout=context.probe_timeout_s)
+    return {"offset_s": round(sample.system_offset_s, 3),
+            "rtt_ms": round(sample.rtt_s * 1000, 1)}
 
 
 def split_host_port(server: str) -> tuple[str, int]:
