@@ -220,6 +220,7 @@ class ExamsWidget(PageWidget):
         self._cards: list[ExamCardWidget] = []
         self._loading = False
         self._opening_at: list[datetime] = []
+        self._flash: tuple[str, str] | None = None
         self.refresh_button = button(_("Refresh"), name="refreshExams")
         self.refresh_button.clicked.connect(self.refresh)
         self.title_row.addWidget(self.refresh_button)
@@ -252,7 +253,7 @@ class ExamsWidget(PageWidget):
             return
         self._loading = True
         self.refresh_button.setEnabled(False)
-        self.status.setText(_("Loading your exams…"))
+        self._say(_("Loading your exams…"), "muted")
         client = self._client
         run_task(client.exams, self._on_exams_loaded)
 
@@ -260,13 +261,14 @@ class ExamsWidget(PageWidget):
         self._loading = False
         self.refresh_button.setEnabled(True)
         if error is not None:
-            self.status.setText(message_for(error))
-            set_variant(self.status, "role", "error")
+            self._show_error(error)
             return
         exams = sorted(get(exams, "exams", exams) or [], key=_display_order)
-        set_variant(self.status, "role", "muted")
-        self.status.setText("" if exams else _("You have no exams."))
-        self.status.setVisible(not exams)
+        if self._flash is not None:
+            self._say(*self._flash)
+            self._flash = None
+        else:
+            self._say("" if exams else _("You have no exams."), "muted")
         for card in self._cards:
             card.setParent(None)
             card.deleteLater()
@@ -311,9 +313,7 @@ class ExamsWidget(PageWidget):
         if error is not None:
             self._show_error(error)
             return
-        self.status.setVisible(True)
-        set_variant(self.status, "role", "ok")
-        self.status.setText(_("Your lot number is {n}.").format(n=get(reply, "lottery_number")))
+        self._flash = (_("Your lot number is {n}.").format(n=get(reply, "lottery_number")), "ok")
         self.refresh()
 
     def _on_accept_requested(self, exam: Any) -> None:
@@ -355,12 +355,13 @@ class ExamsWidget(PageWidget):
         if error is not None:
             self._show_error(error)
             return
-        self.status.setVisible(True)
-        set_variant(self.status, "role", "ok")
-        self.status.setText(_("Saved to {path}").format(path=target))
+        self._say(_("Saved to {path}").format(path=target), "ok")
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
 
     def _show_error(self, error: BaseException) -> None:
-        self.status.setVisible(True)
-        set_variant(self.status, "role", "error")
-        self.status.setText(message_for(error))
+        self._say(message_for(error), "error")
+
+    def _say(self, text: str, role: str) -> None:
+        self.status.setText(text)
+        set_variant(self.status, "role", role)
+        self.status.setVisible(bool(text))
