@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8400, help="port (8400)")
     parser.add_argument("--demo", action="store_true",
                         help="seed demo data into an empty database and print the demo people")
+    parser.add_argument("--public-url", metavar="URL", default="",
+                        help="the address clients use, when behind a reverse proxy "
+                             "(e.g. https://exam.example.cn); default: from each request")
+    parser.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
+    parser.add_argument("--ssl-keyfile", metavar="PEM", help="private key of --ssl-certfile")
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"))
     sub = parser.add_subparsers(dest="command", metavar="{admin,openapi}")
@@ -78,16 +83,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        print("error: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
+        return 2
     config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
-                                   host=args.host, port=args.port, demo=args.demo)
+                                   host=args.host, port=args.port, demo=args.demo,
+                                   public_url=args.public_url.rstrip("/"))
     app = create_app(config)
     if args.demo:
         from zhishiyun_server.demo import describe, seed_if_empty
 
         seeded = seed_if_empty(app.state.session_factory, config)
-        print(describe(seeded, f"http://{args.host}:{args.port}"), flush=True)
+        scheme = "https" if args.ssl_certfile else "http"
+        print(describe(seeded, config.public_url or f"{scheme}://{args.host}:{args.port}"),
+              flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.log_level == "debug")
+                access_log=args.log_level == "debug", ssl_certfile=args.ssl_certfile,
+                ssl_keyfile=args.ssl_keyfile, proxy_headers=True)
     return 0
 
 

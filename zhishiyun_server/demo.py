@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zhishiyun_server import clock
 from zhishiyun_server.db import session_scope
 from zhishiyun_server.face.enrol import demo_photo as face_photo
 from zhishiyun_server.models import (
@@ -115,7 +114,9 @@ def _exam(db: Session, name: str, kind: str, opens, closes, starts, duration_s: 
 
 def seed(db: Session, config: ServerConfig) -> None:
     """Write the demo organisation, people, exams, papers and messages (caller commits)."""
-    now = clock.now().replace(microsecond=0)
+    # Relative to the real start-up time, so ZHISHIYUN_SERVER_CLOCK_OFFSET moves the server
+    # into (or past) the demo windows.
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     db.add(Organisation(
         name="智试云演示机构 (Zhishiyun demo)", support_phone="400-800-1234",
         support_qq="800012345", support_email="support@zhishiyun.example",

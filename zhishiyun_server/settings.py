@@ -29,6 +29,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8400
     demo: bool = False
+    #: Base URL clients reach this server at (behind a proxy); '' = from each request.
+    public_url: str = ""
     #: Seconds added to the real time (test hook ZHISHIYUN_SERVER_CLOCK_OFFSET).
     clock_offset_s: float = 0.0
     #: Demo interview entry opens this long after start-up (ZHISHIYUN_DEMO_INTERVIEW_DELAY_S).

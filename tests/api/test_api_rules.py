@@ -287,3 +287,25 @@ def test_health_time_and_speedtest(live_server):
 def test_no_release_published_is_a_clear_404(live_server):
     err = code_of(client(live_server).release, "windows")
     assert (err.status, err.code) == (404, "no_release")
+
+
+def test_an_expired_token_is_refused_and_forgotten(live_server):
+    from sqlalchemy import update
+
+    from tests.server.support import db_session
+    from zhishiyun_server.models import Token
+    from zhishiyun_server.security import token_digest
+
+    c = client(live_server)
+    token = c.login_password(ZHANG_SAN[1], ZHANG_SAN[2]).token
+    engine, db = db_session(live_server.db_url)
+    try:
+        db.execute(update(Token).where(Token.token_hash == token_digest(token))
+                   .values(expires_at=__import__("datetime").datetime(2020, 1, 1)))
+        db.commit()
+    finally:
+        db.close()
+        engine.dispose()
+    err = code_of(c.exams)
+    assert (err.status, err.code) == (401, "token_expired")
+    assert "expired" in err.message and c.token is None

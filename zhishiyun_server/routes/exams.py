@@ -186,7 +186,7 @@ def _fmt(value) -> str:
 
 def session_reply(request: Request, db: Session, session: ExamSession) -> SessionReply:
     """The reply of ``POST /exams/{id}/sessions`` for an existing session."""
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.config.public_url or str(request.base_url).rstrip("/")
     return SessionReply(
         session_id=session.id, session_key=session.session_key, upload_url=f"{base}/files/",
         recording=recording_settings(organisation(db)), exam_id=session.exam_id,
