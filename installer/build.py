@@ -108,8 +108,33 @@ def smoke_test(exe: Path) -> dict:
         if ids != sorted(SMOKE_CHECKS):
             raise StepFailed(f"smoke check reported {ids}, expected {sorted(SMOKE_CHECKS)}")
         statuses = {c["id"]: c["status"] for c in report["checks"]}
-        print(f"build: smoke ok: {out}; checks {statuses}", flush=True)
+        gui_smoke(exe, env)
+        print(f"build: smoke ok: {out}; checks {statuses}; GUI starts", flush=True)
         return {"smoke": "ok", "smoke_checks": statuses}
+
+
+def gui_smoke(exe: Path, env: dict, seconds: float = 6.0) -> None:
+    """The GUI (Qt offscreen) must still be running after ``seconds``.
+
+    A module, Qt plugin or resource missing from the bundle makes it exit at once.
+    """
+    cmd = [str(exe), "--server", "http://127.0.0.1:9"]
+    print(f"build: smoke gui: {' '.join(cmd)} (offscreen, {seconds:.0f} s)", flush=True)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            code = process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            return
+        log.seek(0)
+        raise StepFailed(f"the GUI exited at once (code {code}): "
+                         f"{log.read().decode(errors='replace')[-3000:]}")
 
 
 def makensis() -> str:
