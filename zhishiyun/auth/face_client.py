@@ -118,12 +118,12 @@ class FaceClient:
                  timeout: tuple[float, float] = (5.0, 60.0), verify: bool | str = True) -> None:
         self.base = server_url.rstrip("/") + "/api/v1"
         self.http = http or requests.Session()
-        self.timeout, self.verify = timeout, verify
+        self.timeout, self.tls_verify = timeout, verify
 
     def _call(self, method: str, path: str, **kwargs) -> dict[str, Any]:
         try:
             reply = self.http.request(method, self.base + path, timeout=self.timeout,
-                                      verify=self.verify, **kwargs)
+                                      verify=self.tls_verify, **kwargs)
         except requests.Timeout as exc:
             raise ApiError(0, "timeout", str(exc)) from None
         except requests.exceptions.SSLError as exc:

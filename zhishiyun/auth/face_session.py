@@ -52,8 +52,8 @@ STEP_PROMPTS = {
     "turn_right": N_("Please turn your head to the right."),
     "open_mouth": N_("Please open your mouth."),
 }
-#: Seconds of consecutive good frames before the challenge starts, and how long to wait.
-READY_SECONDS, READY_TIMEOUT = 1.0, 30.0
+#: Seconds of (mostly: READY_SHARE) good frames before the challenge starts; longest wait.
+READY_SECONDS, READY_SHARE, READY_TIMEOUT = 1.0, 0.8, 30.0
 FIRST_FRAME_TIMEOUT = 10.0
 JPEG_QUALITY = 85
 
@@ -210,6 +210,7 @@ class FaceLoginSession:
                                  hint=_("Check the camera, or choose another one."),
                                  code="camera_no_frames")
         frame: np.ndarray | None = first
+        recent: list[tuple[float, bool]] = []
         while True:
             if self._cancel.is_set():
                 return self._cancelled()
@@ -217,8 +218,15 @@ class FaceLoginSession:
                 guidance = self._look(guide, frame)
                 self._hint(guidance.hint, guidance.message())
                 now = time.monotonic()
-                good_since = (good_since or now) if guidance.ok else None
-                if good_since is not None and now - good_since >= READY_SECONDS:
+                # Ready when most frames of the last READY_SECONDS were good (one missed
+                # detection must not restart the wait) and the newest one is.
+                recent = [(t, ok) for t, ok in recent if now - t <= READY_SECONDS]
+                recent.append((now, guidance.ok))
+                good_since = good_since or now
+                share = sum(ok for _t, ok in recent) / len(recent)
+                if share < READY_SHARE:
+                    good_since = None
+                elif now - good_since >= READY_SECONDS and guidance.ok:
                     break
                 if now - started > READY_TIMEOUT:
                     raise ZhishiyunError(guidance.message(), code=f"guidance_{guidance.hint}",
