@@ -20,19 +20,13 @@ def _wait_text(seconds: float) -> str:
 def message_for(exc: BaseException) -> str:
     """An inline, translated message for ``exc`` (logged once here with its details)."""
     code = getattr(exc, "code", "")
-    if code in ("rate_limited", "too_many_attempts", "locked_out", "login_locked"):
+    if code in ("too_many_attempts", "rate_limited"):
         retry = getattr(exc, "retry_after", None) or getattr(exc, "retry_after_s", None)
         log.info("rate limited: %s", code)
         if retry:
             return _("Too many attempts. Please wait {wait} and try again.").format(
                 wait=_wait_text(float(retry)))
         return _("Too many attempts. Please wait a while and try again.")
-    if code == "invalid_credentials":
-        return _("The ID number or the password is wrong.")
-    if code == "password_login_disabled":
-        return _("Password login is not open on this server. Please use face login.")
-    if code in ("unauthorized", "token_expired", "invalid_token"):
-        return _("Your login has expired. Please log in again.")
     if isinstance(exc, ZhishiyunError):
         log.info("error shown to the candidate: %s", exc.one_line())
         return exc.one_line()

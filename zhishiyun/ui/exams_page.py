@@ -225,8 +225,8 @@ class ExamsWidget(PageWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.title_row.addWidget(self.refresh_button)
         self.notice = label(_("Draw your lot (interviews) and accept the rules before you "
-                              "enter. 进入考试 becomes available by itself when the entry time "
-                              "comes; if not, press Refresh."), "muted", wrap=True)
+                              "enter. “Enter exam” becomes available by itself when the entry "
+                              "time comes; if not, press Refresh."), "muted", wrap=True)
         self.content.addWidget(self.notice)
         self.status = label("", "muted", wrap=True, name="examsStatus")
         self.content.addWidget(self.status)
