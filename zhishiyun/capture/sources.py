@@ -37,6 +37,7 @@ AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms callbacks
 RETRY_SECONDS = 3.0
 LOST_AFTER_SECONDS = 2.0
 MAX_DELAY_S = 5.0
+MIC_LOST_AFTER_SECONDS = 5.0  # sound servers may deliver in bursts seconds apart
 
 EventSink = Callable[[str, str, str], None]
 
@@ -309,7 +310,7 @@ class MicrophoneSource(Source):
                 return
             now = clock()
             if self._stream is not None:
-                stalled = now - self._last_callback > LOST_AFTER_SECONDS
+                stalled = now - self._last_callback > MIC_LOST_AFTER_SECONDS
                 if stalled or not self._stream.active:
                     self._close_stream()
                     self._set_lost(True, "stream stopped" if not stalled else "no audio data")

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 GRACE = 0.3
 MAX_GRACE = 3.0
+HEARTBEAT_S = 1.0
+#: Samples an audio encoder puts before the first input sample that MP4 players do not
+#: skip in fragmented files (Opus carries its pre-skip in the header, players honour it).
+AUDIO_PRIMING = {"aac": 1024}
 AUDIO_TOLERANCE_S = 0.02
 RESYNC_S = 0.06
 DRIFT_WINDOW_S = 10.0
@@ -60,6 +64,9 @@ class Track:
         self._segment: SegmentFile | None = None
         self._index = 0
         self._seg_start = 0.0
+        self._priming_s = 0.0
+        if microphone is not None:
+            self._priming_s = AUDIO_PRIMING.get(recorder.encoder.audio, 0) / microphone.rate
         self._start_iso = ""
         self._held_video: list[tuple[float, Any]] = []
         self._held_audio: list[tuple[float, np.ndarray]] = []
@@ -128,7 +135,8 @@ class Track:
                 return
             self._drain(block=True)
             now = clock()
-            if now >= self.boundary + self.grace:
+            stopping_before = rec.stop_t is not None and rec.stop_t <= self.boundary
+            if now >= self.boundary + self.grace and not stopping_before:
                 self._drain(block=False)
                 self._roll()
             self._heartbeat(now)
@@ -175,12 +183,13 @@ class Track:
         self.encoded_frames += 1
 
     def _heartbeat(self, now: float) -> None:
-        """Re-encode the last picture when nothing changed for a keyframe interval.
+        """Re-encode the last picture when nothing changed for ``HEARTBEAT_S``.
 
         Keeps a static screen (or a lost camera, shown black) seekable and bounds what a
         crash can cut from the segment's timeline.
         """
-        if now - self._last_encoded_t < self.settings.keyframe_seconds or now >= self.boundary:
+        every = min(HEARTBEAT_S, self.settings.keyframe_seconds)
+        if now - self._last_encoded_t < every or now >= self.boundary:
             return
         image = self._black if self._showing_black() else self._last_image
         self._encode(now, image)
@@ -229,10 +238,14 @@ class Track:
         stop_t = self.recorder.stop_t
         if stop_t is not None:
             samples = samples[:max(0, int(round((stop_t - t_first) * rate)))]
-        if t_first < self._seg_start:  # before the recording (or a closed segment)
-            skip = min(samples.size, int(math.ceil((self._seg_start - t_first) * rate)))
+        # the segment's audio input covers [start, boundary) shifted by the encoder's
+        # priming, which decoders play as silence before the first input sample
+        window_start = self._seg_start + self._priming_s
+        if t_first < window_start:  # before the recording, or in the closed segment
+            skip = min(samples.size, int(math.ceil((window_start - t_first) * rate)))
             samples, t_first = samples[skip:], t_first + skip / rate
-        before = min(samples.size, max(0, int(math.ceil((self.boundary - t_first) * rate))))
+        window_end = self.boundary + self._priming_s
+        before = min(samples.size, max(0, int(math.ceil((window_end - t_first) * rate))))
         if before:
             self._audio_write(t_first, samples[:before])
         if before < samples.size:
@@ -241,7 +254,7 @@ class Track:
     def _audio_write(self, t_first: float, samples: np.ndarray) -> None:
         assert self._segment is not None
         rate = self.microphone.rate  # type: ignore[union-attr]
-        position = int(round((t_first - self._seg_start) * rate))
+        position = int(round((t_first - self._seg_start - self._priming_s) * rate))
         delta = position - self._segment.audio_written
         if delta > AUDIO_TOLERANCE_S * rate:
             self._segment.add_audio(np.zeros(delta, np.float32))
