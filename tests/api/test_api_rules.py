@@ -186,15 +186,6 @@ def test_papers_only_from_the_start_time(zhang, live_server, open_exam):
     assert [p.text for p in papers] == ["1+1?"]
 
 
-def test_demo_papers_are_a_real_pdf_and_png(live_server):
-
-    with ServerClient(live_server.url, token_store=MemoryTokenStore()) as c:
-        c.login_password(ZHANG_SAN[1], ZHANG_SAN[2])
-        demo = next(e for e in c.exams() if e.name.startswith("2026 年春季"))
-        session = entered(c, demo.id)
-        assert code_of(c.papers, session.session_id).code == "not_started"
-
-
 def test_another_candidates_things_are_404(zhang, wang, live_server, open_exam):
     mine = entered(zhang, open_exam)
     zhang.put_answer(mine.session_id, "q1", 1, "mine")
@@ -285,7 +276,7 @@ def test_health_time_and_speedtest(live_server):
 
 
 def test_no_release_published_is_a_clear_404(live_server):
-    err = code_of(client(live_server).release, "windows")
+    err = code_of(client(live_server).release, "linux")
     assert (err.status, err.code) == (404, "no_release")
 
 
@@ -309,3 +300,47 @@ def test_an_expired_token_is_refused_and_forgotten(live_server):
     err = code_of(c.exams)
     assert (err.status, err.code) == (401, "token_expired")
     assert "expired" in err.message and c.token is None
+
+
+# --- administration seen by a client -------------------------------------------------------
+
+def admin(server, *args: str) -> None:
+    from zhishiyun_server.cli import main
+
+    assert main(["admin", "--db", server.db_url, "--data", str(server.data_dir), *args]) == 0
+
+
+def test_password_login_switch_message_and_release_reach_the_client(live_server, tmp_path):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    c = client(live_server)
+    admin(live_server, "password-login", "off")
+    try:
+        assert c.config().password_login is False
+        err = code_of(c.login_password, ZHANG_SAN[1], ZHANG_SAN[2])
+        assert (err.status, err.code) == (403, "password_login_disabled")
+    finally:
+        admin(live_server, "password-login", "on")
+    c.login_password(ZHANG_SAN[1], ZHANG_SAN[2])
+
+    admin(live_server, "send-message", "--title", "考场变更", "--body", "改到 302",
+          "--id-number", ZHANG_SAN[1])
+    assert c.messages().messages[0].title == "考场变更"
+
+    key = tmp_path / "release.pem"
+    from zhishiyun_server.releases import generate_key
+
+    public = generate_key(key)
+    installer = tmp_path / "setup.exe"
+    installer.write_bytes(b"installer bytes")
+    admin(live_server, "publish-release", "--platform", "windows", "--version", "0.3.0",
+          "--minimum", "0.2.0", "--url", "https://dl.example.cn/setup.exe",
+          "--file", str(installer), "--key", str(key))
+    release = c.release("windows", "0.1.0")
+    assert (release.latest, release.update_available, release.update_required) == \
+        ("0.3.0", True, True)
+    assert not c.release("windows", "0.3.0").update_available
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(
+        base64.b64decode(release.signature), release.manifest.encode())
