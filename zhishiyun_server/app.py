@@ -83,6 +83,22 @@ def _install_error_handlers(app: FastAPI) -> None:
                             status_code=500)
 
 
+#: Largest request body under /api/v1 (the tus endpoint has its own limits).
+MAX_API_BODY = 20 * 1024 * 1024
+
+
+def _install_body_limit(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _limit(request: Request, call_next):
+        declared = request.headers.get("content-length", "")
+        if (request.url.path.startswith(API) and declared.isdigit()
+                and int(declared) > MAX_API_BODY):
+            return JSONResponse({"error": {"code": "too_large",
+                                           "message": "The request body is too large."}},
+                                status_code=413)
+        return await call_next(request)
+
+
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """Build the application for ``config`` (migrates the database when ``config.migrate``)."""
     config = config or ServerConfig.from_env()
@@ -101,5 +117,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.login_limiter = RateLimiter(config.login_max_failures, config.login_window_s)
     app.state.address_limiter = RateLimiter(config.login_max_failures * 5, config.login_window_s)
     _install_error_handlers(app)
+    _install_body_limit(app)
     _include_routers(app)
     return app

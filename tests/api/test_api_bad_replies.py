@@ -75,6 +75,7 @@ CALLS = [
     ("answers", ("s",)), ("put_answer", ("s", "q", 1, "a")),
     ("post_events", ("s", [{"id": "1", "kind": "k", "at": "2026-01-01T00:00:00Z"}])),
     ("finish", ("s", "time_up")), ("messages", ()), ("recordings", ("s",)),
+    ("post_manifest", ("s", ["{}"])),
     ("speedtest", (b"xx",)), ("update_me", ()),
 ]
 

@@ -337,6 +337,11 @@ class ServerClient:
         return self.call("POST", f"/sessions/{_seg(session_id)}/finish", m.FinishResult,
                          idempotent=True, json={"reason": reason})
 
+    def post_manifest(self, session_id: str, lines: Iterable[str]) -> m.ManifestResult:
+        """``POST /sessions/{sid}/manifest`` with exact ``manifest.jsonl`` lines (idempotent)."""
+        return self.call("POST", f"/sessions/{_seg(session_id)}/manifest", m.ManifestResult,
+                         idempotent=True, json={"lines": [str(line) for line in lines]})
+
     def recordings(self, session_id: str) -> m.Recordings:
         """``GET /sessions/{sid}/recordings``: what the server received, per track."""
         return self.call("GET", f"/sessions/{_seg(session_id)}/recordings", m.Recordings,

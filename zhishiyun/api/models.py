@@ -271,6 +271,14 @@ class Recordings(Reply):
     tracks: dict[str, TrackRecordings]
 
 
+class ManifestResult(Reply):
+    """``POST /sessions/{sid}/manifest``: lines accepted and the verification so far."""
+
+    accepted: int
+    conflicts: list[dict[str, Any]] = Field(default_factory=list)
+    verification: dict[str, Any] = Field(default_factory=dict)
+
+
 class Ok(Reply):
     """A plain success."""
 
