@@ -2,8 +2,9 @@
 
 :class:`FaceGuide` looks at one BGR frame and says what the candidate should change:
 no face, more than one face, too dark, too bright, too far, too close, off centre, or
-good. It runs on a half-size grey image (≈ 15–20 ms per 640×480 frame on one core), so
-guidance keeps up with a 10+ fps preview. It never decides a login: the server does.
+good. It runs on a half-size grey image (≈ 15–20 ms per 640×480 frame on one idle core;
+a frame without a face is looked at again at full size), so guidance keeps up with a
+10+ fps preview. It never decides a login: the server does.
 """
 
 from __future__ import annotations
@@ -74,15 +75,22 @@ class FaceGuide:
         self.scale = scale
 
     def faces(self, bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Face boxes in ``bgr`` (frame coordinates)."""
+        """Face boxes in ``bgr`` (frame coordinates).
+
+        Looks at the reduced image first; only when that finds nothing (a small, far face)
+        does it look again at full size.
+        """
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        small = cv2.resize(grey, None, fx=self.scale, fy=self.scale,
-                           interpolation=cv2.INTER_AREA)
-        small = cv2.equalizeHist(small)
-        side = max(20, int(min(small.shape[:2]) * 0.12))
-        found = self._cascade.detectMultiScale(small, scaleFactor=1.15, minNeighbors=6,
-                                               minSize=(side, side))
-        return [tuple(int(v / self.scale) for v in box) for box in found]
+        for scale in dict.fromkeys((self.scale, 1.0)):
+            image = grey if scale == 1.0 else cv2.resize(grey, None, fx=scale, fy=scale,
+                                                         interpolation=cv2.INTER_AREA)
+            image = cv2.equalizeHist(image)
+            side = max(20, int(min(image.shape[:2]) * 0.08))
+            found = self._cascade.detectMultiScale(image, scaleFactor=1.15, minNeighbors=6,
+                                                   minSize=(side, side))
+            if len(found):
+                return [tuple(int(v / scale) for v in box) for box in found]
+        return []
 
     def assess(self, bgr: np.ndarray) -> Guidance:
         """Faces, brightness and the one hint that matters most for this frame."""
