@@ -42,7 +42,10 @@ class CameraCheck(Check):
         if sys.platform.startswith("linux"):
             found = [{"index": c.index, "name": c.name} for c in list_cameras(probe=False)]
         specs: list[int | str] = [preferred] if preferred else []
-        specs += [c["index"] for c in found if str(c["index"]) != preferred]
+        if sys.platform.startswith("linux"):
+            specs += [c["index"] for c in found if str(c["index"]) != preferred]
+        else:  # no listing without opening: try the first two indexes
+            specs += [i for i in (0, 1) if str(i) != preferred]
         if not specs:
             specs = [0]
         details: dict[str, object] = {"cameras": found, "tried": []}

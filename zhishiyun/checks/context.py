@@ -1,9 +1,9 @@
-"""What every check may use: settings, the server client, thresholds from the server.
+"""What every check may use: settings, an HTTP session for the server, thresholds.
 
 Thresholds and recording settings are the built-in defaults of :mod:`zhishiyun.config`
 merged with the server's ``GET /config`` (fetched once, lazily, by whichever check needs
-it first; shared by all). With no server, or when the server cannot be reached in
-``config_timeout_s``, the defaults apply and ``config_source`` says so.
+it first; shared by all). With no server, or when the server cannot be reached within
+``probe_timeout_s``, the defaults apply and ``config_source`` says so.
 """
 
 from __future__ import annotations

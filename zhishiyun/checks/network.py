@@ -14,6 +14,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -43,14 +44,18 @@ class ProbeError(Exception):
 
 
 def session_for(settings: Any) -> requests.Session:
-    """A session honouring the organisation's CA bundle and proxy."""
+    """A session that trusts what the API client trusts: public CAs plus the org's bundle."""
     session = requests.Session()
-    if getattr(settings, "ca_bundle", ""):
-        session.verify = settings.ca_bundle
+    ca_bundle = getattr(settings, "ca_bundle", "")
+    if ca_bundle and Path(ca_bundle).is_file():
+        from zhishiyun.api.client import _ExtraCAAdapter  # the client's own trust policy
+
+        session.mount("https://", _ExtraCAAdapter(ca_bundle))
     proxy = getattr(settings, "proxy", "")
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
     session.headers["User-Agent"] = f"zhishiyun/{__version__} (checks)"
+    session.headers["Accept"] = "application/json"
     return session
 
 
@@ -104,9 +109,6 @@ def request_json(session: requests.Session, method: str, url: str, *, timeout: f
     that is not JSON, or a 404) means the address is some other web server.
     """
     started = time.perf_counter()
-    # verify is passed per request: otherwise REQUESTS_CA_BUNDLE in the environment would
-    # silently replace the organisation's CA bundle set on the session.
-    kwargs.setdefault("verify", session.verify)
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as exc:
