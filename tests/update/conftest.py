@@ -49,8 +49,10 @@ class FileServer:
         return [line for line in self.log.read_text().splitlines() if f"/{name} " in line]
 
 
-@pytest.fixture
-def file_server(tmp_path):
+@pytest.fixture(scope="module")
+def file_server(tmp_path_factory):
+    """One download host per test module (tests publish files under their own names)."""
+    tmp_path = tmp_path_factory.mktemp("download-host")
     root = tmp_path / "www"
     root.mkdir()
     log = tmp_path / "www.log"
@@ -86,11 +88,24 @@ def write_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-@pytest.fixture
-def org_key(tmp_path):
+@pytest.fixture(scope="module")
+def org_key(tmp_path_factory):
     """The organisation's signing key (private file) and the public key clients ship."""
-    path = tmp_path / "org-release.pem"
+    path = tmp_path_factory.mktemp("keys") / "org-release.pem"
     return path, write_private_key(path).public_key()
+
+
+@pytest.fixture(scope="module")
+def release_server(tmp_path_factory):
+    """One reference server per test module; each test publishes the release it needs
+    (the newest published release is the one the server offers)."""
+    from tests.conftest import RunningServer
+
+    data = tmp_path_factory.mktemp("release-server")
+    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db",
+                           demo=False).start()
+    yield server
+    server.stop()
 
 
 def publish(server, *, file: Path, url: str, key: Path, version: str, minimum: str,

@@ -118,3 +118,26 @@ def test_an_installer_that_cannot_start_is_a_clear_error(tmp_path):
     with pytest.raises(UpdateError) as caught:
         hand_off(target, "linux", broken)
     assert caught.value.code == "handoff_failed"
+
+
+def test_an_unfinished_exam_on_disk_blocks_updates(tmp_path):
+    from zhishiyun.config import load_settings
+    from zhishiyun.exam.record import ActiveSession, clear_active, save_active
+    from zhishiyun.update import UpdateKind, UpdateOffer, Updater
+
+    settings = load_settings({"server_url": "http://127.0.0.1:9", "data_dir": str(tmp_path)})
+    key = Ed25519PrivateKey.generate()
+    manifest = ReleaseManifest.from_reply(signed_reply(key, platform="linux",
+                                                       url="http://127.0.0.1:9/s.run"))
+    offer = UpdateOffer(UpdateKind.OPTIONAL, "0.1.0", manifest)
+    updater = Updater.from_settings(settings, public_key=key.public_key(), platform="linux")
+    save_active(tmp_path, ActiveSession(server_url="http://127.0.0.1:9", exam_id=1,
+                                        exam_name="笔试", kind="written", session_id="s1",
+                                        session_dir=str(tmp_path / "sessions" / "s1")))
+    with pytest.raises(UpdateError) as caught:
+        updater.download(offer)
+    assert caught.value.code == "exam_in_progress"
+    clear_active(tmp_path)
+    with pytest.raises(UpdateError) as caught:  # now it gets as far as the network
+        updater.download(offer)
+    assert caught.value.code == "download_failed"

@@ -59,15 +59,15 @@ def wait_for(path: Path, seconds: float = 20.0) -> bool:
 
 
 @pytest.fixture
-def published(server_factory, file_server, org_key, install_dir, tmp_path):
-    """A server with release 0.2.0 (minimum 0.1.0) for linux, served by the download host."""
-    server = server_factory(demo=False)
+def published(release_server, file_server, org_key, install_dir, tmp_path, request):
+    """Release 0.2.0 (minimum 0.1.0) for linux, published now, served by the download host."""
     key_file, public_key = org_key
     marker = tmp_path / "installer-ran"
-    setup = make_installer(file_server.root / "ZhishiyunSetup-0.2.0.run", install_dir, marker)
-    publish(server, file=setup, url=f"{file_server.url}/{setup.name}", key=key_file,
+    setup = make_installer(file_server.root / f"setup-{request.node.name}.run", install_dir,
+                           marker)
+    publish(release_server, file=setup, url=f"{file_server.url}/{setup.name}", key=key_file,
             version="0.2.0", minimum="0.1.0")
-    return server, public_key, setup, marker
+    return release_server, public_key, setup, marker
 
 
 def test_good_release_is_verified_and_installed_silently(published, install_dir, tmp_path):
@@ -84,12 +84,12 @@ def test_good_release_is_verified_and_installed_silently(published, install_dir,
     assert (install_dir / "VERSION").read_text().strip() == "0.2.0"
 
 
-def test_below_the_minimum_the_update_is_mandatory(server_factory, file_server, org_key,
+def test_below_the_minimum_the_update_is_mandatory(release_server, file_server, org_key,
                                                    install_dir, tmp_path):
-    server = server_factory(demo=False)
+    server = release_server
     key_file, public_key = org_key
-    setup = make_installer(file_server.root / "s.run", install_dir, tmp_path / "m", 10)
-    publish(server, file=setup, url=f"{file_server.url}/s.run", key=key_file,
+    setup = make_installer(file_server.root / "mandatory.run", install_dir, tmp_path / "m", 10)
+    publish(server, file=setup, url=f"{file_server.url}/mandatory.run", key=key_file,
             version="0.3.0", minimum="0.2.0")
     assert updater(server, public_key, tmp_path, current="0.1.9").check().kind \
         is UpdateKind.MANDATORY
@@ -118,8 +118,8 @@ def test_one_flipped_byte_is_refused_deleted_and_nothing_installed(published, in
 
 
 def test_manifest_signed_by_another_key_is_refused_before_any_download(
-        server_factory, file_server, org_key, install_dir, tmp_path):
-    server = server_factory(demo=False)
+        release_server, file_server, org_key, install_dir, tmp_path):
+    server = release_server
     _, org_public = org_key
     intruder = tmp_path / "intruder.pem"
     write_private_key(intruder)
@@ -186,6 +186,7 @@ def test_nothing_starts_during_an_exam(published, file_server, install_dir, tmp_
     assert calls == [] and (install_dir / "VERSION").read_text() == INSTALLED
 
 
-def test_no_release_for_this_platform_means_no_update(server_factory, org_key, tmp_path):
-    server = server_factory(demo=False)
-    assert updater(server, org_key[1], tmp_path).check().kind is UpdateKind.NONE
+def test_no_release_for_this_platform_means_no_update(release_server, org_key, tmp_path):
+    client = updater(release_server, org_key[1], tmp_path)
+    client.platform = "windows"  # no test publishes for windows
+    assert client.check().kind is UpdateKind.NONE

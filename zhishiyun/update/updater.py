@@ -2,7 +2,7 @@
 
 Start-up flow (GUI, after the ``version`` check)::
 
-    updater = Updater.from_settings(settings, exam_in_progress=sessions.any_active)
+    updater = Updater.from_settings(settings)   # + exam_in_progress=<callable> if you have one
     offer = updater.check()                 # network: call it off the UI thread
     if offer.kind is UpdateKind.MANDATORY or (offer.kind is UpdateKind.OPTIONAL and agreed):
         updater.install(offer, updater.download(offer, cancel, progress))  # then quit
@@ -101,12 +101,25 @@ class Updater:
         self._timeout = timeout
 
     @classmethod
-    def from_settings(cls, settings: Any, *, exam_in_progress: Callable[[], bool],
+    def from_settings(cls, settings: Any, *,
+                      exam_in_progress: Callable[[], bool] | None = None,
                       **kwargs: Any) -> Updater:
-        """An updater for the configured server, downloading into ``<data>/updates``."""
+        """An updater for the configured server, downloading into ``<data>/updates``.
+
+        An exam counts as in progress when ``exam_in_progress()`` says so **or** the data
+        directory holds an active-session record (an exam entered and not finished, also
+        after a crash), so no caller can forget the guard.
+        """
+        data_dir = settings.data_path
+
+        def in_exam() -> bool:
+            from zhishiyun.exam.record import load_active
+
+            return load_active(data_dir) is not None or bool(
+                exam_in_progress and exam_in_progress())
+
         return cls(settings.server_url, session=session_from_settings(settings),
-                   download_dir=settings.data_path / "updates",
-                   exam_in_progress=exam_in_progress,
+                   download_dir=data_dir / "updates", exam_in_progress=in_exam,
                    timeout=(settings.connect_timeout, settings.read_timeout), **kwargs)
 
     # -- check ---------------------------------------------------------------------------
