@@ -105,7 +105,7 @@ def build_services(settings: Settings) -> AppServices:
         ping=ping,
         download_dir=settings.data_path / "attachments",
         face_login=_make_face_login(settings),
-        device_test=_optional("zhishiyun.capture.device_test", "run_device_test"),
+        device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
         save_settings=save,
     )
 

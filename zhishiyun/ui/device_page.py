@@ -11,9 +11,18 @@ from typing import Any
 from zhishiyun.config import Settings
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.live_preview import LivePreview
 from zhishiyun.ui.model import get
 from zhishiyun.ui.playback import ClipPlayer
-from zhishiyun.ui.qt import QComboBox, QGridLayout, QHBoxLayout, QProgressBar, QVBoxLayout, QWidget
+from zhishiyun.ui.qt import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QProgressBar,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
 from zhishiyun.ui.style import set_variant
 from zhishiyun.ui.tasks import on_main, run_task
 from zhishiyun.ui.widgets import CardWidget, PageWidget, PreviewWidget, button, label
@@ -50,6 +59,13 @@ class DeviceTestWidget(PageWidget):
         self._clip: Path | None = None
         self._listed = False
         self._busy = False
+        self._elapsed = 0.0
+        self.result_data: Any = None
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(200)
+        self._ticker.timeout.connect(self._on_tick)
+        self._live: LivePreview | None = None
+        self._active = False
         self.content.addWidget(label(
             _("Check the camera and microphone you will use: choose them, press Start test "
               "and read the sentence below aloud while {n} seconds are recorded; then watch "
@@ -73,6 +89,8 @@ class DeviceTestWidget(PageWidget):
         self.camera_box.setObjectName("cameraBox")
         self.mic_box = QComboBox()
         self.mic_box.setObjectName("micBox")
+        self.camera_box.currentIndexChanged.connect(self._on_device_chosen)
+        self.mic_box.currentIndexChanged.connect(self._on_device_chosen)
         grid.addWidget(label(_("Camera"), "muted"), 0, 0)
         grid.addWidget(self.camera_box, 0, 1)
         grid.addWidget(label(_("Microphone"), "muted"), 1, 0)
@@ -114,15 +132,51 @@ class DeviceTestWidget(PageWidget):
     # --- life cycle ------------------------------------------------------------------------
 
     def activate(self) -> None:
-        """The page became visible: list devices once."""
+        """The page became visible: list devices once, show the live picture."""
+        self._active = True
         if not self._listed:
             self.refresh_devices()
+        else:
+            self._start_live()
 
     def deactivate(self) -> None:
-        """The page was left: stop recording and playback."""
+        """The page was left: stop the live picture, recording and playback."""
+        self._active = False
         self._cancel.set()
+        self._stop_live()
         if self._player is not None:
             self._player.stop()
+
+    def _start_live(self) -> None:
+        self._stop_live()
+        if not self._active or self._busy or self.camera_box.count() == 0:
+            return
+        camera, mic = self.camera_box.currentData(), self.mic_box.currentData()
+        if camera is None and mic is None:
+            return
+        self._live = LivePreview(camera, mic or ("none" if self.mic_box.count() else None),
+                                 on_main(self._on_live_frame), on_main(self._on_live_level),
+                                 on_main(lambda text: self._say(text, "error")))
+        self._live.start()
+        self._set_step("start")
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        self.level.setValue(0)
+
+    def _on_live_frame(self, frame: Any) -> None:
+        if self._live is not None and not self._busy:
+            self.preview.show_frame(frame)
+
+    def _on_live_level(self, level: float) -> None:
+        if self._live is not None and not self._busy:
+            self.level.setValue(int(max(0.0, min(1.0, level)) * 100))
+
+    def _on_device_chosen(self, _index: int) -> None:
+        if self._live is not None or (self._active and not self._busy):
+            self._start_live()
 
     def refresh_devices(self) -> None:
         """List cameras and microphones in the background."""
@@ -136,10 +190,16 @@ class DeviceTestWidget(PageWidget):
             self._say(message_for(error), "error")
             return
         cameras, mics = devices
+        self.camera_box.blockSignals(True)
+        self.mic_box.blockSignals(True)
         self.camera_box.clear()
         self.mic_box.clear()
         for camera in cameras:
             self.camera_box.addItem(f"{get(camera, 'name')}", get(camera, "index"))
+        stand_in = self._settings.camera
+        if stand_in and Path(stand_in).is_file():  # a video file configured as the camera
+            self.camera_box.addItem(Path(stand_in).name, stand_in)
+            cameras = [*cameras, stand_in]
         for mic in mics:
             self.mic_box.addItem(get(mic, "name"), get(mic, "name"))
         problems = []
@@ -152,6 +212,9 @@ class DeviceTestWidget(PageWidget):
                               "Refresh devices."))
             self.mic_box.addItem(_("No microphone found"), None)
         self._select_preferred()
+        self.camera_box.blockSignals(False)
+        self.mic_box.blockSignals(False)
+        self._start_live()
         ready = bool(cameras or mics) and self._device_test is not None
         self.start_button.setEnabled(ready and not self._busy)
         if problems:
@@ -171,6 +234,7 @@ class DeviceTestWidget(PageWidget):
     # --- recording -------------------------------------------------------------------------
 
     def _on_start_clicked(self) -> None:
+        self._stop_live()  # the test opens the devices itself
         if self._player is not None:
             self._player.stop()
         self._busy = True
@@ -181,50 +245,52 @@ class DeviceTestWidget(PageWidget):
         self._set_step("start")
         self._say(_("Starting the camera and microphone…"), "muted")
         camera, mic = self.camera_box.currentData(), self.mic_box.currentData()
-        out = Path(tempfile.mkdtemp(prefix="zhishiyun-devtest-")) / "device-test.mp4"
+        out = Path(tempfile.mkdtemp(prefix="zhishiyun-devtest-"))
         cancel, test = self._cancel, self._device_test
-        on_frame = on_main(self._on_frame)
-        on_level = on_main(self._on_level)
-        on_progress = on_main(self._on_progress)
-        run_task(lambda: test(camera=camera, microphone=mic, seconds=TEST_SECONDS, out=out,
-                              on_frame=on_frame, on_level=on_level, on_progress=on_progress,
-                              cancel=cancel),
+        self.preview.show_placeholder(_("Recording… read the sentence below aloud."))
+        self._elapsed = 0.0
+        self._ticker.start()
+        run_task(lambda: test(TEST_SECONDS, camera=camera, microphone=mic or None,
+                              out_dir=out, cancel=cancel),
                  self._on_test_done)
 
-    def _on_frame(self, frame: Any) -> None:
-        if self._busy:
-            self.preview.show_frame(frame)
-
-    def _on_level(self, level: float) -> None:
-        self.level.setValue(int(max(0.0, min(1.0, float(level))) * 100))
-
-    def _on_progress(self, seconds: float) -> None:
+    def _on_tick(self) -> None:
+        self._elapsed += self._ticker.interval() / 1000
+        if self._elapsed > TEST_SECONDS:
+            self._set_step("generate")
+            self._say(_("Generating the video…"), "muted")
+            return
         self._set_step("record")
-        self.progress.setValue(int(seconds * 10))
-        left = max(0, TEST_SECONDS - int(seconds))
+        self.progress.setValue(int(self._elapsed * 10))
+        left = max(0, TEST_SECONDS - int(self._elapsed))
         self._say(_("Recording… {n} s left. Read the sentence aloud.").format(n=left), "muted")
 
     def _on_test_done(self, result: Any, error: BaseException | None) -> None:
         self._busy = False
+        self._ticker.stop()
         self.start_button.setEnabled(True)
-        self.level.setValue(0)
         if error is not None:
             self._set_step("choose")
+            self.preview.show_placeholder(_("The test did not run."))
             self._say(message_for(error), "error")
             return
         self._set_step("generate")
-        self._clip = Path(get(result, "path"))
-        problems = list(get(result, "problems") or [])
-        fps, level = get(result, "fps", 0.0) or 0.0, get(result, "level", 0.0) or 0.0
+        self.result_data = result
+        clip = get(result, "camera_file")
+        self._clip = Path(clip) if clip else None
+        problems = [get(p, "message", str(p)) for p in get(result, "problems") or []]
+        fps, peak = get(result, "camera_fps", 0.0) or 0.0, get(result, "audio_peak", 0.0) or 0.0
+        self.level.setValue(int(max(0.0, min(1.0, float(peak))) * 100))
         summary = _("Recorded {fps:.0f} frames per second; loudest sound {level:.0f} %.").format(
-            fps=float(fps), level=float(level) * 100)
+            fps=float(fps), level=float(peak) * 100)
+        self.preview.show_placeholder(_("The video is ready. Press Play back."))
         if problems:
-            self._say(summary + " " + " ".join(str(p) for p in problems), "error")
+            self._say(summary + " " + " ".join(problems), "error")
         else:
             self._say(summary + " " + _("Camera and microphone work. Play the recording back "
                                         "to check picture and sound."), "ok")
         self.progress.setValue(self.progress.maximum())
-        self.play_button.setEnabled(True)
+        self.play_button.setEnabled(self._clip is not None)
         self.start_button.setText(_("Test again"))
 
     # --- playback --------------------------------------------------------------------------
