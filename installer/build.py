@@ -41,6 +41,12 @@ def version() -> str:
     return re.search(r'__version__ = "([^"]+)"', text).group(1)
 
 
+def windows_file_version(text: str) -> str:
+    """Four dot-separated numbers for the installer's VERSIONINFO (``1.2.0rc1`` → ``1.2.0.0``)."""
+    numbers = [int(n) for n in re.findall(r"\d+", text.split("+")[0])[:3]]
+    return ".".join(str(n) for n in (numbers + [0, 0, 0, 0])[:4])
+
+
 def run(cmd: list[str], step: str, **kwargs) -> subprocess.CompletedProcess:
     """Run a command; raise :class:`StepFailed` with its output when it fails."""
     print(f"build: {step}: {' '.join(map(str, cmd))}", flush=True)
@@ -163,7 +169,8 @@ def build_nsis(payload: Path, outfile: Path, *, compressor: str = "lzma",
     """Compile the NSIS script (``installer/windows/zhishiyun.nsi``) with warnings as errors."""
     started = time.monotonic()
     outfile.parent.mkdir(parents=True, exist_ok=True)
-    run([makensis(), "-V2", "-WX", f"-DVERSION={version()}", f"-DPAYLOAD_DIR={payload}",
+    run([makensis(), "-V2", "-WX", f"-DVERSION={version()}",
+         f"-DVI_VERSION={windows_file_version(version())}", f"-DPAYLOAD_DIR={payload}",
          f"-DOUTFILE={outfile}", f"-DCOMPRESSOR={compressor}", script], "makensis")
     seconds = time.monotonic() - started
     print(f"build: installer {outfile.name}: {outfile.stat().st_size / 1e6:.1f} MB "

@@ -34,6 +34,9 @@ ManifestDPIAware true
 !ifndef PAYLOAD_DIR
   !error "Define PAYLOAD_DIR: the PyInstaller one-folder bundle (dist\zhishiyun)"
 !endif
+!ifndef VI_VERSION  ; Windows file version: four numbers (build.py derives it from VERSION)
+  !define VI_VERSION "${VERSION}.0"
+!endif
 !ifndef OUTFILE
   !define OUTFILE "ZhishiyunSetup-${VERSION}.exe"
 !endif
@@ -63,7 +66,7 @@ SetCompressor /SOLID ${COMPRESSOR}
 InstallDirRegKey HKLM "${REG_KEY}" "InstallDir"
 ShowInstDetails show
 BrandingText "${APP_CN} ${APP} ${VERSION}"
-VIProductVersion "${VERSION}.0"
+VIProductVersion "${VI_VERSION}"
 VIAddVersionKey /LANG=0 "ProductName" "${APP}"
 VIAddVersionKey /LANG=0 "ProductVersion" "${VERSION}"
 VIAddVersionKey /LANG=0 "FileDescription" "${APP_CN} ${APP} installer"
