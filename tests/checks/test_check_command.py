@@ -50,6 +50,7 @@ def anydesk(tmp_path):
     proc.wait()
 
 
+@pytest.mark.skipif(not shutil.which("sleep"), reason="needs a sleep binary to rename")
 def test_a_failing_check_exits_1_and_junit_records_it(anydesk, tmp_path):
     junit = tmp_path / "out" / "results.xml"
     done = zhishiyun("check", "--headless", "--only", "os,processes", "--junit", str(junit))
