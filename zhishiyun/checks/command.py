@@ -7,6 +7,7 @@ or warned, 1 when one failed, 2 on bad usage (e.g. a server check asked for with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     context = CheckContext(settings)
     runner = CheckRunner(create_checks(ids), context)
     report = runner.run()
-    print(to_json(report) if getattr(args, "json", False) else to_table(report))
+    try:
+        print(to_json(report) if getattr(args, "json", False) else to_table(report), flush=True)
+    except BrokenPipeError:  # piped into head & co.: the exit code still tells the result
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     junit = getattr(args, "junit", None)
     if junit:
         path = Path(junit)
