@@ -190,3 +190,16 @@ def test_no_release_for_this_platform_means_no_update(release_server, org_key, t
     client = updater(release_server, org_key[1], tmp_path)
     client.platform = "windows"  # no test publishes for windows
     assert client.check().kind is UpdateKind.NONE
+
+
+def test_update_now_does_the_whole_flow_in_one_call(published, tmp_path):
+    server, public_key, setup, _ = published
+    calls: list = []
+    progress: list = []
+    command = updater(server, public_key, tmp_path, calls=calls).update_now(
+        progress=lambda done, total: progress.append((done, total)))
+    assert calls == [command] and command[0].endswith(".run")
+    assert progress[-1] == (setup.stat().st_size, setup.stat().st_size)
+    with pytest.raises(UpdateError) as caught:  # already on the newest version
+        updater(server, public_key, tmp_path, current="0.2.0").update_now()
+    assert caught.value.code == "nothing_to_install"

@@ -221,3 +221,16 @@ class Updater:
                               hint=_("Zhishiyun keeps running the installed version."),
                               code="bad_checksum")
         return hand_off(result.path, self.platform, self._launcher)
+
+    def update_now(self, cancel: threading.Event | None = None,
+                   progress: Progress | None = None) -> list[str]:
+        """Check, download (resuming), verify and hand off in one call (a worker thread's).
+
+        The caller quits the application when this returns the started command.
+
+        Raises:
+            UpdateError: as :meth:`check`, :meth:`download` and :meth:`install`, or
+                ``nothing_to_install`` when the client is up to date.
+        """
+        offer = self.check()
+        return self.install(offer, self.download(offer, cancel, progress))
