@@ -107,6 +107,7 @@ def test_silent_install_commands(tmp_path):
     assert mac[:2] == ["/usr/bin/osascript", "-e"]
     assert "/usr/sbin/installer -pkg" in mac[2] and '\\"name\\"' in mac[2]
     assert "with administrator privileges" in mac[2]
+    assert mac[3:] == ["-e", 'do shell script "/usr/bin/open -n /Applications/Zhishiyun.app"']
 
 
 def test_an_installer_that_cannot_start_is_a_clear_error(tmp_path):

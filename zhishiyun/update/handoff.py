@@ -1,15 +1,17 @@
 """Hand a verified installer over to the operating system and let the client exit.
 
-Windows: ``ZhishiyunSetup.exe /S /UPDATE`` (the NSIS installer waits for the running
-``zhishiyun.exe`` to exit, keeps the install directory and the system config).
+Windows: ``ZhishiyunSetup.exe /S /UPDATE`` started through ShellExecute "runas" (UAC asks
+for consent); the NSIS installer waits for the running ``zhishiyun.exe`` to exit, keeps the
+install directory and the system config, and starts the new client unelevated.
 macOS: ``installer -pkg … -target /`` through ``osascript … with administrator privileges``
-(macOS asks the candidate for an administrator password).
+(macOS asks for an administrator password), then the app is opened again as the candidate.
 Linux (development/QA): the downloaded file is an executable run with ``--silent``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -30,14 +32,21 @@ def installer_command(installer: Path, platform: str) -> list[str]:
         return [str(installer), "/S", "/UPDATE"]
     if platform == "macos":
         quoted = str(installer).replace("\\", "\\\\").replace('"', '\\"')
-        script = (f'do shell script "/usr/sbin/installer -pkg " & quoted form of "{quoted}" '
-                  f'& " -target /" with administrator privileges')
-        return ["/usr/bin/osascript", "-e", script]
+        install = (f'do shell script "/usr/sbin/installer -pkg " & quoted form of "{quoted}" '
+                   f'& " -target /" with administrator privileges')
+        # runs only when the install succeeded, and as the candidate (not as root)
+        relaunch = 'do shell script "/usr/bin/open -n /Applications/Zhishiyun.app"'
+        return ["/usr/bin/osascript", "-e", install, "-e", relaunch]
     installer.chmod(0o755)
     return [str(installer), "--silent"]
 
 
-def _detached_popen(command: Sequence[str]) -> subprocess.Popen:
+def _detached_popen(command: Sequence[str]) -> object:
+    if sys.platform == "win32" and command[0].lower().endswith(".exe"):  # pragma: no cover
+        # The installer asks for administrator rights: CreateProcess (Popen) would fail with
+        # ERROR_ELEVATION_REQUIRED; ShellExecute "runas" shows the UAC prompt instead.
+        os.startfile(command[0], "runas", subprocess.list2cmdline(command[1:]))
+        return None
     kwargs: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                     "stderr": subprocess.DEVNULL, "close_fds": True}
     if sys.platform == "win32":  # pragma: no cover - Windows only
