@@ -33,7 +33,8 @@ from zhishiyun.upload.tus import Cancelled, UploadError, UploadExpired, classify
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+#: 8 MiB: most 30 s segments go in one PATCH; a crash re-sends at most this much.
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)

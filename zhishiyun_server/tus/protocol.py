@@ -250,14 +250,12 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 raise TusError(409, "offset_mismatch",
                                f"Upload-Offset {offset} does not match {info.offset}",
                                {"Upload-Offset": str(info.offset)})
+            info.expires_at = time.time() + hooks.limits(who).expiration_s  # saved by commit
             new_offset = await _receive(request, store, info, checksum)
             if info.complete:
                 info.completed_at = time.time()
                 store.save(info)
                 await run_in_threadpool(hooks.on_complete, who, info, store)
-            elif info.expires_at:
-                info.expires_at = time.time() + hooks.limits(who).expiration_s
-                store.save(info)
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={**base_headers(info),

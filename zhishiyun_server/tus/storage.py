@@ -77,7 +77,7 @@ class UploadStorage(abc.ABC):
 
     @abc.abstractmethod
     def save(self, info: UploadInfo) -> None:
-        """Persist changed info (expiry, completion time)."""
+        """Persist changed info (completion time); a chunk's commit saves its own."""
 
     @abc.abstractmethod
     def writer(self, info: UploadInfo) -> ChunkWriter:
@@ -96,13 +96,17 @@ class UploadStorage(abc.ABC):
         """Every upload id held."""
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 class _LocalChunkWriter(ChunkWriter):
@@ -120,11 +124,13 @@ class _LocalChunkWriter(ChunkWriter):
         try:
             self._file.truncate(self._info.offset + self._written)
             self._file.flush()
-            os.fsync(self._file.fileno())
+            _datasync(self._file.fileno())  # the bytes are durable before they count
         finally:
             self._file.close()
         self._info.offset += self._written
-        self._storage.save(self._info)
+        # The info is replaced atomically but not fsynced: after a power cut it may name an
+        # older offset than the (durable) data, and the client simply resumes from there.
+        self._storage._save(self._info, sync=False)
         return self._info.offset
 
     def discard(self) -> None:
@@ -172,7 +178,11 @@ class LocalDiskStorage(UploadStorage):
         return UploadInfo(**raw)
 
     def save(self, info: UploadInfo) -> None:  # noqa: D102
-        _write_atomic(self._info_path(info.id), json.dumps(asdict(info)).encode("utf-8"))
+        self._save(info, sync=True)
+
+    def _save(self, info: UploadInfo, sync: bool) -> None:
+        _write_atomic(self._info_path(info.id), json.dumps(asdict(info)).encode("utf-8"),
+                      sync)
 
     def writer(self, info: UploadInfo) -> ChunkWriter:  # noqa: D102
         return _LocalChunkWriter(self, info)
