@@ -300,6 +300,11 @@ Function .onInit
     ${EndIf}
   ${EndIf}
 
+  ; InstallDirRegKey is read in the 32-bit registry view before .onInit; the directory is
+  ; stored in the 64-bit view, so read it again here (an earlier install's directory wins).
+  ${If} $INSTDIR == ""
+    ReadRegStr $INSTDIR HKLM "${REG_KEY}" "InstallDir"
+  ${EndIf}
   ${If} $INSTDIR == ""
     Call DefaultInstallDir
   ${EndIf}
