@@ -37,7 +37,9 @@ def fresh_pg_database():
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        # Plain postgresql:// as an organisation would write it (the server picks psycopg 3).
+        yield url.set(drivername="postgresql", database=name).render_as_string(
+            hide_password=False)
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,6 +13,14 @@ def test_password_hashes_are_salted_scrypt_and_verify():
     assert not verify_password("x", None) and not verify_password("x", "md5$abc")
 
 
+def test_database_urls_are_normalised_for_psycopg3():
+    from zhishiyun_server.db import normalise_url
+
+    assert normalise_url("postgresql://u:p@db/x") == "postgresql+psycopg://u:p@db/x"
+    assert normalise_url("postgres://db/x") == "postgresql+psycopg://db/x"
+    assert normalise_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
 def test_tokens_are_stored_as_digests():
     assert len(token_digest("abc")) == 64 and token_digest("abc") != "abc"
 
