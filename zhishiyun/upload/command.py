@@ -84,15 +84,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         store = TokenStore(root)
         worker = UploadWorker(queue, store.get)
         worker.upload_did_progress.append(_Printer())
-        paused = threading.Event()
-        worker.worker_did_wait.append(lambda reason, seconds: paused.set())
+        paused, reasons = threading.Event(), set()
+        worker.worker_did_wait.append(lambda reason, seconds: (reasons.add(reason),
+                                                               paused.set()))
         print(_("Uploading {count} item(s)…").format(count=pending), flush=True)
         worker.start()
         try:
             while not worker.wait_idle(0.5):
                 if paused.is_set() and not args.wait:
                     break
-                if paused.is_set() and not store.get():
+                if "not_logged_in" in reasons:
                     print(_("Not logged in: log in with the Zhishiyun app, then run this "
                             "again."))
                     break

@@ -9,8 +9,10 @@ callback must return quickly and must not call back into the worker except ``set
 - ``session_did_progress(SessionProgress)``: right after each ``upload_did_progress``, the
   totals of that item's session.
 - ``item_did_finish(QueueItem)``: an item reached ``done`` or ``failed``.
-- ``worker_did_wait(reason: str, seconds: float)``: the worker backs off (server unreachable,
-  not logged in); the UI can show "waiting for the network".
+- ``worker_did_wait(reason: str, seconds: float)``: the worker backs off; ``reason`` is
+  ``server_unreachable`` (seconds until the next try), ``not_logged_in`` (no token, or the
+  server answered 401: it waits, ``inf`` seconds, until ``retry_now()`` after a login) or
+  ``error``; the UI can show "waiting for the network" / "log in again".
 
 Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
 ``retry_now()`` or ``stop()`` sets; after a failure it sleeps a capped, jittered backoff
@@ -240,6 +242,11 @@ class UploadWorker:
             self.queue.mark_retry(item.id, exc.message)
             return
         except UploadError as exc:
+            if exc.status == 401:  # the login expired: wait for a new one, lose nothing
+                log.warning("upload %s: the server wants a new login", item.label)
+                self.queue.mark_retry(item.id, exc.message)
+                self._pause("not_logged_in", None)
+                return
             if exc.permanent:
                 log.error("upload %s failed for good: %s", item.label, exc.message)
                 self.queue.mark_failed(item.id, exc.message)
