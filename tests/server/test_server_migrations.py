@@ -17,6 +17,7 @@ from zhishiyun_server.settings import ServerConfig
 
 
 def _check_upgrade_keeps_data(url: str, tmp_path) -> None:
+    create_app(ServerConfig(db_url="sqlite://", data_dir=tmp_path, migrate=False))  # every table
     engine = make_engine(url)
     command.upgrade(alembic_config(engine), "0001_initial")
     config = ServerConfig(db_url=url, data_dir=tmp_path, demo_written_start_delay_s=60)
