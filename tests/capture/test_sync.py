@@ -1,0 +1,95 @@
+"""A/V sync against the one clock: a tone that stops at a known instant.
+
+The virtual microphone used elsewhere (module-sine-source) hands out seconds of audio at
+once, and a null sink's monitor renders ahead of real time, so neither says when a sound
+happened. A ``module-pipe-source`` fed from a FIFO by this test, 10 ms at a time on the
+monotonic clock, does: its samples reach PortAudio when they are written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.capture.conftest import decode
+from zhishiyun.capture.recorder import Recorder
+from zhishiyun.config import RecordingSettings
+
+PRIMING = 1024  # AAC encoder delay, played as silence before the first input sample
+RATE = 16000
+
+
+@pytest.fixture
+def paced_tone(pulse_mic, monkeypatch, tmp_path):
+    """A private pipe source fed a 1 kHz tone in real time; yields ``stop() -> t``."""
+    if not shutil.which("pactl"):
+        pytest.skip("pactl is needed for the sync test")
+    fifo = tmp_path / "tone.fifo"
+    name = f"zsy_sync_{os.getpid()}"
+    loaded = subprocess.run(
+        ["pactl", "load-module", "module-pipe-source", f"source_name={name}",
+         f"file={fifo}", "format=float32le", f"rate={RATE}", "channels=1"],
+        capture_output=True, text=True)
+    if loaded.returncode != 0:
+        pytest.skip(f"cannot load a PulseAudio pipe source: {loaded.stderr.strip()}")
+    monkeypatch.setenv("PULSE_SOURCE", name)
+    done, silent_from = threading.Event(), []
+    chunk = RATE // 100
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE)).astype(np.float32)
+
+    def feed():
+        with open(fifo, "wb", buffering=0) as pipe:
+            start = time.monotonic()
+            n = 0
+            while not done.is_set():
+                due = start + n / 100
+                time.sleep(max(0.0, due - time.monotonic()))
+                if silent_from:
+                    data = np.zeros(chunk, np.float32)
+                else:
+                    data = tone[(n % 100) * chunk:(n % 100 + 1) * chunk]
+                pipe.write(data.tobytes())
+                n += 1
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+
+    def stop() -> float:
+        silent_from.append(time.monotonic())
+        return silent_from[0]
+
+    try:
+        yield stop
+    finally:
+        done.set()
+        feeder.join(2)
+        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], check=False)
+
+
+def test_audio_lands_where_the_clock_says(paced_tone, camera_file, tmp_path):
+    """The tone stops at a known instant; the recording goes silent at that instant."""
+    settings = RecordingSettings(segment_seconds=2)
+    stop_tone = paced_tone
+    recorder = Recorder(tmp_path, "k", settings, screen=False, camera=camera_file,
+                        microphone="pulse")
+    recorder.start()
+    time.sleep(2.6)  # the tone stops in the second segment
+    stopped_at = stop_tone() - recorder.t0 - 2
+    time.sleep(1.0)
+    summary = recorder.stop()
+    second = next(s for s in summary["segments"] if s["track"] == "camera" and s["seq"] == 1)
+    audio = decode(second["path"])["audio"][PRIMING:]
+    stopped_at -= PRIMING / RATE  # decoded sample PRIMING is the segment's first input
+    windows = audio[: audio.size // 160 * 160].reshape(-1, 160)  # 10 ms windows
+    loud = np.sqrt((windows ** 2).mean(axis=1)) > 0.02
+    assert loud[:20].all(), "the tone should be there from the segment's start"
+    quiet_from = int(np.argmax(~loud))
+    assert not loud[quiet_from:].any()
+    print(f"sync error {quiet_from / 100 - stopped_at:+.3f} s")
+    assert quiet_from / 100 == pytest.approx(stopped_at, abs=0.1)
