@@ -180,7 +180,9 @@ class Updater:
     def target_path(self, manifest: ReleaseManifest) -> Path:
         """Where the verified installer of ``manifest`` is kept."""
         version = re.sub(r"[^0-9A-Za-z.+!-]", "_", str(parse_version(manifest.version)))
-        name = f"ZhishiyunSetup-{version}{_EXTENSIONS.get(self.platform, '.bin')}"
+        # the checksum in the name: a re-published file never resumes another file's bytes
+        name = (f"ZhishiyunSetup-{version}-{manifest.sha256[:12]}"
+                f"{_EXTENSIONS.get(self.platform, '.bin')}")
         return self.download_dir / name
 
     def download(self, offer: UpdateOffer, cancel: threading.Event | None = None,
