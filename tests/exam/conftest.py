@@ -1,0 +1,101 @@
+"""Helpers for the exam-core tests: a shaped demo server, a logged-in runtime, real devices."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from zhishiyun.api.client import ServerClient
+from zhishiyun.auth.tokens import MemoryTokenStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ZHANG = ("110101199003070011", "zsy-demo-1")
+#: Small, fast recordings for tests (the server's /config carries them to the client).
+TEST_RECORDING = {"segment_seconds": 2, "screen_fps": 2, "screen_max_side": 640,
+                  "camera_width": 320, "camera_height": 240, "camera_fps": 8,
+                  "keyframe_seconds": 1, "x264_preset": "ultrafast", "disk_floor_gb": 0.05,
+                  "disk_warn_gb": 0.1}
+
+
+def server_db(server):
+    """A SQLAlchemy session factory on the test server's database (test-side admin)."""
+    from zhishiyun_server.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(server.db_url))
+
+
+def shape(server, kind: str, *, start_in: float, duration_s: int,
+          recording: dict | None = None) -> int:
+    """Move the demo exam of ``kind`` to start ``start_in`` s from now; returns its id."""
+    from sqlalchemy import select
+
+    from zhishiyun_server.demo import INTERVIEW, WRITTEN_EXAM
+    from zhishiyun_server.models import Exam, Organisation
+
+    factory = server_db(server)
+    with factory() as db:
+        name = WRITTEN_EXAM if kind == "written" else INTERVIEW
+        exam = db.scalar(select(Exam).where(Exam.name == name))
+        now = datetime.now(timezone.utc)
+        exam.entry_opens_at = now - timedelta(minutes=5)
+        exam.entry_closes_at = now + timedelta(minutes=30)
+        exam.starts_at = now + timedelta(seconds=start_in)
+        exam.duration_s = duration_s
+        org = db.scalar(select(Organisation))
+        org.recording = dict(recording if recording is not None else TEST_RECORDING)
+        db.commit()
+        return exam.id
+
+
+def server_rows(server, model_name: str, session_id: str) -> list:
+    """Rows of a server table for ``session_id`` (events, answers, recording segments)."""
+    from sqlalchemy import select
+
+    from zhishiyun_server import models
+
+    model = getattr(models, model_name)
+    with server_db(server)() as db:
+        return list(db.scalars(select(model).where(model.session_id == session_id)))
+
+
+def login(url: str) -> ServerClient:
+    client = ServerClient(url, token_store=MemoryTokenStore(url), retries=1, backoff=0.2,
+                          connect_timeout=2.0, read_timeout=5.0)
+    client.store_login(client.login_password(*ZHANG))
+    return client
+
+
+@pytest.fixture(scope="session")
+def camera_video(tmp_path_factory) -> Path:
+    """A short moving-picture video file standing in for the webcam."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("camera") / "camera.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 8, (320, 240))
+    for i in range(16):
+        frame = np.full((240, 320, 3), (40 + i * 10, 120, 200 - i * 8), np.uint8)
+        cv2.circle(frame, (40 + i * 15, 120), 30, (255, 255, 255), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def pulse_running() -> bool:
+    try:
+        return subprocess.run(["pactl", "info"], capture_output=True, timeout=3).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture
+def devices(camera_video):
+    """Recorder devices: the screen (needs DISPLAY), the stand-in camera, vmic when present."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: start Xvfb (scripts/services.sh start_display)")
+    mic = None if pulse_running() else "none"
+    return {"camera": str(camera_video), "microphone": mic}

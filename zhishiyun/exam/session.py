@@ -1,0 +1,418 @@
+"""``ExamSession``: one candidate's exam from entry to the last upload, without any GUI.
+
+States (``state``)::
+
+    entered ─► device_confirm (interviews) ─► waiting ─► in_progress ─► finishing ─► done
+
+Entering creates the session on the server (``ServerClient.enter``), writes the
+active-session record, and starts the recorder at once; each closed segment goes to the
+upload queue (:class:`~zhishiyun.upload.session.SessionUploads`). Answers and proctoring
+events go to the session's :class:`~zhishiyun.exam.local.LocalStore` first, then to the
+same persistent queue, so a lost network or a crash never loses them. Time comes from the
+:class:`~zhishiyun.clock.ServerClock` (monotonic), so the countdown goes on offline.
+
+A ticker thread (``exam-ticker``) moves the states on time (start, time up), batches events
+into the queue, watches the network and notices when every upload of the session is done.
+
+Callbacks: ``session_did_change(kind, value)`` — kinds ``state`` (a :class:`State`),
+``event`` (the event dict just recorded), ``network`` (bool online), ``recorder``
+(:class:`~zhishiyun.capture.recorder.RecorderEvent`), ``error`` (a ZhishiyunError to show in
+a status area). They fire on whichever thread noticed the change (the ticker, a recorder
+thread, or the caller's thread); a UI marshals them to its own thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from zhishiyun.api.errors import ApiError
+from zhishiyun.capture.recorder import Recorder, RecorderEvent
+from zhishiyun.config import RecordingSettings, merge_from_server
+from zhishiyun.errors import ZhishiyunError
+from zhishiyun.exam.catchup import queue_session_dir
+from zhishiyun.exam.local import STORE_NAME, LocalStore
+from zhishiyun.exam.record import ActiveSession, clear_active, save_active
+from zhishiyun.i18n import _
+from zhishiyun.upload.queue import UploadQueue
+from zhishiyun.upload.session import SessionUploads
+
+log = logging.getLogger(__name__)
+
+#: Recorder events that are also proctoring events on the server.
+PROCTORED_RECORDER_EVENTS = {"device_lost", "device_restored", "disk_low", "disk_full",
+                             "track_failed"}
+
+
+class State(str, enum.Enum):
+    """Where the candidate is in the exam."""
+
+    NEW = "new"
+    ENTERED = "entered"
+    DEVICE_CONFIRM = "device_confirm"
+    WAITING = "waiting"
+    IN_PROGRESS = "in_progress"
+    FINISHING = "finishing"
+    DONE = "done"
+
+
+class ExamError(ZhishiyunError):
+    """The exam cannot go on as asked (the message says why and what to do)."""
+
+
+class PreviewRecorder(Recorder):
+    """The capture recorder, keeping the latest camera frame for the preview."""
+
+    latest_camera_frame: Any = None
+
+    def _build(self) -> None:
+        super()._build()
+        camera = self.sources.get("camera")
+        if camera is None:
+            return
+        offer = camera._offer
+
+        def tap(t: float, frame: Any) -> None:
+            self.latest_camera_frame = frame
+            offer(t, frame)
+
+        camera._offer = tap  # type: ignore[method-assign]
+
+
+class ExamSession:
+    """One exam session of the logged-in candidate.
+
+    Args:
+        client: the :class:`~zhishiyun.api.client.ServerClient` (logged in).
+        clock: a synced :class:`~zhishiyun.clock.ServerClock`.
+        exam: the exam (``GET /exams`` entry, or anything with ``id``, ``name``, ``kind``).
+        data_dir: the client's data directory (sessions go to ``sessions/<sid>/``).
+        queue: the persistent upload queue.
+        worker: the upload worker (optional: without it, items wait in the queue).
+        camera: camera index or video file for the recorder (``None``: no camera).
+        microphone: microphone name, ``None`` for the default, ``"none"`` for no audio.
+        screen: the monitor to record (``True``: primary; ``False``: no screen track).
+        recorder_factory: builds the recorder (tests may pass a smaller one).
+        tick_seconds: how often the ticker runs.
+        ping_seconds: how often the network is probed.
+    """
+
+    def __init__(self, client: Any, clock: Any, exam: Any, *, data_dir: str | Path,
+                 queue: UploadQueue, worker: Any = None, camera: int | str | None = 0,
+                 microphone: str | None = None, screen: bool | int = True,
+                 recorder_factory: Callable[..., Recorder] = PreviewRecorder,
+                 tick_seconds: float = 0.5, ping_seconds: float = 2.0) -> None:
+        self.client, self.clock = client, clock
+        self.exam_id = int(_get(exam, "id"))
+        self.exam_name = str(_get(exam, "name", ""))
+        self.kind = str(_get(exam, "kind", "written"))
+        self.data_dir = Path(data_dir)
+        self.queue, self.worker = queue, worker
+        self.camera, self.microphone, self.screen = camera, microphone, screen
+        self.recorder_factory = recorder_factory
+        self.tick_seconds, self.ping_seconds = tick_seconds, ping_seconds
+        self.session_did_change: list[Callable[[str, Any], None]] = []
+        self.state = State.NEW
+        self.online = True
+        self.resumed = False
+        self.session_id = ""
+        self.session_dir = Path()
+        self.starts_at: datetime | None = None
+        self.ends_at: datetime | None = None
+        self.settings = RecordingSettings()
+        self.recorder: Recorder | None = None
+        self.store: LocalStore | None = None
+        self.uploads: SessionUploads | None = None
+        self.finish_reason = ""
+        self.finish_posted = False
+        self._key = ""
+        self._lock = threading.RLock()
+        self._finish_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._closed_out = threading.Event()  # finish() has queued everything
+        self._ticker: threading.Thread | None = None
+        self._next_ping = 0.0
+
+    # --- entering -----------------------------------------------------------------------
+
+    def enter(self) -> None:
+        """Create (or rejoin) the session on the server and start recording. Blocking.
+
+        Raises:
+            ApiError: the server refused (entry closed, already finished …) or is unreachable.
+            RecordingError / DeviceError: recording could not start (the session exists on
+                the server; calling ``enter`` again retries).
+        """
+        reply = self.client.enter(self.exam_id)
+        with self._lock:
+            self.session_id = reply.session_id
+            self._key = reply.session_key
+            self.starts_at, self.ends_at = reply.starts_at, reply.ends_at
+            self.settings = merge_from_server(RecordingSettings(), reply.recording)
+            self.session_dir = self.data_dir / "sessions" / self.session_id
+            self.session_dir.mkdir(parents=True, exist_ok=True)
+            self.resumed = (self.session_dir / STORE_NAME).exists()
+            if self.store is None:
+                self.store = LocalStore(self.session_dir / STORE_NAME)
+            self.uploads = SessionUploads(self.queue, self.session_id, reply.upload_url,
+                                          self.client.api_url, self.session_dir)
+            queued = queue_session_dir(self.uploads, self.session_dir)
+            if queued:
+                log.info("session %s: %d earlier segment(s) queued again", self.session_id,
+                         queued)
+            save_active(self.data_dir, ActiveSession(
+                server_url=self.client.base_url, exam_id=self.exam_id,
+                exam_name=self.exam_name, kind=self.kind, session_id=self.session_id,
+                session_dir=str(self.session_dir),
+                ends_at=self.ends_at.isoformat() if self.ends_at else ""))
+        if self.worker is not None:
+            self.worker.set_current_session(self.session_id)
+            self.worker.retry_now()
+        self.start_recording()
+        self.record_event("session_resumed" if self.resumed else "session_entered",
+                          {"first_seq": self.recorder.first_seq if self.recorder else 0})
+        self._set_state(State.ENTERED)
+        if self.kind == "interview" and not self.resumed:
+            self._set_state(State.DEVICE_CONFIRM)
+        else:
+            self._set_state(self._time_state())
+        self._start_ticker()
+
+    def start_recording(self) -> None:
+        """Start the recorder (continuing after the segments already on disk)."""
+        with self._lock:
+            if self.recorder is not None and self.recorder.running:
+                return
+            recorder = self.recorder_factory(
+                self.session_dir, self._key, self.settings, first_seq=None,
+                screen=self.screen, camera=self.camera, microphone=self.microphone,
+                now_server=self.clock.now, segment_did_close=self.uploads.on_segment_closed,
+                event_did_occur=self._on_recorder_event)
+            recorder.start()
+            self.recorder = recorder
+
+    def switch_devices(self, camera: int | str | None, microphone: str | None) -> None:
+        """Record from other devices (device confirmation): the next segment uses them."""
+        with self._lock:
+            if (camera, microphone) == (self.camera, self.microphone) and self.recorder \
+                    and self.recorder.running:
+                return
+            self.camera, self.microphone = camera, microphone
+            if self.recorder is not None:
+                self.recorder.stop("devices_changed")
+            self.recorder = None
+        self.start_recording()
+        self.record_event("devices_changed", {"camera": str(camera), "microphone":
+                                              str(microphone)})
+
+    def confirm_devices(self) -> None:
+        """Interviews: the candidate confirmed camera and microphone; on to the waiting room."""
+        self.record_event("devices_confirmed", {})
+        if self.state in (State.DEVICE_CONFIRM, State.ENTERED):
+            self._set_state(self._time_state())
+
+    # --- during the exam ----------------------------------------------------------------
+
+    def seconds_to_start(self) -> float:
+        """Server-time seconds until the papers open (≤ 0 once started)."""
+        return self.clock.seconds_until(self.starts_at) if self.starts_at else 0.0
+
+    def seconds_left(self) -> float:
+        """Server-time seconds until the end (≥ 0)."""
+        return max(0.0, self.clock.seconds_until(self.ends_at)) if self.ends_at else 0.0
+
+    def papers(self) -> list[Any]:
+        """The papers (``GET /sessions/{sid}/papers``). Blocking.
+
+        Raises:
+            ApiError: ``not_started`` before the start time, or a network error.
+        """
+        return list(self.client.papers(self.session_id).papers)
+
+    def paper_content(self, paper: Any) -> bytes:
+        """The bytes of a paper (text papers: their UTF-8 text). Blocking."""
+        return self.client.paper_content(paper)
+
+    def save_answer(self, question_id: str, content: str) -> int | None:
+        """Save an answer locally at once and queue it for the server; returns its version.
+
+        Safe on any thread; never blocks on the network.
+        """
+        store = self._need_store()
+        saved = store.save_answer(str(question_id), content)
+        if saved is None:
+            return None
+        url = f"{self.client.api_url}/sessions/{self.session_id}/answers/{saved.question_id}"
+        self.queue.enqueue_json(
+            "answer", self.session_id, url, {"version": saved.version, "content": content},
+            method="PUT", dedupe=f"answer:{self.session_id}:{saved.question_id}:{saved.version}")
+        return saved.version
+
+    def answers(self) -> dict[str, str]:
+        """The locally saved answers (question id → text)."""
+        return {q: a.content for q, a in self._need_store().answers().items()}
+
+    def record_event(self, kind: str, details: dict[str, Any] | None = None) -> dict:
+        """Record a proctoring event (focus lost, display added …); queued within a tick."""
+        event = self._need_store().add_event(kind, self.clock.now().isoformat(), details)
+        log.info("session event %s %s", kind, details or "")
+        self._emit("event", event)
+        return event
+
+    def flush_events(self) -> int:
+        """Hand the events not yet queued to the upload queue as one batch."""
+        store = self._need_store()
+        with self._lock:
+            events = store.unqueued_events()
+            if not events:
+                return 0
+            url = f"{self.client.api_url}/sessions/{self.session_id}/events"
+            self.queue.enqueue_json(
+                "events", self.session_id, url, {"events": events},
+                dedupe=f"events:{self.session_id}:{events[0]['id']}:{events[-1]['id']}")
+            store.mark_queued([e["id"] for e in events])
+        return len(events)
+
+    def upload_totals(self) -> dict[str, int]:
+        """The session's queue totals (items/bytes done and total, failed)."""
+        return self.queue.session_totals(self.session_id) if self.session_id else {}
+
+    def segment_items(self) -> list[Any]:
+        """The session's queued segments (state, bytes done) for a progress list."""
+        return [i for i in self.queue.items(self.session_id) if i.kind == "segment"]
+
+    # --- the end ------------------------------------------------------------------------
+
+    def finish(self, reason: str) -> None:
+        """End the exam (``time_up`` or ``candidate_ended``); idempotent. Blocking ~2 s.
+
+        Recording stops (its last segments close and are queued), the events are queued,
+        the server is told (or the call is queued when it cannot be reached), and the
+        active-session record is removed. Uploads go on until ``state`` is ``done``.
+        """
+        if reason not in ("time_up", "candidate_ended"):
+            raise ValueError(f"unknown finish reason {reason!r}")
+        with self._finish_lock:
+            if self.finish_reason:
+                return
+            self.finish_reason = reason
+            self.record_event("exam_finished", {"reason": reason})
+            self._set_state(State.FINISHING)
+            recorder = self.recorder
+            if recorder is not None:
+                recorder.stop(reason)
+            self.flush_events()
+            try:
+                self.client.finish(self.session_id, reason)
+                self.finish_posted = True
+            except ApiError as exc:
+                log.info("finish not delivered (%s); queued", exc.code)
+                self.queue.enqueue_json(
+                    "finish", self.session_id,
+                    f"{self.client.api_url}/sessions/{self.session_id}/finish",
+                    {"reason": reason}, dedupe=f"finish:{self.session_id}")
+            clear_active(self.data_dir, self.session_id)
+            self._closed_out.set()
+        self._start_ticker()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the ticker and the recorder (the queue keeps what is pending)."""
+        self._stop.set()
+        if self.recorder is not None:
+            self.recorder.stop("closed")
+        if self.store is not None:
+            self.flush_events()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join(timeout)
+
+    # --- the ticker ---------------------------------------------------------------------
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick_loop, name="exam-ticker",
+                                            daemon=True)
+            self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the ticker must never die mid-exam
+                log.exception("exam ticker")
+
+    def tick(self) -> None:
+        """One step: state by time, time up, events to the queue, network, uploads done."""
+        import time
+
+        state = self.state
+        if state in (State.WAITING, State.IN_PROGRESS):
+            new = self._time_state()
+            if new != state:
+                self._set_state(new)
+            if new == State.IN_PROGRESS and self.seconds_left() <= 0:
+                self.finish("time_up")
+        self.flush_events()
+        if time.monotonic() >= self._next_ping:
+            self._next_ping = time.monotonic() + self.ping_seconds
+            self._check_network()
+        if self.state == State.FINISHING and self._closed_out.is_set():
+            totals = self.upload_totals()
+            if totals and totals.get("items_done", 0) >= totals.get("items_total", 0):
+                self._set_state(State.DONE)
+
+    def _check_network(self) -> None:
+        try:
+            self.client.raw("GET", "/health", auth=False, timeout=(2.0, 2.0))
+            online = True
+        except ApiError:
+            online = False
+        if online == self.online:
+            return
+        self.online = online
+        self.record_event("network_back" if online else "network_lost", {})
+        if online and self.worker is not None:
+            self.worker.retry_now()
+        self._emit("network", online)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _time_state(self) -> State:
+        if self.finish_reason:
+            return self.state
+        return State.IN_PROGRESS if self.seconds_to_start() <= 0 else State.WAITING
+
+    def _set_state(self, state: State) -> None:
+        with self._lock:
+            if state == self.state:
+                return
+            log.info("session %s: %s → %s", self.session_id, self.state.value, state.value)
+            self.state = state
+        self._emit("state", state)
+
+    def _on_recorder_event(self, event: RecorderEvent) -> None:
+        if event.kind in PROCTORED_RECORDER_EVENTS and self.store is not None:
+            self.record_event(event.kind, {"source": event.source, "detail": event.detail})
+        self._emit("recorder", event)
+
+    def _emit(self, kind: str, value: Any) -> None:
+        for callback in list(self.session_did_change):
+            try:
+                callback(kind, value)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the exam
+                log.exception("session listener failed")
+
+    def _need_store(self) -> LocalStore:
+        if self.store is None:
+            raise ExamError(_("The exam has not been entered yet."))
+        return self.store
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
