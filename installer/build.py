@@ -74,10 +74,45 @@ def build_bundle() -> dict:
          "--distpath", DIST, "--workpath", WORK / "pyinstaller",
          INSTALLER / "zhishiyun.spec"], "pyinstaller", cwd=ROOT)
     seconds = time.monotonic() - started
+    check_contents()
     size = dir_size(DIST / "zhishiyun")
     print(f"build: bundle dist/zhishiyun: {size / 1e6:.1f} MB in {seconds:.1f} s", flush=True)
     return {"bundle_bytes": size, "bundle_mb": round(size / 1e6, 1),
             "bundle_seconds": round(seconds, 1)}
+
+
+#: Top-level packages that must never be in the client bundle.
+FORBIDDEN = ("zhishiyun_server", "tests", "pytest", "_pytest", "fastapi", "uvicorn", "sqlalchemy",
+             "alembic", "dlib", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore")
+#: Modules the client needs even though the CLI imports them only on demand.
+REQUIRED = ("zhishiyun.cli", "zhishiyun.ui.app", "zhishiyun.checks.command", "zhishiyun.update",
+            "zhishiyun.diagnose", "PySide6.QtWidgets", "cv2", "av")
+
+
+def bundle_modules() -> set[str]:
+    """Dotted names in the bundle: pure modules (PYZ table of contents) and extensions."""
+    toc = (WORK / "pyinstaller" / "zhishiyun" / "PYZ-00.toc").read_text(encoding="utf-8")
+    names = set(re.findall(r"\(\s*'([A-Za-z0-9_.]+)',\s*'[^']*',\s*'PYMODULE'", toc))
+    internal = DIST / "zhishiyun" / "_internal"
+    for path in internal.rglob("*"):
+        if path.suffix in (".so", ".pyd") and not path.name.startswith("lib"):
+            parts = path.relative_to(internal).parts
+            names.add(".".join([*parts[:-1], path.name.split(".")[0]]))
+    for directory in (p for p in internal.iterdir() if p.is_dir()):
+        names.add(directory.name)  # packages shipped as folders (data, binaries)
+    return names
+
+
+def check_contents() -> None:
+    """Fail when the bundle carries a forbidden package or misses a required module."""
+    names = bundle_modules()
+    prefixes = {".".join(n.split(".")[:k]) for n in names for k in (1, 2)}
+    bad = [f for f in FORBIDDEN if f in prefixes]
+    missing = [r for r in REQUIRED if r not in names]
+    if bad or missing:
+        raise StepFailed(f"bundle contents: forbidden {bad}, missing {missing}")
+    print(f"build: bundle contents ok ({len(names)} modules; none of {', '.join(FORBIDDEN)})",
+          flush=True)
 
 
 def bundle_executable() -> Path:

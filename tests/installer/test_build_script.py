@@ -17,3 +17,18 @@ def test_version_is_read_from_the_package(build_module):
     import zhishiyun
 
     assert build_module.version() == zhishiyun.__version__
+
+
+def test_bundle_contents_check_refuses_the_server_and_demands_the_lazy_modules(
+        build_module, monkeypatch):
+    good = set(build_module.REQUIRED) | {"zhishiyun", "PySide6", "numpy.tests"}
+    monkeypatch.setattr(build_module, "bundle_modules", lambda: good)
+    build_module.check_contents()
+    monkeypatch.setattr(build_module, "bundle_modules",
+                        lambda: good | {"zhishiyun_server.app"})
+    with pytest.raises(build_module.StepFailed, match="zhishiyun_server"):
+        build_module.check_contents()
+    monkeypatch.setattr(build_module, "bundle_modules",
+                        lambda: good - {"zhishiyun.ui.app"} | {"PySide6.QtQuick"})
+    with pytest.raises(build_module.StepFailed, match=r"PySide6.QtQuick.*zhishiyun.ui.app"):
+        build_module.check_contents()
