@@ -100,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     upload = sub.add_parser("upload", parents=[common], help="resume every pending upload")
     upload.add_argument("--wait", action="store_true", help="wait until all are uploaded")
 
-    sub.add_parser("demo", parents=[common],
-                   help="start the reference server with demo data and the GUI against it")
+    demo = sub.add_parser("demo", parents=[common],
+                          help="start the reference server with demo data and the GUI against it")
+    demo.add_argument("--headless", action="store_true",
+                      help="no GUI: checks, login, a short recording and its upload")
 
     config = sub.add_parser("config", parents=[common], help="show the effective settings")
     config.add_argument("action", choices=["show"], help="show: settings and their source")

@@ -1,0 +1,251 @@
+"""``zhishiyun demo``: the reference server with demo data, and the client against it.
+
+With a desktop, the GUI opens against a freshly started demo server. Without one (or with
+``--headless``) it walks the headless path a QA engineer would: the system checks, a
+password login as the demo candidate 张三, entering the open written exam, a short
+recording (screen when there is a display, a generated camera stand-in video, the default
+microphone when there is one), its upload, and the server's view of what arrived.
+
+The server runs as a separate process (``python -m zhishiyun_server``): the client never
+imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import logging
+import os
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from zhishiyun import paths
+from zhishiyun.config import RecordingSettings, Settings, merge_from_server
+from zhishiyun.errors import ZhishiyunError
+from zhishiyun.i18n import _
+
+log = logging.getLogger(__name__)
+DEMO_ID_NUMBER = "110101199003070011"
+DEMO_PASSWORD = "zsy-demo-1"
+DEMO_RECORD_SECONDS = 8.0
+
+
+class DemoServer:
+    """``zhishiyun-server --demo`` in a child process, stopped when the demo ends."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until ``/health`` answers."""
+        if importlib.util.find_spec("zhishiyun_server") is None:
+            raise ZhishiyunError(_("The reference server is not installed."),
+                                 hint=_("install it with: pip install 'zhishiyun[server]'"))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir / "server.log"
+        command = [sys.executable, "-m", "zhishiyun_server", "--demo",
+                   "--db", f"sqlite:///{self.data_dir / 'server.db'}",
+                   "--data", str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
+        with log_path.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ZhishiyunError(_("The demo server stopped at start-up."),
+                                     hint=_("see {path}").format(path=log_path))
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.stop()
+        raise ZhishiyunError(_("The demo server did not answer in time."),
+                             hint=_("see {path}").format(path=log_path))
+
+    def stop(self) -> None:
+        """Stop the server process (terminate, then kill after 10 s)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _with_server(settings: Settings, url: str) -> Settings:
+    values = dict(settings.values, server_url=url)
+    sources = dict(settings.sources, server_url="demo")
+    return dataclasses.replace(settings, values=values, sources=sources)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the demo server, then the GUI (desktop) or the headless walk-through."""
+    demo_dir = settings.data_path / "demo"
+    server = DemoServer(demo_dir / "server", _free_port())
+    print(_("Starting the demo exam server…"), flush=True)
+    server.start()
+    demo = _with_server(settings, server.url)
+    print(_("Demo server: {url}  (candidate 张三, ID {id}, password {pw})").format(
+        url=server.url, id=DEMO_ID_NUMBER, pw=DEMO_PASSWORD), flush=True)
+    try:
+        if _has_display() and not getattr(args, "headless", False):
+            from zhishiyun.ui.app import run as run_gui
+
+            return run_gui(args, demo)
+        return HeadlessDemo(demo, demo_dir).run()
+    finally:
+        server.stop()
+
+
+def make_standin_camera(path: Path, seconds: float = 4.0, fps: int = 15) -> Path:
+    """Write a small H.264 clip of moving colour bars to stand in for a camera."""
+    import av
+    import numpy as np
+
+    width, height = 640, 480
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        bars = np.repeat(np.linspace(0, 255, width, dtype=np.uint8)[None, :], height, axis=0)
+        for index in range(int(seconds * fps)):
+            shifted = np.roll(bars, index * 8, axis=1)
+            rgb = np.stack([shifted, np.roll(shifted, width // 3, 1),
+                            np.roll(shifted, 2 * width // 3, 1)], axis=2)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+class HeadlessDemo:
+    """The headless walk-through: checks, login, enter, record, upload, verify."""
+
+    def __init__(self, settings: Settings, demo_dir: Path) -> None:
+        self.settings, self.demo_dir = settings, demo_dir
+
+    def _step(self, text: str) -> None:
+        print(f"\n== {text}", flush=True)
+
+    def run(self) -> int:
+        """Walk through the demo; returns 0 when every segment reached the server."""
+        from zhishiyun.api.client import ServerClient
+        from zhishiyun.auth.tokens import TokenStore
+
+        self._step(_("System checks"))
+        self._checks()
+        client = ServerClient.from_settings(self.settings,
+                                            token_store=TokenStore(self.settings.server_url))
+        self._step(_("Password login as 张三"))
+        login = client.login_password(DEMO_ID_NUMBER, DEMO_PASSWORD)
+        client.store_login(login)
+        print(_("Logged in: {name} ({id})").format(name=login.candidate.name,
+                                                   id=login.candidate.id_number_masked))
+        exam = next((e for e in client.exams() if e.kind == "written" and e.state == "open"),
+                    None)
+        if exam is None:
+            raise ZhishiyunError(_("The demo server offers no open written exam."))
+        self._step(_("Entering “{name}”").format(name=exam.name))
+        if not exam.accepted:
+            client.accept(exam.id)
+        session = client.enter(exam.id)
+        print(_("Session {sid}; recording {seconds:.0f} s…").format(
+            sid=session.session_id, seconds=DEMO_RECORD_SECONDS), flush=True)
+        summary = self._record_and_upload(client, session)
+        client.finish(session.session_id, "candidate_ended")
+        recordings = client.recordings(session.session_id)
+        client.logout()
+        self._step(_("What the server received"))
+        all_ok = True
+        for track, info in sorted(recordings.tracks.items()):
+            ok = info.chain_ok and not info.missing
+            all_ok &= ok
+            print(_("{track:<7} segments {received}  missing {missing}  {mb:.2f} MB  "
+                    "chain {chain}").format(track=track, received=info.received,
+                                            missing=info.missing or "-",
+                                            mb=info.bytes / 1e6,
+                                            chain="ok" if info.chain_ok else "BROKEN"))
+        encoder = (summary.get("encoder") or {}).get("video", "?")
+        print(_("Encoder: {encoder}").format(encoder=encoder))
+        for name, counters in summary.get("sources", {}).items():
+            print(f"  {name:<10} " + ", ".join(f"{k}={v}" for k, v in counters.items()))
+        print(_("Demo finished: everything recorded reached the server.") if all_ok and
+              recordings.tracks else _("Demo finished with problems (see above)."))
+        return 0 if all_ok and recordings.tracks else 1
+
+    def _checks(self) -> None:
+        from zhishiyun.checks import CheckContext, CheckRunner, create_checks
+        from zhishiyun.checks.report import to_table
+
+        report = CheckRunner(create_checks(None), CheckContext(self.settings),
+                             in_order=True).run()
+        print(to_table(report))
+        print(_("(The demo goes on whatever the checks say; a real exam would not.)"))
+
+    def _record_and_upload(self, client: Any, session: Any) -> dict[str, Any]:
+        from zhishiyun.capture.devices import list_microphones
+        from zhishiyun.capture.recorder import Recorder
+        from zhishiyun.clock import ServerClock
+        from zhishiyun.upload.queue import UploadQueue
+        from zhishiyun.upload.session import SessionUploads
+        from zhishiyun.upload.worker import UploadWorker
+
+        clock = ServerClock()
+        clock.sync(client, samples=3, timeout=3.0)
+        recording = merge_from_server(RecordingSettings(), session.recording)
+        recording = dataclasses.replace(recording, segment_seconds=4)
+        camera = self.settings.camera or str(
+            make_standin_camera(self.demo_dir / "camera-standin.mp4"))
+        try:
+            has_mic = bool(list_microphones())
+        except ZhishiyunError:
+            has_mic = False
+        session_dir = paths.sessions_dir(self.settings.data_path) / session.session_id
+        queue = UploadQueue(paths.queue_db(self.settings.data_path))
+        uploads = SessionUploads(queue, session.session_id, session.upload_url,
+                                 client.api_url, session_dir)
+        worker = UploadWorker(queue, tokens=lambda: client.token)
+        worker.set_current_session(session.session_id)
+        worker.start()
+        recorder = Recorder(session_dir, session.session_key, recording,
+                            screen=_has_display(), camera=camera,
+                            microphone=None if has_mic else "none",
+                            now_server=clock.now, segment_did_close=uploads.on_segment_closed)
+        recorder.start()
+        time.sleep(DEMO_RECORD_SECONDS)
+        summary = recorder.stop()
+        print(_("Recorded; uploading…"), flush=True)
+        uploaded = worker.wait_idle(timeout=120)
+        worker.stop()
+        queue.close()
+        if not uploaded:
+            print(_("Some uploads are still pending; `zhishiyun upload` resumes them."))
+        return summary
