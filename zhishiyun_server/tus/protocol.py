@@ -2,7 +2,8 @@
 
 Spec: https://tus.io/protocols/resumable-upload. What this endpoint promises:
 
-- ``OPTIONS`` advertises version, extensions, max size and checksum algorithms (sha1, sha256).
+- ``OPTIONS`` advertises version, extensions and checksum algorithms (sha1, sha256); the
+  size limit depends on the caller (413 on creation says it), so no ``Tus-Max-Size``.
 - ``POST`` (creation) needs ``Upload-Length`` (no deferred length); ``Upload-Metadata`` is
   parsed strictly and handed to the hooks; the id is chosen here, never taken from metadata.
 - ``PATCH`` writes at ``Upload-Offset`` only (409 otherwise); with ``Upload-Checksum`` the
@@ -180,8 +181,14 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             raise TusError(410, "upload_expired", "this upload expired; start it again")
         return store, info
 
+    last_sweep = [0.0]
+
     def sweep(store: UploadStorage) -> None:
+        """Remove expired unfinished uploads (at most once a minute, on creation)."""
         now = time.time()
+        if now - last_sweep[0] < 60:
+            return
+        last_sweep[0] = now
         for upload_id in store.ids():
             info = store.get(upload_id)
             if info and not info.complete and info.expires_at and info.expires_at < now:
@@ -192,8 +199,7 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     def options(upload_id: str = "") -> Response:
         return Response(status_code=204, headers={
             "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
-            "Tus-Extension": EXTENSIONS, "Tus-Max-Size": str(TusLimits().max_size),
-            "Tus-Checksum-Algorithm": ",".join(CHECKSUMS)})
+            "Tus-Extension": EXTENSIONS, "Tus-Checksum-Algorithm": ",".join(CHECKSUMS)})
 
     @router.post("/")
     def create(request: Request, who: Any = auth) -> Response:
