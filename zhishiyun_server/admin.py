@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import releases
@@ -320,7 +321,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the admin command in ``args``; 0 on success, 1 with one line on stderr."""
     data = args.data or default_data_dir()
     data.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(args.db or f"sqlite:///{data / 'server.db'}")
+    try:
+        engine = make_engine(args.db or f"sqlite:///{data / 'server.db'}")
+    except (SQLAlchemyError, ValueError) as exc:
+        print(f"error: cannot use the database URL: {exc}", file=sys.stderr)
+        return 1
     try:
         upgrade(engine)
         with session_scope(make_session_factory(engine)) as db:
@@ -332,6 +337,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

@@ -75,8 +75,18 @@ def dump_openapi(document: dict) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for the message
+        return "(unreadable URL)"
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from zhishiyun_server.app import create_app
     from zhishiyun_server.settings import ServerConfig, default_data_dir
@@ -90,7 +100,12 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
                                    host=args.host, port=args.port, demo=args.demo,
                                    public_url=args.public_url.rstrip("/"))
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"error: cannot open the database {_safe_url(config.db_url)}: "
+              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     if args.demo:
         from zhishiyun_server.demo import describe, seed_if_empty
 

@@ -150,3 +150,12 @@ def test_the_admin_entry_point_runs_as_a_command(tmp_path):
         input="long-enough-pw\n", capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: no candidate with ID number 110101199003070011"
+
+
+def test_an_unusable_database_is_one_line_and_exit_1(tmp_path, capsys):
+    assert main(["--db", "postgresql://u:secret@127.0.0.1:1/x", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot open the database postgresql://u:***@127.0.0.1:1/x")
+    assert "secret" not in err and len(err.splitlines()) == 1
+    assert main(["admin", "--db", "nonsense://", "list-exams"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot use the database URL")
