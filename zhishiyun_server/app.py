@@ -115,7 +115,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.login_limiter = RateLimiter(config.login_max_failures, config.login_window_s)
-    app.state.address_limiter = RateLimiter(config.login_max_failures * 5, config.login_window_s)
+    # Per address only as a backstop: a school's candidates may share one NAT address.
+    app.state.address_limiter = RateLimiter(config.login_max_failures * 20,
+                                            config.login_window_s)
     _install_error_handlers(app)
     _install_body_limit(app)
     _include_routers(app)

@@ -54,13 +54,13 @@ def recording_settings(org: Organisation) -> dict:
 
 
 @router.get("/health", response_model=Health)
-def health() -> Health:
+async def health() -> Health:
     """Reachability and version."""
     return Health(status="ok", version=zhishiyun_server.__version__)
 
 
 @router.get("/time", response_model=ServerTime)
-def server_time() -> ServerTime:
+async def server_time() -> ServerTime:
     """The server's clock (for NTP-style offset measurement: keep it cheap)."""
     now = clock.now()
     return ServerTime(server_time_ms=int(now.timestamp() * 1000), server_time=now)
