@@ -100,3 +100,14 @@ def test_the_organisations_ca_bundle_is_trusted_too(tls_server):
     client = ServerClient(url, token_store=MemoryTokenStore(), ca_bundle=str(ca))
     assert client.health().status == "ok"
     assert client.config().org_name
+
+
+def test_a_broken_ca_bundle_is_reported_and_ignored(tls_server, tmp_path, caplog):
+    url, _ca = tls_server
+    bad = tmp_path / "org-ca.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    client = ServerClient(url, token_store=MemoryTokenStore(), ca_bundle=str(bad), retries=0)
+    assert "cannot be used" in caplog.text
+    with pytest.raises(ApiError) as info:
+        client.health()
+    assert info.value.code == "tls"

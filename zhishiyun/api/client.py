@@ -90,7 +90,12 @@ class ServerClient:
         if not Path(ca_bundle).is_file():
             log.warning("CA bundle %s does not exist; using the system CAs only", ca_bundle)
             return
-        adapter = _ExtraCAAdapter(ca_bundle)
+        try:
+            adapter = _ExtraCAAdapter(ca_bundle)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            log.warning("CA bundle %s cannot be used (%s); using the system CAs only",
+                        ca_bundle, exc)
+            return
         self.session.mount("https://", adapter)
 
     # --- plumbing ---------------------------------------------------------------------
