@@ -19,6 +19,7 @@ from tests.update.conftest import publish, write_private_key
 from zhishiyun.update import UpdateError, UpdateKind, Updater
 
 INSTALLED = "0.1.0\n"
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
