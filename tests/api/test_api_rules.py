@@ -344,3 +344,32 @@ def test_password_login_switch_message_and_release_reach_the_client(live_server,
     assert not c.release("windows", "0.3.0").update_available
     Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(
         base64.b64decode(release.signature), release.manifest.encode())
+
+
+def test_racing_saves_never_let_an_older_version_win(live_server):
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [client(live_server) for _ in range(4)]
+    for c in clients:
+        c.login_password(ZHANG_SAN[1], ZHANG_SAN[2])
+    exam_id = add_exam(live_server.db_url, opens=-H, closes=H, starts=-M)
+    sid = entered(clients[0], exam_id).session_id
+    versions = list(range(1, 41))
+    random.Random(7).shuffle(versions)
+
+    def save(i_version):
+        i, version = i_version
+        try:
+            clients[i % 4].put_answer(sid, "race", version, f"v{version}")
+        except ApiError as exc:
+            assert exc.code == "stale_version"
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(save, enumerate(versions)))
+    stored = {a.question_id: a for a in clients[0].answers(sid)}["race"]
+    assert (stored.version, stored.content) == (40, "v40")
+    finishes = [clients[i].finish for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda f: f(sid, "candidate_ended"), finishes))
+    assert len({(r.finished_at, r.reason) for r in replies}) == 1

@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,11 @@ def paper_content(session_id: str, paper_id: int,
     return Response(row.content, media_type=row.content_type)
 
 
+def _load(db: Session, where: tuple) -> Answer | None:
+    """The stored answer, freshly read (never a stale copy from this session)."""
+    return db.scalar(select(Answer).where(*where).execution_options(populate_existing=True))
+
+
 def _answer_reply(row: Answer) -> AnswerReply:
     return AnswerReply(question_id=row.question_id, version=row.version, content=row.content,
                        updated_at=row.updated_at)
@@ -94,25 +99,28 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     if clock.now() > ends_at(session.exam) + ANSWER_GRACE:
         raise ApiProblem(409, "exam_over", "The time for this exam is over.")
     _require_started(session)
+    where = (Answer.session_id == session_id, Answer.question_id == question_id)
     for _attempt in range(3):
-        row = db.scalar(select(Answer).where(Answer.session_id == session_id,
-                                             Answer.question_id == question_id))
-        if row is None:
-            row = Answer(session_id=session_id, question_id=question_id, version=body.version,
-                         content=body.content, updated_at=clock.now())
-            db.add(row)
-        elif body.version > row.version:
-            row.version, row.content, row.updated_at = body.version, body.content, clock.now()
-        elif body.version == row.version and body.content == row.content:
-            return _answer_reply(row)
-        else:
+        # One conditional UPDATE: the database re-checks "version < new" under its row lock,
+        # so two racing saves can never let the older one win.
+        changed = db.execute(update(Answer).where(*where, Answer.version < body.version).values(
+            version=body.version, content=body.content, updated_at=clock.now())).rowcount
+        if changed:
+            db.commit()
+            return _answer_reply(_load(db, where))
+        row = _load(db, where)
+        if row is not None:
+            if row.version == body.version and row.content == body.content:
+                return _answer_reply(row)  # a retry of what is stored
             raise ApiProblem(409, "stale_version",
                              f"A newer answer (version {row.version}) is already saved.",
                              current_version=row.version)
+        db.add(Answer(session_id=session_id, question_id=question_id, version=body.version,
+                      content=body.content, updated_at=clock.now()))
         try:
             db.commit()
-            return _answer_reply(row)
-        except IntegrityError:  # the first save of this question raced another
+            return _answer_reply(_load(db, where))
+        except IntegrityError:  # the first save of this question raced another: re-check
             db.rollback()
     raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
 
@@ -157,8 +165,11 @@ def finish(session_id: str, body: FinishIn, candidate: Candidate = Depends(curre
            db: Session = Depends(get_db)) -> FinishReply:
     """End the session; repeating it returns the first end time and reason."""
     session = owned_session(db, candidate, session_id)
-    if session.finished_at is None:
-        session.finished_at, session.finish_reason = clock.now(), body.reason
-        db.commit()
+    # Conditional: when two finishes race, the first one's time and reason stay.
+    db.execute(update(ExamSession).where(ExamSession.id == session_id,
+                                         ExamSession.finished_at.is_(None))
+               .values(finished_at=clock.now(), finish_reason=body.reason))
+    db.commit()
+    db.refresh(session)
     return FinishReply(session_id=session_id, finished_at=session.finished_at,
                        reason=session.finish_reason or body.reason)
