@@ -3,8 +3,8 @@
 The protocol code only talks to :class:`UploadStorage`. An upload is an id chosen by the
 server (never a name from the client), its :class:`UploadInfo` and its bytes. Writes come in
 as a :class:`ChunkWriter`: bytes are written at the current offset and only count once
-``commit()`` returns (after an fsync); ``discard()`` forgets them, so a PATCH whose checksum
-fails leaves the offset where it was.
+``commit()`` returns; ``discard()`` forgets them, so a PATCH whose checksum fails leaves the
+offset where it was.
 
 An S3-compatible store fits behind the same interface: keep ``UploadInfo`` as a small JSON
 object (or a database row), buffer each chunk to a temporary file, and on ``commit()`` upload
@@ -48,7 +48,13 @@ class UploadInfo:
 
 
 class ChunkWriter(abc.ABC):
-    """Bytes of one PATCH, written at the upload's offset; nothing counts before commit."""
+    """Bytes of one PATCH, written at the upload's offset; nothing counts before commit.
+
+    Durability: a process crash never loses committed bytes; the commit that completes an
+    upload is also fsynced (the client forgets the upload after it). Intermediate chunks are
+    not fsynced one by one (as in tusd and ``@tus/file-store``): after a power cut the
+    offset falls back to what is on disk and the client resumes from there.
+    """
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
@@ -121,17 +127,18 @@ class _LocalChunkWriter(ChunkWriter):
         self._written += len(data)
 
     def commit(self) -> int:
+        end = self._info.offset + self._written
+        last = end >= self._info.length
         try:
-            self._file.truncate(self._info.offset + self._written)
+            self._file.truncate(end)
             self._file.flush()
-            _datasync(self._file.fileno())  # the bytes are durable before they count
+            if last:  # the client forgets a finished upload: it must be on disk first
+                _datasync(self._file.fileno())
         finally:
             self._file.close()
-        self._info.offset += self._written
-        # The info is replaced atomically but not fsynced: after a power cut it may name an
-        # older offset than the (durable) data, and the client simply resumes from there.
-        self._storage._save(self._info, sync=False)
-        return self._info.offset
+        self._info.offset = end
+        self._storage._save(self._info, sync=last)
+        return end
 
     def discard(self) -> None:
         if self._file.closed:
@@ -173,9 +180,12 @@ class LocalDiskStorage(UploadStorage):
             return None
         try:
             raw = json.loads(self._info_path(upload_id).read_text("utf-8"))
+            size = self._data_path(upload_id).stat().st_size
         except (FileNotFoundError, ValueError):
             return None
-        return UploadInfo(**raw)
+        info = UploadInfo(**raw)
+        info.offset = min(info.offset, size)  # after a power cut, trust only bytes on disk
+        return info
 
     def save(self, info: UploadInfo) -> None:  # noqa: D102
         self._save(info, sync=True)
