@@ -142,22 +142,23 @@ def post_events(session_id: str, body: EventBatch,
     """Record proctoring events; an id already known (or repeated in the batch) is skipped."""
     owned_session(db, candidate, session_id)
     ids = {e.id for e in body.events}
-    known = set(db.scalars(select(Event.client_event_id).where(
-        Event.session_id == session_id, Event.client_event_id.in_(ids)))) if ids else set()
-    accepted = 0
-    for item in body.events:
-        if item.id in known:
-            continue
-        known.add(item.id)
-        db.add(Event(session_id=session_id, client_event_id=item.id, kind=item.kind,
-                     at=item.at, details=item.details))
-        accepted += 1
-    try:
-        db.commit()
-    except IntegrityError:  # the same batch raced itself (a retry): count again
-        db.rollback()
-        return EventsReply(accepted=0, duplicates=len(body.events))
-    return EventsReply(accepted=accepted, duplicates=len(body.events) - accepted)
+    for _attempt in range(3):
+        known = set(db.scalars(select(Event.client_event_id).where(
+            Event.session_id == session_id, Event.client_event_id.in_(ids)))) if ids else set()
+        accepted = 0
+        for item in body.events:
+            if item.id in known:
+                continue
+            known.add(item.id)
+            db.add(Event(session_id=session_id, client_event_id=item.id, kind=item.kind,
+                         at=item.at, details=item.details))
+            accepted += 1
+        try:
+            db.commit()
+            return EventsReply(accepted=accepted, duplicates=len(body.events) - accepted)
+        except IntegrityError:  # another request stored some of them meanwhile: look again
+            db.rollback()
+    raise ApiProblem(409, "conflict", "The events changed while saving; try again.")
 
 
 @router.post("/sessions/{session_id}/finish", response_model=FinishReply)
