@@ -373,3 +373,34 @@ def test_racing_saves_never_let_an_older_version_win(live_server):
     with ThreadPoolExecutor(4) as pool:
         replies = list(pool.map(lambda f: f(sid, "candidate_ended"), finishes))
     assert len({(r.finished_at, r.reason) for r in replies}) == 1
+
+
+def test_overlapping_event_batches_racing_lose_nothing(live_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from tests.server.support import db_session
+    from zhishiyun_server.models import Event
+
+    clients = [client(live_server) for _ in range(3)]
+    for c in clients:
+        c.login_password(ZHANG_SAN[1], ZHANG_SAN[2])
+    exam_id = add_exam(live_server.db_url, opens=-H, closes=H, starts=-M)
+    sid = entered(clients[0], exam_id).session_id
+
+    def batch(start):
+        return [{"id": f"ev{i}", "kind": "focus_lost", "at": "2026-03-01T08:00:00Z"}
+                for i in range(start, start + 20)]
+
+    with ThreadPoolExecutor(3) as pool:  # 0-19, 10-29, 20-39 all at once
+        list(pool.map(lambda i: clients[i].post_events(sid, batch(i * 10)), range(3)))
+    engine, db = db_session(live_server.db_url)
+    try:
+        ids = set(db.scalars(select(Event.client_event_id).where(Event.session_id == sid)))
+        assert ids == {f"ev{i}" for i in range(40)}
+        assert db.scalar(select(func.count()).select_from(Event)
+                         .where(Event.session_id == sid)) == 40
+    finally:
+        db.close()
+        engine.dispose()
