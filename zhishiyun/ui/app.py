@@ -158,12 +158,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                           hint=_("start with --server URL, or ask your organiser for the "
                                  "installer that sets it"))
     app = create_application()
-    from zhishiyun.ui.exam_entry import enter_exam
+    from zhishiyun.ui.exam_entry import enter_exam, install_exam_hooks
     from zhishiyun.ui.main_window import MainWindow
 
     services = build_services(settings)
     window = MainWindow(services)
     window.exam_enter_requested.connect(lambda exam: enter_exam(window, services, exam))
+    install_exam_hooks(window, services)  # resume offer after login, quit guard (part 2)
     window.show()
     window.start()
     log.info("GUI started against %s (data %s)", settings.server_url,

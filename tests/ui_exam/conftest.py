@@ -1,0 +1,59 @@
+"""Exam-window tests: pytest-qt offscreen, the real server, real recordings; zh_CN screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
+
+from tests.exam.conftest import camera_video, devices, login, shape  # noqa: E402,F401
+from zhishiyun import i18n  # noqa: E402
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
+
+@pytest.fixture(autouse=True)
+def ui_app(qapp):
+    """The app's look, the bridge, and Simplified Chinese (the default language)."""
+    from zhishiyun.ui.style import apply_style
+    from zhishiyun.ui.tasks import install_bridge
+
+    previous = i18n.current_language()
+    i18n.set_language("zh_CN")
+    apply_style(qapp)
+    install_bridge()
+    yield qapp
+    i18n.set_language(previous)
+
+
+@pytest.fixture
+def runtime_for(isolated_home):
+    from zhishiyun.exam.runtime import ExamRuntime
+
+    made = []
+
+    def make(server):
+        runtime = ExamRuntime(login(server.url), isolated_home / "data")
+        runtime.start()
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+def screenshot(widget, name: str) -> Path:
+    """Save ``docs/screenshots/exam_<name>.png`` of ``widget`` at 1440×900."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"exam_{name}.png"
+    assert widget.grab().save(str(path))
+    return path
+
+
+SUPPORT = {"support_phone": "400-800-1234", "support_qq": "800012345",
+           "support_email": "support@zhishiyun.example", "support_hours": "每天 8:00–22:00"}

@@ -1,0 +1,121 @@
+"""The exam window through a written exam and an interview, against the real server."""
+
+from __future__ import annotations
+
+from tests.exam.conftest import server_rows, shape
+from tests.exam.helpers import assert_all_segments_on_server
+from tests.ui_exam.conftest import SUPPORT, screenshot
+from zhishiyun.exam.session import State
+from zhishiyun.ui.qt import QApplication, QEvent, QGuiApplication
+
+
+def make_window(session, qtbot, asked):
+    from zhishiyun.ui.exam.window import ExamWindow
+
+    window = ExamWindow(session, support=SUPPORT, candidate_name="张三",
+                        list_devices=lambda: ([("视频文件摄像头", session.camera)],
+                                              [("系统默认", None), ("vmic", "vmic")]))
+    window.ask = lambda _parent, title, text: asked.append((title, text)) or True
+    qtbot.addWidget(window)
+    window.resize(1440, 900)
+    return window
+
+
+def test_written_exam_in_the_window(server_factory, runtime_for, devices, qtbot):
+    server = server_factory()
+    exam_id = shape(server, "written", start_in=5, duration_s=600)
+    runtime = runtime_for(server)
+    runtime.client.accept(exam_id)
+    session = runtime.session({"id": exam_id, "name": "2026 年春季招聘笔试（演示）",
+                               "kind": "written"}, **devices)
+    asked: list = []
+    window = make_window(session, qtbot, asked)
+    window.start()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=15000)
+    assert window.rec.isVisible() and session.recorder.running
+    qtbot.waitUntil(lambda: window.preview.has_frame(), timeout=10000)
+    qtbot.waitUntil(lambda: window.waiting.countdown.text() != "--:--:--", timeout=3000)
+    screenshot(window, "1_waiting")
+
+    # at zero the papers appear by themselves
+    qtbot.waitUntil(lambda: window.papers_loaded, timeout=20000)
+    assert window.stack.currentWidget() is window.exam_page
+    assert window.paper_view.list.count() == 3
+    assert sorted(window.answers.fields) == ["1", "2", "3", "4"]  # from the PDF and the text
+    qtbot.keyClicks(window.answers.fields["1"], "OK ")  # typing (QTest cannot type CJK)
+    # what an input method commits
+    window.answers.fields["1"].insertPlainText("片段录制在崩溃后也能读到最后一帧。")
+    window.paper_view.zoom_in.click()
+    assert window.paper_view.zoom > 1.0
+    qtbot.waitUntil(lambda: session.answers().get("1", "").endswith("最后一帧。"), timeout=3000)
+    screenshot(window, "2_papers_answers")
+    window.paper_view.list.setCurrentRow(1)  # the image paper
+    assert window.paper_view.stack.currentWidget() is window.paper_view.pages_scroll
+
+    # focus lost and a second monitor: warnings and events
+    QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))
+    QGuiApplication.instance().screenAdded.emit(QGuiApplication.primaryScreen())
+    assert {"focus", "display"} <= set(window.banners.texts())
+    screenshot(window, "3_warnings")
+    QApplication.sendEvent(window, QEvent(QEvent.Type.WindowActivate))
+    window.show_help()
+    assert "400-800-1234" in window.help_box.text()
+    window.help_box.close()
+
+    # 交卷: the unanswered questions are listed before the confirmation
+    window.submit_button.click()
+    assert asked and "2, 3, 4" in asked[-1][1]
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.finishing, timeout=10000)
+    screenshot(window, "4_finishing")
+    qtbot.waitUntil(lambda: session.state == State.DONE, timeout=40000)
+    qtbot.waitUntil(lambda: window.finishing.done, timeout=3000)
+    screenshot(window, "5_uploaded")
+    with qtbot.waitSignal(window.left, timeout=3000) as left:
+        window.finishing.leave_button.click()
+    assert left.args == ["done"]
+
+    assert session.finish_reason == "candidate_ended"
+    stored = {a.question_id: a.content for a in runtime.client.answers(session.session_id)}
+    assert stored == {"1": "OK 片段录制在崩溃后也能读到最后一帧。"}
+    kinds = [e.kind for e in server_rows(server, "Event", session.session_id)]
+    assert {"focus_lost", "display_added", "exam_finished"} <= set(kinds)
+    assert_all_segments_on_server(runtime.client, session)
+
+
+def test_interview_device_confirmation_waiting_and_time_up(server_factory, runtime_for,
+                                                           devices, qtbot):
+    server = server_factory()
+    exam_id = shape(server, "interview", start_in=6, duration_s=6)
+    runtime = runtime_for(server)
+    runtime.client.draw_lot(exam_id)
+    runtime.client.accept(exam_id)
+    session = runtime.session({"id": exam_id, "name": "2026 年研究生复试面试（演示）",
+                               "kind": "interview"}, **devices)
+    asked: list = []
+    window = make_window(session, qtbot, asked)
+    window.start()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.confirm, timeout=15000)
+    qtbot.waitUntil(lambda: window.confirm.camera_box.count() > 0, timeout=10000)
+    qtbot.waitUntil(lambda: window.confirm.preview.has_frame(), timeout=10000)
+    assert not window.submit_button.isVisible()  # interviews have no answer boxes
+    screenshot(window, "0_device_confirm")
+    window.confirm.confirm_button.click()
+    assert session.state in (State.WAITING, State.IN_PROGRESS)
+
+    # the leaving-full-screen warning (offscreen windows report their state changes)
+    window.showNormal()
+    qtbot.waitUntil(lambda: "fullscreen" in window.banners.texts(), timeout=3000)
+    window.showFullScreen()
+    qtbot.waitUntil(lambda: "fullscreen" not in window.banners.texts(), timeout=3000)
+
+    qtbot.waitUntil(lambda: window.papers_loaded, timeout=20000)
+    assert window.paper_view.text_view.toPlainText().startswith("请用三分钟")
+    # the duration runs out on the server's clock: the exam ends by itself
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.finishing, timeout=20000)
+    assert session.finish_reason == "time_up"
+    assert window.finishing.title.text() != ""
+    qtbot.waitUntil(lambda: session.state == State.DONE, timeout=40000)
+    kinds = [e.kind for e in server_rows(server, "Event", session.session_id)]
+    assert {"devices_confirmed", "fullscreen_left", "exam_finished"} <= set(kinds)
+    assert_all_segments_on_server(runtime.client, session)
+    assert not asked  # nothing asked the candidate: the time ended the exam

@@ -1,0 +1,493 @@
+"""The exam window: full screen, from entry to the last upload.
+
+Layout (Zhishiyun's exam screen): on the left the countdown and the papers (with answer
+boxes for written exams); on the right the live camera picture, the candidate, the
+countdown and 交卷 / 结束考试; at the bottom the support phone, 求助 and 返回主页.
+Warnings (network, devices, focus, second monitor, full screen) appear as banners at the
+top and never block the exam. Everything slow goes through ``run_task``; the session's
+callbacks arrive on the main thread through ``on_main``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from zhishiyun.exam.session import State
+from zhishiyun.i18n import _
+from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.exam.answers import AnswerPanelWidget
+from zhishiyun.ui.exam.banners import BannerStackWidget
+from zhishiyun.ui.exam.pages import (
+    DeviceConfirmWidget,
+    FinishingWidget,
+    WaitingWidget,
+    clock_text,
+)
+from zhishiyun.ui.exam.papers import LoadedPaper, PaperViewWidget, question_ids
+from zhishiyun.ui.qt import (
+    QEvent,
+    QGuiApplication,
+    QHBoxLayout,
+    QMessageBox,
+    QStackedWidget,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from zhishiyun.ui.tasks import on_main, run_task
+from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
+
+log = logging.getLogger(__name__)
+TICK_MS = 250
+EXAM_STATES = (State.WAITING, State.IN_PROGRESS, State.DEVICE_CONFIRM)
+
+
+def load_papers(session: Any) -> list[LoadedPaper]:
+    """Fetch the list and every paper's bytes (a failed paper keeps its error). Blocking."""
+    loaded = []
+    for paper in session.papers():
+        try:
+            loaded.append(LoadedPaper(paper, session.paper_content(paper)))
+        except Exception as exc:  # noqa: BLE001 - one bad paper must not hide the others
+            loaded.append(LoadedPaper(paper, error=message_for(exc)))
+    return loaded
+
+
+def ask_question(parent: QWidget, title: str, text: str) -> bool:
+    """A yes/no confirmation (tests replace ``ExamWindow.ask``)."""
+    reply = QMessageBox.question(parent, title, text,
+                                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                 QMessageBox.StandardButton.No)
+    return reply == QMessageBox.StandardButton.Yes
+
+
+class ExamWindow(QWidget):
+    """The exam window for one :class:`~zhishiyun.exam.session.ExamSession`.
+
+    Args:
+        session: the session (entered by :meth:`start`, off the UI thread).
+        support: support contacts (``support_phone``, ``support_qq``, ``support_email``).
+        candidate_name: shown next to the camera picture.
+        list_devices: returns ``(cameras, microphones)`` as ``(label, value)`` lists
+            (interview device confirmation); blocking, run on a pool thread.
+
+    Signals: ``left(str)`` when the candidate leaves (``done``, ``leave_pending`` or
+    ``home``: the exam goes on in the background and can be re-entered).
+    """
+
+    left = Signal(str)
+
+    def __init__(self, session: Any, *, support: dict | None = None, candidate_name: str = "",
+                 list_devices: Callable[[], tuple[list, list]] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.support = support or {}
+        self.list_devices = list_devices
+        self.ask: Callable[[QWidget, str, str], bool] = ask_question
+        self.papers_loaded = False
+        self._loading = False
+        self._full_screen_seen = False
+        self._focus_lost = False
+        self.setObjectName("examWindow")
+        self.setWindowTitle(session.exam_name or _("Exam"))
+        self._build(candidate_name)
+        self._relay = on_main(self._on_session_change)
+        session.session_did_change.append(self._relay)
+        app = QGuiApplication.instance()
+        app.screenAdded.connect(self._on_screen_added)
+        app.screenRemoved.connect(self._on_screen_removed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._on_tick)
+
+    # --- building -----------------------------------------------------------------------
+
+    def _build(self, candidate_name: str) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        top = QHBoxLayout()
+        self.title = label(self.session.exam_name, "subtitle", name="examTitle")
+        self.rec = label("● " + _("Recording now"), "tag", name="recIndicator")
+        self.rec.setProperty("tone", "red")
+        self.net = label(_("Online"), "tag", name="netIndicator")
+        self.net.setProperty("tone", "green")
+        top.addWidget(self.title)
+        top.addStretch(1)
+        top.addWidget(self.net)
+        top.addWidget(self.rec)
+        outer.addLayout(top)
+        self.banners = BannerStackWidget()
+        outer.addWidget(self.banners)
+        body = QHBoxLayout()
+        self.stack = QStackedWidget()
+        self.entering = label(_("Entering the exam and starting the recording…"), "subtitle",
+                              wrap=True, name="enteringText")
+        self.entering.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.confirm = DeviceConfirmWidget()
+        self.confirm.confirmed.connect(self._on_devices_confirmed)
+        self.confirm.devices_chosen.connect(self._on_devices_chosen)
+        self.waiting = WaitingWidget()
+        self.exam_page = QWidget()
+        exam_row = QHBoxLayout(self.exam_page)
+        exam_row.setContentsMargins(0, 0, 0, 0)
+        self.paper_view = PaperViewWidget()
+        self.paper_view.refresh_requested.connect(self.load_papers)
+        exam_row.addWidget(self.paper_view, 3)
+        self.answers = AnswerPanelWidget(self.session.save_answer)
+        if self.session.kind == "written":
+            exam_row.addWidget(self.answers, 2)
+        else:
+            self.answers.hide()
+        self.finishing = FinishingWidget()
+        self.finishing.leave_requested.connect(self._on_leave_requested)
+        self.finishing.retry_requested.connect(self._on_retry_uploads)
+        for page in (self.entering, self.confirm, self.waiting, self.exam_page, self.finishing):
+            self.stack.addWidget(page)
+        body.addWidget(self.stack, 1)
+        body.addWidget(self._build_side(candidate_name))
+        outer.addLayout(body, 1)
+        bottom = QHBoxLayout()
+        phone = self.support.get("support_phone") or ""
+        self.support_line = label(_("Support hotline: {phone}").format(phone=phone) if phone
+                                  else "", "muted")
+        self.help_button = button(_("Help"), name="helpButton")
+        self.help_button.clicked.connect(self.show_help)
+        self.home_button = button(_("Back to home"), "link", name="homeButton")
+        self.home_button.clicked.connect(self._on_home_requested)
+        bottom.addWidget(self.support_line)
+        bottom.addWidget(self.help_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.home_button)
+        outer.addLayout(bottom)
+
+    def _build_side(self, candidate_name: str) -> QWidget:
+        side = CardWidget(margins=14)
+        side.setFixedWidth(300)
+        self.preview = PreviewWidget(_("Camera starting…"))
+        self.preview.setObjectName("examPreview")
+        self.preview.setMinimumSize(260, 195)
+        self.preview.setMaximumHeight(200)
+        side.body.addWidget(self.preview)
+        side.body.addWidget(label(candidate_name, "subtitle", name="candidateName"))
+        self.phase = label("", "muted", name="phaseLabel")
+        side.body.addWidget(self.phase)
+        self.countdown = label("--:--:--", "title", name="examCountdown")
+        self.countdown.setStyleSheet("font-size: 32px;")
+        side.body.addWidget(self.countdown)
+        side.body.addStretch(1)
+        self.submit_button = button(_("Submit answers"), "primary", name="submitButton")
+        self.submit_button.clicked.connect(self._on_submit)
+        self.submit_button.setVisible(self.session.kind == "written")
+        self.end_button = button(_("End exam"), "danger", name="endButton")
+        self.end_button.clicked.connect(self._on_end)
+        self.full_button = button(_("Back to full screen"), name="fullScreenButton")
+        self.full_button.clicked.connect(self.showFullScreen)
+        self.full_button.hide()
+        for widget in (self.full_button, self.submit_button, self.end_button):
+            side.body.addWidget(widget)
+        return side
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show full screen and enter the exam (creates the session, starts recording)."""
+        self.showFullScreen()
+        self.timer.start()
+        self.stack.setCurrentWidget(self.entering)
+        if self.session.state in (State.NEW,):
+            run_task(self.session.enter, self._on_entered)
+        else:
+            self._show_state(self.session.state)
+
+    def _on_entered(self, _result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.entering.setText(_("Could not enter the exam: {error}\nPress Back to home "
+                                    "and try again.").format(error=message_for(error)))
+            return
+        self.answers.set_questions([], {})  # replaced when the papers arrive
+        self._show_state(self.session.state)
+
+    def _on_session_change(self, kind: str, value: Any) -> None:
+        if kind == "state":
+            self._show_state(value)
+        elif kind == "network":
+            self._on_network(bool(value))
+        elif kind == "recorder":
+            self._on_recorder_event(value)
+
+    def _show_state(self, state: State) -> None:
+        in_exam = state in EXAM_STATES
+        self.end_button.setEnabled(in_exam)
+        self.submit_button.setEnabled(state == State.IN_PROGRESS)
+        self.phase.setText({
+            State.DEVICE_CONFIRM: _("Device confirmation"), State.WAITING: _("Until the start"),
+            State.IN_PROGRESS: _("Time left"), State.FINISHING: _("Uploading"),
+            State.DONE: _("Finished")}.get(state, ""))
+        if state == State.DEVICE_CONFIRM:
+            self.stack.setCurrentWidget(self.confirm)
+            self._fill_devices()
+        elif state == State.WAITING:
+            self.stack.setCurrentWidget(self.waiting)
+        elif state == State.IN_PROGRESS:
+            self.stack.setCurrentWidget(self.exam_page)
+            if not self.papers_loaded:
+                self.load_papers()
+        elif state in (State.FINISHING, State.DONE):
+            self.answers.save_now()
+            self.answers.set_read_only(True)
+            self.stack.setCurrentWidget(self.finishing)
+            self.rec.setText(_("Recording stopped"))
+            self.banners.clear_all()
+            if self.session.finish_reason == "time_up":
+                self.finishing.title.setText(_("Time is up: the exam has ended"))
+            self._update_finishing()
+
+    # --- papers and answers -------------------------------------------------------------
+
+    def load_papers(self) -> None:
+        """Fetch the papers off the UI thread (again after a failure)."""
+        if self._loading:
+            return
+        self._loading = True
+        self.paper_view.show_message(_("Loading the papers…"))
+        session = self.session
+        run_task(lambda: load_papers(session), self._on_papers)
+
+    def _on_papers(self, papers: Any, error: BaseException | None) -> None:
+        self._loading = False
+        if error is not None:
+            self.paper_view.show_message(_("The papers could not be loaded: {error}\nPress "
+                                           "Refresh papers to try again.").format(
+                error=message_for(error)))
+            return
+        self.papers_loaded = all(not p.error for p in papers)
+        self.paper_view.set_papers(papers)
+        if self.session.kind == "written":
+            self.answers.set_questions(question_ids(papers), self.session.answers())
+
+    def _on_submit(self) -> None:
+        self.answers.save_now()
+        missing = self.answers.unanswered()
+        text = (_("Questions without an answer: {list}.").format(list=", ".join(missing))
+                if missing else _("Every question has an answer."))
+        if self.ask(self, _("Submit answers"), text + "\n" + _(
+                "After submitting, the exam ends and you cannot change your answers. "
+                "Submit now?")):
+            self._finish("candidate_ended")
+
+    def _on_end(self) -> None:
+        self.answers.save_now()
+        if self.ask(self, _("End exam"), _("Do you really want to end the exam now? You "
+                                           "cannot return to it afterwards.")):
+            self._finish("candidate_ended")
+
+    def _finish(self, reason: str) -> None:
+        self.end_button.setEnabled(False)
+        self.submit_button.setEnabled(False)
+        session = self.session
+        run_task(lambda: session.finish(reason), self._on_finished)
+
+    def _on_finished(self, _result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.banners.show_banner("finish", message_for(error), "red")
+
+    # --- devices (interviews) -----------------------------------------------------------
+
+    def _fill_devices(self) -> None:
+        if self.list_devices is None:
+            return
+        run_task(self.list_devices, self._on_devices_listed)
+
+    def _on_devices_listed(self, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.confirm.echo_result.setText(message_for(error))
+            return
+        cameras, mics = result
+        self.confirm.set_devices(cameras, mics, self.session.camera, self.session.microphone)
+
+    def _on_devices_chosen(self, camera: Any, microphone: Any) -> None:
+        session = self.session
+        self.preview.show_placeholder(_("Switching the camera…"))
+        run_task(lambda: session.switch_devices(camera, microphone), self._on_finished)
+
+    def _on_devices_confirmed(self) -> None:
+        self.session.confirm_devices()
+
+    # --- proctoring: focus, full screen, monitors, devices, network ---------------------
+
+    def _proctoring(self) -> bool:
+        return self.session.state in EXAM_STATES
+
+    def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
+        kind = event.type()
+        if kind == QEvent.Type.WindowDeactivate and self._proctoring() and not self._focus_lost:
+            self._focus_lost = True
+            self.session.record_event("focus_lost", {})
+            self.banners.show_banner("focus", _("The exam window lost the focus. Switching to "
+                                                "other windows is recorded."), "orange")
+        elif kind == QEvent.Type.WindowActivate and self._focus_lost:
+            self._focus_lost = False
+            if self._proctoring():
+                self.session.record_event("focus_back", {})
+        return super().event(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        """Leaving full screen or minimising records an event and shows a warning."""
+        if event.type() == QEvent.Type.WindowStateChange:
+            state = self.windowState()
+            if state & Qt.WindowState.WindowFullScreen:
+                self._full_screen_seen = True
+                self.full_button.hide()
+                self.banners.clear_banner("fullscreen")
+            elif self._proctoring() and self._full_screen_seen:
+                minimised = bool(state & Qt.WindowState.WindowMinimized)
+                self.session.record_event("minimised" if minimised else "fullscreen_left", {})
+                self.full_button.show()
+                self.banners.show_banner("fullscreen", _(
+                    "The exam must stay in full screen. Press Back to full screen."), "orange")
+        super().changeEvent(event)
+
+    def _on_screen_added(self, screen: Any) -> None:
+        count = len(QGuiApplication.screens())
+        if self.session.state not in (State.NEW, State.DONE):
+            self.session.record_event("display_added", {"name": screen.name(),
+                                                        "count": count})
+        self.banners.show_banner("display", _(
+            "A second monitor was connected. Disconnect it: using more than one screen is not "
+            "allowed and has been recorded."), "red")
+
+    def _on_screen_removed(self, _screen: Any) -> None:
+        if self.session.state not in (State.NEW, State.DONE):
+            self.session.record_event("display_removed",
+                                      {"count": len(QGuiApplication.screens())})
+        if len(QGuiApplication.screens()) <= 1:
+            self.banners.clear_banner("display")
+
+    def _on_recorder_event(self, event: Any) -> None:
+        if event.kind == "device_lost":
+            self.banners.show_banner(f"device:{event.source}", _(
+                "The {device} stopped working. Check its cable; recording resumes by itself "
+                "when it is back.").format(device=_device_name(event.source)), "red")
+        elif event.kind == "device_restored":
+            self.banners.clear_banner(f"device:{event.source}")
+        elif event.kind in ("disk_low", "disk_full"):
+            self.banners.show_banner("disk", _("The disk is nearly full ({detail}). Free some "
+                                               "space now.").format(detail=event.detail), "red")
+
+    def _on_network(self, online: bool) -> None:
+        self.net.setText(_("Online") if online else _("Offline"))
+        self.net.setProperty("tone", "green" if online else "red")
+        self.net.style().unpolish(self.net)
+        self.net.style().polish(self.net)
+        if online:
+            self.banners.clear_banner("network")
+        else:
+            self.banners.show_banner("network", _(
+                "The network is down. The exam, the recording and the saving of your answers "
+                "go on; everything is sent when the network is back."), "orange")
+
+    # --- the tick -----------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        session, state = self.session, self.session.state
+        if state == State.WAITING:
+            start = session.starts_at.astimezone().strftime("%H:%M:%S") \
+                if session.starts_at else ""
+            self.waiting.update_time(session.seconds_to_start(), start)
+            self.countdown.setText(clock_text(session.seconds_to_start()))
+        elif state == State.IN_PROGRESS:
+            self.countdown.setText(clock_text(session.seconds_left()))
+        elif state in (State.FINISHING, State.DONE):
+            self.countdown.setText(clock_text(0))
+            self._update_finishing()
+        recorder = getattr(session, "recorder", None)
+        if recorder is not None and recorder.running:
+            frame = getattr(recorder, "latest_camera_frame", None)
+            if frame is not None:
+                rgb = frame[:, :, ::-1].copy()
+                self.preview.show_frame(rgb)
+                if state == State.DEVICE_CONFIRM:
+                    self.confirm.preview.show_frame(rgb)
+            rms, peak = recorder.audio_level()
+            self.confirm.level.setValue(int(min(1.0, peak) * 100))
+
+    def _update_finishing(self) -> None:
+        done = self.session.state == State.DONE
+        self.finishing.update_uploads(self.session.segment_items(),
+                                      self.session.upload_totals(), done, self.session.online)
+
+    # --- leaving ------------------------------------------------------------------------
+
+    def _on_retry_uploads(self) -> None:
+        self.session.queue.requeue_failed(self.session.session_id)
+        if self.session.worker is not None:
+            self.session.worker.retry_now()
+
+    def _on_leave_requested(self) -> None:
+        if self.finishing.done:
+            self._leave("done")
+        elif self.ask(self, _("Uploads are not finished"), _(
+                "Some recordings are not uploaded yet. If you leave now, they keep uploading "
+                "while Zhishiyun stays open, and continue the next time you start it. If they "
+                "never arrive, the organiser may not accept your exam. Leave anyway?")):
+            self._leave("leave_pending")
+
+    def _on_home_requested(self) -> None:
+        if self.session.state in EXAM_STATES:
+            if not self.ask(self, _("Back to home"), _(
+                    "Only use this if you must deal with a problem on your computer. The exam "
+                    "and the recording go on; return with Enter exam. Go back to the home "
+                    "page?")):
+                return
+            self.session.record_event("left_to_home", {})
+            self._leave("home")
+        elif self.session.state == State.NEW:
+            self._leave("home")
+        else:
+            self._on_leave_requested()
+
+    def _leave(self, how: str) -> None:
+        self.timer.stop()
+        self._leaving = True
+        self.close()
+        self.left.emit(how)
+
+    def show_help(self) -> None:
+        """求助: the support contacts."""
+        rows = [(_("Phone"), self.support.get("support_phone")),
+                (_("QQ"), self.support.get("support_qq")),
+                (_("Email"), self.support.get("support_email")),
+                (_("Hours"), self.support.get("support_hours"))]
+        text = "\n".join(f"{name}: {value}" for name, value in rows if value) or _(
+            "No support contacts were published by the exam server.")
+        box = QMessageBox(QMessageBox.Icon.Information, _("Help"), text, parent=self)
+        box.setObjectName("helpDialog")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        self.help_box = box
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Closing mid-exam is refused; after the end it asks while uploads are pending."""
+        if getattr(self, "_leaving", False):
+            self.session.session_did_change[:] = [c for c in self.session.session_did_change
+                                                  if c is not self._relay]
+            super().closeEvent(event)
+            return
+        event.ignore()
+        if self.session.state in (State.FINISHING, State.DONE):
+            self._on_leave_requested()
+        elif self.session.state != State.NEW:
+            self.banners.show_banner("close", _("The exam window cannot be closed during the "
+                                                "exam. Use End exam to finish."), "orange")
+        else:
+            self._leave("home")
+
+
+def _device_name(source: str) -> str:
+    return {"camera": _("camera"), "microphone": _("microphone"),
+            "screen": _("screen capture")}.get(source, source)
