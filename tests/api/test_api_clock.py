@@ -7,9 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.server.support import running_server
-from zhishiyun.api import ApiError, ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api import ApiError
 from zhishiyun.clock import ServerClock
 
 
@@ -59,15 +57,3 @@ def test_unsynced_clock_uses_the_system_clock_and_failure_raises():
     with pytest.raises(ApiError):
         clock.sync(Down(), samples=2)
     assert not clock.synced
-
-
-@pytest.mark.integration
-def test_offset_against_a_real_server_an_hour_ahead(tmp_path_factory):
-    env = {"ZHISHIYUN_SERVER_CLOCK_OFFSET": "3600"}
-    with running_server(tmp_path_factory, demo=False, env=env) as server:
-        clock = ServerClock()
-        client = ServerClient(server.url, token_store=MemoryTokenStore())
-        clock.sync(client, samples=5)
-        assert clock.synced and clock.rtt_s < 1.0
-        assert clock.system_offset_s == pytest.approx(3600, abs=1.0)
-        assert clock.seconds_until(clock.now()) == pytest.approx(0, abs=0.5)

@@ -47,6 +47,16 @@ def test_demo_papers_are_a_real_pdf_a_real_png_and_text(ahead):
     assert "隐私" in papers[2].text
 
 
+def test_server_clock_measured_against_a_server_400_s_ahead(ahead):
+    from zhishiyun.clock import ServerClock
+
+    clock = ServerClock()
+    clock.sync(ahead, samples=5)
+    assert clock.synced and clock.rtt_s < 1.0
+    assert clock.system_offset_s == pytest.approx(400, abs=1.0)
+    assert clock.seconds_until(clock.now()) == pytest.approx(0, abs=0.5)
+
+
 def test_server_help_documents_the_hooks(capsys):
     from zhishiyun_server.cli import main
 
