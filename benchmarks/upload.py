@@ -160,6 +160,8 @@ def main() -> int:
     ref_mbps = size / MB / statistics.median(ref)
     up_mbps = size / MB / statistics.median(up)
     print(json.dumps({
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
         "file_bytes": size,
         "chunk_bytes": DEFAULT_CHUNK_SIZE,
         "rounds": args.rounds,

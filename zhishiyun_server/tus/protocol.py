@@ -256,7 +256,8 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 raise TusError(409, "offset_mismatch",
                                f"Upload-Offset {offset} does not match {info.offset}",
                                {"Upload-Offset": str(info.offset)})
-            info.expires_at = time.time() + hooks.limits(who).expiration_s  # saved by commit
+            if info.expiry_window_s:  # a write renews the lease (saved by the commit)
+                info.expires_at = time.time() + info.expiry_window_s
             new_offset = await _receive(request, store, info, checksum)
             if info.complete:
                 info.completed_at = time.time()

@@ -39,6 +39,8 @@ class UploadInfo:
     owner: str = ""
     created_at: float = field(default_factory=time.time)
     expires_at: float = 0.0
+    #: Seconds an unfinished upload lives after its last write (0: forever).
+    expiry_window_s: float = 0.0
     completed_at: float | None = None
 
     @property
@@ -170,7 +172,9 @@ class LocalDiskStorage(UploadStorage):
 
     def create(self, length, metadata, owner, expires_at) -> UploadInfo:  # noqa: D102
         info = UploadInfo(id=uuid.uuid4().hex, length=length, metadata=dict(metadata),
-                          owner=owner, expires_at=expires_at)
+                          owner=owner, expires_at=expires_at,
+                          expiry_window_s=max(0.0, expires_at - time.time()) if expires_at
+                          else 0.0)
         self._data_path(info.id).touch()
         self.save(info)
         return info
