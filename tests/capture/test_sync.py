@@ -21,8 +21,8 @@ from tests.capture.conftest import decode
 from zhishiyun.capture.recorder import Recorder
 from zhishiyun.config import RecordingSettings
 
-PRIMING = 1024  # AAC encoder delay, played as silence before the first input sample
 RATE = 16000
+PRIMING = 1024  # AAC encoder delay, played as silence before the first input sample
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_audio_lands_where_the_clock_says(paced_tone, camera_file, tmp_path):
     summary = recorder.stop()
     second = next(s for s in summary["segments"] if s["track"] == "camera" and s["seq"] == 1)
     audio = decode(second["path"])["audio"][PRIMING:]
-    stopped_at -= PRIMING / RATE  # decoded sample PRIMING is the segment's first input
+    stopped_at -= PRIMING / RATE  # decoded sample PRIMING is the segment's start + 64 ms
     windows = audio[: audio.size // 160 * 160].reshape(-1, 160)  # 10 ms windows
     loud = np.sqrt((windows ** 2).mean(axis=1)) > 0.02
     assert loud[:20].all(), "the tone should be there from the segment's start"

@@ -28,6 +28,9 @@ MS = Fraction(1, 1000)
 FRAGMENTED_MP4 = {
     "movflags": "frag_every_frame+empty_moov+default_base_moof",
     "flush_packets": "1",
+    # The muxer holds video until audio with a later timestamp arrives (10 s by default);
+    # sound servers may deliver audio seconds late, so write video after 0.1 s regardless.
+    "max_interleave_delta": "100000",
 }
 HARDWARE_ENCODERS = {
     "win32": ("h264_nvenc", "h264_qsv", "h264_amf", "h264_mf"),
@@ -161,6 +164,7 @@ class SegmentFile:
         self._keyframe_ms = int(settings.keyframe_seconds * 1000)
         self._audio_rate = settings.audio_rate
         self._pending_audio = np.zeros(0, np.float32)
+        self._last_frame: av.VideoFrame | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), "w", format="mp4",
                                   container_options=dict(FRAGMENTED_MP4))
@@ -195,11 +199,23 @@ class SegmentFile:
             return 0
         frame = av.VideoFrame.from_ndarray(image, format=pixel_format)
         frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        self._last_frame = frame
+        return self._encode_video(frame, t_ms)
+
+    def repeat_last(self, t_ms: int) -> int:
+        """Encode the previous picture again at ``t_ms`` (no conversion); 0 if none yet."""
+        if self._last_frame is None or t_ms <= self.last_video_ms:
+            return 0
+        return self._encode_video(self._last_frame, t_ms)
+
+    def _encode_video(self, frame: av.VideoFrame, t_ms: int) -> int:
         frame.pts = t_ms
         frame.time_base = MS
         if self._last_key_ms is None or t_ms - self._last_key_ms >= self._keyframe_ms:
             frame.pict_type = av.video.frame.PictureType.I
             self._last_key_ms = t_ms
+        else:
+            frame.pict_type = av.video.frame.PictureType.NONE
         written = 0
         for packet in self._video.encode(frame):
             written += packet.size
@@ -234,14 +250,20 @@ class SegmentFile:
         self.audio_samples += chunk.size
 
     def close(self) -> None:
-        """Flush encoders (the last partial audio frame is padded with silence), fsync."""
+        """Flush encoders, fsync.
+
+        The last partial audio frame is padded with silence and one more silent frame
+        follows it: decoders drop the final frame of our AAC segments, which would
+        otherwise lose up to 64 ms of sound at every segment boundary.
+        """
         try:
             if self._audio is not None:
-                if self._pending_audio.size:
-                    size = self._audio.codec_context.frame_size or 1024
-                    pad = np.zeros(size - self._pending_audio.size, np.float32)
-                    self._encode_audio(np.concatenate([self._pending_audio, pad]))
-                    self._pending_audio = np.zeros(0, np.float32)
+                size = self._audio.codec_context.frame_size or 1024
+                pad = np.zeros(size - self._pending_audio.size % size + size, np.float32)
+                tail = np.concatenate([self._pending_audio, pad])
+                self._pending_audio = np.zeros(0, np.float32)
+                for start in range(0, tail.size - size + 1, size):
+                    self._encode_audio(tail[start:start + size])
                 for packet in self._audio.encode(None):
                     self._container.mux(packet)
             for packet in self._video.encode(None):

@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 GRACE = 0.3
 MAX_GRACE = 3.0
-HEARTBEAT_S = 1.0
-#: Samples an audio encoder puts before the first input sample that MP4 players do not
-#: skip in fragmented files (Opus carries its pre-skip in the header, players honour it).
+HEARTBEAT_S = 0.5  # the muxer writes a frame once the next one comes
+#: Samples an audio encoder puts before the first input sample that decoders play as
+#: silence in our segments (measured with a tone: input sample 0 decodes at 1023), so the
+#: audio input of a segment starts this much after the segment does.
 AUDIO_PRIMING = {"aac": 1024}
 AUDIO_TOLERANCE_S = 0.02
 RESYNC_S = 0.06
@@ -189,10 +190,17 @@ class Track:
         crash can cut from the segment's timeline.
         """
         every = min(HEARTBEAT_S, self.settings.keyframe_seconds)
-        if now - self._last_encoded_t < every or now >= self.boundary:
+        stop_t = self.recorder.stop_t
+        if now - self._last_encoded_t < every or now >= self.boundary or (
+                stop_t is not None and now >= stop_t):
             return
-        image = self._black if self._showing_black() else self._last_image
-        self._encode(now, image)
+        if self._showing_black():
+            self._encode(now, self._black)
+        else:
+            assert self._segment is not None
+            t_ms = max(0, int(round((now - self._seg_start) * 1000)))
+            self._segment.repeat_last(t_ms)
+            self._last_encoded_t = now
         self.heartbeat_frames += 1
 
     def _showing_black(self) -> bool:
@@ -307,6 +315,10 @@ class Track:
             self._segment = segment  # a closing frame keeps a static segment's full length
             self._encode(last_at, self._black if self._showing_black() else self._last_image)
             self._segment = None
+        if self.microphone is not None:  # audio that never came (a lost mic) is silence
+            wanted = int(round((end - self._seg_start - self._priming_s) * self.microphone.rate))
+            if wanted > segment.audio_written:
+                segment.add_audio(np.zeros(wanted - segment.audio_written, np.float32))
         segment.close()
         digest, size = sha256_file(segment.path)
         record: dict[str, Any] = {
