@@ -39,3 +39,13 @@ def test_an_attachment_named_with_dot_dot_is_saved_inside_the_folder(demo_server
     saved = client.save_attachment(evil, target)
     assert saved == target / "outside.txt" and saved.stat().st_size == real.size
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_client_from_settings_uses_the_configured_server_and_timeouts(monkeypatch):
+    from zhishiyun.config import load_settings
+
+    monkeypatch.setenv("ZHISHIYUN_SERVER_URL", "https://exam.example.cn/")
+    monkeypatch.setenv("ZHISHIYUN_READ_TIMEOUT", "7")
+    client = ServerClient.from_settings(load_settings(), token_store=MemoryTokenStore())
+    assert client.api_url == "https://exam.example.cn/api/v1"
+    assert client.timeout == (5.0, 7.0)
