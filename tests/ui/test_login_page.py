@@ -47,7 +47,8 @@ def test_password_login_succeeds_after_consent(qtbot, demo_server):
 def test_face_login_page_says_when_the_server_does_not_offer_it(qtbot, demo_server):
     page = make_page(qtbot, demo_server.url, config={"password_login": True,
                                                      "face_login": False})
-    assert "not available on this server" in page.preview.text()
+    assert page.face.note.isVisible()
+    assert "not available on this server" in page.face.note.text()
     page.consent.setChecked(True)
     assert not page.face_button.isEnabled()
 

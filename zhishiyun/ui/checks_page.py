@@ -14,6 +14,7 @@ from zhishiyun.ui.qt import (
     QGridLayout,
     QHBoxLayout,
     QScrollArea,
+    Qt,
     QUrl,
     QVBoxLayout,
     QWidget,
@@ -96,6 +97,7 @@ class CheckRowWidget(CardWidget):
     def set_result(self, result: Any) -> None:
         """Show a finished result."""
         self.result = result
+        self.title.setText(getattr(result, "title", "") or check_title(self.check_id))
         status = str(result.status)
         retone(self.state, status_text(status), _TONES.get(status, ""))
         self.message.setText(result.message)
@@ -145,7 +147,7 @@ class ChecksWidget(QWidget):
             row.update_requested.connect(self._on_update_requested)
             row.hide()
             self._rows[check_id] = row
-            self.rows_box.addWidget(row, index // 2, index % 2)
+            self.rows_box.addWidget(row, index // 2, index % 2, Qt.AlignmentFlag.AlignTop)
         self.rows_box.setColumnStretch(0, 1)
         self.rows_box.setColumnStretch(1, 1)
         self.rows_box.setRowStretch(len(check_ids) // 2 + 1, 1)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.live_preview import LivePreview
 from zhishiyun.ui.model import get
 from zhishiyun.ui.qt import (
     QComboBox,
@@ -56,9 +58,12 @@ class FaceLoginWidget(QWidget):
     logged_in = Signal(object)
 
     def __init__(self, face_login: FaceLoginFactory | None, available_on_server: bool,
-                 parent: QWidget | None = None) -> None:
+                 preferred_camera: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._factory = face_login
+        self._preferred_camera = preferred_camera
+        self._live: LivePreview | None = None
+        self._shown = False
         self._available = available_on_server and face_login is not None
         self._session: Any = None
         box = QVBoxLayout(self)
@@ -93,17 +98,17 @@ class FaceLoginWidget(QWidget):
         box.addLayout(camera_row)
         for widget in (self.preview, self.progress, self.hint, self.error, self.button):
             box.addWidget(widget)
+        self.note = label("", "error", wrap=True, name="faceUnavailable")
         if not available_on_server:
-            self.preview.show_placeholder(_("Face login is not available on this server. Use "
-                                            "password login or call the service phone."))
+            self.note.setText(_("Face login is not available on this server. Use password "
+                                "login or call the service phone."))
         elif face_login is None:
-            self.preview.show_placeholder(_("Face login is not available in this version of "
-                                            "the client yet. Use password login if the "
-                                            "organiser has opened it."))
-        if self._available:
-            run_task(_list_cameras, self._on_cameras_listed)
-        else:
-            self.camera_box.setEnabled(False)
+            self.note.setText(_("Face login is not available in this version of the client "
+                                "yet. Use password login if the organiser has opened it."))
+        self.note.setVisible(bool(self.note.text()))
+        box.insertWidget(box.indexOf(self.preview) + 1, self.note)
+        run_task(_list_cameras, self._on_cameras_listed)
+        self.camera_box.currentIndexChanged.connect(lambda _i: self._start_live())
 
     @property
     def available(self) -> bool:
@@ -115,19 +120,65 @@ class FaceLoginWidget(QWidget):
         self.button.setEnabled(allowed and self._available and self._session is None)
 
     def _on_cameras_listed(self, cameras: Any, error: BaseException | None) -> None:
+        self.camera_box.blockSignals(True)
         self.camera_box.clear()
         for camera in cameras or []:
             self.camera_box.addItem(get(camera, "name") or _("Camera {n}").format(
                 n=get(camera, "index")), get(camera, "index"))
-        if error is not None or not cameras:
+        if self._preferred_camera and Path(self._preferred_camera).is_file():
+            self.camera_box.addItem(Path(self._preferred_camera).name, self._preferred_camera)
+            self.camera_box.setCurrentIndex(self.camera_box.count() - 1)
+        self.camera_box.blockSignals(False)
+        if self.camera_box.count() == 0:
             self.camera_box.addItem(_("No camera found"), None)
-            self.preview.show_placeholder(_("No camera was found. Connect a camera and "
-                                            "restart, or use password login if it is open."))
+            if self._available:
+                self.preview.show_placeholder(_("No camera was found. Connect a camera and "
+                                                "restart, or use password login if it is "
+                                                "open."))
+        self._start_live()
+
+    # --- live picture before the attempt -------------------------------------------------
+
+    def activate(self) -> None:
+        """The form is shown: show the camera picture."""
+        self._shown = True
+        self._start_live()
+
+    def deactivate(self) -> None:
+        """The form is hidden: release the camera."""
+        self._shown = False
+        self._stop_live()
+
+    def _start_live(self) -> None:
+        self._stop_live()
+        camera = self.camera_box.currentData()
+        if not self._shown or self._session is not None or camera is None:
+            return
+        self._live = LivePreview(camera, "none", on_main(self._on_live_frame),
+                                 lambda _level: None, on_main(self._show_error))
+        self._live.start()
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _on_live_frame(self, frame: Any) -> None:
+        if self._live is not None:
+            self.preview.show_frame(frame)
+            self.preview.setToolTip("" if self._available else self.unavailable_text())
+
+    def unavailable_text(self) -> str:
+        """Why face login cannot be used here ("" when it can)."""
+        if self._available:
+            return ""
+        return self.note.text()
 
     def _on_login_clicked(self) -> None:
         if not self._available:
             return
         camera = self.camera_box.currentData()
+        self._stop_live()  # the session opens the camera itself
         try:
             self._session = self._factory(
                 self.name.text(), self.id_number.text(), 0 if camera is None else camera,
@@ -135,6 +186,7 @@ class FaceLoginWidget(QWidget):
                 on_progress=on_main(self._on_progress), on_result=on_main(self._on_result))
         except Exception as exc:  # noqa: BLE001 - a bad ID number or name: shown inline
             self._show_error(message_for(exc))
+            self._start_live()
             return
         self._show_error("")
         self.button.setEnabled(False)
@@ -157,6 +209,7 @@ class FaceLoginWidget(QWidget):
 
     def _on_result(self, result: Any) -> None:
         self._session = None
+        self._start_live()
         self.progress.hide()
         self.button.setText(_("Face login"))
         self.button.setEnabled(True)
@@ -184,6 +237,7 @@ class FaceLoginWidget(QWidget):
 
     def stop(self) -> None:
         """Cancel a running attempt and release the camera."""
+        self.deactivate()
         if self._session is not None:
             try:
                 self._session.cancel()

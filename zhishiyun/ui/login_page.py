@@ -14,8 +14,6 @@ from zhishiyun.ui.qt import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
-    QStackedWidget,
     Qt,
     QVBoxLayout,
     QWidget,
@@ -42,12 +40,14 @@ class LoginWidget(QWidget):
     logged_in = Signal(object)
 
     def __init__(self, client: Any, server_config: dict, *,
-                 face_login: FaceLoginFactory | None = None,
+                 face_login: FaceLoginFactory | None = None, preferred_camera: str = "",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._client = client
         self._config = server_config or {}
         self._face_login = face_login
+        self._preferred_camera = preferred_camera
+        self._form_index = 0
         self._face_session: Any = None
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -70,10 +70,9 @@ class LoginWidget(QWidget):
             tabs.addWidget(tab)
         tabs.addStretch(1)
         card.body.addLayout(tabs)
-        self.forms = QStackedWidget()
-        self.forms.addWidget(self._build_face_form())
-        self.forms.addWidget(self._build_password_form())
-        card.body.addWidget(self.forms)
+        self.forms = [self._build_face_form(), self._build_password_form()]
+        for form in self.forms:  # only the chosen one is shown (and takes room)
+            card.body.addWidget(form)
         consent_row = QHBoxLayout()
         self.consent = QCheckBox()
         self.consent.setObjectName("consent")
@@ -117,7 +116,8 @@ class LoginWidget(QWidget):
         return hero
 
     def _build_face_form(self) -> QWidget:
-        self.face = FaceLoginWidget(self._face_login, bool(self._config.get("face_login", True)))
+        self.face = FaceLoginWidget(self._face_login, bool(self._config.get("face_login", True)),
+                                    preferred_camera=self._preferred_camera)
         self.face.logged_in.connect(self._on_face_logged_in)
         self.face_button = self.face.button
         self.preview = self.face.preview
@@ -149,11 +149,13 @@ class LoginWidget(QWidget):
         return page
 
     def _show_form(self, index: int) -> None:
-        for i in range(self.forms.count()):
-            policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
-            self.forms.widget(i).setSizePolicy(QSizePolicy.Policy.Preferred, policy)
-        self.forms.setCurrentIndex(index)
-        self.forms.adjustSize()
+        self._form_index = index
+        for i, form in enumerate(self.forms):
+            form.setVisible(i == index)
+        if index == 0:
+            self.face.activate()
+        else:
+            self.face.deactivate()
         self.face_tab.setChecked(index == 0)
         self.password_tab.setChecked(index == 1)
         (self.face.name if index == 0 else self.id_number).setFocus()
@@ -208,4 +210,4 @@ class LoginWidget(QWidget):
 
     def focus_button(self) -> QPushButton:
         """The primary button of the visible form (tests, keyboard)."""
-        return self.face_button if self.forms.currentIndex() == 0 else self.password_button
+        return self.face_button if self._form_index == 0 else self.password_button

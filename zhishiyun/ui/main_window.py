@@ -221,7 +221,8 @@ class MainWindow(QMainWindow):
             self.stack.removeWidget(self.login)
             self.login.deleteLater()
         self.login = LoginWidget(self.services.client, self.server_config,
-                                 face_login=self.services.face_login)
+                                 face_login=self.services.face_login,
+                                 preferred_camera=self.services.settings.camera)
         self.login.logged_in.connect(self._on_logged_in)
         self.stack.addWidget(self.login)
         self.stack.setCurrentWidget(self.login)

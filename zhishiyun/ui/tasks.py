@@ -56,7 +56,10 @@ def post_to_main(fn: Callable[[], None]) -> None:
     """Run ``fn()`` soon on the main thread (safe to call from any thread)."""
     if _invoker is None:
         raise RuntimeError("install_bridge() was not called on the main thread")
-    _invoker.post(fn)
+    try:
+        _invoker.post(fn)
+    except RuntimeError:  # the application is shutting down: nobody is left to tell
+        log.debug("result dropped at shutdown")
 
 
 def on_main(callback: Callable[..., None]) -> Callable[..., None]:
