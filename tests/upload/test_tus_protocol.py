@@ -144,12 +144,14 @@ def test_sha256_that_does_not_match_metadata_is_not_recorded(entered):
     assert "proto-sha" not in entered.client.recordings(entered.session_id).tracks
 
 
-def test_another_candidate_cannot_touch_the_upload(demo_server, entered):
+def test_another_candidate_cannot_touch_the_upload(server_factory):
+    server = server_factory()  # its own server: 李四 gets a password here
+    entered = enter_written_exam(server.url)
     data = os.urandom(100_000)
     url = location(entered, create(entered, data, "proto-owner"))
     assert patch(entered, url, 0, data[:40_000]).status_code == 204
-    set_password(demo_server, LI)
-    other = enter_written_exam(demo_server.url, LI)
+    set_password(server, LI)
+    other = enter_written_exam(server.url, LI)
     assert other.session_id != entered.session_id
     for method in ("HEAD", "DELETE"):
         assert requests.request(method, url, headers={**TUS, **other.auth},

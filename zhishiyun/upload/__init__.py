@@ -2,10 +2,16 @@
 
 Compose them once (``cli.py`` / ``ui/app.py``)::
 
-    queue = UploadQueue(settings.data_path / "upload-queue.sqlite3")
-    worker = UploadWorker(queue, tokens=lambda: token)
+    queue = UploadQueue(command.queue_path(settings))        # one per data dir
+    worker = UploadWorker(queue, tokens=token_store.get)     # at login
     worker.start()
-    recorder.segment_did_close.append(worker.on_segment_closed)   # or queue.enqueue_segment
+    # entering an exam (reply of POST /exams/{id}/sessions):
+    uploads = SessionUploads(queue, sid, reply.upload_url, client.api_url, session_dir)
+    uploads.enqueue_session_dir()                            # whatever a crash left behind
+    recorder = Recorder(..., segment_did_close=uploads.on_segment_closed)
+    worker.set_current_session(sid)
+    worker.set_rate_limit(256_000)                           # while an interview is live
+    queue.enqueue_json("events", sid, f"{api}/sessions/{sid}/events", {"events": [...]})
     ...
-    worker.stop()
+    worker.stop()                                            # at quit (after asking)
 """
