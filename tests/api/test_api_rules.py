@@ -105,6 +105,12 @@ def test_calls_without_or_with_a_bogus_token_are_401(live_server):
     assert (err.status, err.code) == (401, "unauthorized")
 
 
+def test_my_photo_is_the_enrolled_jpeg(zhang, wang):
+    assert zhang.my_photo().startswith(b"\xff\xd8")
+    err = code_of(wang.my_photo)
+    assert (err.status, err.code) == (404, "no_photo")
+
+
 def test_profile_update_is_validated(zhang):
     assert zhang.update_me(phone="13912345678").phone == "13912345678"
     assert zhang.me().phone == "13912345678"

@@ -253,6 +253,10 @@ class ServerClient:
         """``GET /me``."""
         return self.call("GET", "/me", m.Profile, idempotent=True)
 
+    def my_photo(self) -> bytes:
+        """``GET /me/photo``: the enrolled ID photo (JPEG); ``no_photo`` when none."""
+        return self.download(API + "/me/photo", max_bytes=10 * 1024 * 1024)
+
     def update_me(self, *, phone: str | None = None, email: str | None = None) -> m.Profile:
         """``PATCH /me`` (only the given fields change)."""
         body = {k: v for k, v in (("phone", phone), ("email", email)) if v is not None}

@@ -34,6 +34,7 @@ MESSAGES: dict[str, str] = {
     "invalid_phone": N_("The phone number must be 11 digits."),
     "invalid_email": N_("The e-mail address is not valid."),
     "no_release": N_("No client release is published for this system."),
+    "no_photo": N_("No ID photo is on file."),
     "too_large": N_("The data sent is too large."),
     "server_error": N_("The exam server has a problem. Please try again later."),
     "internal_error": N_("The exam server has a problem. Please try again later."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -111,6 +111,16 @@ def _profile(candidate: Candidate) -> Profile:
 def me(candidate: Candidate = Depends(current_candidate)) -> Profile:
     """My profile."""
     return _profile(candidate)
+
+
+@router.get("/me/photo", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def my_photo(candidate: Candidate = Depends(current_candidate)) -> Response:
+    """My enrolled ID photo (JPEG), for the profile page."""
+    if candidate.photo_jpeg is None:
+        raise ApiProblem(404, "no_photo", "No ID photo is on file.")
+    return Response(candidate.photo_jpeg, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, no-store"})
 
 
 @router.patch("/me", response_model=Profile)
