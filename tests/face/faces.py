@@ -70,7 +70,7 @@ def _blink(rgb: np.ndarray) -> np.ndarray:
         patch = rgb[int(centre[1] + width * 0.7):int(centre[1] + width * 0.9),
                     int(centre[0] - width * 0.2):int(centre[0] + width * 0.2)]
         skin = np.median(patch.reshape(-1, 3), axis=0).tolist()
-        cv2.ellipse(out, (int(centre[0]), int(centre[1])), (int(width * 0.8), int(width * 0.5)),
+        cv2.ellipse(out, (int(centre[0]), int(centre[1])), (int(width * 0.8), int(width * 0.4)),
                     0, 0, 360, skin, -1)
         cv2.line(out, tuple(int(v) for v in eye[0]), tuple(int(v) for v in eye[3]),
                  (40, 30, 30), 3)
@@ -92,7 +92,7 @@ def _open_mouth(rgb: np.ndarray) -> np.ndarray:
     mouth_y = points[[62, 66], 1].mean()
     mouth_x = points[[60, 64], 0].mean()
     mouth_w = points[54, 0] - points[48, 0]
-    gap = mouth_w * 0.45
+    gap = mouth_w * 0.75
     across = np.exp(-((xx - mouth_x) / (mouth_w * 0.9)) ** 2)
     shift = np.where(yy > mouth_y, gap * across * np.exp(
         -np.maximum(yy - mouth_y - gap, 0) / (mouth_w * 1.2)), 0)
@@ -130,10 +130,11 @@ def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
 
 
 def burst(which: str, actions: list[str], per_step: int = 3) -> list[tuple[bytes, int, int]]:
-    """(jpeg, t_ms, step) frames: neutral step 0, then neutral/action/neutral per step."""
+    """(jpeg, t_ms, step) frames: neutral step 0, then per step neutral, the action held
+    for two frames, neutral (≈ what 4 fps sampling sees of a real action)."""
     frames, k = [], 0
     for step, action in enumerate(["neutral", *actions]):
-        poses = ["neutral"] * per_step if step == 0 else ["neutral", action, "neutral"]
+        poses = ["neutral"] * per_step if step == 0 else ["neutral", action, action, "neutral"]
         for name in poses:
             frames.append((jpeg(jitter(pose(which, name), k)), k * 250, step))
             k += 1

@@ -231,7 +231,8 @@ class FaceLoginSession:
                 if now - started > READY_TIMEOUT:
                     raise ZhishiyunError(guidance.message(), code=f"guidance_{guidance.hint}",
                                          hint=_("Then start the face verification again."))
-            frame = self._next_frame(source)
+            batch = self._drain(source)  # skip to the newest frame: the preview stays live
+            frame = batch[-1][1] if batch else None
         # 2. the challenge
         self.on_progress(0.05, _("Preparing the verification…"))
         challenge = self.client.challenge(self.name, self.id_number)
@@ -250,6 +251,11 @@ class FaceLoginSession:
                                    (time.perf_counter() - sent) * 1000)})
 
     def _capture(self, source, guide: FaceGuide, challenge: Challenge) -> list[Frame] | None:
+        """Sample frames by their capture time; guide on the newest one only.
+
+        Frames are labelled with the step shown when the camera took them (not when this
+        thread got to them), so a busy computer delays the preview, not the evidence.
+        """
         steps = ["look", *challenge.actions]
         total = len(steps) * challenge.step_seconds
         budget = max(challenge.min_frames, challenge.max_frames - 2)
@@ -257,31 +263,46 @@ class FaceLoginSession:
         frames: list[Frame] = []
         began = time.monotonic()
         next_sample = began
-        while True:
+        while time.monotonic() - began < total and len(frames) < challenge.max_frames:
             if self._cancel.is_set():
                 return None
-            if time.monotonic() - began >= total or len(frames) >= challenge.max_frames:
-                break
-            frame = self._next_frame(source)
-            elapsed = time.monotonic() - began
-            if frame is None or elapsed >= total:
+            batch = self._drain(source)
+            if not batch:
                 continue
+            for taken, frame in batch:
+                if taken < began or taken - began >= total or taken < next_sample:
+                    continue
+                if len(frames) >= challenge.max_frames:
+                    break
+                next_sample = max(next_sample + interval, taken)
+                step = min(int((taken - began) // challenge.step_seconds), len(steps) - 1)
+                frames.append(Frame(jpeg=encode_jpeg(frame, challenge.max_frame_bytes),
+                                    t_ms=int((taken - began) * 1000), step=step))
+            elapsed = time.monotonic() - began
             step = min(int(elapsed // challenge.step_seconds), len(steps) - 1)
-            guidance = self._look(guide, frame)
+            guidance = self._look(guide, batch[-1][1])
             if guidance.hint in ("no_face", "several_faces", "too_dark"):
                 self._hint(guidance.hint, guidance.message())
             else:
                 self._hint(steps[step], _(STEP_PROMPTS[steps[step]]))
-            self.on_progress(0.1 + 0.8 * elapsed / total, _(STEP_PROMPTS[steps[step]]))
-            now = time.monotonic()
-            if now >= next_sample:
-                next_sample = max(next_sample + interval, now)
-                jpeg = encode_jpeg(frame, challenge.max_frame_bytes)
-                frames.append(Frame(jpeg=jpeg, t_ms=int((now - began) * 1000), step=step))
+            self.on_progress(min(0.9, 0.1 + 0.8 * elapsed / total),
+                             _(STEP_PROMPTS[steps[step]]))
         if len(frames) < challenge.min_frames:
             raise ZhishiyunError(_("The camera sent too few pictures. Close other programs "
                                    "that use it and try again."), code="camera_too_slow")
         return frames
+
+    def _drain(self, source, timeout: float = 1.0) -> list[tuple[float, np.ndarray]]:
+        """Every queued ``(capture time, frame)``, waiting up to ``timeout`` for the first."""
+        try:
+            batch = [source.queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batch.append(source.queue.get_nowait())
+            except queue.Empty:
+                return batch
 
 
 def encode_jpeg(frame: np.ndarray, max_bytes: int) -> bytes:

@@ -257,6 +257,8 @@ def _verify(request: Request, policy: FacePolicy, challenge_id: str, name: str,
             request.app.state.address_limiter.failed(f"ip:{_address(request)}")
             left = service.attempts_left(db, candidate, policy)
             extra = {"fallback": service.fallback(organisation(db), candidate)} if not left else {}
+            if "action" in verdict.details:
+                extra.update(action=verdict.details["action"], step=verdict.details["step"])
             raise ApiProblem(403, verdict.code, verdict.message, stage=verdict.stage,
                              attempts_left=left, **extra)
         outcome = "accepted"
