@@ -71,3 +71,25 @@ def test_language_server_and_geometry_survive_a_restart(qtbot, demo_server, monk
     fresh = MainWindow(make_services(demo_server.url))
     qtbot.addWidget(fresh)
     assert fresh.geometry() != again.geometry()
+
+
+def test_status_bar_counts_queued_uploads(qtbot, demo_server, tmp_path):
+    from zhishiyun import paths
+    from zhishiyun.ui.status_bar import StatusBarWidget
+    from zhishiyun.upload.queue import UploadQueue
+
+    services = make_services(demo_server.url)
+    bar = StatusBarWidget(services.server_now, services.ping, services.pending_uploads)
+    qtbot.addWidget(bar)
+    qtbot.waitUntil(lambda: bar.pending == 0, timeout=10_000)
+    queue = UploadQueue(paths.queue_db(services.settings.data_path))
+    segment = tmp_path / "0.mp4"
+    segment.write_bytes(b"x" * 10)
+    queue.enqueue_segment("s1", "camera", 0, segment, demo_server.url + "/files/")
+    queue.enqueue_json("events", "s1", "/sessions/s1/events", {"events": []})
+    queue.close()
+    bar.count_uploads()
+    qtbot.waitUntil(lambda: bar.pending == 2, timeout=10_000)
+    assert "2" in bar.uploads_label.text()
+    qtbot.waitUntil(lambda: bar.online is True, timeout=15_000)
+    assert bar.network_label.text() == "Network: connected"

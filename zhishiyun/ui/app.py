@@ -71,6 +71,26 @@ def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
     return start
 
 
+def _make_upload_counter(settings: Settings) -> Callable[[], int] | None:
+    """A blocking count of unfinished uploads in the persistent queue (status bar)."""
+    try:
+        from zhishiyun.upload.queue import UploadQueue
+    except ImportError:
+        return None
+    path = paths.queue_db(settings.data_path)
+
+    def count() -> int:
+        if not path.exists():
+            return 0
+        queue = UploadQueue(path)
+        try:
+            return queue.unfinished()
+        finally:
+            queue.close()
+
+    return count
+
+
 def _optional(module: str, name: str) -> Any:
     """A callable from another part of the client, or None when this build lacks it."""
     import importlib
@@ -106,6 +126,7 @@ def build_services(settings: Settings) -> AppServices:
         download_dir=settings.data_path / "attachments",
         face_login=_make_face_login(settings),
         device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
+        pending_uploads=_make_upload_counter(settings),
         save_settings=save,
     )
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from zhishiyun.i18n import _
+from zhishiyun.i18n import N_, _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.model import as_time, countdown_text, duration_text, get, local_text, size_text
 from zhishiyun.ui.qt import (
@@ -31,9 +31,9 @@ from zhishiyun.ui.widgets import CardWidget, PageWidget, button, label, tag
 log = logging.getLogger(__name__)
 ServerNow = Callable[[], datetime]
 
-_STATE_TEXT = {"upcoming": ("Not yet open", "gray"), "open": ("Entry open", "green"),
-               "in_progress": ("In progress", "orange"), "finished": ("Finished", "gray"),
-               "missed": ("Missed", "red")}
+_STATE_TEXT = {"upcoming": (N_("Not yet open"), "gray"), "open": (N_("Entry open"), "green"),
+               "in_progress": (N_("In progress"), "orange"), "finished": (N_("Finished"), "gray"),
+               "missed": (N_("Missed"), "red")}
 
 
 def enter_state(exam: Any, now: datetime) -> tuple[bool, str]:

@@ -87,7 +87,7 @@ class LivePreview:
                     last_frame = now
                     self._on_frame(np.ascontiguousarray(frame[:, :, ::-1]))
                 if mic is not None:
-                    level = max(self._drain_level(mic), level * 0.8)
+                    level = max(self._drain_level(mic), level * 0.95)
                     self._on_level(level)
         finally:
             for source in (camera, mic):

@@ -11,6 +11,7 @@ from zhishiyun.ui.qt import QLabel, QStatusBar, QTimer, QWidget
 from zhishiyun.ui.tasks import run_task
 
 HEALTH_EVERY_MS = 15_000
+UPLOADS_EVERY_MS = 5_000
 
 
 class StatusBarWidget(QStatusBar):
@@ -19,7 +20,8 @@ class StatusBarWidget(QStatusBar):
     Args:
         server_now: the current server time (aware datetime).
         ping: blocking reachability probe (runs on a pool thread); raises when unreachable.
-        pending_uploads: how many uploads wait (None when this build has no upload queue).
+        pending_uploads: blocking count of uploads waiting (run on a pool thread every few
+            seconds); None when this build has no upload queue.
     """
 
     def __init__(self, server_now: Callable[[], datetime], ping: Callable[[], Any] | None,
@@ -45,16 +47,38 @@ class StatusBarWidget(QStatusBar):
         self.health = QTimer(self)
         self.health.timeout.connect(self.check_network)
         self.health.start(HEALTH_EVERY_MS)
+        self._counting = False
+        self.pending: int | None = None
+        self.uploads = QTimer(self)
+        self.uploads.timeout.connect(self.count_uploads)
+        self.uploads.start(UPLOADS_EVERY_MS)
         self._on_clock_tick()
         self.check_network()
+        self.count_uploads()
 
     def _on_clock_tick(self) -> None:
         now = self._server_now().astimezone()
         self.time_label.setText(_("Server time {time}").format(
             time=now.strftime("%Y-%m-%d %H:%M:%S")))
-        pending = self._pending() if self._pending else None
-        self.uploads_label.setText(_("Uploads: not available in this build") if pending is None
-                                   else _("Pending uploads: {n}").format(n=pending))
+
+    def count_uploads(self) -> None:
+        """Count queued uploads in the background."""
+        if self._pending is None:
+            self.uploads_label.setText(_("Uploads: not available in this build"))
+            return
+        if self._counting:
+            return
+        self._counting = True
+        run_task(self._pending, self._on_uploads_counted)
+
+    def _on_uploads_counted(self, count: Any, error: BaseException | None) -> None:
+        self._counting = False
+        if error is not None:
+            self.uploads_label.setText(_("Uploads: queue unreadable"))
+            return
+        self.pending = int(count)
+        self.uploads_label.setText(_("Pending uploads: {n}").format(n=self.pending) if count
+                                   else _("All uploads done"))
 
     def check_network(self) -> None:
         """Probe the server in the background."""

@@ -95,6 +95,10 @@ QToolButton#nameMenu {{
 }}
 QToolButton#nameMenu:hover {{ background: #eef2fa; }}
 QToolButton#nameMenu::menu-indicator {{ subcontrol-position: right center; }}
+QMenu {{ background: white; border: 1px solid {BORDER}; border-radius: 8px; padding: 6px; }}
+QMenu::item {{ padding: 8px 28px 8px 16px; border-radius: 4px; }}
+QMenu::item:selected {{ background: #eef2fa; color: {PRIMARY}; }}
+QMenu::separator {{ height: 1px; background: {BORDER}; margin: 4px 8px; }}
 QStatusBar {{ background: white; border-top: 1px solid {BORDER}; color: {MUTED}; }}
 QStatusBar QLabel {{ color: {MUTED}; padding: 0 10px; font-size: 13px; }}
 QListWidget {{ background: white; border: 1px solid {BORDER}; border-radius: 10px; }}
