@@ -50,8 +50,19 @@ def runtime_for(isolated_home):
 def screenshot(widget, name: str) -> Path:
     """Save ``docs/screenshots/exam_<name>.png`` of ``widget`` at 1440×900."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    from zhishiyun.ui.qt import QApplication
+
     path = SHOTS / f"exam_{name}.png"
+    # The offscreen "screen" is 800×800: shoot at a laptop size without the resize counting
+    # as leaving full screen, then go back to full screen.
+    seen, widget._full_screen_seen = widget._full_screen_seen, False
+    widget.showNormal()
+    widget.resize(1440, 900)
+    QApplication.processEvents()
     assert widget.grab().save(str(path))
+    widget.showFullScreen()
+    QApplication.processEvents()
+    widget._full_screen_seen = seen
     return path
 
 

@@ -40,7 +40,7 @@ def test_written_exam_in_the_window(server_factory, runtime_for, devices, qtbot)
     # at zero the papers appear by themselves
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=20000)
     assert window.stack.currentWidget() is window.exam_page
-    assert window.paper_view.list.count() == 3
+    assert window.paper_view.count() == 3
     assert sorted(window.answers.fields) == ["1", "2", "3", "4"]  # from the PDF and the text
     qtbot.keyClicks(window.answers.fields["1"], "OK ")  # typing (QTest cannot type CJK)
     # what an input method commits
@@ -49,7 +49,7 @@ def test_written_exam_in_the_window(server_factory, runtime_for, devices, qtbot)
     assert window.paper_view.zoom > 1.0
     qtbot.waitUntil(lambda: session.answers().get("1", "").endswith("最后一帧。"), timeout=3000)
     screenshot(window, "2_papers_answers")
-    window.paper_view.list.setCurrentRow(1)  # the image paper
+    window.paper_view.tabs.button(1).click()  # the image paper
     assert window.paper_view.stack.currentWidget() is window.paper_view.pages_scroll
 
     # focus lost and a second monitor: warnings and events

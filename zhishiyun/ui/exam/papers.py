@@ -10,10 +10,10 @@ from typing import Any
 from zhishiyun.i18n import _
 from zhishiyun.ui.model import get
 from zhishiyun.ui.qt import (
+    QButtonGroup,
     QHBoxLayout,
     QImage,
     QLabel,
-    QListWidget,
     QPixmap,
     QScrollArea,
     QStackedWidget,
@@ -103,12 +103,14 @@ class PaperViewWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         tools = QHBoxLayout()
-        self.list = QListWidget()
-        self.list.setObjectName("paperList")
-        self.list.setMaximumHeight(40)
-        self.list.setFlow(QListWidget.Flow.LeftToRight)
-        self.list.currentRowChanged.connect(self._show)
-        tools.addWidget(self.list, 1)
+        self.tabs = QButtonGroup(self)
+        self.tabs.setExclusive(True)
+        self.tabs.idClicked.connect(self._show)
+        self.tab_row = QHBoxLayout()
+        self.tab_row.setSpacing(6)
+        tools.addLayout(self.tab_row)
+        tools.addStretch(1)
+        self.current = -1
         self.zoom_out = button("−", name="zoomOut")
         self.zoom_in = button("+", name="zoomIn")
         self.zoom_label = label("100%", "muted")
@@ -142,26 +144,42 @@ class PaperViewWidget(QWidget):
     def set_papers(self, papers: list[LoadedPaper]) -> None:
         """Show these papers (the first one at once)."""
         self.papers = papers
-        self.list.clear()
-        for paper in papers:
-            self.list.addItem(paper.title + (" ⚠" if paper.error else ""))
-        self.list.setVisible(len(papers) > 1)
+        for old in self.tabs.buttons():
+            self.tabs.removeButton(old)
+            old.deleteLater()
+        for index, paper in enumerate(papers):
+            tab = button(paper.title + (" ⚠" if paper.error else ""), name=f"paperTab{index}")
+            tab.setCheckable(True)
+            tab.setVisible(len(papers) > 1)
+            self.tabs.addButton(tab, index)
+            self.tab_row.addWidget(tab)
         if papers:
-            self.list.setCurrentRow(0)
-            self._show(0)
+            self.select(0)
         else:
             self.show_message(_("This exam has no papers."))
+
+    def count(self) -> int:
+        """How many papers there are."""
+        return len(self.papers)
+
+    def select(self, index: int) -> None:
+        """Show paper ``index`` (as clicking its tab does)."""
+        tab = self.tabs.button(index)
+        if tab is not None:
+            tab.setChecked(True)
+        self._show(index)
 
     def set_zoom(self, step: int) -> None:
         """Zoom in (+1) or out (−1)."""
         index = min(range(len(ZOOMS)), key=lambda i: abs(ZOOMS[i] - self.zoom))
         self.zoom = ZOOMS[max(0, min(len(ZOOMS) - 1, index + step))]
         self.zoom_label.setText(f"{round(self.zoom * 100)}%")
-        self._show(self.list.currentRow())
+        self._show(self.current)
 
     def _show(self, row: int) -> None:
         if not 0 <= row < len(self.papers):
             return
+        self.current = row
         paper = self.papers[row]
         if paper.error:
             self.show_message(_("“{title}” could not be loaded: {error}\nPress Refresh papers "

@@ -209,7 +209,6 @@ class ExamWindow(QWidget):
             self.entering.setText(_("Could not enter the exam: {error}\nPress Back to home "
                                     "and try again.").format(error=message_for(error)))
             return
-        self.answers.set_questions([], {})  # replaced when the papers arrive
         self._show_state(self.session.state)
 
     def _on_session_change(self, kind: str, value: Any) -> None:
@@ -222,7 +221,8 @@ class ExamWindow(QWidget):
 
     def _show_state(self, state: State) -> None:
         in_exam = state in EXAM_STATES
-        self.end_button.setEnabled(in_exam)
+        self.end_button.setVisible(in_exam)
+        self.submit_button.setVisible(in_exam and self.session.kind == "written")
         self.submit_button.setEnabled(state == State.IN_PROGRESS)
         self.phase.setText({
             State.DEVICE_CONFIRM: _("Device confirmation"), State.WAITING: _("Until the start"),
@@ -242,6 +242,8 @@ class ExamWindow(QWidget):
             self.answers.set_read_only(True)
             self.stack.setCurrentWidget(self.finishing)
             self.rec.setText(_("Recording stopped"))
+            self.preview.show_placeholder(_("Recording stopped"))
+            self.countdown.setText(clock_text(0))
             self.banners.clear_all()
             if self.session.finish_reason == "time_up":
                 self.finishing.title.setText(_("Time is up: the exam has ended"))
