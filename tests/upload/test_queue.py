@@ -43,6 +43,8 @@ def test_rows_survive_a_crash_and_interrupted_ones_resume(tmp_path):
     queue.mark_failed(second, "server refused (413): too large")
     # no close(): as after a crash
     reopened = UploadQueue(path)
+    assert reopened.get(first).state == UPLOADING  # until a worker takes over
+    assert reopened.recover_interrupted() == 1
     one, two = reopened.get(first), reopened.get(second)
     assert (one.state, one.bytes_done, one.attempts) == (PENDING, 4, 1)
     assert reopened.get_url("item:1") == "http://h/files/abc"
@@ -101,3 +103,23 @@ def test_not_logged_in_waits_without_spinning_and_stops_promptly(tmp_path):
     assert waits == ["not_logged_in"]
     assert worker.stop(5)
     assert queue.get(1).state == PENDING
+
+
+def test_one_worker_per_queue_across_processes(tmp_path):
+    import subprocess
+    import sys
+
+    queue = UploadQueue(tmp_path / "q.sqlite3")
+    worker = UploadWorker(queue, lambda: "token")
+    worker.start()
+    code = ("import sys; from zhishiyun.upload.queue import UploadQueue;"
+            "from zhishiyun.upload.worker import UploadWorker, UploadsBusy\n"
+            "try:\n UploadWorker(UploadQueue(sys.argv[1]), lambda: 't').start()\n"
+            "except UploadsBusy as e:\n print(e.code); sys.exit(3)\n")
+    other = subprocess.run([sys.executable, "-c", code, str(tmp_path / "q.sqlite3")],
+                           capture_output=True, text=True, timeout=60)
+    assert other.returncode == 3 and other.stdout.strip() == "uploads_busy", other.stderr
+    assert worker.stop(5)
+    again = UploadWorker(UploadQueue(tmp_path / "q.sqlite3"), lambda: "token")
+    again.start()  # the lock went with the first worker
+    assert again.stop(5)

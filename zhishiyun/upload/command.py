@@ -21,7 +21,7 @@ from zhishiyun.config import Settings
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import FAILED, UploadQueue
 from zhishiyun.upload.session import SessionUploads
-from zhishiyun.upload.worker import UploadProgress, UploadWorker
+from zhishiyun.upload.worker import UploadProgress, UploadsBusy, UploadWorker
 
 log = logging.getLogger(__name__)
 QUEUE_FILE = "upload-queue.sqlite3"
@@ -87,8 +87,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         paused, reasons = threading.Event(), set()
         worker.worker_did_wait.append(lambda reason, seconds: (reasons.add(reason),
                                                                paused.set()))
+        try:
+            worker.start()
+        except UploadsBusy as exc:
+            print(exc.one_line())
+            return 1
         print(_("Uploading {count} item(s)…").format(count=pending), flush=True)
-        worker.start()
         try:
             while not worker.wait_idle(0.5):
                 if paused.is_set() and not args.wait:

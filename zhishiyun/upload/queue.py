@@ -5,7 +5,7 @@ Rows hold segments (files sent with tus), manifest batches, event batches and an
 with a reason and the attempt count. A row is written (and fsynced: ``synchronous=FULL``)
 before anything is sent, and marked ``done`` only after the server confirmed it, so a crash
 at any point leaves every row either done or resumable; rows left ``uploading`` by a crash
-go back to ``pending`` when the queue is opened.
+go back to ``pending`` when the next worker starts (:meth:`UploadQueue.recover_interrupted`).
 
 The same database keeps tus upload URLs (table ``tus_urls``) for
 :class:`~zhishiyun.upload.tus.SqliteUrlStorage`, so a resume needs nothing else.
@@ -116,13 +116,20 @@ class UploadQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        recovered = self._db.execute(
-            "UPDATE items SET state=?, updated_at=? WHERE state=?",
-            (PENDING, time.time(), UPLOADING)).rowcount
-        if recovered:
-            log.info("upload queue: %d interrupted item(s) back to pending", recovered)
         #: Called (on the enqueuing thread) after an item was added; the worker wakes here.
         self.item_was_added: list = []
+
+    def recover_interrupted(self) -> int:
+        """Items left ``uploading`` by a crash go back to ``pending``; returns how many.
+
+        Only the process that holds the worker lock calls this (see ``UploadWorker``).
+        """
+        with self._lock:
+            count = self._db.execute("UPDATE items SET state=?, updated_at=? WHERE state=?",
+                                     (PENDING, time.time(), UPLOADING)).rowcount
+        if count:
+            log.info("upload queue: %d interrupted item(s) back to pending", count)
+        return count
 
     def close(self) -> None:
         """Close the database."""

@@ -22,13 +22,17 @@ that ``stop()`` and ``retry_now()`` interrupt.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 import requests
 
+from zhishiyun.errors import ZhishiyunError
+from zhishiyun.i18n import _
 from zhishiyun.upload.policy import Backoff, TokenBucket
 from zhishiyun.upload.queue import QueueItem, UploadQueue
 from zhishiyun.upload.tus import Cancelled, UploadError, UploadExpired, classify, send_segment
@@ -37,6 +41,31 @@ log = logging.getLogger(__name__)
 
 #: 8 MiB: most 30 s segments go in one PATCH; a crash re-sends at most this much.
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+
+
+class UploadsBusy(ZhishiyunError):
+    """Another Zhishiyun process is already uploading from this queue."""
+
+    code = "uploads_busy"
+
+
+def _lock_file(path: str) -> IO[bytes]:
+    """An exclusive, non-blocking lock on ``path`` (released when the file is closed)."""
+    handle = open(path, "a+b")  # noqa: SIM115 - kept open while the worker runs
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UploadsBusy(_("Uploads are already running in another Zhishiyun window."),
+                          hint=_("Close it or wait until it has finished.")) from None
+    return handle
 
 
 @dataclass(frozen=True)
@@ -123,13 +152,20 @@ class UploadWorker:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._rate = _Rate()
+        self._lock: IO[bytes] | None = None
         queue.item_was_added.append(lambda _id: self._wake.set())
 
     # --- control (any thread) ----------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker thread (once)."""
+        """Start the worker thread (once).
+
+        Raises:
+            UploadsBusy: another process runs a worker on the same queue.
+        """
         if self._thread is None:
+            self._lock = _lock_file(str(self.queue.path) + ".lock")
+            self.queue.recover_interrupted()
             self._thread = threading.Thread(target=self._run, name="upload-worker",
                                             daemon=True)
             self._thread.start()
@@ -220,6 +256,8 @@ class UploadWorker:
         finally:
             http.close()
             self._idle.set()
+            if self._lock is not None:
+                self._lock.close()
 
     def _deliver(self, item: QueueItem, token: str, http: requests.Session) -> None:
         self.queue.mark_uploading(item.id)
