@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.exam.conftest import login, server_rows, shape
@@ -73,16 +75,25 @@ def test_written_exam_waits_shows_papers_saves_answers_and_ends_at_time_up(
     assert decoded_frames(segment_path(session.session_dir, "screen", 1)) > 0
 
 
-def test_ending_early_twice_is_one_end_and_the_server_keeps_the_first_reason(
-        server_factory, runtime_for, devices):
+def test_camera_lost_and_back_then_ending_early_twice_is_one_end(
+        server_factory, runtime_for, devices, tmp_path):
     server = server_factory()
     exam_id = shape(server, "written", start_in=0, duration_s=600)
     runtime = runtime_for(server)
     runtime.client.accept(exam_id)
-    session = runtime.session({"id": exam_id, "kind": "written"}, **devices)
+    camera = tmp_path / "camera.avi"  # a stand-in camera we can unplug
+    shutil.copy(devices["camera"], camera)
+    session = runtime.session({"id": exam_id, "kind": "written"},
+                              **{**devices, "camera": str(camera)})
     session.enter()
     assert session.state == State.IN_PROGRESS
     wait_for(lambda: session.segment_items(), 15, "a first closed segment")
+
+    camera.rename(tmp_path / "unplugged.avi")
+    wait_for(lambda: "device_lost" in kinds_of(session), 15, "the camera-lost event")
+    (tmp_path / "unplugged.avi").rename(camera)
+    wait_for(lambda: "device_restored" in kinds_of(session), 15, "the camera-back event")
+    assert session.recorder.running
     session.finish("candidate_ended")
     session.finish("time_up")  # a late timer changes nothing
     assert session.finish_reason == "candidate_ended"
@@ -93,3 +104,9 @@ def test_ending_early_twice_is_one_end_and_the_server_keeps_the_first_reason(
     with pytest.raises(ApiError) as again:
         runtime.client.enter(exam_id)
     assert again.value.code == "exam_finished"
+    on_server = [e.kind for e in server_rows(server, "Event", session.session_id)]
+    assert on_server.index("device_lost") < on_server.index("device_restored")
+
+
+def kinds_of(session) -> list[str]:
+    return [e["kind"] for e in session.store.events()]
