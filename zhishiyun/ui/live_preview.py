@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 FRAME_INTERVAL_S = 1 / 12
+LEVEL_HOLD_S = 2.5
 
 
 class LivePreview:
@@ -68,7 +70,8 @@ class LivePreview:
 
     def _run(self) -> None:
         camera, mic = self._open()
-        last_frame, level = 0.0, 0.0
+        last_frame = 0.0
+        recent: deque[tuple[float, float]] = deque()  # (when, peak) of recent audio chunks
         try:
             while not self._stop.is_set():
                 frame = None
@@ -87,8 +90,12 @@ class LivePreview:
                     last_frame = now
                     self._on_frame(np.ascontiguousarray(frame[:, :, ::-1]))
                 if mic is not None:
-                    level = max(self._drain_level(mic), level * 0.95)
-                    self._on_level(level)
+                    # Some audio stacks deliver in bursts (PulseAudio: up to ~2 s): show the
+                    # loudest sound of the last LEVEL_HOLD_S rather than a flickering zero.
+                    recent.append((now, self._drain_level(mic)))
+                    while recent and recent[0][0] < now - LEVEL_HOLD_S:
+                        recent.popleft()
+                    self._on_level(max(p for _t, p in recent))
         finally:
             for source in (camera, mic):
                 if source is not None:
