@@ -117,3 +117,25 @@ def test_upload_command_stops_at_a_network_pause_without_wait(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 item(s) still to upload" in out
     assert UploadQueue(command.queue_path(settings)).get(1).state == PENDING
+
+
+def test_an_unreachable_server_does_not_hold_up_the_others(demo_server, tmp_path):
+    entered = enter_written_exam(demo_server.url)
+    session_dir = tmp_path / entered.session_id
+    [path] = write_segments(session_dir, entered.session_key, "otherhost", [1000])
+    queue = UploadQueue(tmp_path / "q.sqlite3")
+    queue.enqueue_segment("gone", "screen", 0, path, "http://127.0.0.1:9/files/")  # first
+    SessionUploads(queue, entered.session_id, entered.upload_url, entered.client.api_url,
+                   session_dir).enqueue_session_dir()
+    waits = []
+    worker = UploadWorker(queue, lambda: entered.token)
+    worker.worker_did_wait.append(lambda reason, seconds: waits.append((reason, seconds)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not waits and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.stop(5)
+    gone, *mine = queue.items()
+    assert gone.state == PENDING and "unreachable" in gone.reason
+    assert [i.state for i in mine] == [DONE, DONE]
+    assert waits[0][0] == "server_unreachable" and 0 < waits[0][1] <= 1.0

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,11 @@ class QueueItem:
     sent_bytes: int
     rejected_chunks: int
     restarts: int
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the server the item goes to."""
+        return urlsplit(self.target).netloc
 
     @property
     def label(self) -> str:
@@ -190,18 +196,29 @@ class UploadQueue:
             raise KeyError(item_id)
         return QueueItem(*row)
 
-    def next_pending(self, current_session: str | None = None,
-                     skip: Iterable[int] = ()) -> QueueItem | None:
-        """The next item to send: current session first, then by kind, then oldest."""
-        skip = tuple(skip)
+    def next_pending(self, current_session: str | None = None, skip: Iterable[int] = (),
+                     skip_hosts: Iterable[str] = ()) -> QueueItem | None:
+        """The next item to send: current session first, then by kind, then oldest.
+
+        Args:
+            current_session: its items go first.
+            skip: item ids not to return.
+            skip_hosts: servers (``host:port`` of the target) not to return items for
+                (the worker is backing off from them).
+        """
+        skip, hosts = tuple(skip), frozenset(skip_hosts)
         skip_sql = f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         order = " ".join(f"WHEN '{k}' THEN {v}" for k, v in KIND_ORDER.items())
         with self._lock:
-            row = self._db.execute(
+            rows = self._db.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM items WHERE state=?{skip_sql} "
-                f"ORDER BY (session_id = ?) DESC, CASE kind {order} ELSE 9 END, id LIMIT 1",
-                (PENDING, *skip, current_session or "")).fetchone()
-        return QueueItem(*row) if row else None
+                f"ORDER BY (session_id = ?) DESC, CASE kind {order} ELSE 9 END, id",
+                (PENDING, *skip, current_session or ""))
+            for row in rows:
+                item = QueueItem(*row)
+                if item.host not in hosts:
+                    return item
+        return None
 
     def _update(self, item_id: int, **values: Any) -> None:
         values["updated_at"] = time.time()

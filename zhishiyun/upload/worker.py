@@ -15,8 +15,11 @@ callback must return quickly and must not call back into the worker except ``set
   ``error``; the UI can show "waiting for the network" / "log in again".
 
 Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
-``retry_now()`` or ``stop()`` sets; after a failure it sleeps a capped, jittered backoff
-that ``stop()`` and ``retry_now()`` interrupt.
+``retry_now()`` or ``stop()`` sets. A temporary failure (no answer, 5xx, 408/429) puts that
+item's server on a capped, jittered exponential backoff; items for other servers go on,
+and when everything left waits for a server the thread sleeps until the earliest retry
+(``stop()`` and ``retry_now()`` interrupt it). A 401 waits for a new login instead;
+any other 4xx marks the item ``failed`` with the reason.
 """
 
 from __future__ import annotations
@@ -138,7 +141,10 @@ class UploadWorker:
         self.queue = queue
         self._tokens = tokens
         self.chunk_size = chunk_size
-        self.backoff = backoff or Backoff()
+        #: Template for the per-server backoffs (its base and cap are used).
+        self.backoff = backoff or Backoff(base=1.0, cap=30.0)
+        self._backoffs: dict[str, Backoff] = {}
+        self._cooling: dict[str, float] = {}  # server → monotonic time of the next try
         self.bucket = TokenBucket(rate_limit_bps)
         self.timeout = timeout
         self.current_session: str | None = None
@@ -233,15 +239,38 @@ class UploadWorker:
                 callback(reason, seconds if seconds is not None else float("inf"))
             except Exception:
                 log.exception("upload listener failed")
-        self._poke.clear()
-        self._poke.wait(seconds)
+        if self._poke.wait(seconds):  # retry_now() or stop(): try every server again
+            self._poke.clear()
+            self._cooling.clear()
+
+    def _backoff_for(self, host: str) -> Backoff:
+        if host not in self._backoffs:
+            self._backoffs[host] = Backoff(self.backoff.base, self.backoff.cap)
+        return self._backoffs[host]
+
+    def _cool_down(self, item: QueueItem, reason: str) -> None:
+        """A temporary failure: leave this server alone for a while (others go on)."""
+        delay = self._backoff_for(item.host).next_delay()
+        self._cooling[item.host] = time.monotonic() + delay
+        log.warning("upload %s: %s; retrying %s in %.1f s", item.label, reason, item.host,
+                    delay)
+        self.queue.mark_retry(item.id, reason)
+
+    def _server_ok(self, item: QueueItem) -> None:
+        self._backoff_for(item.host).reset()
+        self._cooling.pop(item.host, None)
 
     def _run(self) -> None:
         http = requests.Session()
         try:
             while not self._stop.is_set():
                 self._wake.clear()
-                item = self.queue.next_pending(self.current_session)
+                now = time.monotonic()
+                cooling = {h: t for h, t in self._cooling.items() if t > now}
+                item = self.queue.next_pending(self.current_session, skip_hosts=cooling)
+                if item is None and cooling:  # everything left waits for a server
+                    self._pause("server_unreachable", min(cooling.values()) - now)
+                    continue
                 if item is None:
                     self._idle.set()
                     self._wake.wait()
@@ -290,10 +319,7 @@ class UploadWorker:
                 self.queue.mark_failed(item.id, exc.message)
                 self._finished(item)
                 return
-            delay = self.backoff.next_delay()
-            log.warning("upload %s: %s; retrying in %.1f s", item.label, exc.message, delay)
-            self.queue.mark_retry(item.id, exc.message)
-            self._pause("server_unreachable", delay)
+            self._cool_down(item, exc.message)
             return
         except OSError as exc:  # the file vanished or the disk failed under us
             self.queue.mark_failed(item.id, f"cannot read the file: {exc}")
@@ -301,16 +327,15 @@ class UploadWorker:
             return
         except Exception as exc:  # a bug or a surprise reply: keep the item, keep the thread
             log.exception("upload %s: unexpected error", item.label)
-            self.queue.mark_retry(item.id, f"unexpected error: {exc}")
-            self._pause("error", self.backoff.next_delay())
+            self._cool_down(item, f"unexpected error: {exc}")
             return
-        self.backoff.reset()
+        self._server_ok(item)
         self.queue.mark_done(item.id)
         self.queue.remove_url(f"item:{item.id}")
         self._finished(item)
 
     def _after_chunk(self, item: QueueItem, offset: int, sent: int) -> None:
-        self.backoff.reset()
+        self._server_ok(item)
         self._rate.add(sent)
         self._progress(item, offset, "uploading")
 
