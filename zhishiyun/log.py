@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
@@ -39,6 +40,22 @@ def mask_id_number(id_number: str) -> str:
     if len(id_number) <= 5:
         return "*" * len(id_number)
     return id_number[:3] + "*" * (len(id_number) - 5) + id_number[-2:]
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record.
+
+    Test runners and GUIs swap ``sys.stderr``; a handler holding the old stream would
+    write to a closed file.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 class MaskingFilter(logging.Filter):
@@ -76,7 +93,7 @@ def setup_logging(
             handler.close()
     root.setLevel(logging.DEBUG)
     masking = MaskingFilter()
-    console = logging.StreamHandler()
+    console = _StderrHandler()
     console.setLevel(console_level)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     console.addFilter(masking)
