@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
@@ -67,6 +68,18 @@ def test_same_person_passes_others_and_stills_fail_until_the_fallback(face_serve
     assert error(refused)["fallback"] == "password"
     # Even the right person cannot use face login now (no further challenge is issued).
     assert api.challenge().status_code == 403
+
+    # Every attempt is in the audit log, and no frame was kept (retention 0 days).
+    db = sqlite3.connect(face_server.db_url.removeprefix("sqlite:///"))
+    rows = db.execute("SELECT outcome, code, evidence_jpeg IS NOT NULL FROM face_attempts "
+                      "ORDER BY id").fetchall()
+    db.close()
+    assert [r[0] for r in rows] == ["refused", "refused", "accepted", "refused", "refused",
+                                    "refused"]
+    assert [r[1] for r in rows if r[1]] == ["liveness_static", "face_multiple",
+                                            "liveness_action_missing", "face_mismatch",
+                                            "face_mismatch"]
+    assert not any(r[2] for r in rows)
 
 
 def test_bad_uploads_are_refused_before_any_face_work(face_server):
@@ -148,3 +161,21 @@ def test_cancel_cooldown_demo_enrolment_and_manual_review(face_server):
     assert me.json()["name"] == "李四"
     again = requests.get(status_url, headers=headers, timeout=10).json()
     assert again["status"] == "approved" and again["token"] is None  # handed out once
+
+
+def test_without_a_usable_photo_face_login_says_so_and_review_is_offered(server_factory):
+    server = server_factory(demo=True, env={"ZHISHIYUN_DEMO_FACE_ENROL": "0"})
+    api = FaceApi(server.url)
+    reply = api.challenge(LI)  # 李四's photo shows no face; the demo switch is off
+    assert reply.status_code == 409 and error(reply)["code"] == "face_not_enrolled"
+    assert error(reply)["fallback"] == "manual_review"
+    photo = faces.jpeg(faces.portrait("grace_hopper"))
+
+    def review(who):
+        return requests.post(api.api + "/auth/face/review", timeout=30,
+                             data={"name": who[0], "id_number": who[1]},
+                             files=[("photo", ("id.jpg", photo, "image/jpeg"))])
+
+    assert review(LI).status_code == 202
+    refused = review(ZHANG)  # 张三 can still log in by face: no review for them yet
+    assert refused.status_code == 403 and error(refused)["code"] == "review_not_available"

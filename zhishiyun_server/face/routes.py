@@ -299,6 +299,8 @@ def _submit_review(request: Request, policy: FacePolicy, name: str, id_number: s
             raise ApiProblem(415, "not_jpeg", "The photo must be a JPEG image.") from exc
     with request.app.state.session_factory() as db:
         candidate = _identify(request, db, name, id_number)
+        if ensure_enrolled(candidate):
+            db.commit()
         not_enrolled = candidate.face_embedding is None and not policy.demo_enrol
         if service.attempts_left(db, candidate, policy) > 0 and not not_enrolled:
             raise ApiProblem(403, "review_not_available",
