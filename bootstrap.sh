@@ -2,6 +2,7 @@
 # Sets up everything Zhishiyun needs on a Debian/Ubuntu machine, then runs one thing:
 #   ./bootstrap.sh demo    reference server with demo data + the GUI (headless path without a display)
 #   ./bootstrap.sh test    the full test suite (import contract, lint, pytest)
+#   ./bootstrap.sh bundle  the PyInstaller bundle + its smoke test + the NSIS script compile (CI)
 #   ./bootstrap.sh setup   only install
 # As root on Debian/Ubuntu it installs the apt packages it needs; otherwise it lists what is
 # missing and goes on (tests that need a missing piece skip and say why).
@@ -53,6 +54,9 @@ install_python() {
 
 case "$ACTION" in
   setup) install_apt; install_python; echo "bootstrap: ready ($VENV)";;
+  bundle) install_apt; install_python
+          "$VENV/bin/pip" install -q -e ".[build]"
+          exec "$VENV/bin/python" installer/build.py --ci "$@";;
   demo)  install_apt; install_python
          # shellcheck source=scripts/services.sh
          source scripts/services.sh; start_audio
@@ -63,5 +67,5 @@ case "$ACTION" in
          "$VENV/bin/lint-imports"
          "$VENV/bin/ruff" check zhishiyun zhishiyun_server tests benchmarks
          exec "$VENV/bin/python" -m pytest "$@";;
-  *) echo "usage: ./bootstrap.sh [setup|demo|test] [args…]" >&2; exit 2;;
+  *) echo "usage: ./bootstrap.sh [setup|demo|test|bundle] [args…]" >&2; exit 2;;
 esac
