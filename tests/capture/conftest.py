@@ -116,3 +116,17 @@ def decode(path: Path) -> dict:
 def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
     return float(np.fft.rfftfreq(samples.size, 1 / rate)[int(np.argmax(spectrum))])
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """`zhishiyun.cli.main` adds handlers bound to pytest's captured streams; drop them."""
+    import logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()

@@ -1,9 +1,11 @@
 """Crash recovery: close segments a killed process left open and add them to the manifest.
 
 A segment is *open* when ``<track>/<seq>.mp4`` exists without a manifest line for
-(track, seq). The recorder writes ``<seq>.open.json`` (start in server time, encoder) next
-to each segment while it is open, so recovery knows when it started; without it the start
-is estimated from the file's modification time and flagged ``start_estimated``.
+(track, seq). The recorder writes ``<seq>.open.json`` (start in server time, encoder, and
+every second the time it was last alive) next to each open segment, so recovery knows when
+it started and how long it ran (a static screen writes no frames for long stretches);
+without it the start is estimated from the file's modification time and flagged
+``start_estimated``.
 
 Recovered segments are decoded to find what survives (PyAV raises ``InvalidDataError``
 at the cut, which ends the scan). A file with no decodable video frame is kept in place
@@ -162,8 +164,11 @@ def recover_session(session_dir: Path, session_key: bytes | str) -> RecoveryRepo
                 continue
             info = _read_marker(marker)
             digest, size = sha256_file(path)
+            # an unchanging screen writes no frames: the marker says how long it lasted
+            alive = info.get("alive_ms")
+            duration_ms = max(decoded.duration_ms, alive if isinstance(alive, int) else 0)
             record: dict[str, Any] = {
-                "seq": seq, "track": track, "duration_ms": decoded.duration_ms,
+                "seq": seq, "track": track, "duration_ms": duration_ms,
                 "bytes": size, "sha256": digest, "recovered": True,
                 "frames": decoded.video_frames,
             }
@@ -178,11 +183,10 @@ def recover_session(session_dir: Path, session_key: bytes | str) -> RecoveryRepo
                 record["encoder"] = info["encoder"]
             written = writer.append(record)
             marker.unlink(missing_ok=True)
-            log.warning("recovered segment %s/%s: %d ms, %d frames", track, seq,
-                        decoded.duration_ms, decoded.video_frames)
+            log.warning("recovered segment %s/%s: %d ms (%d ms of frames), %d frames", track,
+                        seq, duration_ms, decoded.duration_ms, decoded.video_frames)
             report.recovered.append(ClosedSegment(
-                track, seq, path, written["start"], decoded.duration_ms, size, digest,
-                True, written))
+                track, seq, path, written["start"], duration_ms, size, digest, True, written))
     return report
 
 

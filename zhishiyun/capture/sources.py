@@ -140,7 +140,7 @@ class ScreenSource(Source):
         from zhishiyun.capture.devices import mss_instance
 
         interval = 1.0 / self.fps
-        previous: bytes | None = None
+        previous: bytearray | None = None
         with mss_instance() as grabber:
             region = grabber.monitors[self.monitor]
             next_due = clock()
@@ -158,8 +158,8 @@ class ScreenSource(Source):
                     self.counters.captured += 1
                     self.counters.duplicates += 1
                 else:
-                    previous = bytes(raw)
-                    image = np.frombuffer(previous, np.uint8).reshape(shot.height, shot.width, 4)
+                    previous = raw  # mss hands out a new buffer per grab: no copy needed
+                    image = np.frombuffer(raw, np.uint8).reshape(shot.height, shot.width, 4)
                     self._offer(t, image)
                 next_due += interval
                 delay = next_due - clock()

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import queue
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 GRACE = 0.3
 MAX_GRACE = 3.0
-HEARTBEAT_S = 0.5  # the muxer writes a frame once the next one comes
+ALIVE_S = 1.0
 #: Samples an audio encoder puts before the first input sample that decoders play as
 #: silence in our segments (measured with a tone: input sample 0 decodes at 1023), so the
 #: audio input of a segment starts this much after the segment does.
@@ -73,6 +75,9 @@ class Track:
         self._held_audio: list[tuple[float, np.ndarray]] = []
         self._last_image: np.ndarray | None = None
         self._last_encoded_t = -math.inf
+        self._alive_t = -math.inf
+        self._segment_path = Path()
+        self._seq = 0
         self._anchor: float | None = None
         self._audio_total = 0
         self._window_start = 0.0
@@ -184,15 +189,21 @@ class Track:
         self.encoded_frames += 1
 
     def _heartbeat(self, now: float) -> None:
-        """Re-encode the last picture when nothing changed for ``HEARTBEAT_S``.
+        """Keep an unchanging picture seekable, and note that the segment is still alive.
 
-        Keeps a static screen (or a lost camera, shown black) seekable and bounds what a
-        crash can cut from the segment's timeline.
+        A static screen (or a lost camera, shown black) gets its picture re-encoded as a
+        keyframe every ``keyframe_seconds``; re-encoding it more often would cost more CPU
+        than the whole camera track. Instead, every ``ALIVE_S`` the open-segment marker
+        records the time, so crash recovery knows how long an unchanging segment lasted
+        even though its last frame was written earlier.
         """
-        every = min(HEARTBEAT_S, self.settings.keyframe_seconds)
         stop_t = self.recorder.stop_t
-        if now - self._last_encoded_t < every or now >= self.boundary or (
-                stop_t is not None and now >= stop_t):
+        if now >= self.boundary or (stop_t is not None and now >= stop_t):
+            return
+        if now - self._alive_t >= ALIVE_S:
+            self._alive_t = now
+            self._write_marker(alive=now)
+        if now - self._last_encoded_t < self.settings.keyframe_seconds:
             return
         if self._showing_black():
             self._encode(now, self._black)
@@ -293,16 +304,25 @@ class Track:
         start_server = rec.now_server() - timedelta(seconds=clock() - self._seg_start)
         self._start_iso = format_time(start_server)
         path.parent.mkdir(parents=True, exist_ok=True)
-        marker_path(path).write_text(json.dumps({
-            "track": self.name, "seq": seq, "start": self._start_iso,
-            "encoder": rec.encoder.video, "monotonic_start": self._seg_start,
-        }), encoding="utf-8")
+        self._segment_path = path
+        self._seq = seq
+        self._write_marker(alive=self._seg_start)
         self._segment = SegmentFile(
             path, rec.encoder, self.settings, width=self.size[0], height=self.size[1],
             fps=self.fps, with_audio=self.microphone is not None)
-        self._segment_path = path
         image = self._black if self._showing_black() else self._last_image
         self._encode(self._seg_start, image)  # every segment starts with a full picture
+
+    def _write_marker(self, alive: float) -> None:
+        """Write ``<seq>.open.json`` atomically: start (server time), encoder, alive time."""
+        marker = marker_path(self._segment_path)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({
+            "track": self.name, "seq": self._seq, "start": self._start_iso,
+            "encoder": self.recorder.encoder.video, "monotonic_start": self._seg_start,
+            "alive_ms": int(round((alive - self._seg_start) * 1000)),
+        }), encoding="utf-8")
+        os.replace(tmp, marker)
 
     def _close_segment(self, end: float) -> None:
         segment, self._segment = self._segment, None
