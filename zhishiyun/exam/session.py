@@ -149,6 +149,11 @@ class ExamSession:
                 the server; calling ``enter`` again retries).
         """
         reply = self.client.enter(self.exam_id)
+        if not self.exam_name:  # resumed from a record without the name
+            try:
+                self.exam_name = self.client.exam(self.exam_id).name
+            except ApiError as exc:
+                log.info("exam name not fetched: %s", exc.code)
         with self._lock:
             self.session_id = reply.session_id
             self._key = reply.session_key

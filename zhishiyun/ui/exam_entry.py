@@ -110,6 +110,18 @@ def _show(window: QWidget, services: Any, session: Any, support: dict) -> None:
     exam_window.start()
 
 
+def ask_resume(window: QWidget, record: Any) -> bool:
+    """Ask whether to return to the exam of ``record`` (tests replace this)."""
+    answer = QMessageBox.question(
+        window, _("Return to your exam"),
+        _("“{name}” is still running: Zhishiyun was closed during the exam. Return to it "
+          "now? Recording continues and every pending upload resumes.").format(
+            name=record.exam_name),
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 def offer_resume(window: QWidget, services: Any) -> None:
     """After login: offer to return to an exam a crash interrupted; resume its uploads."""
     runtime = runtime_for(services)
@@ -121,14 +133,7 @@ def offer_resume(window: QWidget, services: Any) -> None:
     def checked(record: Any, error: BaseException | None) -> None:
         if error is not None or record is None:
             return
-        answer = QMessageBox.question(
-            window, _("Return to your exam"),
-            _("“{name}” is still running: Zhishiyun was closed during the exam. Return to it "
-              "now? Recording continues and every pending upload resumes.").format(
-                name=record.exam_name),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.Yes)
-        if answer == QMessageBox.StandardButton.Yes:
+        if ask_resume(window, record):
             enter_exam(window, services, {"id": record.exam_id, "name": record.exam_name,
                                           "kind": record.kind})
         else:

@@ -209,6 +209,8 @@ class ExamWindow(QWidget):
             self.entering.setText(_("Could not enter the exam: {error}\nPress Back to home "
                                     "and try again.").format(error=message_for(error)))
             return
+        if self.session.exam_name and not self.title.text():
+            self.title.setText(self.session.exam_name)
         self._show_state(self.session.state)
 
     def _on_session_change(self, kind: str, value: Any) -> None:
@@ -334,6 +336,7 @@ class ExamWindow(QWidget):
                                                 "other windows is recorded."), "orange")
         elif kind == QEvent.Type.WindowActivate and self._focus_lost:
             self._focus_lost = False
+            self.banners.clear_banner("focus")
             if self._proctoring():
                 self.session.record_event("focus_back", {})
         return super().event(event)
