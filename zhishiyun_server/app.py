@@ -50,6 +50,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(recordings.router, prefix=API)
     from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
     app.include_router(tus_router)
+    from zhishiyun_server import bindings  # second camera: bind codes, /phone/ (issue 11)
+    bindings.install(app)
     # Other parts register here, one line each:
     # tus endpoint + recordings (upload), face login (face), bindings.
 

@@ -1,0 +1,460 @@
+"""Second camera: bind a phone to an exam session by QR code or bind code.
+
+Desktop side (candidate's bearer token):
+
+- ``POST /api/v1/sessions/{sid}/bindings`` issues a bind code (8 characters, shown as
+  ``ABCD-EFGH``), the phone page URL carrying it (``/phone/#code=…``: a URL fragment, so
+  the code never reaches access logs) and the QR payload (that URL). A code lives
+  ``ZHISHIYUN_SERVER_BIND_CODE_TTL_S`` seconds (default 300; the body may ask for less),
+  works once, and only the newest code of a session works.
+- ``GET /api/v1/sessions/{sid}/bindings/status``: ``not_bound`` / ``bound`` / ``recording``
+  / ``lost`` (no heartbeat for ``ZHISHIYUN_SERVER_PHONE_LOST_S``, default 15 s), the last
+  phone upload and the phone's warnings (page in background, chunks buffered offline).
+
+Phone side (no login): ``POST /api/v1/phone/redeem`` turns a code into a phone credential
+(``zsyp_…``) scoped to the ``phone`` track of that one session; a later bind revokes it.
+With it the phone may only: send heartbeats (``/phone/heartbeat``), have its manifest
+lines signed (``/phone/manifest``) and upload to ``/files/`` with metadata
+``session_id`` = its session and ``track`` = ``phone``.
+
+Why the server signs the phone's manifest lines: the session key stays on the desktop and
+the server (the one party that verifies it anyway). The phone computes each chunk's sha256
+and sends ``{seq, start_ms, duration_ms, bytes, sha256}``; the server writes the line with
+the same rules as the client (:mod:`zhishiyun.capture.manifest`: ``prev`` chain per track,
+HMAC with the session key, ``signer: "server"``) and stores it before the chunk arrives, so
+the tus endpoint checks the chunk against it. A stolen phone credential can therefore add
+``phone`` chunks to one session until it ends, and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from zhishiyun.capture.manifest import canonical_bytes, compute_mac, format_time, line_hash
+from zhishiyun_server import clock
+from zhishiyun_server.db import Base, UTCDateTime
+from zhishiyun_server.deps import bearer, current_candidate, current_token, get_db, owned_session
+from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
+from zhishiyun_server.routes.exams import ends_at
+from zhishiyun_server.security import RateLimiter
+
+router = APIRouter(tags=["second camera"])
+TRACK = "phone"
+CREDENTIAL_PREFIX = "zsyp_"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+CODE_LENGTH = 8
+PHONE_DIR = Path(__file__).with_name("phone")
+#: The phone may still upload what it buffered this long after the exam's end.
+UPLOAD_GRACE = timedelta(hours=1)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def code_ttl_s() -> float:
+    """Life of a bind code (``ZHISHIYUN_SERVER_BIND_CODE_TTL_S``, default 300 s)."""
+    return _env_float("ZHISHIYUN_SERVER_BIND_CODE_TTL_S", 300.0)
+
+
+def lost_after_s() -> float:
+    """Silence after which a bound phone counts as lost (``ZHISHIYUN_SERVER_PHONE_LOST_S``)."""
+    return _env_float("ZHISHIYUN_SERVER_PHONE_LOST_S", 15.0)
+
+
+def segment_s() -> int:
+    """Length of the phone's chunks (``ZHISHIYUN_SERVER_PHONE_SEGMENT_S``, default 10 s)."""
+    return max(2, int(_env_float("ZHISHIYUN_SERVER_PHONE_SEGMENT_S", 10.0)))
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    """Upper case without separators (what the candidate types may contain ``-`` or spaces)."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+class Binding(Base):
+    """One bind code and, once redeemed, the phone that holds it."""
+
+    __tablename__ = "second_camera_bindings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    credential_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    credential_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    phone_state: Mapped[str] = mapped_column(String(16), default="")
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    buffered: Mapped[int] = mapped_column(Integer, default=0)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    session: Mapped[ExamSession] = relationship()
+
+
+# --- schemas --------------------------------------------------------------------------
+
+
+class BindingIn(BaseModel):
+    """Optional: a shorter life for the code than the server's default."""
+
+    ttl_s: int | None = Field(default=None, ge=1, le=3600)
+
+
+class BindingOut(BaseModel):
+    """A fresh bind code: show ``code`` and a QR code of ``qr_payload``."""
+
+    session_id: str
+    code: str
+    url: str
+    qr_payload: str
+    expires_at: datetime
+
+
+class BindingStatus(BaseModel):
+    """What the desktop shows about its second camera."""
+
+    state: str  # not_bound | bound | recording | lost
+    code_active: bool
+    bound_at: datetime | None
+    last_seen_at: datetime | None
+    last_upload_at: datetime | None
+    last_upload_seq: int | None
+    segments: int
+    hidden: bool
+    buffered: int
+    lost_after_s: float
+    server_time: datetime
+
+
+class RedeemIn(BaseModel):
+    """The bind code as typed or taken from the URL."""
+
+    code: str = Field(min_length=1, max_length=32)
+
+
+class RedeemOut(BaseModel):
+    """Everything the phone page needs to record and upload."""
+
+    credential: str
+    session_id: str
+    track: str
+    exam_name: str
+    candidate_name: str
+    upload_url: str
+    segment_s: int
+    next_seq: int
+    expires_at: datetime
+    server_time_ms: int
+
+
+class HeartbeatIn(BaseModel):
+    """The phone's state: ``ready``, ``recording`` or ``stopped``."""
+
+    state: str = Field(pattern=r"^(ready|recording|stopped)$")
+    hidden: bool = False
+    buffered: int = Field(default=0, ge=0, le=100000)
+
+
+class HeartbeatOut(BaseModel):
+    """Server time (the phone's clock offset) and whether the session is over."""
+
+    server_time_ms: int
+    finished: bool
+    next_seq: int
+
+
+class PhoneSegmentIn(BaseModel):
+    """One closed chunk, for the server to write its manifest line."""
+
+    seq: int = Field(ge=0, le=10_000_000)
+    start_ms: int = Field(ge=0)
+    duration_ms: int = Field(ge=0, le=24 * 3600 * 1000)
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    mime: str = Field(default="", max_length=100)
+
+
+class PhoneSegmentOut(BaseModel):
+    """The stored manifest line (exact text)."""
+
+    line: str
+
+
+# --- desktop side ---------------------------------------------------------------------
+
+
+def _base_url(request: Request) -> str:
+    public = request.app.state.config.public_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+@router.post("/sessions/{session_id}/bindings", response_model=BindingOut)
+def create_binding(session_id: str, request: Request, body: BindingIn | None = None,
+                   candidate: Candidate = Depends(current_candidate),
+                   db: Session = Depends(get_db)) -> BindingOut:
+    """A new single-use bind code for this session (older unused codes stop working)."""
+    session = owned_session(db, candidate, session_id)
+    if session.finished_at is not None:
+        raise ApiProblem(409, "session_finished", "This exam session is finished.")
+    now = clock.now()
+    db.execute(update(Binding).where(Binding.session_id == session.id,
+                                     Binding.redeemed_at.is_(None),
+                                     Binding.code_expires_at > now)
+               .values(code_expires_at=now))
+    ttl = min(code_ttl_s(), float(body.ttl_s)) if body and body.ttl_s else code_ttl_s()
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    row = Binding(session_id=session.id, code_hash=_digest(code), created_at=now,
+                  code_expires_at=now + timedelta(seconds=ttl))
+    db.add(row)
+    db.commit()
+    url = f"{_base_url(request)}/phone/#code={code}"
+    return BindingOut(session_id=session.id, code=f"{code[:4]}-{code[4:]}", url=url,
+                      qr_payload=url, expires_at=row.code_expires_at)
+
+
+def _state(row: Binding | None, now: datetime) -> str:
+    if row is None:
+        return "not_bound"
+    seen = row.last_seen_at or row.redeemed_at
+    if seen is None or now - seen > timedelta(seconds=lost_after_s()):
+        return "lost"
+    return "recording" if row.phone_state == "recording" else "bound"
+
+
+@router.get("/sessions/{session_id}/bindings/status", response_model=BindingStatus)
+def binding_status(session_id: str, candidate: Candidate = Depends(current_candidate),
+                   db: Session = Depends(get_db)) -> BindingStatus:
+    """The second camera's state as the desktop shows it."""
+    session = owned_session(db, candidate, session_id)
+    now = clock.now()
+    active = db.scalar(select(Binding).where(
+        Binding.session_id == session.id, Binding.redeemed_at.is_not(None),
+        Binding.revoked_at.is_(None)).order_by(Binding.redeemed_at.desc()).limit(1))
+    code_active = db.scalar(select(func.count(Binding.id)).where(
+        Binding.session_id == session.id, Binding.redeemed_at.is_(None),
+        Binding.code_expires_at > now)) > 0
+    last = db.scalar(select(RecordingSegment).where(
+        RecordingSegment.session_id == session.id, RecordingSegment.track == TRACK)
+        .order_by(RecordingSegment.received_at.desc()).limit(1))
+    count = db.scalar(select(func.count(RecordingSegment.id)).where(
+        RecordingSegment.session_id == session.id, RecordingSegment.track == TRACK)) or 0
+    return BindingStatus(
+        state=_state(active, now), code_active=code_active,
+        bound_at=active.redeemed_at if active else None,
+        last_seen_at=active.last_seen_at if active else None,
+        last_upload_at=last.received_at if last else None,
+        last_upload_seq=last.seq if last else None, segments=count,
+        hidden=bool(active and active.hidden), buffered=active.buffered if active else 0,
+        lost_after_s=lost_after_s(), server_time=now)
+
+
+# --- phone side -----------------------------------------------------------------------
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter = getattr(request.app.state, "bind_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.bind_limiter = RateLimiter(30, 300.0)
+    return limiter
+
+
+def _next_seq(db: Session, session_id: str) -> int:
+    from zhishiyun_server.recordings import ManifestLine
+
+    top = db.scalar(select(func.max(ManifestLine.seq)).where(
+        ManifestLine.session_id == session_id, ManifestLine.track == TRACK))
+    return 0 if top is None else top + 1
+
+
+@router.post("/phone/redeem", response_model=RedeemOut)
+def redeem(body: RedeemIn, request: Request, db: Session = Depends(get_db)) -> RedeemOut:
+    """Turn a bind code into the phone's credential (once; a later bind revokes it)."""
+    address = request.client.host if request.client else "?"
+    limiter = _limiter(request)
+    wait = limiter.retry_after(address)
+    if wait:
+        raise ApiProblem(429, "too_many_attempts", f"Too many wrong codes. Wait {wait} s.",
+                         headers={"Retry-After": str(wait)})
+    now = clock.now()
+    row = db.scalar(select(Binding).where(Binding.code_hash == _digest(
+        normalise_code(body.code))))
+    if row is None:
+        limiter.failed(address)
+        raise ApiProblem(404, "bad_code", "This bind code is not valid. Check it on the "
+                         "computer's screen.")
+    if row.redeemed_at is not None:
+        raise ApiProblem(409, "code_used", "This bind code was already used. Ask the "
+                         "computer for a new code.")
+    if row.code_expires_at <= now:
+        raise ApiProblem(410, "code_expired", "This bind code has expired. Ask the computer "
+                         "for a new code.")
+    session = row.session
+    if session.finished_at is not None:
+        raise ApiProblem(409, "session_finished", "This exam session is finished.")
+    # Single use even under a race: only one UPDATE finds the code unredeemed.
+    claimed = db.execute(update(Binding).where(Binding.id == row.id,
+                                               Binding.redeemed_at.is_(None))
+                         .values(redeemed_at=now)).rowcount
+    if not claimed:
+        db.rollback()
+        raise ApiProblem(409, "code_used", "This bind code was already used.")
+    db.execute(update(Binding).where(Binding.session_id == session.id, Binding.id != row.id,
+                                     Binding.redeemed_at.is_not(None),
+                                     Binding.revoked_at.is_(None)).values(revoked_at=now))
+    credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+    expires = max(ends_at(session.exam), now) + UPLOAD_GRACE
+    db.execute(update(Binding).where(Binding.id == row.id).values(
+        credential_hash=_digest(credential), credential_expires_at=expires, last_seen_at=now,
+        user_agent=request.headers.get("user-agent", "")[:300]))
+    db.commit()
+    limiter.reset(address)
+    name = session.candidate.name
+    return RedeemOut(credential=credential, session_id=session.id, track=TRACK,
+                     exam_name=session.exam.name,
+                     candidate_name=name[:1] + "*" * max(1, len(name) - 1),
+                     upload_url="/files/", segment_s=segment_s(),
+                     next_seq=_next_seq(db, session.id), expires_at=expires,
+                     server_time_ms=int(now.timestamp() * 1000))
+
+
+def phone_binding(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                  db: Session = Depends(get_db)) -> Binding:
+    """The binding a phone credential belongs to, else 401."""
+    raw = credentials.credentials if credentials else ""
+    row = None
+    if raw.startswith(CREDENTIAL_PREFIX):
+        row = db.scalar(select(Binding).where(Binding.credential_hash == _digest(raw)))
+    if row is None or row.revoked_at is not None:
+        raise ApiProblem(401, "phone_unbound", "This phone is no longer bound to the exam. "
+                         "Scan a new code.", headers={"WWW-Authenticate": "Bearer"})
+    if row.credential_expires_at is None or row.credential_expires_at <= clock.now():
+        raise ApiProblem(401, "phone_expired", "The exam is over; this phone's binding ended.",
+                         headers={"WWW-Authenticate": "Bearer"})
+    return row
+
+
+@router.post("/phone/heartbeat", response_model=HeartbeatOut)
+def heartbeat(body: HeartbeatIn, row: Binding = Depends(phone_binding),
+              db: Session = Depends(get_db)) -> HeartbeatOut:
+    """The phone says it is alive, what it does and whether its page is in the background."""
+    now = clock.now()
+    row.last_seen_at, row.phone_state = now, body.state
+    row.hidden, row.buffered = body.hidden, body.buffered
+    db.commit()
+    return HeartbeatOut(server_time_ms=int(now.timestamp() * 1000),
+                        finished=row.session.finished_at is not None,
+                        next_seq=_next_seq(db, row.session_id))
+
+
+@router.post("/phone/manifest", response_model=PhoneSegmentOut)
+def phone_manifest(body: PhoneSegmentIn, row: Binding = Depends(phone_binding),
+                   db: Session = Depends(get_db)) -> PhoneSegmentOut:
+    """Write (or repeat) the manifest line of one phone chunk, signed with the session key."""
+    from zhishiyun_server.recordings import ManifestLine
+
+    session = row.session
+    where = (ManifestLine.session_id == session.id, ManifestLine.track == TRACK)
+    same = db.scalar(select(ManifestLine).where(*where, ManifestLine.seq == body.seq))
+    if same is not None:
+        if same.sha256 != body.sha256:
+            raise ApiProblem(409, "seq_taken", f"Chunk {body.seq} was already recorded "
+                             "with other content.")
+        return PhoneSegmentOut(line=same.line)
+    previous = db.scalar(select(ManifestLine).where(*where).order_by(
+        ManifestLine.seq.desc()).limit(1))
+    if previous is not None and previous.seq > body.seq:
+        raise ApiProblem(409, "out_of_order", f"Chunk {body.seq} comes after chunk "
+                         f"{previous.seq}; send chunks in order.", next_seq=previous.seq + 1)
+    now = clock.now()
+    start = datetime.fromtimestamp(body.start_ms / 1000, timezone.utc)
+    if abs(start - now) > timedelta(days=1):
+        raise ApiProblem(422, "bad_start", "The chunk's start time is not plausible.")
+    record = {"seq": body.seq, "track": TRACK, "start": format_time(start),
+              "duration_ms": body.duration_ms, "bytes": body.bytes, "sha256": body.sha256,
+              "prev": line_hash(previous.line) if previous is not None else "",
+              "signer": "server"}
+    if body.mime:
+        record["mime"] = body.mime
+    record["mac"] = compute_mac(record, session.session_key)
+    line = canonical_bytes(record).decode("utf-8")
+    db.add(ManifestLine(session_id=session.id, track=TRACK, seq=body.seq,
+                        sha256=body.sha256, line=line))
+    row.last_seen_at = now
+    db.commit()
+    return PhoneSegmentOut(line=line)
+
+
+# --- /files/ for phones ---------------------------------------------------------------
+
+
+def _phone_or_candidate(request: Request,
+                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                        db: Session = Depends(get_db)):
+    """The tus caller: a candidate token as before, or a phone credential held to its scope."""
+    from zhishiyun_server.tus.endpoint import Caller, app_storage
+    from zhishiyun_server.tus.protocol import TusError, parse_metadata
+
+    factory = request.app.state.session_factory
+    raw = credentials.credentials if credentials else ""
+    if not raw.startswith(CREDENTIAL_PREFIX):
+        return Caller(current_token(credentials, db).candidate_id, factory)
+    row = phone_binding(credentials, db)
+    tus = {"Tus-Resumable": "1.0.0"}
+    upload_id = request.path_params.get("upload_id")
+    if request.method == "POST":
+        try:
+            meta = parse_metadata(request.headers.get("Upload-Metadata"))
+        except TusError:
+            meta = {}
+        if meta.get("session_id") != row.session_id or meta.get("track") != TRACK:
+            raise ApiProblem(403, "phone_scope", "A phone uploads only the phone track of "
+                             "its own session.", headers=tus)
+    elif upload_id:
+        info = app_storage(request.app).get(upload_id)
+        if info is not None and (info.metadata.get("session_id") != row.session_id
+                                 or info.metadata.get("track") != TRACK):
+            raise ApiProblem(404, "upload_not_found", "no such upload", headers=tus)
+    row.last_seen_at = clock.now()
+    db.commit()
+    return Caller(row.session.candidate_id, factory)
+
+
+class _PhonePage(StaticFiles):
+    """The phone page; never cached, so a new server version is picked up at once."""
+
+    async def get_response(self, path, scope):  # noqa: D102
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Mount the bindings API, the phone page at ``/phone/`` and phone access to ``/files/``."""
+    from zhishiyun_server.app import API
+    from zhishiyun_server.tus.endpoint import caller
+
+    app.include_router(router, prefix=API)
+    app.mount("/phone", _PhonePage(directory=PHONE_DIR, html=True), name="phone")
+    app.dependency_overrides[caller] = _phone_or_candidate
