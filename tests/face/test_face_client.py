@@ -6,7 +6,7 @@ import threading
 
 import faces
 import pytest
-from conftest import ZHANG
+from face_api import ZHANG
 
 from zhishiyun.auth.face_client import FaceClient
 from zhishiyun.auth.face_identity import IdNumberError, validate_id_number

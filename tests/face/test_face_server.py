@@ -10,7 +10,7 @@ import cv2
 import faces
 import numpy as np
 import requests
-from conftest import LI, ZHANG, FaceApi, error
+from face_api import LI, ZHANG, FaceApi, error
 
 
 def test_same_person_passes_others_and_stills_fail_until_the_fallback(face_server):
