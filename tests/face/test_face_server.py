@@ -179,3 +179,12 @@ def test_without_a_usable_photo_face_login_says_so_and_review_is_offered(server_
     assert review(LI).status_code == 202
     refused = review(ZHANG)  # 张三 can still log in by face: no review for them yet
     assert refused.status_code == 403 and error(refused)["code"] == "review_not_available"
+
+    # The organisation turns face login off: /config says so and no challenge is issued.
+    off = subprocess.run([sys.executable, "-m", "zhishiyun_server", "admin", "--db",
+                          server.db_url, "face-login", "off"], capture_output=True, text=True,
+                         timeout=60)
+    assert off.returncode == 0, off.stderr
+    assert requests.get(api.api + "/config", timeout=10).json()["face_login"] is False
+    disabled = api.challenge(ZHANG)
+    assert disabled.status_code == 403 and error(disabled)["code"] == "face_login_disabled"

@@ -1,4 +1,4 @@
-"""``zhishiyun-server admin face-reviews`` and ``face-review ID approve|reject``.
+"""``zhishiyun-server admin face-login on|off``, ``face-reviews``, ``face-review ID …``.
 
 Staff look at the photo a candidate sent (``--save-photo FILE``) and decide; an approved
 review hands the candidate a login token on their next poll. Registered by
@@ -31,8 +31,21 @@ def add_commands(sub, register: Callable) -> None:
     p.add_argument("--note", default="", help="reason shown to the candidate")
     p.add_argument("--by", default="", help="staff name (default: the system user)")
     p.add_argument("--save-photo", type=Path, metavar="FILE", help="write the photo to FILE")
+    p = sub.add_parser("face-login", help="allow or forbid face login (needs the face engine)")
+    p.add_argument("state", choices=("on", "off"))
     register("face-reviews")(_list)
     register("face-review")(_decide)
+    register("face-login")(_face_login)
+
+
+def _face_login(db: Session, args: argparse.Namespace) -> None:
+    from zhishiyun_server.admin import _org
+    from zhishiyun_server.face.engine import engine_available
+
+    _org(db).face_login = args.state == "on"
+    note = "" if engine_available() or args.state == "off" else (
+        " (but dlib / face-recognition-models are not installed: clients will not offer it)")
+    print(f"face login {args.state}{note}")
 
 
 def _list(db: Session, args: argparse.Namespace) -> None:
