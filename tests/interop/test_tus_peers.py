@@ -96,9 +96,9 @@ def test_our_uploader_uploads_to_tus_node_server_and_resumes_after_sigkill(node,
                               stdout=subprocess.PIPE, text=True, cwd=HERE)
     try:
         lines_until(server, lambda line: line.startswith("listening"), 20)
-        proxy = Proxy(port, rate=24 * MB)
+        proxy = Proxy(port, rate=8_000_000)
         segment = tmp_path / "0.mp4"
-        segment.write_bytes(os.urandom(30 * MB))
+        segment.write_bytes(os.urandom(24 * MB))
         data_dir = tmp_path / "client"
         queue = UploadQueue(data_dir / QUEUE_FILE)
         queue.enqueue_segment("interop", "screen", 0, segment, proxy.url + "/files/")

@@ -26,6 +26,7 @@ class Proxy:
         self.rate = rate
         self.corrupt_patch = corrupt_patch
         self.patches = 0
+        self.patch_lengths: list[int] = []  # Content-Length of every PATCH, in order
         self.patch_body_bytes = 0
         self.corrupted = 0
         self._lock = threading.Lock()
@@ -99,6 +100,7 @@ class Proxy:
                 if method == b"PATCH":
                     with self._lock:
                         self.patches += 1
+                        self.patch_lengths.append(length)
                         if self.patches == self.corrupt_patch and length > 0:
                             flip_at = length // 2
                 left, sent = length, 0

@@ -77,7 +77,7 @@ def test_50_mb_segment_arrives_whole_with_progress(demo_server, tmp_path):
     assert track.bytes == path.stat().st_size
     assert stored_upload_sha256(demo_server, entered.session_id, "big", 0) == sha(path)
     seg = [p for p in items if p.label == "big/0.mp4"]
-    assert len(seg) >= 50_000_000 // DEFAULT_CHUNK_SIZE
+    assert len(seg) >= 3  # chunk by chunk (sized to about a second each), then done
     assert [p.bytes_done for p in seg] == sorted(p.bytes_done for p in seg)
     assert seg[-1].state == DONE and seg[-1].bytes_done == seg[-1].bytes_total
     assert any(p.eta_s and p.rate_bps > 0 for p in seg[:-1])
@@ -99,9 +99,10 @@ def _start_child(proxy: Proxy, data_dir: Path, token: str) -> subprocess.Popen:
 def test_sigkill_halfway_resumes_from_server_offset(demo_server, tmp_path):
     entered = enter_written_exam(demo_server.url)
     session_dir = tmp_path / entered.session_id
-    [path] = write_segments(session_dir, entered.session_key, "killed", [30 * MB])
+    [path] = write_segments(session_dir, entered.session_key, "killed", [24 * MB])
     size = path.stat().st_size
-    proxy = Proxy(demo_server.port, rate=24 * MB)
+    # 8 MB/s: chunks sized to about a second stay below DEFAULT_CHUNK_SIZE
+    proxy = Proxy(demo_server.port, rate=8_000_000)
     data_dir = tmp_path / "client"
     queue = UploadQueue(data_dir / QUEUE_FILE)
     feed(queue, entered, session_dir, proxy.url)

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from zhishiyun.upload.policy import Backoff, TokenBucket
+from zhishiyun.upload.policy import Backoff, ChunkSizer, TokenBucket
 from zhishiyun.upload.queue import DONE, FAILED, PENDING, UPLOADING, UploadQueue
 from zhishiyun.upload.worker import UploadWorker
 
@@ -123,3 +123,22 @@ def test_one_worker_per_queue_across_processes(tmp_path):
     again = UploadWorker(UploadQueue(tmp_path / "q.sqlite3"), lambda: "token")
     again.start()  # the lock went with the first worker
     assert again.stop(5)
+
+
+def test_chunks_follow_the_link_and_the_rate_cap():
+    cap = {"value": None}
+    sizer = ChunkSizer(first=8 * 2**20, low=256 * 2**10, high=32 * 2**20, target_s=1.0,
+                       rate_cap=lambda: cap["value"])
+    assert sizer.next_size() == 8 * 2**20
+    sizer.observe(8 * 2**20, 0.05)  # a fast link: grow (at most 4x a step) up to the top
+    assert sizer.next_size() == 32 * 2**20
+    sizer.observe(32 * 2**20, 64.0)  # a slow link: 0.5 MiB/s → about a second's worth
+    assert sizer.next_size() == 2**19
+    sizer.observe(2**19, 100.0)
+    assert sizer.next_size() == 256 * 2**10  # never below the floor
+    sizer.observe(2**20, 0.01)
+    cap["value"] = 300_000.0  # an interview is live: chunks no bigger than a second of cap
+    assert sizer.next_size() == 300_000
+    fixed = ChunkSizer(first=2**20, fixed=True)
+    fixed.observe(2**20, 0.001)
+    assert fixed.next_size() == 2**20

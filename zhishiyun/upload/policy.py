@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 
 
 class Backoff:
@@ -87,3 +88,38 @@ class TokenBucket:
                 wait = -self._tokens / self._rate
             if cancel.wait(min(wait, self._TICK)):
                 return False
+
+
+class ChunkSizer:
+    """Sizes tus chunks so that each PATCH takes about ``target_s`` seconds.
+
+    Fast links get few, large chunks (few round trips); slow or rate-capped links get small
+    ones (a dropped connection wastes at most about ``target_s`` of transfer, progress and
+    cancel stay prompt). ``fixed`` turns it into a constant size.
+    """
+
+    def __init__(self, first: int = 8 * 1024 * 1024, low: int = 256 * 1024,
+                 high: int = 32 * 1024 * 1024, target_s: float = 1.0,
+                 fixed: bool = False,
+                 rate_cap: Callable[[], float | None] | None = None) -> None:
+        self.size, self.low, self.high = first, low, high
+        self.target_s, self.fixed = target_s, fixed
+        self._rate_cap = rate_cap
+
+    def next_size(self) -> int:
+        """The size of the next chunk (never above what the rate cap sends in target_s)."""
+        if self.fixed:
+            return self.size
+        size = self.size
+        rate_cap = self._rate_cap() if self._rate_cap else None
+        if rate_cap:
+            size = min(size, int(rate_cap * self.target_s))
+        return max(self.low, min(self.high, size))
+
+    def observe(self, nbytes: int, seconds: float) -> None:
+        """A chunk of ``nbytes`` took ``seconds`` on the wire."""
+        if self.fixed or nbytes <= 0 or seconds <= 0:
+            return
+        wanted = nbytes / seconds * self.target_s
+        # grow at most 4x per step, shrink at once
+        self.size = max(self.low, min(self.high, int(min(wanted, self.size * 4))))

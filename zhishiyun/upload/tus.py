@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from tusclient.storage.interface import Storage
 from tusclient.uploader import Uploader
 
 from zhishiyun.errors import ZhishiyunError
+from zhishiyun.upload.policy import ChunkSizer
 from zhishiyun.upload.queue import QueueItem, UploadQueue
 
 log = logging.getLogger(__name__)
@@ -174,7 +176,7 @@ def file_sha256(path: str) -> str:
 
 
 def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str],
-                 http: requests.Session, chunk_size: int, timeout: tuple[float, float],
+                 http: requests.Session, sizer: ChunkSizer, timeout: tuple[float, float],
                  cancel: threading.Event, before_chunk: Callable[[int], bool],
                  after_chunk: Callable[[int, int], None]) -> None:
     """Upload ``item`` from the server's offset to the end, one chunk per loop.
@@ -184,7 +186,7 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         queue: the queue (progress, counters, resume URLs).
         headers: extra headers (the bearer token).
         http: the keep-alive session.
-        chunk_size: bytes per PATCH.
+        sizer: chooses each chunk's size (``before_chunk`` may cap it).
         timeout: (connect, read) seconds.
         cancel: set to stop between chunks.
         before_chunk: called with the chunk length before it is sent (the rate cap);
@@ -204,7 +206,7 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         def make() -> SegmentUploader:
             return SegmentUploader(
                 file_stream=stream, client=TusClient(item.target, headers=headers),
-                chunk_size=chunk_size, metadata=metadata, store_url=True,
+                chunk_size=sizer.next_size(), metadata=metadata, store_url=True,
                 url_storage=SqliteUrlStorage(queue), fingerprinter=ItemFingerprint(key),
                 upload_checksum=True, http=http, timeout=timeout)
 
@@ -228,19 +230,21 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         log.info("upload %s: %s from offset %d of %d", item.label,
                  "resuming" if uploader.offset else "starting", uploader.offset,
                  uploader.stop_at)
-        _chunks(item, queue, uploader, key, cancel, before_chunk, after_chunk)
+        _chunks(item, queue, uploader, key, sizer, cancel, before_chunk, after_chunk)
 
 
 def _chunks(item: QueueItem, queue: UploadQueue, uploader: SegmentUploader, key: str,
-            cancel: threading.Event, before_chunk: Callable[[int], bool],
+            sizer: ChunkSizer, cancel: threading.Event, before_chunk: Callable[[int], bool],
             after_chunk: Callable[[int, int], None]) -> None:
     rejected_in_a_row = 0
     while uploader.offset < uploader.stop_at:
         if cancel.is_set():
             raise Cancelled()
+        uploader.chunk_size = sizer.next_size()
         length = uploader.get_request_length()
         if not before_chunk(length):
             raise Cancelled()
+        started = time.monotonic()
         try:
             uploader.upload_chunk()
         except TusCommunicationError as exc:
@@ -265,5 +269,6 @@ def _chunks(item: QueueItem, queue: UploadQueue, uploader: SegmentUploader, key:
             raise classify(status, _detail(exc)) from exc
         rejected_in_a_row = 0
         sent = getattr(uploader.request, "sent", length)
+        sizer.observe(sent, time.monotonic() - started)
         queue.mark_progress(item.id, uploader.offset, sent)
         after_chunk(uploader.offset, sent)

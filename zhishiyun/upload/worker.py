@@ -36,13 +36,14 @@ import requests
 
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
-from zhishiyun.upload.policy import Backoff, TokenBucket
+from zhishiyun.upload.policy import Backoff, ChunkSizer, TokenBucket
 from zhishiyun.upload.queue import QueueItem, UploadQueue
 from zhishiyun.upload.tus import Cancelled, UploadError, UploadExpired, classify, send_segment
 
 log = logging.getLogger(__name__)
 
-#: 8 MiB: most 30 s segments go in one PATCH; a crash re-sends at most this much.
+#: The first chunk of an upload (most 30 s segments fit in one); later chunks follow the
+#: measured rate (:class:`~zhishiyun.upload.policy.ChunkSizer`).
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 
 
@@ -128,14 +129,16 @@ class UploadWorker:
         queue: the persistent queue.
         tokens: returns the candidate's current bearer token (None: not logged in; items
             wait until ``retry_now()`` after a login).
-        chunk_size: tus chunk size in bytes (at most this much is re-sent after a crash).
+        chunk_size: a fixed tus chunk size in bytes; None (the default) sizes chunks to
+            about one second of transfer each, from 256 KiB to 32 MiB, starting at
+            ``DEFAULT_CHUNK_SIZE`` (at most one chunk is re-sent after a crash).
         backoff: delays after failures.
         rate_limit_bps: initial upload cap (None: unlimited); change with ``set_rate_limit``.
         timeout: (connect, read) seconds for every HTTP request.
     """
 
     def __init__(self, queue: UploadQueue, tokens: Callable[[], str | None], *,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, backoff: Backoff | None = None,
+                 chunk_size: int | None = None, backoff: Backoff | None = None,
                  rate_limit_bps: float | None = None,
                  timeout: tuple[float, float] = (5.0, 30.0)) -> None:
         self.queue = queue
@@ -146,6 +149,8 @@ class UploadWorker:
         self._backoffs: dict[str, Backoff] = {}
         self._cooling: dict[str, float] = {}  # server → monotonic time of the next try
         self.bucket = TokenBucket(rate_limit_bps)
+        self._sizer = ChunkSizer(chunk_size or DEFAULT_CHUNK_SIZE, fixed=chunk_size is not None,
+                                 rate_cap=lambda: self.bucket.rate)
         self.timeout = timeout
         self.current_session: str | None = None
         self.upload_did_progress: list[Callable[[UploadProgress], None]] = []
@@ -295,9 +300,9 @@ class UploadWorker:
         try:
             if item.kind == "segment":
                 send_segment(
-                    item, self.queue, headers=headers, http=http, chunk_size=self.chunk_size,
+                    item, self.queue, headers=headers, http=http, sizer=self._sizer,
                     timeout=self.timeout, cancel=self._stop,
-                    before_chunk=lambda n: self.bucket.take(n, self._stop),
+                    before_chunk=self._before_chunk,
                     after_chunk=lambda offset, sent: self._after_chunk(item, offset, sent))
             else:
                 self._send_json(item, headers, http)
@@ -333,6 +338,9 @@ class UploadWorker:
         self.queue.mark_done(item.id)
         self.queue.remove_url(f"item:{item.id}")
         self._finished(item)
+
+    def _before_chunk(self, length: int) -> bool:
+        return self.bucket.take(length, self._stop)
 
     def _after_chunk(self, item: QueueItem, offset: int, sent: int) -> None:
         self._server_ok(item)
