@@ -94,10 +94,10 @@ def test_killed_mid_exam_resumes_the_same_session_and_every_segment_arrives(
                  > session.recorder.first_seq, 15, "a new segment after the restart")
         session.finish("candidate_ended")
         wait_for(lambda: session.state == State.DONE, 60, "every upload after the restart")
-        # Seqs between a track's last file at the kill and the restart's first seq were
-        # never recorded on that track (the tracks close their segments at slightly
-        # different moments): a hole with no file, nothing lost.
-        kill_seq = min(max(seqs) for seqs in before.values())
+        # Seqs between a track's last segment at the kill and the restart's first seq hold
+        # nothing decodable on that track (the tracks close their segments at slightly
+        # different moments; a segment cut before its first frame is kept but not sent).
+        kill_seq = min(max(seqs) + 1 for seqs in before.values())
         local = assert_all_segments_on_server(
             client, session, gaps_allowed=range(kill_seq, session.recorder.first_seq))
         assert len(local["camera"]) > len(before["camera"]) + 1

@@ -69,7 +69,7 @@ def test_the_next_start_offers_the_interrupted_exam_and_it_resumes(
         window.end_button.click()
         qtbot.waitUntil(lambda: session.state == State.DONE, timeout=60000)
         assert session.recorder.first_seq > max(before["screen"])
-        kill_seq = min(max(seqs) for seqs in before.values())
+        kill_seq = min(max(seqs) + 1 for seqs in before.values())
         assert_all_segments_on_server(services.client, session,
                                       gaps_allowed=range(kill_seq, session.recorder.first_seq))
         answers = {a.question_id: a.content for a in services.client.answers(session_id)}
@@ -79,6 +79,8 @@ def test_the_next_start_offers_the_interrupted_exam_and_it_resumes(
         window.finishing.leave_button.click()
         assert main.isVisible()
     finally:
+        for window in getattr(services, "exam_windows", {}).values():
+            window.timer.stop()
         runtime = getattr(services, "exam_runtime", None)
         if runtime is not None:
             runtime.close()
