@@ -144,6 +144,9 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if (2 * args.rounds + 1) * args.size_mb * MB > 2 * 1024**3:
+        parser.error("all uploads go to one exam session, limited to 2 GiB by default: "
+                     "use fewer rounds or a smaller file")
     with tempfile.TemporaryDirectory(prefix="zsy-bench-upload-") as tmp:
         work = Path(tmp)
         (work / "server").mkdir()
