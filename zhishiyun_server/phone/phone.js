@@ -15,6 +15,7 @@
 
   const TEXT = {
     en: {
+      g_screen: "Computer screen", g_desk: "Desk and hands",
       title: "Second camera", enter_code: "Enter the bind code shown on the computer:",
       bind: "Bind", start: "Start recording", uploaded: "Uploaded", waiting: "Waiting",
       guide: "Put the phone 1–1.5 m behind you, to the left or right, at about 45°. Your " +
@@ -30,6 +31,7 @@
       who: (exam, name) => exam + " · " + name,
     },
     zh: {
+      g_screen: "电脑屏幕", g_desk: "桌面和双手",
       title: "第二机位", enter_code: "请输入电脑上显示的绑定码：", bind: "绑定",
       start: "开始录制", uploaded: "已上传", waiting: "待上传",
       guide: "请把手机放在身后左侧或右侧约 1–1.5 米处，与你成约 45°。画面中须能看到你的头部、" +
