@@ -21,16 +21,47 @@ def make_window(session, qtbot, asked):
     return window
 
 
-def test_written_exam_in_the_window(server_factory, runtime_for, devices, qtbot):
+def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch):
+    """Entered the way the home page does it: ``enter_exam`` with the app's services."""
+    from zhishiyun.config import load_settings
+    from zhishiyun.ui import exam_entry
+    from zhishiyun.ui.app import build_services
+    from zhishiyun.ui.exam import window as window_module
+    from zhishiyun.ui.qt import QWidget
+
     server = server_factory()
     exam_id = shape(server, "written", start_in=5, duration_s=600)
-    runtime = runtime_for(server)
-    runtime.client.accept(exam_id)
-    session = runtime.session({"id": exam_id, "name": "2026 年春季招聘笔试（演示）",
-                               "kind": "written"}, **devices)
+    services = build_services(load_settings({
+        "server_url": server.url, "camera": devices["camera"],
+        "microphone": devices["microphone"] or ""}))
+    services.client.login_password("110101199003070011", "zsy-demo-1")
+    services.client.accept(exam_id)
+    exam = next(e for e in services.client.exams() if e.id == exam_id)
     asked: list = []
-    window = make_window(session, qtbot, asked)
-    window.start()
+    monkeypatch.setattr(window_module, "ask_question",
+                        lambda _parent, title, text: asked.append((title, text)) or True)
+    main = QWidget()
+    main.candidate = {"name": "张三"}
+    qtbot.addWidget(main)
+    main.show()
+    try:
+        exam_entry.enter_exam(main, services, exam)
+        qtbot.waitUntil(lambda: exam_id in getattr(services, "exam_windows", {}),
+                        timeout=15000)
+        window = services.exam_windows[exam_id]
+        session = window.session
+        runtime = services.exam_runtime
+        _written_exam(window, session, runtime, server, qtbot, asked)
+        assert main.isVisible()  # back home after leaving
+    finally:
+        for window in getattr(services, "exam_windows", {}).values():
+            window.timer.stop()
+        if getattr(services, "exam_runtime", None) is not None:
+            services.exam_runtime.close()
+
+
+def _written_exam(window, session, runtime, server, qtbot, asked):
+    assert not window.parent() and window.isFullScreen()
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=15000)
     assert window.rec.isVisible() and session.recorder.running
     qtbot.waitUntil(lambda: window.preview.has_frame(), timeout=10000)
