@@ -3,7 +3,8 @@
 Rows hold segments (files sent with tus), manifest batches, event batches and answers
 (JSON sent with one HTTP call). States: ``pending`` → ``uploading`` → ``done``, or ``failed``
 with a reason and the attempt count. A row is written (and fsynced: ``synchronous=FULL``)
-before anything is sent, and marked ``done`` only after the server confirmed it, so a crash
+before anything is sent, and marked ``done`` or ``failed`` (fsynced) only after the server
+answered; bookkeeping in between (progress, attempts, counters) is not fsynced. So a crash
 at any point leaves every row either done or resumable; rows left ``uploading`` by a crash
 go back to ``pending`` when the next worker starts (:meth:`UploadQueue.recover_interrupted`).
 
@@ -220,18 +221,33 @@ class UploadQueue:
                     return item
         return None
 
-    def _update(self, item_id: int, **values: Any) -> None:
+    def _light(self, sql: str, args: tuple) -> None:
+        """A bookkeeping write that needs no fsync (WAL ``synchronous=NORMAL``).
+
+        It survives a crash of the process; a power cut may lose it, which costs nothing
+        because the server's offset and the manifest are the truth on resume.
+        """
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._db.execute(sql, args)
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    def _update(self, item_id: int, *, durable: bool = True, **values: Any) -> None:
         values["updated_at"] = time.time()
         assignments = ", ".join(f"{k}=?" for k in values)
+        sql, args = f"UPDATE items SET {assignments} WHERE id=?", (*values.values(), item_id)
+        if not durable:
+            self._light(sql, args)
+            return
         with self._lock:
-            self._db.execute(f"UPDATE items SET {assignments} WHERE id=?",
-                             (*values.values(), item_id))
+            self._db.execute(sql, args)
 
     def mark_uploading(self, item_id: int) -> None:
         """The worker starts an attempt."""
-        with self._lock:
-            self._db.execute("UPDATE items SET state=?, attempts=attempts+1, updated_at=? "
-                             "WHERE id=?", (UPLOADING, time.time(), item_id))
+        self._light("UPDATE items SET state=?, attempts=attempts+1, updated_at=? WHERE id=?",
+                    (UPLOADING, time.time(), item_id))
 
     def mark_progress(self, item_id: int, bytes_done: int, sent: int = 0) -> None:
         """The server confirmed ``bytes_done`` (``sent``: bytes of the chunk just sent).
@@ -240,25 +256,18 @@ class UploadQueue:
         survives a crash of the process; after a power cut it may be a chunk behind, which
         costs nothing because a resume asks the server for its offset anyway.
         """
-        with self._lock:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                self._db.execute("UPDATE items SET bytes_done=?, sent_bytes=sent_bytes+?, "
-                                 "updated_at=? WHERE id=?",
-                                 (bytes_done, sent, time.time(), item_id))
-            finally:
-                self._db.execute("PRAGMA synchronous=FULL")
+        self._light("UPDATE items SET bytes_done=?, sent_bytes=sent_bytes+?, updated_at=? "
+                    "WHERE id=?", (bytes_done, sent, time.time(), item_id))
 
     def mark_resumed(self, item_id: int, offset: int) -> None:
         """An attempt starts at the server's ``offset``."""
-        self._update(item_id, resumed_from=offset, bytes_done=offset)
+        self._update(item_id, durable=False, resumed_from=offset, bytes_done=offset)
 
     def count(self, item_id: int, column: str) -> None:
         """Add one to a counter column (``rejected_chunks`` or ``restarts``)."""
         if column not in ("rejected_chunks", "restarts"):
             raise ValueError(column)
-        with self._lock:
-            self._db.execute(f"UPDATE items SET {column}={column}+1 WHERE id=?", (item_id,))
+        self._light(f"UPDATE items SET {column}={column}+1 WHERE id=?", (item_id,))
 
     def mark_done(self, item_id: int) -> None:
         """The server confirmed the whole item."""
@@ -272,7 +281,7 @@ class UploadQueue:
 
     def mark_retry(self, item_id: int, reason: str) -> None:
         """A temporary failure: back to pending with the reason (the worker backs off)."""
-        self._update(item_id, state=PENDING, reason=reason[:500])
+        self._update(item_id, durable=False, state=PENDING, reason=reason[:500])
 
     def requeue_failed(self, session_id: str | None = None) -> int:
         """Put failed items back to pending (after the cause was fixed); returns how many."""
@@ -346,5 +355,4 @@ class UploadQueue:
 
     def remove_url(self, key: str) -> None:
         """Forget the tus upload URL for ``key``."""
-        with self._lock:
-            self._db.execute("DELETE FROM tus_urls WHERE key=?", (key,))
+        self._light("DELETE FROM tus_urls WHERE key=?", (key,))
