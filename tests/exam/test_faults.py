@@ -77,6 +77,8 @@ def test_killed_mid_exam_resumes_the_same_session_and_every_segment_arrives(
         child.wait()
 
     client = login(server.url)
+    # meanwhile a newer version of answer 1 reached the server (e.g. from another computer)
+    client.put_answer(session_id, "1", 5, "另一台电脑上的答案")
     runtime = ExamRuntime(client, data_dir)
     runtime.start()
     try:
@@ -87,7 +89,8 @@ def test_killed_mid_exam_resumes_the_same_session_and_every_segment_arrives(
                                  microphone=devices["microphone"])
         session.enter()
         assert session.session_id == session_id and session.resumed
-        assert session.answers() == {"1": "崩溃前的答案"}
+        assert session.answers() == {"1": "另一台电脑上的答案"}  # the newer one wins
+        assert session.save_answer("1", "恢复后改过的答案") == 6  # never a stale version
         # the segment open at the kill was recovered; new ones continue after it
         assert session.recorder.first_seq > max(before["screen"])
         wait_for(lambda: len(manifest_seqs(session.session_dir)["screen"])
@@ -101,7 +104,9 @@ def test_killed_mid_exam_resumes_the_same_session_and_every_segment_arrives(
         local = assert_all_segments_on_server(
             client, session, gaps_allowed=range(kill_seq, session.recorder.first_seq))
         assert len(local["camera"]) > len(before["camera"]) + 1
-        assert {a.question_id for a in client.answers(session_id)} == {"1"}
+        assert [(a.question_id, a.version, a.content) for a in client.answers(session_id)] \
+            == [("1", 6, "恢复后改过的答案")]
+        assert session.upload_totals()["items_failed"] == 0
         kinds = [e.kind for e in server_rows(server, "Event", session_id)]
         assert {"session_entered", "focus_lost", "session_resumed"} <= set(kinds)
     finally:

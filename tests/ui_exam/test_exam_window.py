@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from tests.exam.conftest import server_rows, shape
 from tests.exam.helpers import assert_all_segments_on_server
 from tests.ui_exam.conftest import SUPPORT, screenshot
@@ -9,12 +11,12 @@ from zhishiyun.exam.session import State
 from zhishiyun.ui.qt import QApplication, QEvent, QGuiApplication
 
 
-def make_window(session, qtbot, asked):
+def make_window(session, qtbot, asked, cameras=()):
     from zhishiyun.ui.exam.window import ExamWindow
 
     window = ExamWindow(session, support=SUPPORT, candidate_name="张三",
-                        list_devices=lambda: ([("视频文件摄像头", session.camera)],
-                                              [("系统默认", None), ("vmic", "vmic")]))
+                        list_devices=lambda: ([("视频文件摄像头", session.camera), *cameras],
+                                              [("系统默认", None)]))
     window.ask = lambda _parent, title, text: asked.append((title, text)) or True
     qtbot.addWidget(window)
     window.resize(1440, 900)
@@ -114,7 +116,7 @@ def _written_exam(window, session, runtime, server, qtbot, asked):
 
 
 def test_interview_device_confirmation_waiting_and_time_up(server_factory, runtime_for,
-                                                           devices, qtbot):
+                                                           devices, qtbot, tmp_path):
     server = server_factory()
     exam_id = shape(server, "interview", start_in=6, duration_s=6)
     runtime = runtime_for(server)
@@ -123,10 +125,18 @@ def test_interview_device_confirmation_waiting_and_time_up(server_factory, runti
     session = runtime.session({"id": exam_id, "name": "2026 年研究生复试面试（演示）",
                                "kind": "interview"}, **devices)
     asked: list = []
-    window = make_window(session, qtbot, asked)
+    other = tmp_path / "second-camera.avi"
+    shutil.copy(devices["camera"], other)
+    window = make_window(session, qtbot, asked, cameras=[("第二个摄像头", str(other))])
     window.start()
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.confirm, timeout=15000)
-    qtbot.waitUntil(lambda: window.confirm.camera_box.count() > 0, timeout=10000)
+    qtbot.waitUntil(lambda: window.confirm.camera_box.count() == 2, timeout=10000)
+    qtbot.waitUntil(lambda: window.confirm.preview.has_frame(), timeout=10000)
+    first = session.recorder
+    window.confirm.camera_box.setCurrentIndex(1)  # the candidate picks the other camera
+    qtbot.waitUntil(lambda: session.recorder not in (None, first) and session.recorder.running,
+                    timeout=15000)
+    assert session.camera == str(other) and not first.running
     qtbot.waitUntil(lambda: window.confirm.preview.has_frame(), timeout=10000)
     assert not window.submit_button.isVisible()  # interviews have no answer boxes
     screenshot(window, "0_device_confirm")
@@ -147,6 +157,7 @@ def test_interview_device_confirmation_waiting_and_time_up(server_factory, runti
     assert window.finishing.title.text() != ""
     qtbot.waitUntil(lambda: session.state == State.DONE, timeout=40000)
     kinds = [e.kind for e in server_rows(server, "Event", session.session_id)]
-    assert {"devices_confirmed", "fullscreen_left", "exam_finished"} <= set(kinds)
+    assert {"devices_changed", "devices_confirmed", "fullscreen_left",
+            "exam_finished"} <= set(kinds)
     assert_all_segments_on_server(runtime.client, session)
     assert not asked  # nothing asked the candidate: the time ended the exam

@@ -81,11 +81,16 @@ class LocalStore:
                 "VALUES (?, ?, ?, ?)", (question_id, version, content, time.time()))
         return SavedAnswer(question_id, version, content)
 
-    def raise_version(self, question_id: str, at_least: int) -> None:
-        """Make the next saved version exceed ``at_least`` (the server knows a newer one)."""
+    def adopt_answer(self, question_id: str, version: int, content: str) -> None:
+        """Take the server's answer when it is newer than this computer's (another device)."""
         with self._lock:
-            self._db.execute("UPDATE answers SET version=? WHERE question_id=? AND version<?",
-                             (at_least, question_id, at_least))
+            row = self._db.execute("SELECT version FROM answers WHERE question_id=?",
+                                   (question_id,)).fetchone()
+            if row is not None and row[0] >= version:
+                return
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers (question_id, version, content, saved_at) "
+                "VALUES (?, ?, ?, ?)", (question_id, int(version), content, time.time()))
 
     def answers(self) -> dict[str, SavedAnswer]:
         """Every stored answer by question id."""

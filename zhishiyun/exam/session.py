@@ -178,6 +178,7 @@ class ExamSession:
         if self.worker is not None:
             self.worker.set_current_session(self.session_id)
             self.worker.retry_now()
+        self._merge_server_answers()
         self.start_recording()
         self.record_event("session_resumed" if self.resumed else "session_entered",
                           {"first_seq": self.recorder.first_seq if self.recorder else 0})
@@ -187,6 +188,16 @@ class ExamSession:
         else:
             self._set_state(self._time_state())
         self._start_ticker()
+
+    def _merge_server_answers(self) -> None:
+        """After a resume: never send a version the server already has a newer one of."""
+        try:
+            stored = self.client.answers(self.session_id)
+        except ApiError as exc:
+            log.info("server answers not read (%s); local versions kept", exc.code)
+            return
+        for answer in stored:
+            self.store.adopt_answer(answer.question_id, answer.version, answer.content)
 
     def start_recording(self) -> None:
         """Start the recorder (continuing after the segments already on disk)."""
