@@ -106,6 +106,8 @@ def _show(window: QWidget, services: Any, session: Any, support: dict) -> None:
             exams.refresh()
 
     exam_window.left.connect(left)
+    from zhishiyun.ui.second_camera_widget import attach_to_exam_window  # issue 11
+    attach_to_exam_window(exam_window)
     window.hide()
     exam_window.start()
 

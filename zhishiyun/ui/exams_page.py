@@ -157,6 +157,9 @@ class ExamCardWidget(CardWidget):
         else:
             self.progress = QProgressBar()
 
+        if get(exam, "requires_second_camera"):  # the phone as second camera (issue 11)
+            from zhishiyun.ui.second_camera_widget import SecondCameraNoticeWidget
+            self.body.addWidget(SecondCameraNoticeWidget())
         actions = QHBoxLayout()
         self.reason = label("", "muted", wrap=True, name=f"reason_{exam_id}")
         actions.addWidget(self.reason, 1)
