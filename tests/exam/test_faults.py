@@ -44,10 +44,13 @@ def test_server_outage_recording_and_countdown_go_on_then_everything_catches_up(
         assert session.recorder.running
         assert session.upload_totals()["items_done"] < session.upload_totals()["items_total"]
 
+        session.finish("candidate_ended")  # ended while offline: the end is queued too
+        assert not session.finish_posted and session.state == State.FINISHING
+
         server.start()
         wait_for(lambda: network == [False, True], 15, "the network-back notice")
-        session.finish("candidate_ended")
         wait_for(lambda: session.state == State.DONE, 60, "every upload after the outage")
+        assert client.finish(session.session_id, "time_up").reason == "candidate_ended"
         stored = {a.question_id: a.content for a in client.answers(session.session_id)}
         assert stored == {"2": "离线时写的答案"}
         kinds = [e.kind for e in server_rows(server, "Event", session.session_id)]
