@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.exam.conftest import camera_video, devices  # noqa: F401 - fixtures (real devices)
 from zhishiyun.api.client import ServerClient
 from zhishiyun.auth.tokens import MemoryTokenStore
 

@@ -43,10 +43,7 @@ def phone(url: str, code: str) -> dict:
 
 def test_panel_shows_a_scannable_code_then_follows_the_phone(entered, qtbot):
     import cv2
-    import numpy as np
 
-    from zhishiyun.exam.second_camera import SecondCameraMonitor
-    from zhishiyun.ui.qt import QWidget
     from zhishiyun.ui.second_camera_widget import SecondCameraWidget
     from zhishiyun.ui.widgets import CardWidget
     from zhishiyun_server.models import Event
@@ -92,7 +89,6 @@ def test_panel_shows_a_scannable_code_then_follows_the_phone(entered, qtbot):
     panel.stop()
     kinds = [e.kind for e in server_rows(server, Event, session_id=sid)]
     assert kinds.count("second_camera_bound") == 1 and "second_camera_background" in kinds
-    assert isinstance(panel.monitor, SecondCameraMonitor) and isinstance(card, QWidget)
 
 
 def test_exam_card_says_a_second_camera_is_needed_before_entry(qtbot):
@@ -115,3 +111,53 @@ def QWidgetType():  # noqa: N802 - the class, imported late (Qt only after impor
     from zhishiyun.ui.qt import QWidget
 
     return QWidget
+
+
+def test_exam_window_shows_the_panel_when_the_exam_requires_it(server_factory, devices, qtbot,
+                                                               monkeypatch):
+    """Entered the way the home page does it; the panel sits under the countdown."""
+    from sqlalchemy import select
+
+    from tests.exam.conftest import server_db, shape
+    from zhishiyun.config import load_settings
+    from zhishiyun.ui import exam_entry
+    from zhishiyun.ui.app import build_services
+    from zhishiyun.ui.exam import window as window_module
+    from zhishiyun.ui.qt import QApplication, QWidget
+    from zhishiyun_server.models import Exam
+
+    server = server_factory()
+    exam_id = shape(server, "written", start_in=300, duration_s=600)
+    with server_db(server)() as db:
+        db.scalar(select(Exam).where(Exam.id == exam_id)).requires_second_camera = True
+        db.commit()
+    services = build_services(load_settings({
+        "server_url": server.url, "camera": devices["camera"],
+        "microphone": devices["microphone"] or ""}))
+    services.client.login_password("110101199003070011", "zsy-demo-1")
+    services.client.accept(exam_id)
+    exam = next(e for e in services.client.exams() if e.id == exam_id)
+    monkeypatch.setattr(window_module, "ask_question", lambda *_args: True)
+    main = QWidget()
+    qtbot.addWidget(main)
+    try:
+        exam_entry.enter_exam(main, services, exam)
+        qtbot.waitUntil(lambda: exam_id in getattr(services, "exam_windows", {}),
+                        timeout=15000)
+        window = services.exam_windows[exam_id]
+        qtbot.waitUntil(lambda: getattr(window, "second_camera", None) is not None
+                        and window.second_camera.bind_code is not None, timeout=20000)
+        panel = window.second_camera
+        assert panel.monitor.session_id == window.session.session_id
+        assert window.stack.currentWidget() is window.waiting
+        window.showNormal()
+        window.resize(1440, 900)
+        QApplication.processEvents()
+        assert window.grab().save(str(SHOTS / "second_camera_exam_window.png"))
+    finally:
+        for window in getattr(services, "exam_windows", {}).values():
+            window.timer.stop()
+            if getattr(window, "second_camera", None) is not None:
+                window.second_camera.stop()
+        if getattr(services, "exam_runtime", None) is not None:
+            services.exam_runtime.close()
