@@ -93,3 +93,23 @@ def test_status_bar_counts_queued_uploads(qtbot, demo_server, tmp_path):
     assert "2" in bar.uploads_label.text()
     qtbot.waitUntil(lambda: bar.online is True, timeout=15_000)
     assert bar.network_label.text() == "Network: connected"
+
+
+def test_first_start_without_a_server_asks_for_its_address(monkeypatch):
+    from zhishiyun.ui.app import ask_server_url
+    from zhishiyun.ui.qt import QInputDialog
+
+    answers = iter([("exam.example.cn", True), ("https://exam.example.cn/", True)])
+    prompts = []
+
+    def get_text(_parent, _title, prompt, _mode, _text):
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr(QInputDialog, "getText", get_text)
+    settings = load_settings()
+    assert ask_server_url(settings)
+    assert settings.server_url == "https://exam.example.cn"
+    assert "not an http(s)://" in prompts[1], "a wrong address is explained, then asked again"
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a: ("", False))
+    assert not ask_server_url(load_settings()), "cancel means: no server"

@@ -166,6 +166,28 @@ def create_application(argv: list[str] | None = None) -> Any:
     return app
 
 
+def ask_server_url(settings: Settings) -> bool:
+    """Ask for the exam server's address (first start without one); True when given."""
+    from zhishiyun.ui.qt import QInputDialog, QLineEdit
+
+    text, problem = "https://", ""
+    while True:
+        label = _("Exam server address (from your exam notice):")
+        text, ok = QInputDialog.getText(None, _("Zhishiyun"), f"{problem}{label}",
+                                        QLineEdit.EchoMode.Normal, text)
+        if not ok:
+            return False
+        try:
+            url = config.SETTINGS_BY_KEY["server_url"].parse(text)
+        except ValueError:
+            url = ""
+        if url:
+            settings.values["server_url"] = url
+            settings.sources["server_url"] = "asked at start-up"
+            return True
+        problem = _("That is not an http(s):// address.") + "\n"
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Open the candidate GUI; returns the exit code when the window closes."""
     from zhishiyun.errors import ConfigError
@@ -174,11 +196,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             and sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM"):
         raise ConfigError(_("No display found: the GUI needs a desktop."),
                           hint=_("use `zhishiyun check --headless` on a machine without one"))
-    if not settings.server_url:
+    app = create_application()
+    if not settings.server_url and not ask_server_url(settings):
         raise ConfigError(_("No exam server is configured."),
                           hint=_("start with --server URL, or ask your organiser for the "
                                  "installer that sets it"))
-    app = create_application()
     from zhishiyun.ui.exam_entry import enter_exam, install_exam_hooks
     from zhishiyun.ui.main_window import MainWindow
 
