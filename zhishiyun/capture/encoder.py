@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from zhishiyun.capture.camera_open import cv2
 from zhishiyun.capture.errors import RecordingError
 from zhishiyun.config import RecordingSettings
 from zhishiyun.i18n import _
@@ -45,6 +46,7 @@ _LOW_LATENCY = {
     "h264_videotoolbox": {"realtime": "1", "allow_sw": "0", "bf": "0"},
 }
 _AUDIO_CODECS = ("aac", "libopus", "opus")
+_TO_I420 = {"bgra": cv2.COLOR_BGRA2YUV_I420, "bgr24": cv2.COLOR_BGR2YUV_I420}
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,10 @@ def video_options(name: str, settings: RecordingSettings, fps: float) -> dict[st
     """Encoder options for a track at ``fps`` (keyframes are also forced every N s)."""
     gop = str(max(1, round(fps * settings.keyframe_seconds)))
     if name == "libx264":
+        # one thread per encoder: ~10 % less CPU in total than x264's slice threads, and
+        # the screen and camera encoders already run side by side
         return {"preset": settings.x264_preset, "tune": "zerolatency", "crf": str(settings.crf),
-                "g": gop, "keyint_min": gop, "sc_threshold": "0", "bf": "0"}
+                "g": gop, "keyint_min": gop, "sc_threshold": "0", "bf": "0", "threads": "1"}
     options = dict(_LOW_LATENCY.get(name, {}))
     options["g"] = gop
     return options
@@ -190,15 +194,18 @@ class SegmentFile:
             raise
 
     def add_video(self, image: np.ndarray, t_ms: int, pixel_format: str = "bgr24") -> int:
-        """Encode one frame at ``t_ms`` (ms from the segment start); returns bytes written.
+        """Encode one BGR/BGRA frame at ``t_ms`` (ms from the segment start); returns bytes.
 
         Frames not later than the previous one are skipped. A keyframe is forced on the
         first frame and every ``keyframe_seconds``.
         """
         if t_ms <= self.last_video_ms:
             return 0
-        frame = av.VideoFrame.from_ndarray(image, format=pixel_format)
-        frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+        if image.shape[1] != self.width or image.shape[0] != self.height:
+            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        # OpenCV's BT.601 conversion is ~8x cheaper than swscale's for BGRA at 1080p
+        yuv = cv2.cvtColor(image, _TO_I420[pixel_format])
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         self._last_frame = frame
         return self._encode_video(frame, t_ms)
 

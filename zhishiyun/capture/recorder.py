@@ -209,8 +209,12 @@ class Recorder:
             if self.stop_t is None:
                 self.stop_t = clock()
                 self.stop_reason = reason
-                # let in-flight frames and (possibly long-buffered) audio reach the queues
-                time.sleep(max([GRACE] + [t.grace for t in self.tracks]))
+                # let in-flight frames, then (possibly long-buffered) audio reach the queues
+                time.sleep(GRACE)
+                for name, source in self.sources.items():
+                    if name != "microphone":
+                        source.stop()
+                time.sleep(max([0.0] + [t.grace - GRACE for t in self.tracks]))
                 for source in self.sources.values():
                     source.stop()
                 self.finishing = True

@@ -199,6 +199,7 @@ class CameraSource(Source):
         next_due = clock()
         file_interval = interval
         file_due = last_good = clock()
+        rewound = False
         while not self._stop.is_set():
             if capture is None:
                 try:
@@ -214,9 +215,14 @@ class CameraSource(Source):
             ok, frame = capture.read()
             t = clock()
             if not ok or frame is None:
-                if self.is_file:  # end of the stand-in file: loop by reopening it
-                    capture.release()
-                    capture = None
+                if self.is_file:  # end of the stand-in file: loop
+                    if not self.spec.exists():  # the file went away: the camera is "unplugged"
+                        capture.release()
+                        capture = None
+                    elif not capture.set(cv2.CAP_PROP_POS_FRAMES, 0) or rewound:
+                        capture.release()  # cannot rewind (or rewound to nothing): reopen
+                        capture = None
+                    rewound = True
                     continue
                 if t - last_good > LOST_AFTER_SECONDS:
                     capture.release()
@@ -227,6 +233,7 @@ class CameraSource(Source):
                     self._stop.wait(0.02)
                 continue
             last_good = t
+            rewound = False
             if self.is_file:  # pace the file like a live camera
                 file_due = max(file_due + file_interval, t - 1.0)
                 self._stop.wait(max(0.0, file_due - t))

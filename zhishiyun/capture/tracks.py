@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 GRACE = 0.3
 MAX_GRACE = 3.0
-ALIVE_S = 1.0
+ALIVE_S = 0.5
 #: Samples an audio encoder puts before the first input sample that decoders play as
 #: silence in our segments (measured with a tone: input sample 0 decodes at 1023), so the
 #: audio input of a segment starts this much after the segment does.
