@@ -58,9 +58,19 @@ def test_phone_binds_by_url_records_and_uploads_a_phone_track(entered, chromium)
         wait_for(lambda: len(client.recordings(sid).tracks.get("phone", _none).received) >= 2,
                  30, "the first phone chunks")
         chromium.save_screenshot(str(SCREENSHOTS / "phone_recording.png"))
+        # The phone loses the network for 8 s: it records on, keeps the chunks in memory,
+        # and the desktop calls it lost; back online, the waiting chunks go up.
+        chromium.set_network_conditions(offline=True, latency=0, download_throughput=-1,
+                                        upload_throughput=-1)
+        wait_for(lambda: phone_state(chromium).get("queued", 0) >= 1, 15,
+                 "a chunk to wait on the offline phone")
+        wait_for(lambda: monitor.status.state == "lost", 15, "the desktop to see it lost")
+        chromium.set_network_conditions(offline=False, latency=0, download_throughput=-1,
+                                        upload_throughput=-1)
+        assert phone_state(chromium)["phase"] == "recording"
         # ~20 s of recording: five 4-second chunks on the server.
-        wait_for(lambda: len(client.recordings(sid).tracks["phone"].received) >= 5, 40,
-                 "20 s of phone chunks")
+        wait_for(lambda: len(client.recordings(sid).tracks["phone"].received) >= 6, 40,
+                 "24 s of phone chunks")
         status = wait_for(lambda: monitor.status.last_upload_seq is not None
                           and monitor.status, 5, "the desktop to see an upload")
         assert status.state == "recording" and status.last_upload_age_s is not None
@@ -72,10 +82,12 @@ def test_phone_binds_by_url_records_and_uploads_a_phone_track(entered, chromium)
 
     phone = client.recordings(sid).tracks["phone"]
     assert phone.chain_ok is True
-    assert phone.received[:5] == [0, 1, 2, 3, 4] and not phone.missing
-    assert seen[:3] == ["not_bound", "bound", "recording"] and seen[-1] == "lost"
+    assert phone.received[:6] == [0, 1, 2, 3, 4, 5] and not phone.missing  # nothing lost
+    assert seen[:3] == ["not_bound", "bound", "recording"]
+    assert seen[3:5] == ["lost", "recording"] and seen[-1] == "lost"
     kinds = [e.kind for e in server_rows(server, Event, session_id=sid)]
-    assert {"second_camera_bound", "second_camera_recording", "second_camera_lost"} <= set(kinds)
+    assert kinds.count("second_camera_lost") == 2 and "second_camera_restored" in kinds
+    assert {"second_camera_bound", "second_camera_recording"} <= set(kinds)
 
     # Each chunk is a whole video file on its own: it decodes from its first frame.
     storage = LocalDiskStorage(server.data_dir / "uploads")

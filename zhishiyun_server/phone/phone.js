@@ -70,7 +70,14 @@
     $("uploaded").textContent = String(state.uploaded);
     $("waiting").textContent = String(queue.length);
   }
-  function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+  let wake = null;  // ends the upload loop's back-off early (network back)
+  function sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+  function pumpNow() { if (wake) { wake(); wake = null; } pump(); }
 
   class HttpError extends Error {
     constructor(status, body) {
@@ -137,7 +144,7 @@
         state: recording ? "recording" : (state.phase === "stopped" ? "stopped" : "ready"),
         hidden: document.hidden, buffered: queue.length}, true);
       offsetMs = reply.server_time_ms - Date.now();
-      if (state.offline) { state.offline = false; warn(""); pump(); }
+      if (state.offline) { state.offline = false; warn(state.hidden ? t.hidden : ""); pumpNow(); }
       if (state.phase === "bound" && state.seq < reply.next_seq) state.seq = reply.next_seq;
       if (reply.finished && state.phase === "recording") {
         stopRecording();
@@ -340,7 +347,7 @@
     }
   }
 
-  window.addEventListener("online", () => pump());
+  window.addEventListener("online", () => pumpNow());
 
   // --- start --------------------------------------------------------------------------
 
