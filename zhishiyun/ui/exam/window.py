@@ -226,7 +226,7 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.submit_button.setVisible(in_exam and self.session.kind == "written")
         self.submit_button.setEnabled(state == State.IN_PROGRESS)
         self.phase.setText({
-            State.DEVICE_CONFIRM: _("Device confirmation"), State.WAITING: _("Until the start"),
+            State.DEVICE_CONFIRM: _("Until the start"), State.WAITING: _("Until the start"),
             State.IN_PROGRESS: _("Time left"), State.FINISHING: _("Uploading"),
             State.DONE: _("Finished")}.get(state, ""))
         if state == State.DEVICE_CONFIRM:
@@ -325,7 +325,9 @@ class ExamWindow(ProctoringMixin, QWidget):
 
     def _on_tick(self) -> None:
         session, state = self.session, self.session.state
-        if state == State.WAITING:
+        if state == State.DEVICE_CONFIRM:
+            self.countdown.setText(clock_text(session.seconds_to_start()))
+        elif state == State.WAITING:
             start = session.starts_at.astimezone().strftime("%H:%M:%S") \
                 if session.starts_at else ""
             self.waiting.update_time(session.seconds_to_start(), start)
