@@ -172,11 +172,15 @@ class Recorder:
         self.first_seq = (next_seq(self.session_dir) if self._requested_first_seq is None
                           else self._requested_first_seq)
         self.manifest = ManifestWriter(self.session_dir / MANIFEST_NAME, self._key)
-        self._build()
-        self.t0 = clock()
+        try:
+            self._build()
+            self.t0 = clock()
+            for track in self.tracks:
+                track.start()
+        except BaseException:
+            self._abandon_start()
+            raise
         self._started = True
-        for track in self.tracks:
-            track.start()
         for source in self.sources.values():
             source.start()
         self._watch = threading.Thread(target=self._watch_loop, name="recorder-watch",
@@ -184,6 +188,15 @@ class Recorder:
         self._watch.start()
         log.info("recording started in %s from seq %d (encoder %s)", self.session_dir,
                  self.first_seq, self.encoder.video)
+
+    def _abandon_start(self) -> None:
+        """Undo a start that failed half-way (tracks already running are closed)."""
+        self.stop_t = clock()
+        self.finishing = True
+        self._finish_event.set()
+        for track in self.tracks:
+            track.join(10)
+        self.manifest.close()
 
     def recover(self) -> RecoveryReport:
         """Close segments a crash left open in ``session_dir`` (also run by ``start``)."""
@@ -235,6 +248,16 @@ class Recorder:
     def wait_finishing(self, timeout: float) -> bool:
         """For tracks: sleep until the stop is final or ``timeout`` passed."""
         return self._finish_event.wait(timeout)
+
+    def latest_frame(self, track: str = "camera"):
+        """The newest picture a track encoded (BGR/BGRA ``ndarray``), or ``None``.
+
+        For previews; the array must not be modified.
+        """
+        for item in self.tracks:
+            if item.name == track:
+                return item.last_image
+        return None
 
     def audio_level(self) -> tuple[float, float]:
         """Latest microphone RMS and peak (0…1), for meters."""

@@ -94,6 +94,11 @@ class Track:
         return self.recorder.settings
 
     @property
+    def last_image(self) -> np.ndarray | None:
+        """The newest real picture encoded (not a black placeholder)."""
+        return self._last_image
+
+    @property
     def grace(self) -> float:
         """How long after a boundary to wait for late items (audio may arrive late)."""
         return min(MAX_GRACE, max(GRACE, self.audio_delay + 0.1))
