@@ -91,6 +91,19 @@ def _make_upload_counter(settings: Settings) -> Callable[[], int] | None:
     return count
 
 
+def _make_updater(settings: Settings) -> Callable[..., Any] | None:
+    """``update_now(cancel, progress)`` from the update package (refuses during an exam)."""
+    try:
+        from zhishiyun.update.updater import Updater
+    except ImportError:
+        return None
+
+    def update_now(cancel: Any, progress: Callable[[int, int], None]) -> Any:
+        return Updater.from_settings(settings).update_now(cancel, progress)
+
+    return update_now
+
+
 def _optional(module: str, name: str) -> Any:
     """A callable from another part of the client, or None when this build lacks it."""
     import importlib
@@ -127,6 +140,7 @@ def build_services(settings: Settings) -> AppServices:
         face_login=_make_face_login(settings),
         device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
         pending_uploads=_make_upload_counter(settings),
+        update_now=_make_updater(settings),
         save_settings=save,
     )
 

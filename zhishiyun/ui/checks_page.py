@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.qt import (
-    QDesktopServices,
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QMessageBox,
+    QProgressBar,
     QScrollArea,
     Qt,
-    QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 #: ``run_checks(on_result, only)`` runs the checks (blocking, on a worker thread), calling
 #: ``on_result(result)`` from that thread for each result as it is known.
 RunChecks = Callable[[Callable[[Any], None], Sequence[str] | None], Any]
+#: ``update_now(cancel_event, progress(done, total))``: check, download, verify and start the
+#: installer (blocking, on a worker thread); raises with a candidate-readable message.
+UpdateNow = Callable[[threading.Event, Callable[[int, int], None]], Any]
 
 _TONES = {"pass": "green", "warn": "orange", "fail": "red", "skip": "gray", "running": ""}
 
@@ -69,21 +73,28 @@ class CheckRowWidget(CardWidget):
         top.addWidget(self.title)
         top.addWidget(self.state)
         top.addStretch(1)
-        self.update_button = button(_("Update now"), "primary")
+        self.update_button = button(_("Update now"), "primary", name=f"update_{check_id}")
         self.update_button.hide()
-        self.update_button.clicked.connect(self._on_update_clicked)
+        self.update_button.clicked.connect(lambda: self.update_requested.emit(self.check_id))
+        self.skip_button = button(_("Skip this update"), name=f"skip_{check_id}")
+        self.skip_button.hide()
+        self.skip_button.clicked.connect(self._on_skip_clicked)
         self.retry_button = button(_("Retry"))
         self.retry_button.setObjectName(f"retry_{check_id}")
         self.retry_button.hide()
         self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self.check_id))
+        top.addWidget(self.skip_button)
         top.addWidget(self.update_button)
         top.addWidget(self.retry_button)
         self.body.addLayout(top)
         self.message = label("", "muted", wrap=True, selectable=True)
         self.fix = label("", "error", wrap=True, selectable=True)
         self.fix.hide()
+        self.progress = QProgressBar()
+        self.progress.hide()
         self.body.addWidget(self.message)
         self.body.addWidget(self.fix)
+        self.body.addWidget(self.progress)
 
     def set_running(self) -> None:
         """Show the check as in progress again (retry)."""
@@ -91,6 +102,8 @@ class CheckRowWidget(CardWidget):
         retone(self.state, status_text("running"), "")
         self.retry_button.hide()
         self.update_button.hide()
+        self.skip_button.hide()
+        self.progress.hide()
         self.fix.hide()
         self.message.setText("")
 
@@ -106,25 +119,45 @@ class CheckRowWidget(CardWidget):
         self.fix.setVisible(bool(fix) and status in ("fail", "warn"))
         set_variant(self.fix, "role", "error" if status == "fail" else "muted")
         self.retry_button.setVisible(status in ("fail", "warn"))
-        url = (getattr(result, "details", None) or {}).get("url", "")
-        self.update_button.setVisible(self.check_id == "version" and status in ("fail", "warn")
-                                      and bool(url))
+        offered = self.update_offered()
+        self.update_button.setVisible(offered)
+        self.skip_button.setVisible(offered and status == "warn")  # optional: may be skipped
+        self.retry_button.setVisible(status in ("fail", "warn") and not offered)
 
-    def _on_update_clicked(self) -> None:
-        url = (getattr(self.result, "details", None) or {}).get("url", "")
-        self.update_requested.emit(url)
+    def update_offered(self) -> bool:
+        """Whether this is the version check announcing a newer release."""
+        details = getattr(self.result, "details", None) or {}
+        return (self.check_id == "version" and self.result is not None
+                and str(self.result.status) in ("fail", "warn")
+                and bool(details.get("latest")) and not details.get("error"))
+
+    def _on_skip_clicked(self) -> None:
+        self.update_button.hide()
+        self.skip_button.hide()
+        self.fix.setText(_("Update skipped; you can update after the exam."))
+
+    def show_update_progress(self, done: int, total: int) -> None:
+        """Download progress of the update."""
+        self.progress.show()
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
 
 
 class ChecksWidget(QWidget):
     """The start-up page; emits ``entered`` when the candidate may go on to the login."""
 
     entered = Signal()
+    #: The update installer was started: the application should quit.
+    quit_requested = Signal()
 
     def __init__(self, run_checks: RunChecks, check_ids: Sequence[str],
-                 server_url: str = "", parent: QWidget | None = None) -> None:
+                 server_url: str = "", *, update_now: UpdateNow | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page")
         self._run_checks = run_checks
+        self._update_now = update_now
+        self._update_cancel = threading.Event()
         self._rows: dict[str, CheckRowWidget] = {}
         self._running = 0
         outer = QVBoxLayout(self)
@@ -232,6 +265,36 @@ class ChecksWidget(QWidget):
     def _on_retry_requested(self, check_id: str) -> None:
         self.start([check_id])
 
-    def _on_update_requested(self, url: str) -> None:
-        log.info("opening the update download page")
-        QDesktopServices.openUrl(QUrl(url))
+    def _on_update_requested(self, check_id: str) -> None:
+        row = self._rows[check_id]
+        if self._update_now is None:
+            row.fix.setText(_("Download the new version from the link in your exam notice."))
+            return
+        row.update_button.setEnabled(False)
+        row.skip_button.hide()
+        row.update_button.setText(_("Updating…"))
+        self.enter_button.setEnabled(False)
+        update, cancel = self._update_now, self._update_cancel
+        relay = on_main(row.show_update_progress)
+        run_task(lambda: update(cancel, relay),
+                 lambda result, error: self._on_update_done(row, error))
+
+    def _on_update_done(self, row: CheckRowWidget, error: BaseException | None) -> None:
+        row.progress.hide()
+        row.update_button.setEnabled(True)
+        row.update_button.setText(_("Update now"))
+        if error is not None:
+            row.fix.setText(message_for(error))
+            set_variant(row.fix, "role", "error")
+            row.fix.show()
+            self._update_summary(True)
+            return
+        log.info("update installer started; quitting")
+        QMessageBox.information(self, _("Update"), _("The installer has started. Zhishiyun "
+                                                     "closes now and opens again when the "
+                                                     "update is installed."))
+        self.quit_requested.emit()
+
+    def stop(self) -> None:
+        """Cancel a running update download."""
+        self._update_cancel.set()

@@ -15,6 +15,7 @@ from zhishiyun.ui.login_page import LoginWidget
 from zhishiyun.ui.model import get
 from zhishiyun.ui.qt import (
     QAction,
+    QApplication,
     QButtonGroup,
     QByteArray,
     QHBoxLayout,
@@ -182,8 +183,10 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.checks = ChecksWidget(services.run_checks, services.check_ids,
-                                   services.settings.server_url)
+                                   services.settings.server_url,
+                                   update_now=services.update_now)
         self.checks.entered.connect(self._on_checks_entered)
+        self.checks.quit_requested.connect(self._on_quit_requested)
         self.stack.addWidget(self.checks)
         self.status = StatusBarWidget(services.server_now, self._ping, services.pending_uploads)
         self.setStatusBar(self.status)
@@ -266,6 +269,10 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, _("Language"),
                                 _("The language changes the next time Zhishiyun starts."))
 
+    def _on_quit_requested(self) -> None:
+        self.close()
+        QApplication.quit()
+
     # --- window state ----------------------------------------------------------------------
 
     def _restore_geometry(self) -> None:
@@ -290,6 +297,7 @@ class MainWindow(QMainWindow):
             self.home.shutdown()
         if self.login is not None:
             self.login.stop()
+        self.checks.stop()
         super().closeEvent(event)
 
 

@@ -26,6 +26,8 @@ class AppServices:
         face_login: starts a face-login session, or None when this build has none.
         device_test: the capture package's device-test module, or None when missing.
         pending_uploads: number of queued uploads, or None without an upload queue.
+        update_now: ``update_now(cancel, progress)`` downloads, verifies and starts the
+            installer (blocking), or None when this build cannot update itself.
         save_settings: persists user settings (language, server, geometry).
         on_logged_in: called with the login reply (e.g. to keep the token in the keyring).
         on_logged_out: called after logout.
@@ -41,6 +43,7 @@ class AppServices:
     face_login: Callable[..., Any] | None = None
     device_test: Any = None
     pending_uploads: Callable[[], int | None] | None = None
+    update_now: Callable[..., Any] | None = None
     save_settings: Callable[[dict], Any] | None = None
     on_logged_in: Callable[[Any], None] | None = None
     on_logged_out: Callable[[], None] | None = None
