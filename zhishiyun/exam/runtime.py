@@ -42,6 +42,7 @@ class ExamRuntime:
         self.queue = UploadQueue(self.data_dir / QUEUE_FILE)
         self.worker = UploadWorker(self.queue, lambda: self.client.token, **worker_options)
         self._started = False
+        self._closed = False
         self.sessions: list[ExamSession] = []
 
     def start(self) -> None:
@@ -68,8 +69,8 @@ class ExamRuntime:
         return added
 
     def pending_uploads(self) -> int:
-        """Items still to deliver (all sessions)."""
-        return self.queue.unfinished()
+        """Items still to deliver (all sessions); 0 once closed."""
+        return 0 if self._closed else self.queue.unfinished()
 
     def active_session(self) -> ActiveSession | None:
         """The exam a crash interrupted on this server, if any."""
@@ -95,5 +96,6 @@ class ExamRuntime:
         """Stop every session's ticker, the worker, and close the queue."""
         for session in self.sessions:
             session.close()
+        self._closed = True
         self.worker.stop()
         self.queue.close()
