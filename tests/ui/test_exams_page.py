@@ -142,3 +142,30 @@ def test_event_loop_keeps_turning_during_a_slow_server_reply(qtbot, server_facto
     qtbot.waitUntil(lambda: not page._loading, timeout=30_000)
     timer.stop()
     assert page.refresh_button.isEnabled() and len(page.cards()) == 3
+
+
+def test_exam_card_shows_what_this_computer_still_has_to_upload(qtbot, demo_server, tmp_path):
+    from zhishiyun import paths
+    from zhishiyun.upload.queue import UploadQueue
+
+    services = make_services(demo_server.url)
+    client = logged_in_client(demo_server.url)
+    finished = next(e for e in client.exams() if e.session_id)
+    queue = UploadQueue(paths.queue_db(services.settings.data_path))
+    for seq in range(3):
+        segment = tmp_path / f"{seq}.mp4"
+        segment.write_bytes(b"x" * 100)
+        item = queue.enqueue_segment(finished.session_id, "camera", seq, segment,
+                                     demo_server.url + "/files/")
+    queue.mark_done(item)
+    queue.close()
+
+    page = ExamsWidget(client, services.server_now, tmp_path / "attachments",
+                       upload_totals=services.upload_totals)
+    qtbot.addWidget(page)
+    page.refresh()
+    qtbot.waitUntil(lambda: page.card(finished.id) is not None, timeout=15_000)
+    card = page.card(finished.id)
+    qtbot.waitUntil(lambda: "2 parts still to upload" in card.recordings_label.text(),
+                    timeout=10_000)
+    assert "segments uploaded" in card.recordings_label.text(), "the server's view stays"

@@ -71,6 +71,26 @@ def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
     return start
 
 
+def _make_upload_totals(settings: Settings) -> Callable[[str], dict] | None:
+    """Blocking per-session upload totals from the persistent queue (exam cards)."""
+    try:
+        from zhishiyun.upload.queue import UploadQueue
+    except ImportError:
+        return None
+    path = paths.queue_db(settings.data_path)
+
+    def totals(session_id: str) -> dict:
+        if not path.exists():
+            return {}
+        queue = UploadQueue(path)
+        try:
+            return queue.session_totals(session_id)
+        finally:
+            queue.close()
+
+    return totals
+
+
 def _make_upload_counter(settings: Settings) -> Callable[[], int] | None:
     """A blocking count of unfinished uploads in the persistent queue (status bar)."""
     try:
@@ -140,6 +160,7 @@ def build_services(settings: Settings) -> AppServices:
         face_login=_make_face_login(settings),
         device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
         pending_uploads=_make_upload_counter(settings),
+        upload_totals=_make_upload_totals(settings),
         update_now=_make_updater(settings),
         save_settings=save,
     )

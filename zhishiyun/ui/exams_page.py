@@ -132,8 +132,9 @@ class ExamCardWidget(CardWidget):
         ]
         for index, (name, value) in enumerate(facts):
             grid.addWidget(label(name, "muted"), index // 2, (index % 2) * 2)
-            grid.addWidget(label(value, selectable=True, wrap=True), index // 2,
-                           (index % 2) * 2 + 1)
+            value_label = label(value, selectable=True, wrap=True)
+            grid.addWidget(value_label, index // 2, (index % 2) * 2 + 1)
+        self.recordings_label = value_label
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         self.body.addLayout(grid)
@@ -197,6 +198,20 @@ class ExamCardWidget(CardWidget):
                                                                     size=size_text(size)))
         return "; ".join(parts)
 
+    def set_local_uploads(self, totals: dict[str, int]) -> None:
+        """Add what this computer still has to upload for the exam (from the queue)."""
+        left = int(totals.get("items_total", 0)) - int(totals.get("items_done", 0))
+        failed = int(totals.get("items_failed", 0))
+        parts = [self._recordings_text()]
+        if left > 0:
+            parts.append(_("{n} parts still to upload from this computer").format(n=left))
+        if failed:
+            parts.append(_("{n} uploads failed; keep Zhishiyun open on the network, they are "
+                           "retried").format(n=failed))
+        if totals.get("items_total") and not left and not failed:
+            parts.append(_("everything uploaded"))
+        self.recordings_label.setText("; ".join(parts))
+
     def update_clock(self, now: datetime) -> None:
         """Re-evaluate the enter button for server time ``now``."""
         allowed, why = enter_state(self.exam, now)
@@ -215,9 +230,11 @@ class ExamsWidget(PageWidget):
     exams_changed = Signal(list)
 
     def __init__(self, client: Any, server_now: ServerNow, download_dir: Path,
+                 upload_totals: Callable[[str], dict[str, int]] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(_("My exams"), parent)
         self._client = client
+        self._upload_totals = upload_totals
         self._server_now = server_now
         self._download_dir = download_dir
         self._cards: list[ExamCardWidget] = []
@@ -289,6 +306,19 @@ class ExamsWidget(PageWidget):
                             if t is not None and t > now]
         self._on_tick()
         self.exams_changed.emit(exams)
+        sessions = [str(get(e, "session_id")) for e in exams if get(e, "session_id")]
+        if self._upload_totals is not None and sessions:
+            totals = self._upload_totals
+            run_task(lambda: {sid: totals(sid) for sid in sessions}, self._on_upload_totals)
+
+    def _on_upload_totals(self, totals: Any, error: BaseException | None) -> None:
+        if error is not None:
+            log.info("upload queue unreadable: %r", error)
+            return
+        for card in self._cards:
+            sid = get(card.exam, "session_id")
+            if sid and str(sid) in totals:
+                card.set_local_uploads(totals[str(sid)])
 
     def _on_tick(self) -> None:
         now = self._server_now()

@@ -51,8 +51,8 @@ class HomeWidget(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         client = services.client
-        self.exams = ExamsWidget(client, services.server_now,
-                                 services.download_dir)
+        self.exams = ExamsWidget(client, services.server_now, services.download_dir,
+                                 upload_totals=services.upload_totals)
         self.devices = DeviceTestWidget(services.device_test, services.settings)
         self.messages = MessagesWidget(client)
         self.profile = ProfileWidget(client)

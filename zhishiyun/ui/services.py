@@ -26,6 +26,7 @@ class AppServices:
         face_login: starts a face-login session, or None when this build has none.
         device_test: the capture package's device-test module, or None when missing.
         pending_uploads: number of queued uploads, or None without an upload queue.
+        upload_totals: per-session upload totals from the queue (blocking), or None.
         update_now: ``update_now(cancel, progress)`` downloads, verifies and starts the
             installer (blocking), or None when this build cannot update itself.
         save_settings: persists user settings (language, server, geometry).
@@ -44,6 +45,7 @@ class AppServices:
     device_test: Any = None
     pending_uploads: Callable[[], int | None] | None = None
     update_now: Callable[..., Any] | None = None
+    upload_totals: Callable[[str], dict] | None = None
     save_settings: Callable[[dict], Any] | None = None
     on_logged_in: Callable[[Any], None] | None = None
     on_logged_out: Callable[[], None] | None = None
