@@ -149,7 +149,7 @@ def test_exam_window_shows_the_panel_when_the_exam_requires_it(server_factory, d
                         and window.second_camera.bind_code is not None, timeout=20000)
         panel = window.second_camera
         assert panel.monitor.session_id == window.session.session_id
-        assert window.stack.currentWidget() is window.waiting
+        qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=15000)
         window.showNormal()
         window.resize(1440, 900)
         QApplication.processEvents()

@@ -221,6 +221,11 @@ def attach_to_exam_window(exam_window: Any) -> None:
             if error is not None:
                 log.info("second camera requirement unknown: %s", error)
             return
+        try:
+            if not exam_window.isVisible() and session.session_id:
+                return  # the window was left meanwhile
+        except RuntimeError:  # the window was deleted meanwhile
+            return
         if not session.session_id:  # entering is still under way
             QTimer.singleShot(500, lambda: checked(needed, None))
             return
