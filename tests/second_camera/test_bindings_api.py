@@ -48,6 +48,11 @@ def test_a_code_works_once_expires_and_is_replaced_by_a_newer_one(entered):
     assert late.status_code == 410 and late.json()["error"]["code"] == "code_expired"
     wrong = redeem(server.url, "ZZZZ-ZZZZ")
     assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "bad_code"
+    # Guessing is cut off: after a few dozen wrong codes even a right one waits.
+    replies = [redeem(server.url, f"ZZZZ-{n:04d}") for n in range(30)]
+    assert replies[-1].status_code == 429 and int(replies[-1].headers["Retry-After"]) > 0
+    good = monitor.create_code()
+    assert redeem(server.url, good.code).status_code == 429
 
 
 def test_the_phone_credential_reaches_only_the_phone_track_of_its_session(entered):
