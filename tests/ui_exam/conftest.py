@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,12 @@ def screenshot(widget, name: str) -> Path:
     # as leaving full screen, then go back to full screen.
     seen, widget._full_screen_seen = widget._full_screen_seen, False
     widget.showNormal()
-    widget.resize(1440, 900)
-    QApplication.processEvents()
+    for _attempt in range(50):  # the platform may apply the normal geometry a bit later
+        widget.resize(1440, 900)
+        QApplication.processEvents()
+        if (widget.width(), widget.height()) == (1440, 900):
+            break
+        time.sleep(0.02)
     assert widget.grab().save(str(path))
     widget.showFullScreen()
     QApplication.processEvents()

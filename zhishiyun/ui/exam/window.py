@@ -338,7 +338,7 @@ class ExamWindow(ProctoringMixin, QWidget):
             self.countdown.setText(clock_text(0))
             self._update_finishing()
         recorder = getattr(session, "recorder", None)
-        if recorder is not None and recorder.running:
+        if recorder is not None and recorder.running and not session.finish_reason:
             frame = getattr(recorder, "latest_camera_frame", None)
             if frame is not None:
                 rgb = frame[:, :, ::-1].copy()
