@@ -74,6 +74,7 @@ def test_tus_js_client_uploads_to_our_server_and_resumes_after_sigkill(
                        and int(line.split()[1]) >= size // 2)
     first.send_signal(signal.SIGKILL)
     first.wait()
+    assert proxy.idle()
     url = next(x.split(" ", 1)[1] for x in seen if x.startswith("url "))
     offset = tus_offset(url, entered.auth)
     assert size // 2 <= offset < size
@@ -125,8 +126,10 @@ def test_our_uploader_uploads_to_tus_node_server_and_resumes_after_sigkill(node,
         while done_bytes() < segment.stat().st_size // 2:
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.02)
+        time.sleep(0.3)  # into the next chunk: the kill cuts it in the middle
         child.send_signal(signal.SIGKILL)
         child.wait()
+        assert proxy.idle()
         with sqlite3.connect(db_path) as db:
             [url] = db.execute("SELECT url FROM tus_urls").fetchone()
         offset = tus_offset(url)

@@ -29,6 +29,7 @@ class Proxy:
         self.patch_lengths: list[int] = []  # Content-Length of every PATCH, in order
         self.patch_body_bytes = 0
         self.corrupted = 0
+        self.active = 0  # client connections still being forwarded
         self._lock = threading.Lock()
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -78,8 +79,17 @@ class Proxy:
             time.sleep(len(data) / self.rate)
         dst.sendall(data)
 
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every client connection is closed and fully forwarded."""
+        deadline = time.monotonic() + timeout
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.active
+
     def _requests(self, src: socket.socket, dst: socket.socket) -> None:
         buf = b""
+        with self._lock:
+            self.active += 1
         try:
             while True:
                 while b"\r\n\r\n" not in buf:
@@ -130,3 +140,5 @@ class Proxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            with self._lock:
+                self.active -= 1

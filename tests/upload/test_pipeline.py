@@ -112,8 +112,10 @@ def test_sigkill_halfway_resumes_from_server_offset(demo_server, tmp_path):
     child = _start_child(proxy, data_dir, entered.token)
     wait_for(lambda: segment_row(db_path, "killed")["bytes_done"] >= size // 2, 60,
              "half of the upload")
+    time.sleep(0.3)  # into the next chunk: the kill cuts it in the middle
     child.send_signal(signal.SIGKILL)
     child.wait()
+    assert proxy.idle()  # whatever the killed client had sent has reached the server
     confirmed = segment_row(db_path, "killed")["bytes_done"]
     with sqlite3.connect(db_path) as db:
         [url] = db.execute("SELECT url FROM tus_urls").fetchone()
@@ -125,7 +127,7 @@ def test_sigkill_halfway_resumes_from_server_offset(demo_server, tmp_path):
     assert child.returncode == 0, out
     assert "All uploads are complete." in out
     row = segment_row(db_path, "killed")
-    assert row["state"] == DONE and row["resumed_from"] == server_offset
+    assert row["state"] == DONE and row["resumed_from"] == server_offset, out
     resent = proxy.patch_body_bytes - size
     assert 0 <= resent <= DEFAULT_CHUNK_SIZE, f"re-sent {resent} bytes"
     assert stored_upload_sha256(demo_server, entered.session_id, "killed", 0) == sha(path)

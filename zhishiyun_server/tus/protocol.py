@@ -14,17 +14,22 @@ Spec: https://tus.io/protocols/resumable-upload. What this endpoint promises:
 - Expiration: unfinished uploads expire ``expiration_s`` after their last write (410 Gone,
   then removed); ``Upload-Expires`` says when.
 - Another owner's upload answers 404, exactly like one that does not exist.
+- One writer per upload: a PATCH, HEAD or DELETE waits while another request still writes
+  the same upload (a client resuming before the server noticed its cut-off request), up to
+  ``LOCK_WAIT_S`` (then 423, retryable); a PATCH silent for ``IDLE_S`` counts as cut off.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -41,6 +46,10 @@ log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+#: Seconds a PATCH may go without receiving a byte before it is treated as cut off.
+IDLE_S = 30.0
+#: Seconds a request waits for another one writing the same upload before 423.
+LOCK_WAIT_S = 10.0
 OFFSET_TYPE = "application/offset+octet-stream"
 _META_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -147,6 +156,41 @@ def _parse_checksum(header: str | None) -> tuple[Any, bytes] | None:
     return CHECKSUMS[name](), digest
 
 
+class _Writers:
+    """One writer per upload at a time.
+
+    A resumed client can arrive while the server still handles its cut-off request; both
+    writing at one offset would corrupt the file. This lock lives in one server process; a
+    deployment with several processes needs a shared one (``fcntl.flock`` on the upload's
+    file, or a database row lock).
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, upload_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(upload_id, asyncio.Lock())
+        self._users[upload_id] = self._users.get(upload_id, 0) + 1
+        try:
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while lock.locked():  # polled: no cancellation races around acquire()
+                if time.monotonic() > deadline:
+                    raise TusError(423, "upload_busy",
+                                   "another request is still writing this upload; retry")
+                await asyncio.sleep(0.02)
+            await lock.acquire()  # free and no waiters: returns without suspending
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            self._users[upload_id] -= 1
+            if not self._users[upload_id]:
+                del self._users[upload_id], self._locks[upload_id]
+
+
 def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage],
                      hooks: TusHooks | None = None,
                      principal: Callable[..., Any] | None = None,
@@ -164,6 +208,8 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     router = APIRouter(prefix=prefix, tags=["tus"])
     get_storage = storage if callable(storage) else (lambda _request: storage)
     auth = Depends(principal) if principal is not None else Depends(lambda: None)
+
+    writers = _Writers()
 
     def base_headers(info: UploadInfo | None = None) -> dict[str, str]:
         headers = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
@@ -230,10 +276,12 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             **base_headers(info), "Location": f"{router.prefix}/{info.id}"})
 
     @router.head("/{upload_id}")
-    def head(upload_id: str, request: Request, who: Any = auth) -> Response:
+    async def head(upload_id: str, request: Request, who: Any = auth) -> Response:
         try:
             _check_version(request)
-            _store, info = load(request, upload_id, who)
+            load(request, upload_id, who)
+            async with writers.hold(upload_id):  # the offset after any write in progress
+                _store, info = load(request, upload_id, who)
         except TusError as exc:
             return Response(status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION,
                                                              **exc.headers})
@@ -251,29 +299,33 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 raise TusError(415, "bad_content_type", f"Content-Type must be {OFFSET_TYPE}")
             offset = _int_header(request, "Upload-Offset")
             checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
-            store, info = load(request, upload_id, who)
-            if offset != info.offset:
-                raise TusError(409, "offset_mismatch",
-                               f"Upload-Offset {offset} does not match {info.offset}",
-                               {"Upload-Offset": str(info.offset)})
-            if info.expiry_window_s:  # a write renews the lease (saved by the commit)
-                info.expires_at = time.time() + info.expiry_window_s
-            new_offset = await _receive(request, store, info, checksum)
-            if info.complete:
-                info.completed_at = time.time()
-                store.save(info)
-                await run_in_threadpool(hooks.on_complete, who, info, store)
+            load(request, upload_id, who)  # 404/410 before waiting for the writer lock
+            async with writers.hold(upload_id):
+                store, info = load(request, upload_id, who)
+                if offset != info.offset:
+                    raise TusError(409, "offset_mismatch",
+                                   f"Upload-Offset {offset} does not match {info.offset}",
+                                   {"Upload-Offset": str(info.offset)})
+                if info.expiry_window_s:  # a write renews the lease (saved by the commit)
+                    info.expires_at = time.time() + info.expiry_window_s
+                new_offset = await _receive(request, store, info, checksum)
+                if info.complete:
+                    info.completed_at = time.time()
+                    store.save(info)
+                    await run_in_threadpool(hooks.on_complete, who, info, store)
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={**base_headers(info),
                                                   "Upload-Offset": str(new_offset)})
 
     @router.delete("/{upload_id}")
-    def delete(upload_id: str, request: Request, who: Any = auth) -> Response:
+    async def delete(upload_id: str, request: Request, who: Any = auth) -> Response:
         try:
             _check_version(request)
-            store, info = load(request, upload_id, who)
-            store.delete(info.id)
+            load(request, upload_id, who)
+            async with writers.hold(upload_id):
+                store, info = load(request, upload_id, who)
+                store.delete(info.id)
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
@@ -290,8 +342,15 @@ async def _receive(request: Request, store: UploadStorage, info: UploadInfo,
         raise TusError(413, "chunk_too_large", f"the chunk exceeds the {room} bytes left")
     writer = store.writer(info)
     received = 0
+    pieces = request.stream().__aiter__()
     try:
-        async for piece in request.stream():
+        while True:
+            try:  # a connection that stops sending must not hold the upload forever
+                piece = await asyncio.wait_for(pieces.__anext__(), IDLE_S)
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise ClientDisconnect() from None
             received += len(piece)
             if received > room:
                 writer.discard()
