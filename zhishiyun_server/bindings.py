@@ -37,12 +37,22 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from zhishiyun.capture.manifest import canonical_bytes, compute_mac, format_time, line_hash
 from zhishiyun_server import clock
+from zhishiyun_server.bindings_schemas import (
+    BindingIn,
+    BindingOut,
+    BindingStatus,
+    HeartbeatIn,
+    HeartbeatOut,
+    PhoneSegmentIn,
+    PhoneSegmentOut,
+    RedeemIn,
+    RedeemOut,
+)
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import bearer, current_candidate, current_token, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
@@ -111,95 +121,6 @@ class Binding(Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
 
     session: Mapped[ExamSession] = relationship()
-
-
-# --- schemas --------------------------------------------------------------------------
-
-
-class BindingIn(BaseModel):
-    """Optional: a shorter life for the code than the server's default."""
-
-    ttl_s: int | None = Field(default=None, ge=1, le=3600)
-
-
-class BindingOut(BaseModel):
-    """A fresh bind code: show ``code`` and a QR code of ``qr_payload``."""
-
-    session_id: str
-    code: str
-    url: str
-    qr_payload: str
-    expires_at: datetime
-
-
-class BindingStatus(BaseModel):
-    """What the desktop shows about its second camera."""
-
-    state: str  # not_bound | bound | recording | lost
-    code_active: bool
-    bound_at: datetime | None
-    last_seen_at: datetime | None
-    last_upload_at: datetime | None
-    last_upload_seq: int | None
-    segments: int
-    hidden: bool
-    buffered: int
-    lost_after_s: float
-    server_time: datetime
-
-
-class RedeemIn(BaseModel):
-    """The bind code as typed or taken from the URL."""
-
-    code: str = Field(min_length=1, max_length=32)
-
-
-class RedeemOut(BaseModel):
-    """Everything the phone page needs to record and upload."""
-
-    credential: str
-    session_id: str
-    track: str
-    exam_name: str
-    candidate_name: str
-    upload_url: str
-    segment_s: int
-    next_seq: int
-    expires_at: datetime
-    server_time_ms: int
-
-
-class HeartbeatIn(BaseModel):
-    """The phone's state: ``ready``, ``recording`` or ``stopped``."""
-
-    state: str = Field(pattern=r"^(ready|recording|stopped)$")
-    hidden: bool = False
-    buffered: int = Field(default=0, ge=0, le=100000)
-
-
-class HeartbeatOut(BaseModel):
-    """Server time (the phone's clock offset) and whether the session is over."""
-
-    server_time_ms: int
-    finished: bool
-    next_seq: int
-
-
-class PhoneSegmentIn(BaseModel):
-    """One closed chunk, for the server to write its manifest line."""
-
-    seq: int = Field(ge=0, le=10_000_000)
-    start_ms: int = Field(ge=0)
-    duration_ms: int = Field(ge=0, le=24 * 3600 * 1000)
-    bytes: int = Field(ge=0)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    mime: str = Field(default="", max_length=100)
-
-
-class PhoneSegmentOut(BaseModel):
-    """The stored manifest line (exact text)."""
-
-    line: str
 
 
 # --- desktop side ---------------------------------------------------------------------
