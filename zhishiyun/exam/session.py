@@ -65,25 +65,6 @@ class ExamError(ZhishiyunError):
     """The exam cannot go on as asked (the message says why and what to do)."""
 
 
-class PreviewRecorder(Recorder):
-    """The capture recorder, keeping the latest camera frame for the preview."""
-
-    latest_camera_frame: Any = None
-
-    def _build(self) -> None:
-        super()._build()
-        camera = self.sources.get("camera")
-        if camera is None:
-            return
-        offer = camera._offer
-
-        def tap(t: float, frame: Any) -> None:
-            self.latest_camera_frame = frame
-            offer(t, frame)
-
-        camera._offer = tap  # type: ignore[method-assign]
-
-
 class ExamSession:
     """One exam session of the logged-in candidate.
 
@@ -105,7 +86,7 @@ class ExamSession:
     def __init__(self, client: Any, clock: Any, exam: Any, *, data_dir: str | Path,
                  queue: UploadQueue, worker: Any = None, camera: int | str | None = 0,
                  microphone: str | None = None, screen: bool | int = True,
-                 recorder_factory: Callable[..., Recorder] = PreviewRecorder,
+                 recorder_factory: Callable[..., Recorder] = Recorder,
                  tick_seconds: float = 0.5, ping_seconds: float = 2.0) -> None:
         self.client, self.clock = client, clock
         self.exam_id = int(_get(exam, "id"))

@@ -339,9 +339,9 @@ class ExamWindow(ProctoringMixin, QWidget):
             self._update_finishing()
         recorder = getattr(session, "recorder", None)
         if recorder is not None and recorder.running and not session.finish_reason:
-            frame = getattr(recorder, "latest_camera_frame", None)
-            if frame is not None:
-                rgb = frame[:, :, ::-1].copy()
+            frame = recorder.latest_frame("camera")
+            if frame is not None and frame.ndim == 3:
+                rgb = frame[:, :, 2::-1].copy()  # BGR(A) → RGB
                 self.preview.show_frame(rgb)
                 if state == State.DEVICE_CONFIRM:
                     self.confirm.preview.show_frame(rgb)
