@@ -24,6 +24,7 @@ from zhishiyun.ui.tasks import run_task
 from zhishiyun.ui.widgets import CardWidget, button, label
 
 log = logging.getLogger(__name__)
+CARD_WIDTH = 470
 ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
 
 
@@ -59,7 +60,7 @@ class LoginWidget(QWidget):
         side.setContentsMargins(56, 40, 56, 40)
         side.addStretch(1)
         card = CardWidget(margins=28)
-        card.setFixedWidth(470)
+        card.setFixedWidth(CARD_WIDTH)
         card.body.setSpacing(12)
         card.body.addWidget(label(_("Candidate login"), "title"))
         tabs = QHBoxLayout()
@@ -82,10 +83,16 @@ class LoginWidget(QWidget):
                                "Policy (camera, microphone and screen are recorded during "
                                "exams)"), "muted", wrap=True)
         consent_text.setBuddy(self.consent)
+        # The card has a fixed width: reserve the wrapped text's full height up front.
+        consent_text.setMinimumHeight(consent_text.heightForWidth(CARD_WIDTH - 90))
         consent_row.addWidget(self.consent, 0, Qt.AlignmentFlag.AlignTop)
         consent_row.addWidget(consent_text, 1)
         card.body.addLayout(consent_row)
-        side.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
+        centred = QHBoxLayout()  # stretches, not an alignment: wrapped text keeps its height
+        centred.addStretch(1)
+        centred.addWidget(card)
+        centred.addStretch(1)
+        side.addLayout(centred)
         side.addStretch(1)
         row.addWidget(form_side, 6)
         password_allowed = bool(self._config.get("password_login"))

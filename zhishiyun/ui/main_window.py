@@ -118,7 +118,7 @@ class HomeWidget(QWidget):
         side = QWidget()
         side.setObjectName("sidebar")
         side.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        side.setFixedWidth(200)
+        side.setMinimumWidth(200)  # grows for longer translations
         box = QVBoxLayout(side)
         box.setContentsMargins(12, 14, 12, 16)
         box.setSpacing(6)
