@@ -65,13 +65,15 @@ class EncoderChoice:
 
 
 def video_options(name: str, settings: RecordingSettings, fps: float) -> dict[str, str]:
-    """Encoder options for a track at ``fps`` (keyframes are also forced every N s)."""
-    gop = str(max(1, round(fps * settings.keyframe_seconds)))
+    """Encoder options for a track at ``fps`` (keyframes are forced by the caller)."""
+    # Keyframes are forced by time (every keyframe_seconds, variable frame rate); the
+    # encoder's own frame-counted GOP is set far out so it adds none in between.
+    gop = str(max(1, round(fps * max(settings.keyframe_seconds, 60.0))))
     if name == "libx264":
         # one thread per encoder: ~10 % less CPU in total than x264's slice threads, and
         # the screen and camera encoders already run side by side
         return {"preset": settings.x264_preset, "tune": "zerolatency", "crf": str(settings.crf),
-                "g": gop, "keyint_min": gop, "sc_threshold": "0", "bf": "0", "threads": "1"}
+                "g": gop, "sc_threshold": "0", "bf": "0", "threads": "1"}
     options = dict(_LOW_LATENCY.get(name, {}))
     options["g"] = gop
     return options

@@ -189,7 +189,8 @@ class Track:
         assert self._segment is not None
         t_ms = max(0, int(round((t - self._seg_start) * 1000)))
         self._segment.add_video(image, t_ms, self.pixel_format)
-        self._last_image = image
+        if image is not self._black:
+            self._last_image = image
         self._last_encoded_t = t
         self.encoded_frames += 1
 
