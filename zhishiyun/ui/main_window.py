@@ -213,8 +213,12 @@ class MainWindow(QMainWindow):
             self.checks.enter_button.setEnabled(True)
             return
         self.server_config = _as_dict(config)
-        if self.services.save_settings and self.services.settings.server_url:
-            self.services.save_settings({"server_url": self.services.settings.server_url})
+        settings = self.services.settings
+        # Remember a server the candidate gave (command line or the start-up question) once
+        # it answered; never copy the organisation's or the demo's address into the user file.
+        if self.services.save_settings and settings.server_url and settings.sources.get(
+                "server_url") in ("command line", "asked at start-up"):
+            self.services.save_settings({"server_url": settings.server_url})
         self.show_login()
 
     def show_login(self) -> None:
