@@ -75,6 +75,13 @@ def test_phone_binds_by_url_records_and_uploads_a_phone_track(entered, chromium)
                           and monitor.status, 5, "the desktop to see an upload")
         assert status.state == "recording" and status.last_upload_age_s is not None
         assert status.last_upload_age_s < 60  # seconds ago, in server time
+        # Opening the used code again (another phone, another tab) is refused on the page.
+        chromium.switch_to.new_window("tab")
+        chromium.get(code.url)
+        wait_for(lambda: phone_state(chromium).get("phase") == "refused", 20, "the refusal")
+        assert phone_state(chromium)["error"] == "code_used"
+        assert "已被使用" in chromium.find_element("id", "status").text
+        assert chromium.find_element("id", "bind").is_displayed()  # asks for a new code
     finally:
         chromium.quit()  # the phone disappears: no heartbeats any more
     wait_for(lambda: monitor.status.state == "lost", 20, "the desktop to call the phone lost")

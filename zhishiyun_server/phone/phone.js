@@ -29,6 +29,11 @@
       dropped: "Phone memory full: the oldest waiting chunks were dropped.",
       no_camera: "This browser cannot use the camera here (it needs HTTPS).",
       who: (exam, name) => exam + " · " + name,
+      code_used: "This bind code was already used. Ask the computer for a new code.",
+      code_expired: "This bind code has expired. Ask the computer for a new code.",
+      bad_code: "This bind code is not valid. Check it on the computer's screen.",
+      too_many_attempts: "Too many wrong codes. Wait a few minutes, then try again.",
+      session_finished: "This exam is already finished.",
     },
     zh: {
       g_screen: "电脑屏幕", g_desk: "桌面和双手",
@@ -45,6 +50,11 @@
       dropped: "手机内存已满：最早的待上传片段已被丢弃。",
       no_camera: "此浏览器无法在此使用摄像头（需要 HTTPS）。",
       who: (exam, name) => exam + " · " + name,
+      code_used: "该绑定码已被使用。请在电脑上获取新的绑定码。",
+      code_expired: "该绑定码已过期。请在电脑上获取新的绑定码。",
+      bad_code: "绑定码无效。请核对电脑屏幕上显示的绑定码。",
+      too_many_attempts: "输错次数过多，请几分钟后再试。",
+      session_finished: "本场考试已结束。",
     },
   };
   const t = TEXT[(navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en"];
@@ -114,7 +124,7 @@
     } catch (err) {
       state.phase = "refused";
       state.error = err.code || "network";
-      setStatus(err.message);
+      setStatus(t[err.code] || err.message);
       show("bind", true);
       return;
     }
