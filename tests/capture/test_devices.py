@@ -97,3 +97,19 @@ def test_record_command_prints_a_summary(display, camera_file, tmp_path, capsys)
     assert summary["cpu_seconds"] > 0
     for key in ("captured", "encoded", "dropped"):
         assert key in summary["sources"]["camera"]
+
+
+def test_record_without_a_display_fails_in_one_line_and_writes_nothing(camera_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "zhishiyun", "record", "--out", str(out),
+                           "--seconds", "1", "--camera", str(camera_file), "--mic", "none"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("zhishiyun: error:")]
+    assert len(errors) == 1 and "screen" in errors[0]
+    assert not out.exists() or not any(out.iterdir())

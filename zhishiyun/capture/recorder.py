@@ -171,9 +171,9 @@ class Recorder:
             self.encoder = choose_encoder(self.settings)
         self.first_seq = (next_seq(self.session_dir) if self._requested_first_seq is None
                           else self._requested_first_seq)
+        self._build()  # checks the screen before anything is written
         self.manifest = ManifestWriter(self.session_dir / MANIFEST_NAME, self._key)
         try:
-            self._build()
             self.t0 = clock()
             for track in self.tracks:
                 track.start()
