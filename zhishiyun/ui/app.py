@@ -223,6 +223,24 @@ def ask_server_url(settings: Settings) -> bool:
         problem = _("That is not an http(s):// address.") + "\n"
 
 
+def _quit_on_signals(app: Any, window: Any) -> None:
+    """Ctrl+C / SIGTERM close the window like the close button (callers' cleanup runs)."""
+    import signal
+
+    from zhishiyun.ui.qt import QTimer
+
+    def close(*_args: Any) -> None:
+        window.close()
+        app.quit()
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    waker = QTimer(app)  # lets Python run its signal handlers while Qt waits
+    waker.timeout.connect(lambda: None)
+    waker.start(300)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Open the candidate GUI; returns the exit code when the window closes."""
     from zhishiyun.errors import ConfigError
@@ -245,6 +263,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     install_exam_hooks(window, services)  # resume offer after login, quit guard (part 2)
     window.show()
     window.start()
+    _quit_on_signals(app, window)
     log.info("GUI started against %s (data %s)", settings.server_url,
              paths.logs_dir(settings.data_path).parent)
     return int(app.exec())
