@@ -4,15 +4,16 @@ Events (plain lists of callables; append to subscribe). **Every event fires on t
 worker thread** (named ``upload-worker``); a UI must marshal them to its own thread, and a
 callback must return quickly and must not call back into the worker except ``set_*``/``stop``.
 
-- ``upload_did_progress(UploadProgress)``: after each accepted chunk, and when an item
-  starts and ends (bytes, rate, ETA of that item).
+- ``upload_did_progress(UploadProgress)``: after each accepted chunk and when an item ends
+  (bytes, rate, ETA of that item; ``state`` is ``uploading``, ``done`` or ``failed``).
 - ``session_did_progress(SessionProgress)``: right after each ``upload_did_progress``, the
   totals of that item's session.
 - ``item_did_finish(QueueItem)``: an item reached ``done`` or ``failed``.
-- ``worker_did_wait(reason: str, seconds: float)``: the worker backs off; ``reason`` is
-  ``server_unreachable`` (seconds until the next try), ``not_logged_in`` (no token, or the
-  server answered 401: it waits, ``inf`` seconds, until ``retry_now()`` after a login) or
-  ``error``; the UI can show "waiting for the network" / "log in again".
+- ``worker_did_wait(reason: str, seconds: float)``: the worker pauses; ``reason`` is
+  ``server_unreachable`` (every item left waits for a server that did not answer, answered
+  5xx/408/429, or replied something unexpected; ``seconds`` until the next try) or
+  ``not_logged_in`` (no token, or the server answered 401: it waits, ``inf`` seconds, until
+  ``retry_now()`` after a login); the UI can show "waiting for the network" / "log in again".
 
 Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
 ``retry_now()`` or ``stop()`` sets. A temporary failure (no answer, 5xx, 408/429) puts that
