@@ -106,7 +106,8 @@ class FaceLoginWidget(QWidget):
             self.note.setText(_("Face login is not available in this version of the client "
                                 "yet. Use password login if the organiser has opened it."))
         self.note.setVisible(bool(self.note.text()))
-        self.note.setMinimumHeight(self.note.heightForWidth(380))
+        if self.note.text():
+            self.note.setMinimumHeight(self.note.heightForWidth(380))
         box.insertWidget(box.indexOf(self.preview) + 1, self.note)
         run_task(_list_cameras, self._on_cameras_listed)
         self.camera_box.currentIndexChanged.connect(lambda _i: self._start_live())
