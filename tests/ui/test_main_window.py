@@ -37,6 +37,10 @@ def test_from_checks_to_home_and_back_to_login(qtbot, demo_server, monkeypatch):
     for key in home.PAGES:
         qtbot.mouseClick(home.nav_buttons[key], LEFT)
         assert home.stack.currentIndex() == home.PAGES.index(key)
+    window.activateWindow()
+    home.nav_buttons["exams"].setFocus()
+    qtbot.keyClick(home, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert home.stack.currentIndex() == home.PAGES.index("messages"), "Ctrl+3: messages"
 
     home.logout_action.trigger()
     qtbot.waitUntil(lambda: window.home is None and window.login is not None, timeout=15_000)

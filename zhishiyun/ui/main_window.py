@@ -19,6 +19,7 @@ from zhishiyun.ui.qt import (
     QButtonGroup,
     QByteArray,
     QHBoxLayout,
+    QKeySequence,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -71,6 +72,7 @@ class HomeWidget(QWidget):
         row.addLayout(right, 1)
         self.messages.unread_changed.connect(self._on_unread_changed)
         self.profile.profile_changed.connect(self._on_profile_changed)
+        self._add_shortcuts()
         self.show_page("exams")
         self.exams.refresh()
         self.messages.refresh()
@@ -141,6 +143,27 @@ class HomeWidget(QWidget):
             box.addWidget(nav_button)
         box.addStretch(1)
         return side
+
+    def _add_shortcuts(self) -> None:
+        """Ctrl+1…5 switch pages, F5 refreshes the page shown (keyboard-only use)."""
+        for number, key in enumerate(self.PAGES, start=1):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(lambda _c=False, k=key: self.show_page(k))
+            self.addAction(action)
+            self.nav_buttons[key].setToolTip(f"Ctrl+{number}")
+        refresh = QAction(self)
+        refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        refresh.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        refresh.triggered.connect(self._on_refresh_requested)
+        self.addAction(refresh)
+
+    def _on_refresh_requested(self) -> None:
+        page = self.PAGES[self.stack.currentIndex()]
+        {"exams": self.exams.refresh, "messages": self.messages.refresh,
+         "profile": self.profile.refresh, "devices": self.devices.refresh_devices}.get(
+            page, lambda: None)()
 
     def show_page(self, key: str) -> None:
         """Switch to one of :attr:`PAGES`."""
