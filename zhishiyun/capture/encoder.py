@@ -259,20 +259,14 @@ class SegmentFile:
         self.audio_samples += chunk.size
 
     def close(self) -> None:
-        """Flush encoders, fsync.
-
-        The last partial audio frame is padded with silence and one more silent frame
-        follows it: decoders drop the final frame of our AAC segments, which would
-        otherwise lose up to 64 ms of sound at every segment boundary.
-        """
+        """Flush encoders (the last partial audio frame is padded with silence), fsync."""
         try:
             if self._audio is not None:
-                size = self._audio.codec_context.frame_size or 1024
-                pad = np.zeros(size - self._pending_audio.size % size + size, np.float32)
-                tail = np.concatenate([self._pending_audio, pad])
-                self._pending_audio = np.zeros(0, np.float32)
-                for start in range(0, tail.size - size + 1, size):
-                    self._encode_audio(tail[start:start + size])
+                if self._pending_audio.size:
+                    size = self._audio.codec_context.frame_size or 1024
+                    pad = np.zeros(size - self._pending_audio.size, np.float32)
+                    self._encode_audio(np.concatenate([self._pending_audio, pad]))
+                    self._pending_audio = np.zeros(0, np.float32)
                 for packet in self._audio.encode(None):
                     self._container.mux(packet)
             for packet in self._video.encode(None):

@@ -35,10 +35,11 @@ log = logging.getLogger(__name__)
 GRACE = 0.3
 MAX_GRACE = 3.0
 ALIVE_S = 0.5
-#: Samples an audio encoder puts before the first input sample that decoders play as
-#: silence in our segments (measured with a tone: input sample 0 decodes at 1023), so the
-#: audio input of a segment starts this much after the segment does.
-AUDIO_PRIMING = {"aac": 1024}
+#: Decoders skip the AAC encoder's priming, but a segment's first frame of sound decodes
+#: faded in (measured: a tone from input sample 0 is heard from sample ~1024 on; one from
+#: 8000 at 8000). So each segment's audio also runs this many samples past its end, and
+#: the next segment, which fades in over the same stretch, repeats them.
+AUDIO_WARMUP = {"aac": 1024}
 AUDIO_TOLERANCE_S = 0.02
 RESYNC_S = 0.06
 DRIFT_WINDOW_S = 10.0
@@ -67,9 +68,9 @@ class Track:
         self._segment: SegmentFile | None = None
         self._index = 0
         self._seg_start = 0.0
-        self._priming_s = 0.0
+        self._warmup_s = 0.0
         if microphone is not None:
-            self._priming_s = AUDIO_PRIMING.get(recorder.encoder.audio, 0) / microphone.rate
+            self._warmup_s = AUDIO_WARMUP.get(recorder.encoder.audio, 0) / microphone.rate
         self._start_iso = ""
         self._held_video: list[tuple[float, Any]] = []
         self._held_audio: list[tuple[float, np.ndarray]] = []
@@ -255,6 +256,7 @@ class Track:
             self._window_start, self._window_min = t_callback, math.inf
         t_first = self._anchor + self._audio_total / rate
         self._audio_total += samples.size
+        self.audio_samples += samples.size
         mic.counters.encoded += 1
         self._audio_place(t_first, samples)
 
@@ -263,30 +265,28 @@ class Track:
         stop_t = self.recorder.stop_t
         if stop_t is not None:
             samples = samples[:max(0, int(round((stop_t - t_first) * rate)))]
-        # the segment's audio input covers [start, boundary) shifted by the encoder's
-        # priming, which decoders play as silence before the first input sample
-        window_start = self._seg_start + self._priming_s
-        if t_first < window_start:  # before the recording, or in the closed segment
-            skip = min(samples.size, int(math.ceil((window_start - t_first) * rate)))
+        if t_first < self._seg_start:  # before the recording, or in the closed segment
+            skip = min(samples.size, int(math.ceil((self._seg_start - t_first) * rate)))
             samples, t_first = samples[skip:], t_first + skip / rate
-        window_end = self.boundary + self._priming_s
-        before = min(samples.size, max(0, int(math.ceil((window_end - t_first) * rate))))
-        if before:
-            self._audio_write(t_first, samples[:before])
-        if before < samples.size:
-            self._held_audio.append((t_first + before / rate, samples[before:]))
+        # this segment takes [start, boundary + warm-up); the next one from its boundary on
+        window_end = self.boundary + self._warmup_s
+        here = min(samples.size, max(0, int(math.ceil((window_end - t_first) * rate))))
+        if here:
+            self._audio_write(t_first, samples[:here])
+        later = min(samples.size, max(0, int(math.ceil((self.boundary - t_first) * rate))))
+        if later < samples.size:
+            self._held_audio.append((t_first + later / rate, samples[later:]))
 
     def _audio_write(self, t_first: float, samples: np.ndarray) -> None:
         assert self._segment is not None
         rate = self.microphone.rate  # type: ignore[union-attr]
-        position = int(round((t_first - self._seg_start - self._priming_s) * rate))
+        position = int(round((t_first - self._seg_start) * rate))
         delta = position - self._segment.audio_written
         if delta > AUDIO_TOLERANCE_S * rate:
             self._segment.add_audio(np.zeros(delta, np.float32))
         elif delta < -AUDIO_TOLERANCE_S * rate:
             samples = samples[-delta:]
         self._segment.add_audio(samples)
-        self.audio_samples += samples.size
 
     # --- segments -------------------------------------------------------------------------
 
@@ -342,7 +342,7 @@ class Track:
             self._encode(last_at, self._black if self._showing_black() else self._last_image)
             self._segment = None
         if self.microphone is not None:  # audio that never came (a lost mic) is silence
-            wanted = int(round((end - self._seg_start - self._priming_s) * self.microphone.rate))
+            wanted = int(round((end - self._seg_start) * self.microphone.rate))
             if wanted > segment.audio_written:
                 segment.add_audio(np.zeros(wanted - segment.audio_written, np.float32))
         segment.close()
