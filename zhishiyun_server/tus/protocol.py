@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
@@ -39,7 +40,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from zhishiyun_server.tus.storage import UploadInfo, UploadStorage
+from zhishiyun_server.tus.storage import ChunkWriter, UploadInfo, UploadStorage
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,64 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     return router
 
 
+class _Sink:
+    """Writes and hashes a PATCH body on a helper thread while the event loop receives.
+
+    hashlib and file writes release the GIL, so on a multi-core server the chunk is
+    verified at the speed it arrives. Bytes are batched (``BATCH`` bytes) and at most two
+    batches are in flight, in order.
+    """
+
+    BATCH = 1 << 20
+
+    def __init__(self, writer: ChunkWriter, hasher: Any | None) -> None:
+        self._writer, self._hasher = writer, hasher
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tus-sink")
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._pending: list[asyncio.Future] = []
+
+    def _job(self, block: bytes) -> None:
+        self._writer.write(block)
+        if self._hasher is not None:
+            self._hasher.update(block)
+
+    async def feed(self, piece: bytes) -> None:
+        self._buffer.append(piece)
+        self._buffered += len(piece)
+        if self._buffered >= self.BATCH:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._buffer:
+            return
+        block = b"".join(self._buffer)
+        self._buffer, self._buffered = [], 0
+        if len(self._pending) >= 2:
+            await self._pending.pop(0)
+        self._pending.append(asyncio.wrap_future(self._pool.submit(self._job, block)))
+
+    async def drain(self) -> None:
+        """Everything fed so far is written and hashed."""
+        await self._flush()
+        while self._pending:
+            await self._pending.pop(0)
+
+    def leftover(self) -> bytes:
+        """Bytes fed but not yet handed to the helper thread (after ``close``)."""
+        block = b"".join(self._buffer)
+        self._buffer, self._buffered = [], 0
+        return block
+
+    async def close(self) -> None:
+        """Wait for the helper thread (also after an error) and end it."""
+        for future in self._pending:
+            with contextlib.suppress(Exception):
+                await future
+        self._pending = []
+        self._pool.shutdown(wait=True)
+
+
 async def _receive(request: Request, store: UploadStorage, info: UploadInfo,
                    checksum: tuple[Any, bytes] | None) -> int:
     """Write the PATCH body at the offset; verify the checksum before it counts."""
@@ -341,28 +400,41 @@ async def _receive(request: Request, store: UploadStorage, info: UploadInfo,
     if declared is not None and declared.isdigit() and int(declared) > room:
         raise TusError(413, "chunk_too_large", f"the chunk exceeds the {room} bytes left")
     writer = store.writer(info)
+    sink = _Sink(writer, checksum[0] if checksum else None)
     received = 0
-    pieces = request.stream().__aiter__()
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    idle = {"timed_out": False}
+
+    def _idle_timeout() -> None:  # a connection that stops sending must not hold the upload
+        idle["timed_out"] = True
+        if task is not None:
+            task.cancel()
+
+    watchdog = loop.call_later(IDLE_S, _idle_timeout)
     try:
-        while True:
-            try:  # a connection that stops sending must not hold the upload forever
-                piece = await asyncio.wait_for(pieces.__anext__(), IDLE_S)
-            except StopAsyncIteration:
-                break
-            except asyncio.TimeoutError:
-                raise ClientDisconnect() from None
-            received += len(piece)
-            if received > room:
-                writer.discard()
-                raise TusError(413, "chunk_too_large",
-                               f"the chunk exceeds the {room} bytes left")
-            writer.write(piece)
-            if checksum is not None:
-                checksum[0].update(piece)
+        try:
+            async for piece in request.stream():
+                watchdog.cancel()
+                watchdog = loop.call_later(IDLE_S, _idle_timeout)
+                received += len(piece)
+                if received > room:
+                    raise TusError(413, "chunk_too_large",
+                                   f"the chunk exceeds the {room} bytes left")
+                await sink.feed(piece)
+            await sink.drain()
+        except asyncio.CancelledError:
+            if not idle["timed_out"]:
+                raise
+            raise ClientDisconnect() from None
+        finally:
+            watchdog.cancel()
+            await sink.close()
     except ClientDisconnect:
         if checksum is not None:  # an unverifiable chunk never counts
             writer.discard()
             raise TusError(400, "client_disconnected", "the chunk was cut short") from None
+        writer.write(sink.leftover())
         new_offset = writer.commit()  # keep what arrived so the client can resume from it
         log.info("tus upload %s: connection dropped, kept offset %d", info.id, new_offset)
         raise TusError(400, "client_disconnected", "the chunk was cut short") from None
