@@ -117,3 +117,26 @@ def test_first_start_without_a_server_asks_for_its_address(monkeypatch):
     assert "not an http(s)://" in prompts[1], "a wrong address is explained, then asked again"
     monkeypatch.setattr(QInputDialog, "getText", lambda *a: ("", False))
     assert not ask_server_url(load_settings()), "cancel means: no server"
+
+
+def test_a_login_that_expires_returns_to_the_login_page(qtbot, server_factory):
+    import requests
+
+    server = server_factory()
+    services = make_services(server.url)
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.show()
+    window._on_config_loaded(services.client.config(), None)
+    reply = services.client.login_password(DEMO_ID, DEMO_PASSWORD)
+    window._on_logged_in(reply)
+    qtbot.waitUntil(lambda: len(window.home.exams.cards()) == 3, timeout=15_000)
+    # The session ends on the server (expired, or revoked by staff) while the app is open.
+    requests.post(server.url + "/api/v1/auth/logout", timeout=10,
+                  headers={"Authorization": f"Bearer {reply.token}"}).raise_for_status()
+    window.home.exams.refresh()
+    qtbot.waitUntil(lambda: window.home is None and window.login is not None, timeout=15_000)
+    assert window.login.face.error.isVisible(), "said on the form shown first"
+    assert "log in again" in window.login.face.error.text()
+    assert "log in again" in window.login.password_error.text()
+    assert services.client.token is None

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
 
 log = logging.getLogger(__name__)
+LOGIN_LOST = ("unauthorized", "token_expired")
+_login_lost_listeners: list[Callable[[str], None]] = []
+
+
+def on_login_lost(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``listener(message)`` when a reply says the login is no longer valid.
+
+    The main window uses it to go back to the login page. Returns a function that removes
+    the listener again.
+    """
+    _login_lost_listeners.append(listener)
+
+    def forget() -> None:
+        if listener in _login_lost_listeners:
+            _login_lost_listeners.remove(listener)
+
+    return forget
 
 
 def _wait_text(seconds: float) -> str:
@@ -20,6 +38,9 @@ def _wait_text(seconds: float) -> str:
 def message_for(exc: BaseException) -> str:
     """An inline, translated message for ``exc`` (logged once here with its details)."""
     code = getattr(exc, "code", "")
+    if code in LOGIN_LOST and isinstance(exc, ZhishiyunError):
+        for listener in list(_login_lost_listeners):
+            listener(exc.one_line())
     if code in ("too_many_attempts", "rate_limited"):
         retry = getattr(exc, "retry_after", None) or getattr(exc, "retry_after_s", None)
         log.info("rate limited: %s", code)

@@ -215,6 +215,11 @@ class LoginWidget(QWidget):
         """Release the camera if face login is running."""
         self.face.stop()
 
+    def show_notice(self, text: str) -> None:
+        """Show why the candidate is here again (e.g. the login expired) on both forms."""
+        _error(self.password_error, text)
+        self.face._show_error(text)
+
     def focus_button(self) -> QPushButton:
         """The primary button of the visible form (tests, keyboard)."""
         return self.face_button if self._form_index == 0 else self.password_button

@@ -8,7 +8,7 @@ from typing import Any
 from zhishiyun.i18n import _, current_language
 from zhishiyun.ui.checks_page import ChecksWidget
 from zhishiyun.ui.device_page import DeviceTestWidget
-from zhishiyun.ui.errors import message_for
+from zhishiyun.ui.errors import message_for, on_login_lost
 from zhishiyun.ui.exams_page import ExamsWidget
 from zhishiyun.ui.info_pages import MessagesWidget, ProfileWidget, SupportWidget
 from zhishiyun.ui.login_page import LoginWidget
@@ -25,6 +25,7 @@ from zhishiyun.ui.qt import (
     QMessageBox,
     QStackedWidget,
     Qt,
+    QTimer,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
         self.candidate: Any = None
         self.home: HomeWidget | None = None
         self.login: LoginWidget | None = None
+        self._login_lost_pending = False
         self.setWindowTitle(_("Zhishiyun exam client"))
         self.setMinimumSize(1200, 680)
         self.stack = QStackedWidget()
@@ -211,6 +213,8 @@ class MainWindow(QMainWindow):
         self.checks.entered.connect(self._on_checks_entered)
         self.checks.quit_requested.connect(self._on_quit_requested)
         self.stack.addWidget(self.checks)
+        forget = self._forget_listener = on_login_lost(self._on_login_lost)
+        self.destroyed.connect(lambda *_args: forget())
         self.status = StatusBarWidget(services.server_now, self._ping, services.pending_uploads)
         self.setStatusBar(self.status)
         self._restore_geometry()
@@ -277,6 +281,21 @@ class MainWindow(QMainWindow):
         client = self.services.client
         run_task(client.logout, self._on_logged_out)
 
+    def _on_login_lost(self, message: str) -> None:
+        if self.home is None or self._login_lost_pending:
+            return
+        self._login_lost_pending = True
+        log.info("the login is no longer valid: back to the login page")
+        # Leave the slot that reported it before the home page goes away.
+        QTimer.singleShot(0, lambda: self._return_to_login(message))
+
+    def _return_to_login(self, message: str) -> None:
+        self._login_lost_pending = False
+        self.services.client.tokens.clear()
+        self._on_logged_out(None, None)
+        if self.login is not None:
+            self.login.show_notice(message)
+
     def _on_logged_out(self, _result: Any, error: BaseException | None) -> None:
         if error is not None:
             log.info("logout on the server failed (%s); the local session ends anyway", error)
@@ -325,6 +344,7 @@ class MainWindow(QMainWindow):
         if self.login is not None:
             self.login.stop()
         self.checks.stop()
+        self._forget_listener()
         super().closeEvent(event)
 
 
