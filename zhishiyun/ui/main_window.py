@@ -282,8 +282,8 @@ class MainWindow(QMainWindow):
         run_task(client.logout, self._on_logged_out)
 
     def _on_login_lost(self, message: str) -> None:
-        if self.home is None or self._login_lost_pending:
-            return
+        if self.home is None or self._login_lost_pending or not self.isVisible():
+            return  # hidden: the exam window is in front and handles its own errors
         self._login_lost_pending = True
         log.info("the login is no longer valid: back to the login page")
         # Leave the slot that reported it before the home page goes away.
