@@ -9,6 +9,8 @@ queue database (:class:`SqliteUrlStorage`), and errors sorted into "retry later"
 
 from __future__ import annotations
 
+import base64
+import concurrent.futures
 import hashlib
 import logging
 import os
@@ -104,12 +106,19 @@ class _Request(TusRequest):
 
     def __init__(self, uploader: SegmentUploader) -> None:
         super().__init__(uploader)
+        self._uploader = uploader
         self._http, self._timeout = uploader.http, uploader.timeout
 
     def perform(self) -> None:  # noqa: D102
-        chunk = self.file.read(self._content_length)
-        self.add_checksum(chunk)
+        uploader = self._uploader
+        offset = uploader.offset
+        chunk, checksum = uploader.prepared_chunk(offset, self._content_length)
+        self._request_headers["upload-checksum"] = checksum
         self.sent = len(chunk)
+        following = offset + len(chunk)
+        if following < uploader.stop_at:  # hash the likely next chunk while this one travels
+            uploader.prepare_ahead(following, min(uploader.chunk_size,
+                                                  uploader.stop_at - following))
         try:
             resp = self._http.patch(self._url, data=chunk, headers=self._request_headers,
                                     verify=self.verify_tls_cert, cert=self.client_cert,
@@ -127,9 +136,37 @@ class SegmentUploader(Uploader):
     CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
 
     def __init__(self, *args: Any, http: requests.Session, timeout: tuple[float, float],
-                 **kwargs: Any) -> None:
-        self.http, self.timeout = http, timeout
+                 path: str, **kwargs: Any) -> None:
+        self.http, self.timeout, self.path = http, timeout, path
+        self._ahead = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="upload-hash")
+        self._next: tuple[int, int, concurrent.futures.Future] | None = None
         super().__init__(*args, **kwargs)
+
+    def _read_and_hash(self, offset: int, length: int) -> tuple[bytes, str]:
+        with open(self.path, "rb") as f:  # its own handle: the worker's stays where it is
+            f.seek(offset)
+            chunk = f.read(length)
+        digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+        return chunk, f"sha256 {digest}"
+
+    def prepared_chunk(self, offset: int, length: int) -> tuple[bytes, str]:
+        """The chunk at ``offset`` and its ``Upload-Checksum`` (hashed ahead when guessed)."""
+        ahead, self._next = self._next, None
+        if ahead is not None and ahead[:2] == (offset, length):
+            return ahead[2].result()
+        return self._read_and_hash(offset, length)
+
+    def prepare_ahead(self, offset: int, length: int) -> None:
+        """Read and hash the chunk likely to follow, on a helper thread.
+
+        hashlib runs without the GIL, so the next chunk is ready when this one is confirmed.
+        """
+        self._next = (offset, length, self._ahead.submit(self._read_and_hash, offset, length))
+
+    def close(self) -> None:
+        """End the helper thread."""
+        self._next = None
+        self._ahead.shutdown(wait=True, cancel_futures=True)
 
     def _get_fingerprint(self) -> str:
         # tuspy closes the stream it fingerprints; ours stays open for the chunks.
@@ -208,7 +245,7 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
                 file_stream=stream, client=TusClient(item.target, headers=headers),
                 chunk_size=sizer.next_size(), metadata=metadata, store_url=True,
                 url_storage=SqliteUrlStorage(queue), fingerprinter=ItemFingerprint(key),
-                upload_checksum=True, http=http, timeout=timeout)
+                upload_checksum=True, http=http, timeout=timeout, path=item.path)
 
         try:
             try:
@@ -230,7 +267,10 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         log.info("upload %s: %s from offset %d of %d", item.label,
                  "resuming" if uploader.offset else "starting", uploader.offset,
                  uploader.stop_at)
-        _chunks(item, queue, uploader, key, sizer, cancel, before_chunk, after_chunk)
+        try:
+            _chunks(item, queue, uploader, key, sizer, cancel, before_chunk, after_chunk)
+        finally:
+            uploader.close()
 
 
 def _chunks(item: QueueItem, queue: UploadQueue, uploader: SegmentUploader, key: str,
