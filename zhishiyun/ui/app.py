@@ -223,6 +223,21 @@ def ask_server_url(settings: Settings) -> bool:
         problem = _("That is not an http(s):// address.") + "\n"
 
 
+def _log_uncaught() -> None:
+    """Uncaught errors in slots and threads go to the log file (never a silent stderr)."""
+    import threading
+
+    def on_main_error(kind: Any, value: BaseException, trace: Any) -> None:
+        log.error("uncaught error in the GUI", exc_info=(kind, value, trace))
+
+    def on_thread_error(args: Any) -> None:
+        log.error("uncaught error in thread %s", getattr(args.thread, "name", "?"),
+                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = on_main_error
+    threading.excepthook = on_thread_error
+
+
 def _quit_on_signals(app: Any, window: Any) -> None:
     """Ctrl+C / SIGTERM close the window like the close button (callers' cleanup runs)."""
     import signal
@@ -250,6 +265,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(_("No display found: the GUI needs a desktop."),
                           hint=_("use `zhishiyun check --headless` on a machine without one"))
     app = create_application()
+    _log_uncaught()
     if not settings.server_url and not ask_server_url(settings):
         raise ConfigError(_("No exam server is configured."),
                           hint=_("start with --server URL, or ask your organiser for the "
