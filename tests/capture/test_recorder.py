@@ -130,11 +130,11 @@ def test_manifest_lines_match_files_and_verify(recording):
     assert result.ok, result.to_dict()
 
 
-def test_segment_did_close_fires_per_segment_on_encoder_threads(recording):
+def test_segment_did_close_fires_per_segment_on_closer_threads(recording):
     closed = recording["closed"]
     assert sorted((s.track, s.seq) for s in closed) == sorted(
         (s["track"], s["seq"]) for s in recording["summary"]["segments"])
-    assert set(recording["threads"]) == {"encode-screen", "encode-camera"}
+    assert set(recording["threads"]) == {"close-screen", "close-camera"}
 
 
 def test_tampered_manifest_fails(recording):

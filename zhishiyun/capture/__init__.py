@@ -6,7 +6,7 @@ Recorder (:mod:`zhishiyun.capture.recorder`)::
                    first_seq=None,                            # None: after existing files
                    screen=True, camera=0, microphone=None,    # file path stands in for camera
                    now_server=clock.now,                      # tz-aware server time
-                   segment_did_close=on_closed,               # ClosedSegment, encoder thread
+                   segment_did_close=on_closed,               # ClosedSegment, close-<track>
                    event_did_occur=on_event)                  # RecorderEvent, any rec. thread
     rec.start()        # recovers open segments first; RecordingError / DeviceError
     rec.summary(); rec.audio_level(); rec.latest_frame("camera")

@@ -156,7 +156,7 @@ class SegmentFile:
     """One open segment: a fragmented MP4 with a video stream and optionally audio.
 
     Not thread-safe: one encoder thread owns it. ``add_video(frame_bgr_or_bgra, t_ms)`` and
-    ``add_audio(samples)`` append; ``close()`` flushes the encoders and fsyncs the file.
+    ``add_audio(samples)`` append; ``close()`` flushes the encoders and closes the file.
     """
 
     def __init__(self, path: Path, choice: EncoderChoice, settings: RecordingSettings, *,
@@ -259,7 +259,10 @@ class SegmentFile:
         self.audio_samples += chunk.size
 
     def close(self) -> None:
-        """Flush encoders (the last partial audio frame is padded with silence), fsync."""
+        """Flush encoders (the last partial audio frame is padded with silence) and close.
+
+        The caller fsyncs (:func:`fsync_file`) where it can afford to wait for the disk.
+        """
         try:
             if self._audio is not None:
                 if self._pending_audio.size:
@@ -273,7 +276,6 @@ class SegmentFile:
                 self._container.mux(packet)
         finally:
             self._container.close()
-        fsync_file(self.path)
 
 
 def fsync_file(path: Path) -> None:

@@ -1,15 +1,17 @@
 """The recorder: sources → tracks → segments + manifest, with recovery and watchdogs.
 
 Threads: one per source (``capture-screen``, ``capture-camera``; the microphone's PortAudio
-callback thread), one encoder thread per track (``encode-screen``, ``encode-camera``) and a
-watchdog (``recorder-watch``: disk space, microphone stalls). ``start``/``stop`` may be
-called from any thread except the recorder's own (the UI thread is fine: both return
-within about a second plus the time to close the open segments).
+callback thread), an encoder and a closer thread per track (``encode-<track>``,
+``close-<track>``) and a watchdog (``recorder-watch``: disk space, microphone stalls).
+``start``/``stop`` may be called from any thread except the recorder's own; ``start`` takes
+about a second (encoder probe, opening devices), ``stop`` waits for late audio (up to ~2 s
+with PulseAudio) and closes the open segments, so call both off the UI thread.
 
 Callbacks (exceptions in them are logged and swallowed):
 
-- ``segment_did_close(ClosedSegment)`` fires on the encoder thread of the segment's track
-  right after its manifest line is fsynced; for recovered segments it fires on the thread
+- ``segment_did_close(ClosedSegment)`` fires on the closer thread of the segment's track
+  (``close-screen``, ``close-camera``; segments of a track in order) right after the file
+  is fsynced and its manifest line written; for recovered segments it fires on the thread
   calling :meth:`Recorder.start`. Keep it short (enqueue and return).
 - ``event_did_occur(RecorderEvent)`` fires on whichever recorder thread saw the event.
   Kinds: ``device_lost``, ``device_restored``, ``disk_low``, ``disk_full``,

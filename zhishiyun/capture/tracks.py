@@ -1,7 +1,8 @@
-"""One track (``screen`` or ``camera``): its encoder thread, segment cutting and audio timeline.
+"""One track (``screen`` or ``camera``): encoder thread, segment cutting, audio timeline.
 
 A track owns its :class:`~zhishiyun.capture.encoder.SegmentFile` and runs on its own thread
-(``encode-<track>``). Segment ``k`` covers ``[t0 + k·S, t0 + (k+1)·S)`` on the shared
+(``encode-<track>``); a second thread (``close-<track>``) fsyncs, hashes and records each
+closed segment. Segment ``k`` covers ``[t0 + k·S, t0 + (k+1)·S)`` on the shared
 monotonic clock, so both tracks cut on the same boundaries. A segment is rolled
 ``GRACE`` seconds after its boundary, once every item captured before the boundary has
 been taken from the queues; items from after the boundary wait for the next segment.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zhishiyun.capture.encoder import SegmentFile
+from zhishiyun.capture.encoder import SegmentFile, fsync_file
 from zhishiyun.capture.manifest import format_time, sha256_file
 from zhishiyun.capture.recovery import ClosedSegment, marker_path, segment_path
 from zhishiyun.capture.sources import MicrophoneSource, Source, clock
@@ -84,6 +85,9 @@ class Track:
         self._window_start = 0.0
         self._window_min = math.inf
         self._thread: threading.Thread | None = None
+        self._closing: queue.Queue[tuple[Path, dict[str, Any]] | None] = queue.Queue()
+        self._closer = threading.Thread(target=self._run_closer, name=f"close-{name}",
+                                        daemon=True)
         self._black = np.zeros((size[1], size[0], 3 if pixel_format == "bgr24" else 4),
                                np.uint8)
 
@@ -110,16 +114,20 @@ class Track:
         return self.recorder.t0 + (self._index + 1) * self.settings.segment_seconds
 
     def start(self) -> None:
-        """Open the first segment and start the encoder thread."""
+        """Open the first segment and start the encoder and closer threads."""
+        self._closer.start()
         self._open_segment(0)
         self._thread = threading.Thread(target=self._run_guarded, name=f"encode-{self.name}",
                                         daemon=True)
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread (it ends after the recorder's stop time is set)."""
+        """Wait for the threads (they end after the recorder's stop is final)."""
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._closer.ident is not None:  # started
+            self._closing.put(None)
+            self._closer.join(timeout)
 
     def _run_guarded(self) -> None:
         try:
@@ -345,19 +353,36 @@ class Track:
             wanted = int(round((end - self._seg_start) * self.microphone.rate))
             if wanted > segment.audio_written:
                 segment.add_audio(np.zeros(wanted - segment.audio_written, np.float32))
-        segment.close()
-        digest, size = sha256_file(segment.path)
+        segment.close()  # flushes the encoders; hashing and fsync happen on the closer
         record: dict[str, Any] = {
             "seq": seq, "track": self.name, "start": self._start_iso,
             "duration_ms": max(0, int(round((end - self._seg_start) * 1000))),
-            "bytes": size, "sha256": digest, "encoder": rec.encoder.video,
-            "frames": segment.video_frames,
+            "encoder": rec.encoder.video, "frames": segment.video_frames,
         }
-        written = rec.manifest.append(record)
-        marker_path(segment.path).unlink(missing_ok=True)
-        closed = ClosedSegment(self.name, seq, segment.path, self._start_iso,
-                               record["duration_ms"], size, digest, False, written)
-        self.closed.append(closed)
-        rec._segment_closed(closed)
+        self._closing.put((segment.path, record))
 
+    def _run_closer(self) -> None:
+        """On ``close-<track>``: fsync, hash, manifest line, ``segment_did_close``, in order.
 
+        Kept off the encoder thread: an fsync on a busy disk can take seconds, and the
+        camera must not drop frames meanwhile.
+        """
+        while True:
+            item = self._closing.get()
+            if item is None:
+                return
+            path, record = item
+            try:
+                fsync_file(path)
+                digest, size = sha256_file(path)
+                record.update(bytes=size, sha256=digest)
+                written = self.recorder.manifest.append(record)
+                marker_path(path).unlink(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - recovery picks the segment up later
+                log.exception("closing %s failed", path)
+                self.recorder._emit("track_failed", self.name, f"closing {path.name}: {exc}")
+                continue
+            closed = ClosedSegment(self.name, record["seq"], path, record["start"],
+                                   record["duration_ms"], size, digest, False, written)
+            self.closed.append(closed)
+            self.recorder._segment_closed(closed)
