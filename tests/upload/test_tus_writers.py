@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.conftest import free_port
-from zhishiyun_server.tus import protocol
+from zhishiyun_server.tus import protocol, receive
 from zhishiyun_server.tus.storage import LocalDiskStorage
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 @pytest.fixture
 def tus_url(tmp_path, monkeypatch):
-    monkeypatch.setattr(protocol, "IDLE_S", 1.0)
+    monkeypatch.setattr(receive, "IDLE_S", 1.0)
     app = FastAPI()
     app.include_router(protocol.build_tus_router(LocalDiskStorage(tmp_path / "uploads")))
     port = free_port()
