@@ -16,6 +16,7 @@ import requests
 from zhishiyun.api.client import ServerClient
 from zhishiyun.auth.tokens import MemoryTokenStore
 from zhishiyun.capture.manifest import ManifestWriter, sha256_file
+from zhishiyun.capture.recovery import segment_path
 
 ZHANG = ("110101199003070011", "zsy-demo-1")
 LI = ("440304199508150021", "lisi-pass-1")
@@ -66,7 +67,7 @@ def write_segments(session_dir: Path, key: str, track: str, sizes: list[int]) ->
     paths = []
     with ManifestWriter(session_dir / "manifest.jsonl", key) as manifest:
         for seq, size in enumerate(sizes):
-            path = session_dir / track / f"{seq}.mp4"
+            path = segment_path(session_dir, track, seq)
             with open(path, "wb") as f:
                 left = size
                 while left:

@@ -2,7 +2,7 @@
 
 ``SessionUploads.on_segment_closed`` is the recorder's ``segment_did_close`` callback (it
 runs on the recorder's encoder thread: it only writes two queue rows and returns).
-``enqueue_session_dir`` scans a session directory (``<track>/<seq>.mp4`` +
+``enqueue_session_dir`` scans a session directory (the recorder's ``<track>/<seq>.mp4`` files +
 ``manifest.jsonl``) and queues whatever is not queued yet: after a crash, or for
 ``zhishiyun upload``. Only segments named by the manifest are queued (a segment without a
 line may still be open; recovery closes it and writes its line first).
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zhishiyun.capture.manifest import MANIFEST_NAME, canonical_bytes, read_lines
+from zhishiyun.capture.recovery import segment_path
 from zhishiyun.upload.queue import UploadQueue
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,10 @@ class SessionUploads:
             except (ValueError, KeyError, TypeError):
                 log.warning("session %s: unreadable manifest line skipped", self.session_id)
                 continue
-            path = directory / track / f"{seq}.mp4"
+            path = segment_path(directory, track, seq)
             if not path.is_file():
-                log.warning("session %s: %s/%d.mp4 is in the manifest but missing",
-                            self.session_id, track, seq)
+                log.warning("session %s: %s is in the manifest but missing",
+                            self.session_id, path.relative_to(directory))
                 continue
             added += self.add_segment(track, seq, path, raw.decode("utf-8"),
                                       sha256=record.get("sha256"), size=record.get("bytes"))
