@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,11 @@ from tests.second_camera.conftest import server_rows  # noqa: E402
 from zhishiyun import i18n  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Into docs/screenshots/ only when refreshing the docs (ZHISHIYUN_TEST_SCREENSHOTS=1).
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+         if os.environ.get("ZHISHIYUN_TEST_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "zhishiyun-second-camera-shots")
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(autouse=True)
