@@ -103,10 +103,10 @@ RULES = ("1. 考试全程开启摄像头、麦克风并录制屏幕。\n2. 考�
 
 
 def _exam(db: Session, name: str, kind: str, opens, closes, starts, duration_s: int,
-          lottery: bool = False) -> Exam:
+          lottery: bool = False, second_camera: bool = False) -> Exam:
     exam = Exam(name=name, kind=kind, entry_opens_at=opens, entry_closes_at=closes,
                 starts_at=starts, duration_s=duration_s, lottery_required=lottery,
-                requires_second_camera=False, rules=RULES)
+                requires_second_camera=second_camera, rules=RULES)
     db.add(exam)
     db.flush()
     return exam
@@ -155,7 +155,7 @@ def seed(db: Session, config: ServerConfig) -> None:
 
     opens = now + timedelta(seconds=config.demo_interview_delay_s)
     interview = _exam(db, INTERVIEW, "interview", opens, opens + timedelta(minutes=30),
-                      opens + timedelta(minutes=10), 1200, lottery=True)
+                      opens + timedelta(minutes=10), 1200, lottery=True, second_camera=True)
     db.add_all([
         Paper(exam_id=interview.id, position=0, kind="text", title="面试题目",
               content_type="text/plain; charset=utf-8",
