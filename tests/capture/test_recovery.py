@@ -88,21 +88,28 @@ def test_sigkill_loses_at_most_two_seconds(display, pulse_mic, camera_file, tmp_
     assert recover_session(out, KEY).recovered == []  # nothing is recovered twice
 
 
-def test_undecodable_segment_is_kept_and_reported(tmp_path):
+def test_undecodable_segment_is_kept_reported_and_still_accounted_for(tmp_path):
     broken = tmp_path / "camera" / "000000.mp4"
     broken.parent.mkdir()
     broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(2000))
     fine_but_empty = tmp_path / "screen" / "000000.mp4"
     fine_but_empty.parent.mkdir()
     fine_but_empty.write_bytes(b"")
+    original = broken.read_bytes()
     report = recover_session(tmp_path, KEY)
-    assert report.recovered == []
     assert {Path(u["path"]) for u in report.unreadable} == {broken, fine_but_empty}
-    assert broken.exists() and fine_but_empty.exists()
-    assert read_records(tmp_path / MANIFEST_NAME) == []
+    assert broken.read_bytes() == original and fine_but_empty.exists()
+    # The undecodable bytes are still accounted for (and uploaded) so the seq leaves no gap.
+    assert [(s.track, s.seq, s.path) for s in report.recovered] == [("camera", 0, broken)]
+    records = read_records(tmp_path / MANIFEST_NAME)
+    assert [(r["track"], r["seq"], r["undecodable"], r["frames"]) for r in records] == [
+        ("camera", 0, True, 0)]
+    assert records[0]["bytes"] == len(original)
+    assert verify_manifest(read_lines(tmp_path / MANIFEST_NAME), KEY).ok
+    assert recover_session(tmp_path, KEY).recovered == []  # nothing is recovered twice
 
 
-def test_recorder_start_reports_unreadable_and_skips_its_seq(display, camera_file, tmp_path):
+def test_recorder_start_reports_unreadable_and_goes_on_after_its_seq(display, camera_file, tmp_path):
     broken = tmp_path / "camera" / "000000.mp4"
     broken.parent.mkdir()
     broken.write_bytes(b"not a video")
@@ -112,7 +119,7 @@ def test_recorder_start_reports_unreadable_and_skips_its_seq(display, camera_fil
     recorder.start()
     time.sleep(0.3)
     summary = recorder.stop()
-    assert [e.kind for e in events][:1] == ["segment_unreadable"]
+    assert {"segment_unreadable", "segment_recovered"} <= {e.kind for e in events}
     assert summary["unreadable"][0]["path"] == str(broken)
     assert broken.read_bytes() == b"not a video"
     assert [s["seq"] for s in summary["segments"]] == [1]

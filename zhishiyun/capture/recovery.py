@@ -8,8 +8,10 @@ without it the start is estimated from the file's modification time and flagged
 ``start_estimated``.
 
 Recovered segments are decoded to find what survives (PyAV raises ``InvalidDataError``
-at the cut, which ends the scan). A file with no decodable video frame is kept in place
-and reported, never deleted or modified.
+at the cut, which ends the scan). A file with no decodable video frame is kept in place,
+never deleted or modified, and reported; unless it is empty it still gets its manifest line
+(``undecodable: true``) and is handed on for upload, so every seq of the shared segment
+boundaries stays accounted for and the raw bytes reach the reviewers.
 """
 
 from __future__ import annotations
@@ -156,14 +158,18 @@ def recover_session(session_dir: Path, session_key: bytes | str) -> RecoveryRepo
                 marker.unlink(missing_ok=True)
                 continue
             decoded = decode_segment(path)
-            if decoded.video_frames == 0:
-                log.error("segment %s cannot be decoded (%s); kept, not uploaded",
-                          path, decoded.error or "no video frames")
-                report.unreadable.append({"path": str(path),
-                                          "error": decoded.error or "no video frames"})
-                continue
-            info = _read_marker(marker)
             digest, size = sha256_file(path)
+            if decoded.video_frames == 0:
+                error = decoded.error or "no video frames"
+                report.unreadable.append({"path": str(path), "error": error})
+                if size == 0:
+                    log.error("segment %s is empty; kept, nothing to upload", path)
+                    continue
+                # Still a manifest line and an upload: the seq stays accounted for on the
+                # shared boundaries (no gap on the server) and the bytes reach reviewers.
+                log.error("segment %s cannot be decoded (%s); kept and uploaded as it is",
+                          path, error)
+            info = _read_marker(marker)
             # an unchanging screen writes no frames: the marker says how long it lasted
             alive = info.get("alive_ms")
             duration_ms = max(decoded.duration_ms, alive if isinstance(alive, int) else 0)
@@ -172,6 +178,8 @@ def recover_session(session_dir: Path, session_key: bytes | str) -> RecoveryRepo
                 "bytes": size, "sha256": digest, "recovered": True,
                 "frames": decoded.video_frames,
             }
+            if decoded.video_frames == 0:
+                record["undecodable"] = True
             if info.get("start"):
                 record["start"] = info["start"]
             else:
