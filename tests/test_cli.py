@@ -37,3 +37,14 @@ def test_bad_command_line_setting_is_one_line_exit_2():
     result = run_cli("config", "show", "--server", "exam.example.cn")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "http(s)://" in result.stderr
+
+
+def test_a_failing_command_says_so_once_and_logs_it(isolated_home):
+    result = run_cli("record", "--out", str(isolated_home / "rec"), "--seconds", "1",
+                     "--camera", str(isolated_home / "no-such-video.mp4"), "--mic", "none",
+                     "--no-screen")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("zhishiyun: error:"), result.stderr
+    log = (isolated_home / "data" / "logs" / "zhishiyun.log").read_text(encoding="utf-8")
+    assert "record failed" in log

@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args, settings) or 0)
     except ZhishiyunError as exc:
-        log.error("%s failed: %s", command, exc.one_line())
+        log.error("%s failed: %s", command, exc.one_line(), extra={"console": False})
         print(f"zhishiyun: error: {exc.one_line()}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -97,6 +97,9 @@ def setup_logging(
     console.setLevel(console_level)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     console.addFilter(masking)
+    # Records logged with extra={"console": False} were already told to the user in their
+    # own words (the CLI's one-line error); they go to the file only.
+    console.addFilter(lambda record: getattr(record, "console", True))
     console._zhishiyun = True  # type: ignore[attr-defined]
     root.addHandler(console)
     log_file = None
