@@ -61,8 +61,12 @@ class PresenceSampler:
     def __init__(self, settings: PresenceSettings | None = None, *,
                  on_event: Callable[[PresenceEvent], None] = lambda e: None,
                  on_hint: Callable[[str | None], None] = lambda t: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 frame_source: Callable[[], np.ndarray | None] | None = None) -> None:
         self.settings = settings or PresenceSettings()
+        #: Pulled once per interval when nothing was offered (e.g. the recorder's newest
+        #: camera picture), so the capture threads need not know about presence.
+        self.frame_source = frame_source
         self.on_event, self.on_hint, self.clock = on_event, on_hint, clock
         self._latest: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -108,6 +112,8 @@ class PresenceSampler:
         while not self._stop.wait(self.settings.interval_s):
             with self._lock:
                 frame, self._latest = self._latest, None
+            if frame is None and self.frame_source is not None:
+                frame = self.frame_source()
             if frame is None:
                 continue
             try:

@@ -16,9 +16,15 @@ into the queue, watches the network and notices when every upload of the session
 
 Callbacks: ``session_did_change(kind, value)`` — kinds ``state`` (a :class:`State`),
 ``event`` (the event dict just recorded), ``network`` (bool online), ``recorder``
-(:class:`~zhishiyun.capture.recorder.RecorderEvent`), ``error`` (a ZhishiyunError to show in
-a status area). They fire on whichever thread noticed the change (the ticker, a recorder
-thread, or the caller's thread); a UI marshals them to its own thread.
+(:class:`~zhishiyun.capture.recorder.RecorderEvent`), ``presence`` (a quiet hint text, or
+None when it no longer applies), ``error`` (a ZhishiyunError to show in a status area).
+
+They fire on whichever thread noticed the change (the ticker, a recorder thread, the
+presence thread, or the caller's thread); a UI marshals them to its own thread.
+
+While recording, a :class:`~zhishiyun.auth.presence.PresenceSampler` looks at the newest
+camera picture about once a second: no face for a while, or more than one face, becomes a
+proctoring event (a flag for review, never an automatic fail).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from zhishiyun.api.errors import ApiError
+from zhishiyun.auth.presence import PresenceEvent, PresenceSampler, PresenceSettings
 from zhishiyun.capture.recorder import Recorder, RecorderEvent
 from zhishiyun.config import RecordingSettings, merge_from_server
 from zhishiyun.errors import ZhishiyunError
@@ -87,7 +94,8 @@ class ExamSession:
                  queue: UploadQueue, worker: Any = None, camera: int | str | None = 0,
                  microphone: str | None = None, screen: bool | int = True,
                  recorder_factory: Callable[..., Recorder] = Recorder,
-                 tick_seconds: float = 0.5, ping_seconds: float = 2.0) -> None:
+                 tick_seconds: float = 0.5, ping_seconds: float = 2.0,
+                 presence: PresenceSettings | None = PresenceSettings()) -> None:
         self.client, self.clock = client, clock
         self.exam_id = int(_get(exam, "id"))
         self.exam_name = str(_get(exam, "name", ""))
@@ -107,6 +115,8 @@ class ExamSession:
         self.ends_at: datetime | None = None
         self.settings = RecordingSettings()
         self.recorder: Recorder | None = None
+        self.presence: PresenceSampler | None = None
+        self.presence_settings = presence  # None: no face-presence sampling
         self.store: LocalStore | None = None
         self.uploads: SessionUploads | None = None
         self.finish_reason = ""
@@ -192,6 +202,28 @@ class ExamSession:
                 event_did_occur=self._on_recorder_event)
             recorder.start()
             self.recorder = recorder
+            self._start_presence()
+
+    def _start_presence(self) -> None:
+        if self.presence is not None or self.camera is None or self.presence_settings is None:
+            return
+        self.presence = PresenceSampler(
+            self.presence_settings, on_event=self._on_presence_event, on_hint=lambda text: self._emit("presence", text),
+            frame_source=self._camera_picture)
+        self.presence.start()
+
+    def _stop_presence(self) -> None:
+        presence, self.presence = self.presence, None
+        if presence is not None:
+            presence.stop()
+
+    def _camera_picture(self) -> Any:
+        recorder = self.recorder
+        return recorder.latest_frame("camera") if recorder is not None else None
+
+    def _on_presence_event(self, event: PresenceEvent) -> None:
+        if self.store is not None and not self.finish_reason:
+            self.record_event(event.kind, dict(event.details))
 
     def switch_devices(self, camera: int | str | None, microphone: str | None) -> None:
         """Record from other devices (device confirmation): the next segment uses them."""
@@ -300,6 +332,7 @@ class ExamSession:
             self.finish_reason = reason
             self.record_event("exam_finished", {"reason": reason})
             self._set_state(State.FINISHING)
+            self._stop_presence()
             recorder = self.recorder
             if recorder is not None:
                 recorder.stop(reason)
@@ -320,6 +353,7 @@ class ExamSession:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the ticker and the recorder (the queue keeps what is pending)."""
         self._stop.set()
+        self._stop_presence()
         if self.recorder is not None:
             self.recorder.stop("closed")
         if self.store is not None:

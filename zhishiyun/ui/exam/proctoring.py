@@ -82,6 +82,12 @@ class ProctoringMixin:
             self.banners.show_banner("disk", _("The disk is nearly full ({detail}). Free some "
                                                "space now.").format(detail=event.detail), "red")
 
+    def _on_presence_hint(self, text: str | None) -> None:
+        if text:
+            self.banners.show_banner("presence", text, "orange")
+        else:
+            self.banners.clear_banner("presence")
+
     def _on_network(self, online: bool) -> None:
         self.net.setText(_("Online") if online else _("Offline"))
         self.net.setProperty("tone", "green" if online else "red")

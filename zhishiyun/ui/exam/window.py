@@ -219,6 +219,8 @@ class ExamWindow(ProctoringMixin, QWidget):
             self._on_network(bool(value))
         elif kind == "recorder":
             self._on_recorder_event(value)
+        elif kind == "presence":
+            self._on_presence_hint(value)
 
     def _show_state(self, state: State) -> None:
         in_exam = state in EXAM_STATES
