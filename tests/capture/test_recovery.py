@@ -109,7 +109,7 @@ def test_undecodable_segment_is_kept_reported_and_still_accounted_for(tmp_path):
     assert recover_session(tmp_path, KEY).recovered == []  # nothing is recovered twice
 
 
-def test_recorder_start_reports_unreadable_and_goes_on_after_its_seq(display, camera_file, tmp_path):
+def test_recorder_start_reports_unreadable_and_goes_on_after_it(display, camera_file, tmp_path):
     broken = tmp_path / "camera" / "000000.mp4"
     broken.parent.mkdir()
     broken.write_bytes(b"not a video")

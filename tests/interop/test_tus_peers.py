@@ -25,7 +25,7 @@ from tests.upload.conftest import (
     write_segments,
 )
 from tests.upload.proxy import Proxy
-from zhishiyun.upload.command import QUEUE_FILE
+from zhishiyun.paths import queue_db
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.worker import DEFAULT_CHUNK_SIZE
 
@@ -101,10 +101,10 @@ def test_our_uploader_uploads_to_tus_node_server_and_resumes_after_sigkill(node,
         segment = tmp_path / "0.mp4"
         segment.write_bytes(os.urandom(24 * MB))
         data_dir = tmp_path / "client"
-        queue = UploadQueue(data_dir / QUEUE_FILE)
+        queue = UploadQueue(queue_db(data_dir))
         queue.enqueue_segment("interop", "screen", 0, segment, proxy.url + "/files/")
         queue.close()
-        db_path = data_dir / QUEUE_FILE
+        db_path = queue_db(data_dir)
 
         def start_child() -> subprocess.Popen:
             child = subprocess.Popen(

@@ -21,7 +21,7 @@ from tests.upload.conftest import (
     write_segments,
 )
 from tests.upload.proxy import Proxy
-from zhishiyun.upload.command import QUEUE_FILE
+from zhishiyun.paths import queue_db
 from zhishiyun.upload.policy import Backoff
 from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -104,10 +104,10 @@ def test_sigkill_halfway_resumes_from_server_offset(demo_server, tmp_path):
     # 8 MB/s: chunks sized to about a second stay below DEFAULT_CHUNK_SIZE
     proxy = Proxy(demo_server.port, rate=8_000_000)
     data_dir = tmp_path / "client"
-    queue = UploadQueue(data_dir / QUEUE_FILE)
+    queue = UploadQueue(queue_db(data_dir))
     feed(queue, entered, session_dir, proxy.url)
     queue.close()
-    db_path = data_dir / QUEUE_FILE
+    db_path = queue_db(data_dir)
 
     child = _start_child(proxy, data_dir, entered.token)
     wait_for(lambda: segment_row(db_path, "killed")["bytes_done"] >= size // 2, 60,

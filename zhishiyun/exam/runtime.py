@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from zhishiyun import paths
 from zhishiyun.clock import ServerClock
 from zhishiyun.exam.catchup import queue_session_dir
 from zhishiyun.exam.record import ActiveSession, clear_active, load_active
@@ -21,7 +22,6 @@ from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadWorker
 
 log = logging.getLogger(__name__)
-QUEUE_FILE = "upload-queue.sqlite3"  # the same file `zhishiyun upload` uses
 
 
 class ExamRuntime:
@@ -39,7 +39,7 @@ class ExamRuntime:
         self.client = client
         self.data_dir = Path(data_dir)
         self.clock = clock or ServerClock()
-        self.queue = UploadQueue(self.data_dir / QUEUE_FILE)
+        self.queue = UploadQueue(paths.queue_db(self.data_dir))  # shared with `zhishiyun upload`
         self.worker = UploadWorker(self.queue, lambda: self.client.token, **worker_options)
         self._started = False
         self._closed = False

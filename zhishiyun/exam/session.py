@@ -208,8 +208,8 @@ class ExamSession:
         if self.presence is not None or self.camera is None or self.presence_settings is None:
             return
         self.presence = PresenceSampler(
-            self.presence_settings, on_event=self._on_presence_event, on_hint=lambda text: self._emit("presence", text),
-            frame_source=self._camera_picture)
+            self.presence_settings, on_event=self._on_presence_event,
+            on_hint=lambda text: self._emit("presence", text), frame_source=self._camera_picture)
         self.presence.start()
 
     def _stop_presence(self) -> None:

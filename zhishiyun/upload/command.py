@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from zhishiyun import paths
 from zhishiyun.config import Settings
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import FAILED, UploadQueue
@@ -24,12 +25,11 @@ from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadProgress, UploadsBusy, UploadWorker
 
 log = logging.getLogger(__name__)
-QUEUE_FILE = "upload-queue.sqlite3"
 
 
 def queue_path(settings: Settings) -> Path:
     """Where the upload queue lives (the GUI and this command share it)."""
-    return settings.data_path / QUEUE_FILE
+    return paths.queue_db(settings.data_path)
 
 
 def server_root(api_url: str) -> str:
