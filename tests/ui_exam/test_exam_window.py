@@ -8,7 +8,7 @@ from tests.exam.conftest import server_rows, shape
 from tests.exam.helpers import assert_all_segments_on_server
 from tests.ui_exam.conftest import SUPPORT, screenshot
 from zhishiyun.exam.session import State
-from zhishiyun.ui.qt import QApplication, QEvent, QGuiApplication
+from zhishiyun.ui.qt import QApplication, QEvent, QGuiApplication, QMessageBox, Qt
 
 
 def make_window(session, qtbot, asked, cameras=()):
@@ -84,6 +84,15 @@ def _written_exam(window, session, runtime, server, qtbot, asked):
     screenshot(window, "2_papers_answers")
     window.paper_view.tabs.button(1).click()  # the image paper
     assert window.paper_view.stack.currentWidget() is window.paper_view.pages_scroll
+
+    # the exam's own modal dialog taking the focus is not a focus loss
+    own = QMessageBox(window)
+    own.setWindowModality(Qt.WindowModality.ApplicationModal)
+    own.show()
+    QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))
+    assert "focus" not in window.banners.texts()
+    own.close()
+    QApplication.processEvents()
 
     # focus lost and a second monitor: warnings and events
     QApplication.sendEvent(window, QEvent(QEvent.Type.WindowDeactivate))

@@ -10,7 +10,7 @@ from typing import Any
 
 from zhishiyun.exam.session import State
 from zhishiyun.i18n import _
-from zhishiyun.ui.qt import QEvent, QGuiApplication, Qt
+from zhishiyun.ui.qt import QApplication, QEvent, QGuiApplication, Qt
 
 EXAM_STATES = (State.WAITING, State.IN_PROGRESS, State.DEVICE_CONFIRM)
 
@@ -27,7 +27,10 @@ class ProctoringMixin:
 
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
         kind = event.type()
-        if kind == QEvent.Type.WindowDeactivate and self._proctoring() and not self._focus_lost:
+        # The exam's own dialogs (confirmations, 求助) take the focus too: not a focus loss.
+        own_dialog = QApplication.activeModalWidget() is not None
+        if kind == QEvent.Type.WindowDeactivate and self._proctoring() and not self._focus_lost \
+                and not own_dialog:
             self._focus_lost = True
             self.session.record_event("focus_lost", {})
             self.banners.show_banner("focus", _("The exam window lost the focus. Switching to "

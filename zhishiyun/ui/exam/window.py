@@ -185,7 +185,7 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.end_button = button(_("End exam"), "danger", name="endButton")
         self.end_button.clicked.connect(self._on_end)
         self.full_button = button(_("Back to full screen"), name="fullScreenButton")
-        self.full_button.clicked.connect(self.showFullScreen)
+        self.full_button.clicked.connect(self.go_full_screen)
         self.full_button.hide()
         for widget in (self.full_button, self.submit_button, self.end_button):
             side.body.addWidget(widget)
@@ -193,9 +193,20 @@ class ExamWindow(ProctoringMixin, QWidget):
 
     # --- life cycle ---------------------------------------------------------------------
 
+    def go_full_screen(self) -> None:
+        """Cover the whole screen the window is on, and take the focus."""
+        # Without a window manager (kiosk sessions, Xvfb) the full-screen state alone does not
+        # resize the window: give it the screen's geometry first.
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            self.setGeometry(screen.geometry())
+        self.showFullScreen()
+        self.raise_()
+        self.activateWindow()
+
     def start(self) -> None:
         """Show full screen and enter the exam (creates the session, starts recording)."""
-        self.showFullScreen()
+        self.go_full_screen()
         self.timer.start()
         self.stack.setCurrentWidget(self.entering)
         if self.session.state in (State.NEW,):
