@@ -99,10 +99,27 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _with_server(settings: Settings, url: str) -> Settings:
-    values = dict(settings.values, server_url=url)
-    sources = dict(settings.sources, server_url="demo")
+def _with(settings: Settings, key: str, value: Any) -> Settings:
+    values = dict(settings.values, **{key: value})
+    sources = dict(settings.sources, **{key: "demo"})
     return dataclasses.replace(settings, values=values, sources=sources)
+
+
+def _camera_for_demo(settings: Settings, demo_dir: Path) -> Settings:
+    """Without a camera, a generated test video stands in (demo only), so the demo goes on."""
+    from zhishiyun.capture.devices import list_cameras
+
+    if settings.camera:
+        return settings
+    try:
+        if list_cameras():
+            return settings
+    except ZhishiyunError:
+        pass
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    video = make_standin_camera(demo_dir / "camera-standin.mp4")
+    print(_("No camera found: a generated test video stands in for it (demo only)."))
+    return _with(settings, "camera", str(video))
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -111,7 +128,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     server = DemoServer(demo_dir / "server", _free_port())
     print(_("Starting the demo exam server…"), flush=True)
     server.start()
-    demo = _with_server(settings, server.url)
+    demo = _camera_for_demo(_with(settings, "server_url", server.url), demo_dir)
     print(_("Demo server: {url}  (candidate 张三, ID {id}, password {pw})").format(
         url=server.url, id=DEMO_ID_NUMBER, pw=DEMO_PASSWORD), flush=True)
     try:
@@ -222,8 +239,7 @@ class HeadlessDemo:
         clock.sync(client, samples=3, timeout=3.0)
         recording = merge_from_server(RecordingSettings(), session.recording)
         recording = dataclasses.replace(recording, segment_seconds=4)
-        camera = self.settings.camera or str(
-            make_standin_camera(self.demo_dir / "camera-standin.mp4"))
+        camera = self.settings.camera
         try:
             has_mic = bool(list_microphones())
         except ZhishiyunError:
