@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from zhishiyun.log import mask, mask_id_number, setup_logging
 
 ID = "110101199003070011"
@@ -30,7 +32,17 @@ def test_mask_leaves_hashes_and_timestamps_alone():
     assert mask(f"sha256 {sha} at 1763924160123") == f"sha256 {sha} at 1763924160123"
 
 
-def test_no_secret_reaches_any_log_line(tmp_path, capsys):
+@pytest.fixture
+def restore_logging():
+    """Leave no DEBUG console handler behind for the tests that follow."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_zhishiyun", False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def test_no_secret_reaches_any_log_line(tmp_path, capsys, restore_logging):
     log_file = setup_logging(tmp_path / "logs", "DEBUG", console_level="DEBUG")
     log = logging.getLogger("zhishiyun.test")
     log.info("login %s with password=%s", ID, "zsy-demo-1")
