@@ -14,7 +14,6 @@ from typing import Any
 
 from zhishiyun import paths
 from zhishiyun.clock import ServerClock
-from zhishiyun.exam.catchup import queue_session_dir
 from zhishiyun.exam.record import ActiveSession, clear_active, load_active
 from zhishiyun.exam.session import ExamSession
 from zhishiyun.upload.queue import UploadQueue
@@ -62,9 +61,8 @@ class ExamRuntime:
         added = 0
         for s in self.queue.sessions():
             if s["session_dir"] and Path(s["session_dir"]).is_dir():
-                uploads = SessionUploads(self.queue, s["session_id"], s["upload_url"],
-                                         s["api_url"], s["session_dir"])
-                added += queue_session_dir(uploads, s["session_dir"])
+                added += SessionUploads(self.queue, s["session_id"], s["upload_url"],
+                                        s["api_url"], s["session_dir"]).enqueue_session_dir()
         self.worker.retry_now()
         return added
 

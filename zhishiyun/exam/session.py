@@ -42,7 +42,6 @@ from zhishiyun.auth.presence import PresenceEvent, PresenceSampler, PresenceSett
 from zhishiyun.capture.recorder import Recorder, RecorderEvent
 from zhishiyun.config import RecordingSettings, merge_from_server
 from zhishiyun.errors import ZhishiyunError
-from zhishiyun.exam.catchup import queue_session_dir
 from zhishiyun.exam.local import STORE_NAME, LocalStore
 from zhishiyun.exam.record import ActiveSession, clear_active, save_active
 from zhishiyun.i18n import _
@@ -157,7 +156,7 @@ class ExamSession:
                 self.store = LocalStore(self.session_dir / STORE_NAME)
             self.uploads = SessionUploads(self.queue, self.session_id, reply.upload_url,
                                           self.client.api_url, self.session_dir)
-            queued = queue_session_dir(self.uploads, self.session_dir)
+            queued = self.uploads.enqueue_session_dir()
             if queued:
                 log.info("session %s: %d earlier segment(s) queued again", self.session_id,
                          queued)
