@@ -238,15 +238,27 @@ def _log_uncaught() -> None:
     threading.excepthook = on_thread_error
 
 
-def _quit_on_signals(app: Any, window: Any) -> None:
-    """Ctrl+C / SIGTERM close the window like the close button (callers' cleanup runs)."""
+def _quit_on_signals(app: Any, window: Any, services: Any) -> None:
+    """Ctrl+C / SIGTERM (logout, shutdown, support tools) end the app cleanly, never hang.
+
+    Without an exam, the window closes like with its close button. With one, nothing may
+    ask a question or refuse (an exam window refuses to close, the quit guard asks about
+    uploads, and Qt 6 cancels ``quit()`` when a window refuses): recording stops with its
+    segments closed, the queue keeps what is pending, the active-session record stays so the
+    next start offers to return, and the event loop exits.
+    """
     import signal
 
     from zhishiyun.ui.qt import QTimer
 
     def close(*_args: Any) -> None:
-        window.close()
-        app.quit()
+        runtime = getattr(services, "exam_runtime", None)
+        if runtime is not None:
+            log.warning("stopping on a signal: recordings closed, uploads resume at next start")
+            runtime.close()
+        else:
+            window.close()
+        app.exit(0)
 
     for name in ("SIGINT", "SIGTERM"):
         if hasattr(signal, name):
@@ -279,7 +291,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     install_exam_hooks(window, services)  # resume offer after login, quit guard (part 2)
     window.show()
     window.start()
-    _quit_on_signals(app, window)
+    _quit_on_signals(app, window, services)
     log.info("GUI started against %s (data %s)", settings.server_url,
              paths.logs_dir(settings.data_path).parent)
     return int(app.exec())
