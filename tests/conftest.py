@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,29 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+
+def pytest_configure(config):
+    """No automatic cyclic GC: a pass on a worker thread may free Qt objects there (segfault).
+
+    The app does the same (zhishiyun/ui/gc_main.py); here each test's teardown collects on
+    the main thread instead.
+    """
+    gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def main_thread_gc(request):
+    """Collect on the main thread after each test: fully after a Qt test, else when due."""
+    yield
+    if {"qtbot", "qapp"} & set(request.fixturenames):
+        gc.collect()
+        return
+    thresholds, counts = gc.get_threshold(), gc.get_count()
+    for generation in (2, 1, 0):
+        if counts[generation] > thresholds[generation]:
+            gc.collect(generation)
+            break
 
 
 @pytest.fixture(autouse=True)

@@ -198,6 +198,10 @@ def create_application(argv: list[str] | None = None) -> Any:
     apply_style(app)
     install_translators(app)
     install_bridge()
+    if not hasattr(app, "_zhishiyun_gc"):
+        from zhishiyun.ui.gc_main import MainThreadGarbageCollector
+
+        app._zhishiyun_gc = MainThreadGarbageCollector(app)
     return app
 
 
