@@ -33,6 +33,21 @@ def server_now() -> datetime:
     return datetime.now(timezone(timedelta(hours=8))) + timedelta(seconds=-42)
 
 
+def _screen_moves(timeout: float) -> bool:
+    """True once two grabs of the primary screen 0.3 s apart differ."""
+    from zhishiyun.capture.devices import mss_instance
+
+    deadline = time.monotonic() + timeout
+    with mss_instance() as screens:
+        monitor = screens.monitors[1]
+        while time.monotonic() < deadline:
+            first = bytes(screens.grab(monitor).rgb)
+            time.sleep(0.3)
+            if bytes(screens.grab(monitor).rgb) != first:
+                return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def recording(display, pulse_mic, camera_file, tmp_path_factory):
     """Record ~5 s with moving content on the screen (ffplay) and keep what was seen."""
@@ -49,7 +64,10 @@ def recording(display, pulse_mic, camera_file, tmp_path_factory):
             ["ffplay", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
              "-i", "testsrc2=size=320x240:rate=10", "-an", "-noborder", "-left", "0",
              "-top", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        if not _screen_moves(timeout=8.0):  # ffplay's window may take a while to map
+            player.terminate()
+            player.wait()
+            player = None
     recorder = Recorder(session, KEY, SETTINGS, camera=camera_file, microphone=pulse_mic,
                         now_server=server_now, segment_did_close=on_close)
     try:
@@ -95,7 +113,8 @@ def test_every_file_decodes_with_expected_frames_and_duration(recording):
             assert info["video_frames"] >= settings.camera_fps * (seconds - opening) * 0.7, seg
             assert info["video_frames"] <= settings.camera_fps * seconds * 1.15 + 3, seg
         elif recording["moving_screen"]:
-            assert info["video_frames"] >= settings.screen_fps * (seconds - opening) * 0.5, seg
+            assert info["video_frames"] >= settings.screen_fps * (seconds - opening) * 0.5, (
+                seg, recording["summary"]["sources"].get("screen"))
 
 
 def test_camera_track_audio_is_the_tone_and_in_sync(recording):
