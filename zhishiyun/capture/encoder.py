@@ -9,7 +9,6 @@ samples (audio) from the segment's start on the recorder's one monotonic clock.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -261,7 +260,8 @@ class SegmentFile:
     def close(self) -> None:
         """Flush encoders (the last partial audio frame is padded with silence) and close.
 
-        The caller fsyncs (:func:`fsync_file`) where it can afford to wait for the disk.
+        The caller fsyncs (:func:`~zhishiyun.capture.manifest.fsync_path`) where it can
+        afford to wait for the disk.
         """
         try:
             if self._audio is not None:
@@ -276,17 +276,3 @@ class SegmentFile:
                 self._container.mux(packet)
         finally:
             self._container.close()
-
-
-def fsync_file(path: Path) -> None:
-    """Force a file's data to disk (best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -162,7 +162,7 @@ class ManifestWriter:
             os.write(self._fd, b"\n")
             os.fsync(self._fd)
         if not existed:
-            _fsync_dir(self.path.parent)
+            fsync_path(self.path.parent)
 
     def has(self, track: str, seq: int) -> bool:
         """Whether a line for (track, seq) is already in the manifest."""
@@ -201,9 +201,10 @@ class ManifestWriter:
         self.close()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Force a file's or directory's data to disk (best effort)."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:  # Windows cannot open directories; NTFS journals metadata anyway
         return
     try:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zhishiyun.capture.encoder import SegmentFile, fsync_file
-from zhishiyun.capture.manifest import format_time, sha256_file
+from zhishiyun.capture.encoder import SegmentFile
+from zhishiyun.capture.manifest import format_time, fsync_path, sha256_file
 from zhishiyun.capture.recovery import ClosedSegment, marker_path, segment_path
 from zhishiyun.capture.sources import MicrophoneSource, Source, clock
 from zhishiyun.config import RecordingSettings
@@ -373,7 +373,7 @@ class Track:
                 return
             path, record = item
             try:
-                fsync_file(path)
+                fsync_path(path)
                 digest, size = sha256_file(path)
                 record.update(bytes=size, sha256=digest)
                 written = self.recorder.manifest.append(record)
