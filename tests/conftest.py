@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -38,6 +39,23 @@ def main_thread_gc(request):
         if counts[generation] > thresholds[generation]:
             gc.collect(generation)
             break
+
+
+@contextlib.contextmanager
+def styled_app(qapp, language: str):
+    """The app's look and main-thread bridge, in ``language`` for the duration (UI tests)."""
+    from zhishiyun import i18n
+    from zhishiyun.ui.style import apply_style
+    from zhishiyun.ui.tasks import install_bridge
+
+    previous = i18n.current_language()
+    i18n.set_language(language)
+    apply_style(qapp)
+    install_bridge()
+    try:
+        yield qapp
+    finally:
+        i18n.set_language(previous)
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ import requests
 
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
+from tests.conftest import styled_app  # noqa: E402
 from tests.second_camera.conftest import server_rows  # noqa: E402
-from zhishiyun import i18n  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 # Into docs/screenshots/ only when refreshing the docs (ZHISHIYUN_TEST_SCREENSHOTS=1).
@@ -25,15 +25,8 @@ SHOTS.mkdir(parents=True, exist_ok=True)
 @pytest.fixture(autouse=True)
 def ui_app(qapp):
     """The app's look, the main-thread bridge, Simplified Chinese (the default language)."""
-    from zhishiyun.ui.style import apply_style
-    from zhishiyun.ui.tasks import install_bridge
-
-    previous = i18n.current_language()
-    i18n.set_language("zh_CN")
-    apply_style(qapp)
-    install_bridge()
-    yield qapp
-    i18n.set_language(previous)
+    with styled_app(qapp, "zh_CN") as app:
+        yield app
 
 
 def phone(url: str, code: str) -> dict:

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
-from zhishiyun import i18n  # noqa: E402
+from tests.conftest import styled_app  # noqa: E402
 from zhishiyun.config import load_settings  # noqa: E402
 
 DEMO_ID = "110101199003070011"
@@ -18,15 +18,8 @@ pytestmark = [pytest.mark.ui, pytest.mark.integration]
 @pytest.fixture(autouse=True)
 def ui_app(qapp):
     """The app's look and the main-thread bridge, in English (assertions read texts)."""
-    from zhishiyun.ui.style import apply_style
-    from zhishiyun.ui.tasks import install_bridge
-
-    previous = i18n.current_language()
-    i18n.set_language("en")
-    apply_style(qapp)
-    install_bridge()
-    yield qapp
-    i18n.set_language(previous)
+    with styled_app(qapp, "en") as app:
+        yield app
 
 
 def make_services(url: str, check_ids=("server", "version", "clock")):

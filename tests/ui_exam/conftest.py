@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
+from tests.conftest import styled_app  # noqa: E402
 from tests.exam.conftest import camera_video, devices, login, shape  # noqa: E402,F401
-from zhishiyun import i18n  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -20,15 +20,8 @@ pytestmark = [pytest.mark.ui, pytest.mark.integration]
 @pytest.fixture(autouse=True)
 def ui_app(qapp):
     """The app's look, the bridge, and Simplified Chinese (the default language)."""
-    from zhishiyun.ui.style import apply_style
-    from zhishiyun.ui.tasks import install_bridge
-
-    previous = i18n.current_language()
-    i18n.set_language("zh_CN")
-    apply_style(qapp)
-    install_bridge()
-    yield qapp
-    i18n.set_language(previous)
+    with styled_app(qapp, "zh_CN") as app:
+        yield app
 
 
 @pytest.fixture
