@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -65,6 +68,30 @@ def pulse_mic() -> str:
     if problem:
         pytest.skip(problem)
     return MIC
+
+
+@contextlib.contextmanager
+def pipe_source(tmp_path: Path, monkeypatch, prefix: str, rate: int):
+    """A private PulseAudio pipe source made PortAudio's default; yields its FIFO path.
+
+    Feed float32 mono samples at ``rate`` into the FIFO in real time; the source is unloaded
+    afterwards. Skips the test where PulseAudio cannot make one.
+    """
+    if not shutil.which("pactl"):
+        pytest.skip("pactl is needed for a pipe source")
+    fifo = tmp_path / f"{prefix}.fifo"
+    name = f"{prefix}_{os.getpid()}"
+    loaded = subprocess.run(
+        ["pactl", "load-module", "module-pipe-source", f"source_name={name}",
+         f"file={fifo}", "format=float32le", f"rate={rate}", "channels=1"],
+        capture_output=True, text=True)
+    if loaded.returncode != 0:
+        pytest.skip(f"cannot load a PulseAudio pipe source: {loaded.stderr.strip()}")
+    monkeypatch.setenv("PULSE_SOURCE", name)
+    try:
+        yield fifo
+    finally:
+        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], check=False)
 
 
 def make_camera_file(path: Path, seconds: float = 3.0, fps: int = 15) -> Path:

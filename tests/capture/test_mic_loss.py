@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from tests.capture.conftest import decode
+from tests.capture.conftest import decode, pipe_source
 from zhishiyun.capture.recorder import Recorder
 from zhishiyun.config import RecordingSettings
 
@@ -21,17 +18,11 @@ RATE = 16000
 @pytest.fixture
 def stalling_mic(pulse_mic, monkeypatch, tmp_path):
     """A private pipe source; ``feeding`` (an Event) decides whether samples flow."""
-    if not shutil.which("pactl"):
-        pytest.skip("pactl is needed")
-    fifo = tmp_path / "mic.fifo"
-    name = f"zsy_stall_{os.getpid()}"
-    loaded = subprocess.run(
-        ["pactl", "load-module", "module-pipe-source", f"source_name={name}",
-         f"file={fifo}", "format=float32le", f"rate={RATE}", "channels=1"],
-        capture_output=True, text=True)
-    if loaded.returncode != 0:
-        pytest.skip(f"cannot load a PulseAudio pipe source: {loaded.stderr.strip()}")
-    monkeypatch.setenv("PULSE_SOURCE", name)
+    with pipe_source(tmp_path, monkeypatch, "zsy_stall", RATE) as fifo:
+        yield from _stalling_feed(fifo)
+
+
+def _stalling_feed(fifo):
     feeding, done = threading.Event(), threading.Event()
     feeding.set()
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(RATE // 100) / RATE)).astype(np.float32)
@@ -54,7 +45,6 @@ def stalling_mic(pulse_mic, monkeypatch, tmp_path):
     finally:
         done.set()
         feeder.join(2)
-        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], check=False)
 
 
 def test_stalled_microphone_is_lost_then_restored(stalling_mic, camera_file, tmp_path):

@@ -8,16 +8,13 @@ monotonic clock, does: its samples reach PortAudio when they are written.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from tests.capture.conftest import decode
+from tests.capture.conftest import decode, pipe_source
 from zhishiyun.capture.recorder import Recorder
 from zhishiyun.config import RecordingSettings
 
@@ -32,17 +29,11 @@ def paced_tone(pulse_mic, monkeypatch, tmp_path):
     ``speed`` 1.01 feeds 1 % more samples per second than the nominal rate: a microphone
     whose clock runs fast against ours.
     """
-    if not shutil.which("pactl"):
-        pytest.skip("pactl is needed for the sync test")
-    fifo = tmp_path / "tone.fifo"
-    name = f"zsy_sync_{os.getpid()}"
-    loaded = subprocess.run(
-        ["pactl", "load-module", "module-pipe-source", f"source_name={name}",
-         f"file={fifo}", "format=float32le", f"rate={RATE}", "channels=1"],
-        capture_output=True, text=True)
-    if loaded.returncode != 0:
-        pytest.skip(f"cannot load a PulseAudio pipe source: {loaded.stderr.strip()}")
-    monkeypatch.setenv("PULSE_SOURCE", name)
+    with pipe_source(tmp_path, monkeypatch, "zsy_sync", RATE) as fifo:
+        yield from _paced_feed(fifo)
+
+
+def _paced_feed(fifo):
     done, silent_from = threading.Event(), []
     chunk = RATE // 100
     tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE)).astype(np.float32)
@@ -79,7 +70,6 @@ def paced_tone(pulse_mic, monkeypatch, tmp_path):
         done.set()
         for feeder in feeders:
             feeder.join(2)
-        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], check=False)
 
 
 def test_audio_lands_where_the_clock_says(paced_tone, camera_file, tmp_path):
