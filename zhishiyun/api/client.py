@@ -28,8 +28,8 @@ import zhishiyun
 from zhishiyun.api import models as m
 from zhishiyun.api.errors import ApiError
 from zhishiyun.api.wire import (
+    ExtraCAAdapter,
     _error_fields,
-    _ExtraCAAdapter,
     parse_list,
     parse_reply,
     safe_filename,
@@ -91,7 +91,7 @@ class ServerClient:
             log.warning("CA bundle %s does not exist; using the system CAs only", ca_bundle)
             return
         try:
-            adapter = _ExtraCAAdapter(ca_bundle)
+            adapter = ExtraCAAdapter(ca_bundle)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             log.warning("CA bundle %s cannot be used (%s); using the system CAs only",
                         ca_bundle, exc)

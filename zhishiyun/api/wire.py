@@ -16,7 +16,7 @@ from zhishiyun.api.errors import ApiError
 T = TypeVar("T", bound=BaseModel)
 
 
-class _ExtraCAAdapter(requests.adapters.HTTPAdapter):
+class ExtraCAAdapter(requests.adapters.HTTPAdapter):
     """HTTPS with the default CAs (certifi) plus an extra PEM bundle."""
 
     def __init__(self, ca_bundle: str) -> None:

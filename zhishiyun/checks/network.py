@@ -48,9 +48,9 @@ def session_for(settings: Any) -> requests.Session:
     session = requests.Session()
     ca_bundle = getattr(settings, "ca_bundle", "")
     if ca_bundle and Path(ca_bundle).is_file():
-        from zhishiyun.api.client import _ExtraCAAdapter  # the client's own trust policy
+        from zhishiyun.api.wire import ExtraCAAdapter  # the client's own trust policy
 
-        session.mount("https://", _ExtraCAAdapter(ca_bundle))
+        session.mount("https://", ExtraCAAdapter(ca_bundle))
     proxy = getattr(settings, "proxy", "")
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
