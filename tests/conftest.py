@@ -41,6 +41,21 @@ def main_thread_gc(request):
             break
 
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(component: str, why: str) -> None:
+    """Stop a test whose real ``component`` is missing: skip locally, fail in CI.
+
+    A green CI run has to mean the real part (Xvfb, PulseAudio, PostgreSQL, S3, node,
+    Chromium, ...) was exercised, so under ``CI=true`` a missing one is a failure.
+    """
+    message = f"{component} missing: {why}"
+    if IN_CI:
+        pytest.fail(f"CI requires {message}", pytrace=False)
+    pytest.skip(message)
+
+
 @contextlib.contextmanager
 def styled_app(qapp, language: str):
     """The app's look and main-thread bridge, in ``language`` for the duration (UI tests)."""
