@@ -5,7 +5,9 @@ reference measured in the same run, the same checks one after another in this th
 Prints JSON: medians, the ratio concurrent / sequential, per-check times and statuses,
 and whether the set finished within the 2 s target.
 
-    python benchmarks/checks.py [--rounds 5] [--server URL]
+    python benchmarks/checks.py [--rounds 5] [--server URL] [--smoke]
+
+``--smoke`` runs one round (a few seconds): it checks that the benchmark works.
 
 Without ``--server`` a reference server with demo data is started on 127.0.0.1 (when the
 ``zhishiyun_server`` package is installed), so server, version and clock do real HTTP.
@@ -90,7 +92,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--server", help="use this server instead of starting a demo server")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one round: checks that it runs, measures nothing")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds = 1
 
     with (demo_server() if not args.server else _given(args.server)) as server:
         cold_ms, _ = run_concurrent(server)  # first run: imports OpenCV, PortAudio, …
@@ -104,6 +110,8 @@ def main() -> int:
     median_con, median_seq = statistics.median(concurrent), statistics.median(sequential)
     print(json.dumps({
         "benchmark": "checks_local_set",
+        "smoke": args.smoke,
+        "load_average": os.getloadavg(),
         "checks": list(LOCAL_SET),
         "server": server,
         "display": os.environ.get("DISPLAY", ""),

@@ -12,7 +12,9 @@ The reference measured in the same run is a plain OpenCV Gaussian blur (7×7) of
 frame; every result also says how many of those one frame costs (``ratio_to_blur``), so
 numbers from loaded or slow machines stay comparable. Prints JSON.
 
-    python benchmarks/face.py [--rounds 30]
+    python benchmarks/face.py [--rounds 30] [--smoke]
+
+``--smoke`` runs three rounds: it checks that the benchmark works, measures nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ def _median_ms(func, rounds: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--smoke", action="store_true",
+                        help="three rounds: checks that it runs, measures nothing")
+    args = parser.parse_args()
+    rounds = 3 if args.smoke else args.rounds
 
     import faces  # the test faces (needs scikit-image, matplotlib, dlib)
 
@@ -82,6 +87,7 @@ def main() -> int:
         return {"ms": round(ms, 2), "ratio_to_blur": round(ms / blur_ms, 1)}
 
     print(json.dumps({
+        "smoke": args.smoke,
         "reference_blur_7x7_ms": round(blur_ms, 3),
         "client_guidance_face": {**entry(with_face), "fps": round(1000 / with_face, 1)},
         "client_guidance_no_face": {**entry(without), "fps": round(1000 / without, 1)},

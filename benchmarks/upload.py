@@ -21,7 +21,10 @@ per chunk); on a real link it hardly does.
 Prints JSON with the ratio uploader / reference throughput (target ≥ 0.8) and the re-sent
 bytes (target ≤ one chunk).
 
-    python benchmarks/upload.py [--size-mb 100] [--rounds 3]
+    python benchmarks/upload.py [--size-mb 100] [--rounds 3] [--smoke]
+
+``--smoke`` runs every part once on small files (a few seconds), so the test command can
+check that the benchmark still works; its numbers are not measurements.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import RunningServer  # noqa: E402
 from tests.upload.conftest import enter_written_exam  # noqa: E402
 from tests.upload.proxy import Proxy  # noqa: E402
-from zhishiyun.upload.command import QUEUE_FILE  # noqa: E402
+from zhishiyun.paths import queue_db  # noqa: E402
 from zhishiyun.upload.queue import UploadQueue  # noqa: E402
 from zhishiyun.upload.worker import DEFAULT_CHUNK_SIZE, UploadWorker  # noqa: E402
 
@@ -105,11 +108,11 @@ def resent_after_kill(server: RunningServer, entered, path: Path, sha: str,
     size = path.stat().st_size
     proxy = Proxy(server.port, rate=20 * MB)
     data_dir = work / "client"
-    queue = UploadQueue(data_dir / QUEUE_FILE)
+    db_path = queue_db(data_dir)
+    queue = UploadQueue(db_path)
     queue.enqueue_segment(entered.session_id, "kill", 0, path, proxy.url + "/files/",
                           sha256=sha)
     queue.close()
-    db_path = data_dir / QUEUE_FILE
     env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
            "ZHISHIYUN_HOME": str(work / "home")}
 
@@ -128,7 +131,10 @@ def resent_after_kill(server: RunningServer, entered, path: Path, sha: str,
             return db.execute("SELECT bytes_done FROM items").fetchone()[0]
 
     child = start()
+    deadline = time.monotonic() + 300
     while done() < size // 2:
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the upload ended or stalled before it was half done")
         time.sleep(0.01)
     time.sleep(0.3)  # into the next chunk: the kill cuts a chunk in the middle
     child.send_signal(signal.SIGKILL)
@@ -150,10 +156,11 @@ def resent_after_kill(server: RunningServer, entered, path: Path, sha: str,
 LINK_RATE = 12_500_000  # 100 Mbit/s
 
 
-def _link_comparison(server: RunningServer, entered, work: Path, rounds: int) -> dict:
+def _link_comparison(server: RunningServer, entered, work: Path, rounds: int,
+                     size_mb: int = 20) -> dict:
     """The same comparison through a proxy throttled to 100 Mbit/s (a fast real link)."""
     path = work / "link.mp4"
-    path.write_bytes(os.urandom(20 * MB))
+    path.write_bytes(os.urandom(size_mb * MB))
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     proxy = Proxy(server.port, rate=LINK_RATE)
     endpoint = proxy.url + "/files/"
@@ -173,7 +180,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds on small files: checks that it runs, measures nothing")
     args = parser.parse_args()
+    link_mb = 20
+    if args.smoke:
+        # three first-size chunks, so the kill still lands between two confirmed chunks
+        args.size_mb, args.rounds, link_mb = 3 * DEFAULT_CHUNK_SIZE // MB, 1, 2
     if (2 * args.rounds + 1) * args.size_mb * MB > 2 * 1024**3:
         parser.error("all uploads go to one exam session, limited to 2 GiB by default: "
                      "use fewer rounds or a smaller file")
@@ -194,13 +207,14 @@ def main() -> int:
             for seq in range(args.rounds):
                 ref.append(reference_put(entered, path, sha, seq))
                 up.append(uploader(entered, path, sha, seq, work))
-            link = _link_comparison(server, entered, work, args.rounds)
+            link = _link_comparison(server, entered, work, args.rounds, link_mb)
             kill = resent_after_kill(server, entered, path, sha, work)
         finally:
             server.stop()
     ref_mbps = size / MB / statistics.median(ref)
     up_mbps = size / MB / statistics.median(up)
     print(json.dumps({
+        "smoke": args.smoke,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "file_bytes": size,
