@@ -56,6 +56,48 @@ def require(component: str, why: str) -> None:
     pytest.skip(message)
 
 
+#: Skip reasons allowed in CI: tests of another operating system, and whatever the job
+#: declares in ZHISHIYUN_TEST_ALLOWED_SKIPS (comma-separated reason prefixes; e.g. a runner
+#: with no microphone).
+ALLOWED_SKIP_PREFIXES = ("not on this OS",) + tuple(
+    p.strip() for p in os.environ.get("ZHISHIYUN_TEST_ALLOWED_SKIPS", "").split(",") if p.strip())
+_unexpected_skips: list[str] = []
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI a skip is a failure unless its reason is an allowed one (see above)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if reason.startswith(ALLOWED_SKIP_PREFIXES):
+        return
+    _unexpected_skips.append(f"{item.nodeid}: {reason}")
+    report.outcome = "failed"
+    report.longrepr = f"skipped in CI, where every real component must be present: {reason}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Write the skip verdict where ``ZHISHIYUN_TEST_SUMMARY`` says (``.ci/run`` reads it)."""
+    target = os.environ.get("ZHISHIYUN_TEST_SUMMARY")
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    line = f"unexpected skips: {len(_unexpected_skips)} (allowed skips: {skipped})"
+    terminalreporter.write_line(line)
+    for entry in _unexpected_skips:
+        terminalreporter.write_line(f"  {entry}")
+    if target:
+        Path(target).write_text(line + "\n", encoding="utf-8")
+
+
 @contextlib.contextmanager
 def styled_app(qapp, language: str):
     """The app's look and main-thread bridge, in ``language`` for the duration (UI tests)."""

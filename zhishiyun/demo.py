@@ -175,7 +175,7 @@ class HeadlessDemo:
     def run(self) -> int:
         """Walk through the demo; returns 0 when every segment reached the server."""
         from zhishiyun.api.client import ServerClient
-        from zhishiyun.auth.tokens import TokenStore
+        from zhishiyun.api.tokens import TokenStore
 
         self._step(_("System checks"))
         self._checks()

@@ -40,7 +40,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from zhishiyun.capture.manifest import canonical_bytes, compute_mac, format_time, line_hash
+from zhishiyun_formats.manifest import canonical_bytes, compute_mac, format_time, line_hash
 from zhishiyun_server import clock
 from zhishiyun_server.bindings_schemas import (
     BindingIn,

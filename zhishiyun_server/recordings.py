@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from zhishiyun.capture.manifest import verify_manifest
+from zhishiyun_formats.manifest import verify_manifest
 from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import current_candidate, get_db, owned_session

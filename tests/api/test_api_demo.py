@@ -6,7 +6,7 @@ import pytest
 
 from tests.server.support import ZHANG_SAN, running_server
 from zhishiyun.api import ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 
 pytestmark = pytest.mark.integration
 

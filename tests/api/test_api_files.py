@@ -7,7 +7,7 @@ import pytest
 from tests.server.support import ZHANG_SAN
 from zhishiyun.api import ServerClient, safe_filename
 from zhishiyun.api.models import Attachment
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 
 
 @pytest.mark.parametrize("name,expected", [

@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent("""
     import sys
     import keyring
     from zhishiyun.api import ServerClient
-    from zhishiyun.auth.tokens import SERVICE, TokenStore
+    from zhishiyun.api.tokens import SERVICE, TokenStore
 
     url = sys.argv[1]
     store = TokenStore(url)

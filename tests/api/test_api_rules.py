@@ -9,7 +9,7 @@ import pytest
 
 from tests.server.support import WANG_WU, ZHANG_SAN, add_exam
 from zhishiyun.api import ApiError, ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 
 pytestmark = pytest.mark.integration
 H = timedelta(hours=1)

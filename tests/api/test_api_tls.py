@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.conftest import REPO, free_port
 from zhishiyun.api import ApiError, ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from keyring.backends import fail, null
 
 from tests.server.support import ZHANG_SAN
 from zhishiyun.api import ServerClient
-from zhishiyun.auth import tokens
-from zhishiyun.auth.tokens import TokenStore, secure_backend
+from zhishiyun.api import tokens
+from zhishiyun.api.tokens import TokenStore, secure_backend
 
 
 class DictKeyring(KeyringBackend):
@@ -62,7 +62,7 @@ def test_a_secure_backend_stores_the_token():
                          ids=["fail", "null", "keyrings.alt"])
 def test_insecure_backends_fall_back_to_memory_with_one_warning(backend, caplog):
     assert secure_backend(backend) is None
-    with caplog.at_level(logging.WARNING, logger="zhishiyun.auth.tokens"):
+    with caplog.at_level(logging.WARNING, logger="zhishiyun.api.tokens"):
         first = TokenStore("https://a.example", backend=backend)
         TokenStore("https://b.example", backend=backend)
     assert not first.secure

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from zhishiyun.api.client import ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ZHANG = ("110101199003070011", "zsy-demo-1")

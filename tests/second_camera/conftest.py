@@ -10,7 +10,7 @@ import pytest
 
 from tests.exam.conftest import camera_video, devices  # noqa: F401 - fixtures (real devices)
 from zhishiyun.api.client import ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 
 ZHANG = ("110101199003070011", "zsy-demo-1")
 CHROMIUM = "/usr/bin/chromium"

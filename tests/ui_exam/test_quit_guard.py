@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from zhishiyun.api.client import ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 from zhishiyun.exam.runtime import ExamRuntime
 from zhishiyun.ui import exam_entry
 from zhishiyun.ui.qt import QMessageBox, QWidget

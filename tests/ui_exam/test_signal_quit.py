@@ -6,7 +6,7 @@ import signal
 from types import SimpleNamespace
 
 from zhishiyun.api.client import ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 from zhishiyun.exam.runtime import ExamRuntime
 from zhishiyun.ui import app as ui_app
 from zhishiyun.ui import exam_entry

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from zhishiyun.api.client import ServerClient
-from zhishiyun.auth.tokens import MemoryTokenStore
+from zhishiyun.api.tokens import MemoryTokenStore
 from zhishiyun.capture.manifest import ManifestWriter, sha256_file
 from zhishiyun.capture.recovery import segment_path
 

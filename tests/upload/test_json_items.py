@@ -85,7 +85,7 @@ def test_upload_command_recovers_unqueued_segments_of_a_session(demo_server, tmp
                    session_dir)  # registered, but the crash came before anything was queued
     queue.close()
     write_segments(session_dir, entered.session_key, "recover2", [3000])
-    from zhishiyun.auth.tokens import TokenStore
+    from zhishiyun.api.tokens import TokenStore
 
     store = TokenStore(demo_server.url)
     store.set(entered.token)
@@ -106,7 +106,7 @@ def test_upload_command_stops_at_a_network_pause_without_wait(tmp_path, capsys):
     segment.write_bytes(b"x" * 100)
     queue.enqueue_segment("s", "screen", 0, segment, "http://127.0.0.1:9/files/")
     queue.close()
-    from zhishiyun.auth.tokens import TokenStore
+    from zhishiyun.api.tokens import TokenStore
 
     store = TokenStore("http://127.0.0.1:9")
     store.set("token")

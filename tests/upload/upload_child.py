@@ -6,7 +6,7 @@ store in memory (the test sets a keyring backend that refuses, as on a headless 
 
 import sys
 
-from zhishiyun.auth.tokens import TokenStore
+from zhishiyun.api.tokens import TokenStore
 from zhishiyun.cli import main
 
 TokenStore(sys.argv[1]).set(sys.stdin.readline().strip())

@@ -2,7 +2,7 @@
 
 Timeouts on every call, TLS verified (plus the organisation's CA bundle when configured),
 retries with capped exponential backoff and jitter for idempotent calls only, the login
-token from a :class:`~zhishiyun.auth.tokens.TokenStore`. Every failure is an
+token from a :class:`~zhishiyun.api.tokens.TokenStore`. Every failure is an
 :class:`~zhishiyun.api.errors.ApiError`; a reply that does not fit (HTML from a captive
 portal, truncated JSON, missing fields) is ``ApiError(code="bad_reply")``.
 
@@ -34,7 +34,7 @@ from zhishiyun.api.wire import (
     parse_reply,
     safe_filename,
 )
-from zhishiyun.auth.tokens import TokenStore
+from zhishiyun.api.tokens import TokenStore
 
 __all__ = ["ServerClient", "parse_list", "parse_reply", "safe_filename"]
 

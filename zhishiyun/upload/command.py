@@ -64,7 +64,7 @@ class _Printer:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Resume every pending upload; see the module docstring."""
-    from zhishiyun.auth.tokens import TokenStore
+    from zhishiyun.api.tokens import TokenStore
 
     queue = UploadQueue(queue_path(settings))
     try:

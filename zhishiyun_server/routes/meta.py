@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import zhishiyun_server
-from zhishiyun.config import CheckThresholds, RecordingSettings
+from zhishiyun_formats.settings import CheckThresholds, RecordingSettings
 from zhishiyun_server import clock
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
