@@ -139,14 +139,14 @@ def test_exam_window_shows_the_panel_when_the_exam_requires_it(server_factory, d
     monkeypatch.setattr(window_module, "ask_question", lambda *_args: True)
     main = QWidget()
     qtbot.addWidget(main)
+    desk = exam_entry.ExamDesk(main, services)
     try:
-        exam_entry.enter_exam(main, services, exam)
-        qtbot.waitUntil(lambda: exam_id in getattr(services, "exam_windows", {}),
-                        timeout=15000)
-        window = services.exam_windows[exam_id]
-        qtbot.waitUntil(lambda: getattr(window, "second_camera", None) is not None
-                        and window.second_camera.bind_code is not None, timeout=20000)
-        panel = window.second_camera
+        desk.enter(exam)
+        qtbot.waitUntil(lambda: exam_id in desk.windows, timeout=15000)
+        window = desk.windows[exam_id]
+        qtbot.waitUntil(lambda: bool(window.side_panels)
+                        and window.side_panels[0].bind_code is not None, timeout=20000)
+        panel = window.side_panels[0]
         assert panel.monitor.session_id == window.session.session_id
         qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=15000)
         window.showNormal()
@@ -154,9 +154,8 @@ def test_exam_window_shows_the_panel_when_the_exam_requires_it(server_factory, d
         QApplication.processEvents()
         assert window.grab().save(str(SHOTS / "second_camera_exam_window.png"))
     finally:
-        for window in getattr(services, "exam_windows", {}).values():
-            window.timer.stop()
-            if getattr(window, "second_camera", None) is not None:
-                window.second_camera.stop()
-        if getattr(services, "exam_runtime", None) is not None:
-            services.exam_runtime.close()
+        desk.close()
+        for window in desk.windows.values():
+            for side_panel in window.side_panels:
+                side_panel.stop()
+        services.runtime.close()

@@ -83,7 +83,7 @@ def test_status_bar_counts_queued_uploads(qtbot, demo_server, tmp_path):
     from zhishiyun.upload.queue import UploadQueue
 
     services = make_services(demo_server.url)
-    bar = StatusBarWidget(services.server_now, services.ping, services.pending_uploads)
+    bar = StatusBarWidget(services.runtime)
     qtbot.addWidget(bar)
     qtbot.waitUntil(lambda: bar.pending == 0, timeout=10_000)
     queue = UploadQueue(paths.queue_db(services.settings.data_path))

@@ -24,7 +24,7 @@ def make_window(session, qtbot, asked, cameras=()):
 
 
 def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch):
-    """Entered the way the home page does it: ``enter_exam`` with the app's services."""
+    """Entered the way the home page does it: the desk with the app's services."""
     from zhishiyun.config import load_settings
     from zhishiyun.ui import exam_entry
     from zhishiyun.ui.app import build_services
@@ -46,20 +46,18 @@ def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch)
     main.candidate = {"name": "张三"}
     qtbot.addWidget(main)
     main.show()
+    desk = exam_entry.ExamDesk(main, services)
     try:
-        exam_entry.enter_exam(main, services, exam)
-        qtbot.waitUntil(lambda: exam_id in getattr(services, "exam_windows", {}),
-                        timeout=15000)
-        window = services.exam_windows[exam_id]
+        desk.enter(exam)
+        qtbot.waitUntil(lambda: exam_id in desk.windows, timeout=15000)
+        window = desk.windows[exam_id]
         session = window.session
-        runtime = services.exam_runtime
-        _written_exam(window, session, runtime, server, qtbot, asked)
+        assert session.clock is services.runtime.clock  # the app's one server clock
+        _written_exam(window, session, services.runtime, server, qtbot, asked)
         assert main.isVisible()  # back home after leaving
     finally:
-        for window in getattr(services, "exam_windows", {}).values():
-            window.timer.stop()
-        if getattr(services, "exam_runtime", None) is not None:
-            services.exam_runtime.close()
+        desk.close()
+        services.runtime.close()
 
 
 def _written_exam(window, session, runtime, server, qtbot, asked):

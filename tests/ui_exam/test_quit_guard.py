@@ -16,10 +16,10 @@ def test_quitting_with_pending_uploads_asks_and_can_be_cancelled(isolated_home, 
     url = "http://127.0.0.1:9"  # never contacted: the worker is not started
     runtime = ExamRuntime(ServerClient(url, token_store=MemoryTokenStore(url)),
                           isolated_home / "data")
-    services = SimpleNamespace(exam_runtime=runtime)
+    services = SimpleNamespace(runtime=runtime)
     main = QWidget()
     qtbot.addWidget(main)
-    exam_entry.install_exam_hooks(main, services)
+    exam_entry.ExamDesk(main, services).install_quit_guard()
     questions = []
 
     def answer(reply):

@@ -13,6 +13,7 @@ from tests.exam.conftest import REPO_ROOT, login, server_rows, shape
 from tests.exam.helpers import assert_all_segments_on_server, manifest_seqs
 from tests.ui_exam.conftest import screenshot
 from zhishiyun.config import load_settings
+from zhishiyun.exam.runtime import ExamRuntime
 from zhishiyun.exam.session import State
 from zhishiyun.ui.qt import QWidget
 
@@ -48,11 +49,14 @@ def test_the_next_start_offers_the_interrupted_exam_and_it_resumes(
     main = QWidget()
     qtbot.addWidget(main)
     main.show()
-    services = SimpleNamespace(client=login(server.url), settings=settings)
+    client = login(server.url)
+    services = SimpleNamespace(client=client, settings=settings,
+                               runtime=ExamRuntime(client, settings.data_path))
+    desk = exam_entry.ExamDesk(main, services)
     try:
-        exam_entry.offer_resume(main, services)  # what happens after login
-        qtbot.waitUntil(lambda: exam_id in getattr(services, "exam_windows", {}), timeout=15000)
-        window = services.exam_windows[exam_id]
+        desk.offer_resume()  # what happens after login
+        qtbot.waitUntil(lambda: exam_id in desk.windows, timeout=15000)
+        window = desk.windows[exam_id]
         session = window.session
         qtbot.waitUntil(lambda: window.papers_loaded, timeout=20000)
         assert offered[0].session_id == session_id == session.session_id
@@ -79,8 +83,5 @@ def test_the_next_start_offers_the_interrupted_exam_and_it_resumes(
         window.finishing.leave_button.click()
         assert main.isVisible()
     finally:
-        for window in getattr(services, "exam_windows", {}).values():
-            window.timer.stop()
-        runtime = getattr(services, "exam_runtime", None)
-        if runtime is not None:
-            runtime.close()
+        desk.close()
+        services.runtime.close()

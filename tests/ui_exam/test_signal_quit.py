@@ -27,11 +27,11 @@ def test_sigterm_during_an_exam_closes_recordings_and_asks_nothing(isolated_home
                           isolated_home / "data")
     runtime.queue.enqueue_json("events", "s1", url + "/api/v1/sessions/s1/events",
                                {"events": []})  # an upload is pending
-    services = SimpleNamespace(exam_runtime=runtime)
+    services = SimpleNamespace(runtime=runtime)
     main, exam = QWidget(), RefusingWindow()
     qtbot.addWidget(main)
     qtbot.addWidget(exam)
-    exam_entry.install_exam_hooks(main, services)
+    exam_entry.ExamDesk(main, services).install_quit_guard()
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a))
     exits = []

@@ -1,40 +1,51 @@
-"""``ExamRuntime``: the upload queue, its worker and the server clock, built once per app.
+"""``ExamRuntime``: the upload queue, its worker and the one server clock, built once per app.
 
-The GUI (``ui/exam_entry.py``) and headless callers compose it once, then create
-:class:`~zhishiyun.exam.session.ExamSession` objects from it. ``resume_uploads`` re-queues
-whatever a crash left behind (every registered session directory) and starts the worker,
-so pending uploads go on by themselves after the next start.
+The composition roots (the GUI's ``build_services``, ``zhishiyun exam run``, the headless
+demo) build it once with :meth:`ExamRuntime.from_settings`, then create
+:class:`~zhishiyun.exam.session.ExamSession` objects from it. Everything that shows server
+time, pending uploads or a session's progress reads this object, so there is one clock and
+one queue connection per process. ``start`` re-queues whatever a crash left behind (every
+registered session directory) and starts the worker, so pending uploads go on by
+themselves after the next start.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhishiyun import paths
-from zhishiyun.clock import ServerClock
+from zhishiyun.clock import ClockSample, ServerClock
 from zhishiyun.exam.record import ActiveSession, clear_active, load_active
-from zhishiyun.exam.session import ExamSession
+from zhishiyun.exam.session import ExamSession, State
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadWorker
 
+if TYPE_CHECKING:
+    from zhishiyun.api.client import ServerClient
+    from zhishiyun.auth.tokens import TokenStore
+    from zhishiyun.config import Settings
+
 log = logging.getLogger(__name__)
+#: States in which a session is recording and must not be dropped by a plain quit.
+LIVE_STATES = (State.ENTERED, State.DEVICE_CONFIRM, State.WAITING, State.IN_PROGRESS)
+CLOCK_SAMPLES, CLOCK_TIMEOUT_S = 3, 3.0
 
 
 class ExamRuntime:
     """Shared exam machinery for one server and one data directory.
 
     Args:
-        client: the logged-in :class:`~zhishiyun.api.client.ServerClient`.
+        client: the :class:`~zhishiyun.api.client.ServerClient` (logged in before entering).
         data_dir: the client's data directory.
         clock: a ServerClock (a new one is synced on first use when omitted).
         worker_options: extra keyword arguments for :class:`UploadWorker` (tests).
     """
 
-    def __init__(self, client: Any, data_dir: str | Path, clock: ServerClock | None = None,
-                 **worker_options: Any) -> None:
+    def __init__(self, client: ServerClient, data_dir: str | Path,
+                 clock: ServerClock | None = None, **worker_options: Any) -> None:
         self.client = client
         self.data_dir = Path(data_dir)
         self.clock = clock or ServerClock()
@@ -44,11 +55,32 @@ class ExamRuntime:
         self._closed = False
         self.sessions: list[ExamSession] = []
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, token_store: TokenStore | None = None,
+                      **worker_options: Any) -> ExamRuntime:
+        """The runtime of the effective settings (server, CA bundle, proxy, data directory)."""
+        from zhishiyun.api.client import ServerClient
+
+        client = ServerClient.from_settings(settings, token_store=token_store)
+        return cls(client, settings.data_path, **worker_options)
+
+    # --- the clock ------------------------------------------------------------------------
+
+    def server_now(self) -> Any:
+        """Current server time (this computer's until the clock was measured)."""
+        return self.clock.now()
+
+    def sync_clock(self) -> ClockSample:
+        """Measure the server clock again (blocking; raises when the server is unreachable)."""
+        return self.clock.sync(self.client, samples=CLOCK_SAMPLES, timeout=CLOCK_TIMEOUT_S)
+
+    # --- start and uploads ----------------------------------------------------------------
+
     def start(self) -> None:
         """Sync the clock if needed (blocking), re-queue leftovers and start the worker."""
         if not self.clock.synced:
             try:
-                self.clock.sync(self.client, samples=3, timeout=3.0)
+                self.sync_clock()
             except Exception as exc:  # noqa: BLE001 - offline start: local time until synced
                 log.warning("server clock not measured (%s); using this computer's", exc)
         if not self._started:
@@ -70,6 +102,12 @@ class ExamRuntime:
         """Items still to deliver (all sessions); 0 once closed."""
         return 0 if self._closed else self.queue.unfinished()
 
+    def upload_totals(self, session_id: str) -> dict[str, int]:
+        """One session's queue totals (items/bytes done and total, failed); {} once closed."""
+        return {} if self._closed else self.queue.session_totals(session_id)
+
+    # --- sessions -------------------------------------------------------------------------
+
     def active_session(self) -> ActiveSession | None:
         """The exam a crash interrupted on this server, if any."""
         return load_active(self.data_dir, self.client.base_url)
@@ -90,8 +128,14 @@ class ExamRuntime:
         exam = {"id": record.exam_id, "name": record.exam_name, "kind": record.kind}
         return self.session(exam, **options)
 
+    def in_exam(self) -> bool:
+        """True while one of this runtime's sessions is recording an exam."""
+        return any(s.state in LIVE_STATES for s in self.sessions)
+
     def close(self) -> None:
-        """Stop every session's ticker, the worker, and close the queue."""
+        """Stop every session's ticker, the worker, and close the queue (idempotent)."""
+        if self._closed:
+            return
         for session in self.sessions:
             session.close()
         self._closed = True

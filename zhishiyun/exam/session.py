@@ -314,6 +314,13 @@ class ExamSession:
         """The session's queued segments (state, bytes done) for a progress list."""
         return [i for i in self.queue.items(self.session_id) if i.kind == "segment"]
 
+    def retry_uploads(self) -> int:
+        """Put the session's failed uploads back in line and wake the worker; how many."""
+        count = self.queue.requeue_failed(self.session_id)
+        if self.worker is not None:
+            self.worker.retry_now()
+        return count
+
     # --- the end ------------------------------------------------------------------------
 
     def finish(self, reason: str) -> None:

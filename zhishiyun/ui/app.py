@@ -1,7 +1,8 @@
 """The GUI's composition root: ``zhishiyun`` / ``zhishiyun gui`` call :func:`run`.
 
-Builds the services (server client, server clock, check runner, device test, face login)
-and passes them to the windows through their constructors; no window reaches for globals.
+Builds the services once (the exam runtime with the server client, the one server clock
+and the upload queue; check runner, device test, face login) and passes them to the windows
+through their constructors; no window reaches for globals.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 from zhishiyun import config, paths
@@ -22,23 +22,6 @@ from zhishiyun.ui.services import AppServices
 log = logging.getLogger(__name__)
 STARTUP_CHECK_ORDER = ("server", "version", "clock", "disk", "memory", "os", "camera",
                        "microphone", "display", "processes", "bandwidth")
-
-
-def _make_client(settings: Settings) -> Any:
-    from zhishiyun.api.client import ServerClient
-
-    return ServerClient.from_settings(settings)
-
-
-def _make_clock(client: Any) -> tuple[Callable[[], datetime], Callable[[], Any]]:
-    """``(server_now, ping)``: server time, and a probe that re-measures it.
-
-    The status bar runs ``ping`` on a pool thread; until it succeeds, local time is used.
-    """
-    from zhishiyun.clock import ServerClock
-
-    clock = ServerClock()
-    return clock.now, lambda: clock.sync(client, samples=3, timeout=3.0)
 
 
 def _make_check_runner(settings: Settings) -> Callable[..., Any]:
@@ -71,46 +54,6 @@ def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
     return start
 
 
-def _make_upload_totals(settings: Settings) -> Callable[[str], dict] | None:
-    """Blocking per-session upload totals from the persistent queue (exam cards)."""
-    try:
-        from zhishiyun.upload.queue import UploadQueue
-    except ImportError:
-        return None
-    path = paths.queue_db(settings.data_path)
-
-    def totals(session_id: str) -> dict:
-        if not path.exists():
-            return {}
-        queue = UploadQueue(path)
-        try:
-            return queue.session_totals(session_id)
-        finally:
-            queue.close()
-
-    return totals
-
-
-def _make_upload_counter(settings: Settings) -> Callable[[], int] | None:
-    """A blocking count of unfinished uploads in the persistent queue (status bar)."""
-    try:
-        from zhishiyun.upload.queue import UploadQueue
-    except ImportError:
-        return None
-    path = paths.queue_db(settings.data_path)
-
-    def count() -> int:
-        if not path.exists():
-            return 0
-        queue = UploadQueue(path)
-        try:
-            return queue.unfinished()
-        finally:
-            queue.close()
-
-    return count
-
-
 def _make_updater(settings: Settings) -> Callable[..., Any] | None:
     """``update_now(cancel, progress)`` from the update package (refuses during an exam)."""
     try:
@@ -136,11 +79,11 @@ def _optional(module: str, name: str) -> Any:
 
 
 def build_services(settings: Settings) -> AppServices:
-    """Build everything the windows need from the effective settings."""
+    """Build everything the windows need from the effective settings (once per app)."""
     from zhishiyun.checks import ALL_CHECK_IDS
+    from zhishiyun.exam.runtime import ExamRuntime
 
-    client = _make_client(settings)
-    server_now, ping = _make_clock(client)
+    runtime = ExamRuntime.from_settings(settings)
     check_ids = [i for i in STARTUP_CHECK_ORDER if i in ALL_CHECK_IDS]
 
     def save(updates: dict) -> None:
@@ -151,16 +94,13 @@ def build_services(settings: Settings) -> AppServices:
 
     return AppServices(
         settings=settings,
-        client=client,
+        client=runtime.client,
+        runtime=runtime,
         run_checks=_make_check_runner(settings),
         check_ids=check_ids,
-        server_now=server_now,
-        ping=ping,
         download_dir=settings.data_path / "attachments",
         face_login=_make_face_login(settings),
         device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
-        pending_uploads=_make_upload_counter(settings),
-        upload_totals=_make_upload_totals(settings),
         update_now=_make_updater(settings),
         save_settings=save,
     )
@@ -242,26 +182,24 @@ def _log_uncaught() -> None:
     threading.excepthook = on_thread_error
 
 
-def _quit_on_signals(app: Any, window: Any, services: Any) -> None:
+def _quit_on_signals(app: Any, window: Any, services: AppServices) -> None:
     """Ctrl+C / SIGTERM (logout, shutdown, support tools) end the app cleanly, never hang.
 
-    Without an exam, the window closes like with its close button. With one, nothing may
-    ask a question or refuse (an exam window refuses to close, the quit guard asks about
-    uploads, and Qt 6 cancels ``quit()`` when a window refuses): recording stops with its
-    segments closed, the queue keeps what is pending, the active-session record stays so the
-    next start offers to return, and the event loop exits.
+    Nothing may ask a question or refuse (an exam window refuses to close, the quit guard
+    asks about uploads, and Qt 6 cancels ``quit()`` when a window refuses): the runtime
+    closes first (recording stops with its segments closed, the queue keeps what is pending,
+    the active-session record stays so the next start offers to return), then the main
+    window closes like with its close button and the event loop exits.
     """
     import signal
 
     from zhishiyun.ui.qt import QTimer
 
     def close(*_args: Any) -> None:
-        runtime = getattr(services, "exam_runtime", None)
-        if runtime is not None:
+        if services.runtime.in_exam():
             log.warning("stopping on a signal: recordings closed, uploads resume at next start")
-            runtime.close()
-        else:
-            window.close()
+        services.runtime.close()  # nothing pending is asked about once the queue is closed
+        window.close()
         app.exit(0)
 
     for name in ("SIGINT", "SIGTERM"):
@@ -286,16 +224,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(_("No exam server is configured."),
                           hint=_("start with --server URL, or ask your organiser for the "
                                  "installer that sets it"))
-    from zhishiyun.ui.exam_entry import enter_exam, install_exam_hooks
+    from zhishiyun.ui.exam_entry import ExamDesk
     from zhishiyun.ui.main_window import MainWindow
 
     services = build_services(settings)
     window = MainWindow(services)
-    window.exam_enter_requested.connect(lambda exam: enter_exam(window, services, exam))
-    install_exam_hooks(window, services)  # resume offer after login, quit guard (part 2)
+    desk = ExamDesk(window, services)  # enter/resume exams, quit guard
+    window.exam_enter_requested.connect(desk.enter)
+    desk.start()
     window.show()
     window.start()
     _quit_on_signals(app, window, services)
     log.info("GUI started against %s (data %s)", settings.server_url,
              paths.logs_dir(settings.data_path).parent)
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        services.runtime.close()

@@ -25,7 +25,7 @@ from zhishiyun.ui.qt import (
 )
 from zhishiyun.ui.rules_dialog import RulesDialog
 from zhishiyun.ui.style import set_variant
-from zhishiyun.ui.tasks import on_main, run_task
+from zhishiyun.ui.tasks import on_main, run_quick, run_task
 from zhishiyun.ui.widgets import CardWidget, PageWidget, button, label, tag
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ class ExamsWidget(PageWidget):
         sessions = [str(get(e, "session_id")) for e in exams if get(e, "session_id")]
         if self._upload_totals is not None and sessions:
             totals = self._upload_totals
-            run_task(lambda: {sid: totals(sid) for sid in sessions}, self._on_upload_totals)
+            run_quick(lambda: {sid: totals(sid) for sid in sessions}, self._on_upload_totals)
 
     def _on_upload_totals(self, totals: Any, error: BaseException | None) -> None:
         if error is not None:

@@ -53,8 +53,9 @@ class HomeWidget(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         client = services.client
-        self.exams = ExamsWidget(client, services.server_now, services.download_dir,
-                                 upload_totals=services.upload_totals)
+        runtime = services.runtime
+        self.exams = ExamsWidget(client, runtime.server_now, services.download_dir,
+                                 upload_totals=runtime.upload_totals)
         self.devices = DeviceTestWidget(services.device_test, services.settings)
         self.messages = MessagesWidget(client)
         self.profile = ProfileWidget(client)
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.checks)
         forget = self._forget_listener = on_login_lost(self._on_login_lost)
         self.destroyed.connect(lambda *_args: forget())
-        self.status = StatusBarWidget(services.server_now, self._ping, services.pending_uploads)
+        self.status = StatusBarWidget(services.runtime)
         self.setStatusBar(self.status)
         self._restore_geometry()
 
@@ -224,11 +225,6 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Run the start-up checks."""
         self.checks.start()
-
-    def _ping(self) -> Any:
-        if self.services.ping is not None:
-            return self.services.ping()
-        return self.services.client.health()
 
     def _on_checks_entered(self) -> None:
         self.checks.enter_button.setEnabled(False)

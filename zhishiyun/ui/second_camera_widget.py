@@ -208,7 +208,7 @@ def attach_to_exam_window(exam_window: Any) -> None:
     """Add the panel to the exam window's side column if the exam requires a second camera.
 
     Asks the server for the exam (off the UI thread), waits until the session is entered,
-    then inserts the panel under the countdown; it stops when the window is left.
+    then puts the panel in the window's side-panel slot; it stops when the window is left.
     """
     session = exam_window.session
     client = session.client
@@ -217,7 +217,7 @@ def attach_to_exam_window(exam_window: Any) -> None:
         return bool(getattr(client.exam(session.exam_id), "requires_second_camera", False))
 
     def checked(needed: Any, error: BaseException | None) -> None:
-        if error is not None or not needed or getattr(exam_window, "second_camera", None):
+        if error is not None or not needed or exam_window.side_panels:
             if error is not None:
                 log.info("second camera requirement unknown: %s", error)
             return
@@ -229,11 +229,9 @@ def attach_to_exam_window(exam_window: Any) -> None:
         if not session.session_id:  # entering is still under way
             QTimer.singleShot(500, lambda: checked(needed, None))
             return
-        side = exam_window.countdown.parentWidget().layout()
         panel = SecondCameraWidget(client, session.session_id,
                                    record_event=session.record_event, qr_size=160)
-        side.insertWidget(side.indexOf(exam_window.countdown) + 1, panel)
-        exam_window.second_camera = panel
+        exam_window.add_side_panel(panel)
         exam_window.left.connect(lambda _how: panel.stop())
         panel.start()
 

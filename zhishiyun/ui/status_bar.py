@@ -1,14 +1,15 @@
-"""The status bar: server time, network state and pending uploads."""
+"""The status bar: server time, network state and pending uploads, read from the runtime."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhishiyun.i18n import _
 from zhishiyun.ui.qt import QLabel, QStatusBar, QTimer, QWidget
-from zhishiyun.ui.tasks import run_task
+from zhishiyun.ui.tasks import run_quick
+
+if TYPE_CHECKING:
+    from zhishiyun.exam.runtime import ExamRuntime
 
 HEALTH_EVERY_MS = 15_000
 UPLOADS_EVERY_MS = 5_000
@@ -17,19 +18,18 @@ UPLOADS_EVERY_MS = 5_000
 class StatusBarWidget(QStatusBar):
     """Ticks every second for the server time; pings the server now and then.
 
+    The ping (which re-measures the runtime's one server clock) and the count of queued
+    uploads run on the pool of short polls, so they never wait behind a long task such as
+    entering an exam.
+
     Args:
-        server_now: the current server time (aware datetime).
-        ping: blocking reachability probe (runs on a pool thread); raises when unreachable.
-        pending_uploads: blocking count of uploads waiting (run on a pool thread every few
-            seconds); None when this build has no upload queue.
+        runtime: the app's :class:`~zhishiyun.exam.runtime.ExamRuntime`.
     """
 
-    def __init__(self, server_now: Callable[[], datetime], ping: Callable[[], Any] | None,
-                 pending_uploads: Callable[[], int | None] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, runtime: ExamRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
-        self._server_now, self._ping, self._pending = server_now, ping, pending_uploads
+        self.runtime = runtime
         self.time_label = QLabel()
         self.time_label.setObjectName("serverTime")
         self.network_label = QLabel(_("Network: checking…"))
@@ -57,19 +57,16 @@ class StatusBarWidget(QStatusBar):
         self.count_uploads()
 
     def _on_clock_tick(self) -> None:
-        now = self._server_now().astimezone()
+        now = self.runtime.server_now().astimezone()
         self.time_label.setText(_("Server time {time}").format(
             time=now.strftime("%Y-%m-%d %H:%M:%S")))
 
     def count_uploads(self) -> None:
         """Count queued uploads in the background."""
-        if self._pending is None:
-            self.uploads_label.setText(_("Uploads: not available in this build"))
-            return
         if self._counting:
             return
         self._counting = True
-        run_task(self._pending, self._on_uploads_counted)
+        run_quick(self.runtime.pending_uploads, self._on_uploads_counted)
 
     def _on_uploads_counted(self, count: Any, error: BaseException | None) -> None:
         self._counting = False
@@ -81,11 +78,11 @@ class StatusBarWidget(QStatusBar):
                                    else _("All uploads done"))
 
     def check_network(self) -> None:
-        """Probe the server in the background."""
-        if self._ping is None or self._pinging:
+        """Probe the server (and re-measure its clock) in the background."""
+        if self._pinging:
             return
         self._pinging = True
-        run_task(self._ping, self._on_network_checked)
+        run_quick(self.runtime.sync_clock, self._on_network_checked)
 
     def _on_network_checked(self, _result: Any, error: BaseException | None) -> None:
         self._pinging = False

@@ -4,6 +4,11 @@ Everything slow (network, devices, files) runs on a :class:`QThreadPool`; its ou
 back on the main thread. Core callbacks (check results, face-login frames, device-test
 progress) fire on worker threads; :func:`on_main` wraps them so the UI sees them on the
 main thread — this module is the one seam where that happens.
+
+Two lanes: :func:`run_task` (the global pool) for long work — entering an exam, checks,
+device tests, downloads — and :func:`run_quick` (a pool of its own) for short polls such
+as the status bar's ping and upload count, so a poll never waits behind a long task.
+:func:`serial_pool` gives one-thread pools for work whose order matters (answer saves).
 """
 
 from __future__ import annotations
@@ -89,6 +94,32 @@ class _Task(QRunnable):
             post_to_main(lambda: done(result, error))
 
 
+QUICK_THREADS = 3
+_pools: dict[str, QThreadPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _named_pool(name: str, threads: int) -> QThreadPool:
+    with _pools_lock:
+        pool = _pools.get(name)
+        if pool is None:
+            pool = QThreadPool()
+            pool.setObjectName(name)
+            pool.setMaxThreadCount(threads)
+            _pools[name] = pool
+        return pool
+
+
+def quick_pool() -> QThreadPool:
+    """The pool of short polls (ping, upload counts, the finishing page's progress)."""
+    return _named_pool("quick", QUICK_THREADS)
+
+
+def serial_pool(name: str) -> QThreadPool:
+    """A one-thread pool: tasks given to it run one after the other, in order."""
+    return _named_pool(f"serial:{name}", 1)
+
+
 def run_task(func: Callable[[], Any], on_done: Done | None = None,
              pool: QThreadPool | None = None) -> None:
     """Run ``func()`` on a pool thread; call ``on_done(result, error)`` on the main thread.
@@ -96,7 +127,13 @@ def run_task(func: Callable[[], Any], on_done: Done | None = None,
     Args:
         func: the slow work; copy any data it needs before handing it over.
         on_done: receives the return value, or ``None`` and the exception raised.
-        pool: a dedicated pool (e.g. one thread where order matters); global pool by default.
+        pool: a dedicated pool (:func:`serial_pool`, :func:`quick_pool`); by default the
+            global pool of long tasks.
     """
     install_bridge()
     (pool or QThreadPool.globalInstance()).start(_Task(func, on_done))
+
+
+def run_quick(func: Callable[[], Any], on_done: Done | None = None) -> None:
+    """Like :func:`run_task` on the pool of short polls (never behind a long task)."""
+    run_task(func, on_done, quick_pool())

@@ -4,8 +4,11 @@ Layout (Zhishiyun's exam screen): on the left the countdown and the papers (with
 boxes for written exams); on the right the live camera picture, the candidate, the
 countdown and 交卷 / 结束考试; at the bottom the support phone, 求助 and 返回主页.
 Warnings (network, devices, focus, second monitor, full screen) appear as banners at the
-top and never block the exam. Everything slow goes through ``run_task``; the session's
-callbacks arrive on the main thread through ``on_main``.
+top and never block the exam. Nothing slow runs on the UI thread: answer saves (fsynced) and
+the finish go to one serial pool, in order; the papers and device lists to the pool of
+long tasks; the finishing page's upload progress to the pool of short polls. The session's
+callbacks arrive on the main thread through ``on_main``. Extra panels (the phone as second
+camera) plug into the declared side-panel slot under the countdown (:meth:`add_side_panel`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from zhishiyun.ui.qt import (
     QWidget,
     Signal,
 )
-from zhishiyun.ui.tasks import on_main, run_task
+from zhishiyun.ui.tasks import on_main, run_quick, run_task, serial_pool
 from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,10 @@ def load_papers(session: Any) -> list[LoadedPaper]:
         except Exception as exc:  # noqa: BLE001 - one bad paper must not hide the others
             loaded.append(LoadedPaper(paper, error=message_for(exc)))
     return loaded
+
+
+def _papers_and_answers(session: Any) -> tuple[list[LoadedPaper], dict[str, str]]:
+    return load_papers(session), session.answers()
 
 
 def ask_question(parent: QWidget, title: str, text: str) -> bool:
@@ -92,6 +99,10 @@ class ExamWindow(ProctoringMixin, QWidget):
         self._loading = False
         self._full_screen_seen = False
         self._focus_lost = False
+        self._polling = False
+        self._upload_view: tuple[list, dict] = ([], {})
+        self._writes = serial_pool("exam-writes")  # answer saves, then the finish, in order
+        self.side_panels: list[QWidget] = []
         self.setObjectName("examWindow")
         self.setWindowTitle(session.exam_name or _("Exam"))
         self._build(candidate_name)
@@ -137,7 +148,7 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.paper_view = PaperViewWidget()
         self.paper_view.refresh_requested.connect(self.load_papers)
         exam_row.addWidget(self.paper_view, 3)
-        self.answers = AnswerPanelWidget(self.session.save_answer)
+        self.answers = AnswerPanelWidget(self.save_answer)
         if self.session.kind == "written":
             exam_row.addWidget(self.answers, 2)
         else:
@@ -178,6 +189,9 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.countdown = label("--:--:--", "title", name="examCountdown")
         self.countdown.setStyleSheet("font-size: 32px;")
         side.body.addWidget(self.countdown)
+        self.side_slot = QVBoxLayout()
+        self.side_slot.setContentsMargins(0, 0, 0, 0)
+        side.body.addLayout(self.side_slot)
         side.body.addStretch(1)
         self.submit_button = button(_("Submit answers"), "primary", name="submitButton")
         self.submit_button.clicked.connect(self._on_submit)
@@ -190,6 +204,11 @@ class ExamWindow(ProctoringMixin, QWidget):
         for widget in (self.full_button, self.submit_button, self.end_button):
             side.body.addWidget(widget)
         return side
+
+    def add_side_panel(self, panel: QWidget) -> None:
+        """Show ``panel`` in the side column under the countdown (e.g. the second camera)."""
+        self.side_slot.addWidget(panel)
+        self.side_panels.append(panel)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -272,19 +291,32 @@ class ExamWindow(ProctoringMixin, QWidget):
         self._loading = True
         self.paper_view.show_message(_("Loading the papers…"))
         session = self.session
-        run_task(lambda: load_papers(session), self._on_papers)
+        run_task(lambda: _papers_and_answers(session), self._on_papers)
 
-    def _on_papers(self, papers: Any, error: BaseException | None) -> None:
+    def _on_papers(self, loaded: Any, error: BaseException | None) -> None:
         self._loading = False
         if error is not None:
             self.paper_view.show_message(_("The papers could not be loaded: {error}\nPress "
                                            "Refresh papers to try again.").format(
                 error=message_for(error)))
             return
+        papers, saved = loaded
         self.papers_loaded = all(not p.error for p in papers)
         self.paper_view.set_papers(papers)
         if self.session.kind == "written":
-            self.answers.set_questions(question_ids(papers), self.session.answers())
+            self.answers.set_questions(question_ids(papers), saved)
+
+    def save_answer(self, question_id: str, content: str) -> None:
+        """Save an answer off the UI thread (fsynced locally, then queued), in typing order."""
+        session = self.session
+        run_task(lambda: session.save_answer(question_id, content), self._on_answer_saved,
+                 self._writes)
+
+    def _on_answer_saved(self, _version: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.banners.show_banner("answer", _("An answer could not be saved on this "
+                                                 "computer: {error}").format(
+                error=message_for(error)), "red")
 
     def _on_submit(self) -> None:
         self.answers.save_now()
@@ -306,7 +338,7 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.end_button.setEnabled(False)
         self.submit_button.setEnabled(False)
         session = self.session
-        run_task(lambda: session.finish(reason), self._on_finished)
+        run_task(lambda: session.finish(reason), self._on_finished, self._writes)
 
     def _on_finished(self, _result: Any, error: BaseException | None) -> None:
         if error is not None:
@@ -362,16 +394,30 @@ class ExamWindow(ProctoringMixin, QWidget):
             self.confirm.level.setValue(int(min(1.0, peak) * 100))
 
     def _update_finishing(self) -> None:
-        done = self.session.state == State.DONE
-        self.finishing.update_uploads(self.session.segment_items(),
-                                      self.session.upload_totals(), done, self.session.online)
+        """Show the last upload progress; read the next one from the queue off the UI thread."""
+        items, totals = self._upload_view
+        self.finishing.update_uploads(items, totals, self.session.state == State.DONE,
+                                      self.session.online)
+        if self._polling:
+            return
+        self._polling = True
+        session = self.session
+        run_quick(lambda: (session.segment_items(), session.upload_totals()),
+                  self._on_upload_view)
+
+    def _on_upload_view(self, view: Any, error: BaseException | None) -> None:
+        self._polling = False
+        if error is None:
+            self._upload_view = view
+            items, totals = view
+            self.finishing.update_uploads(items, totals, self.session.state == State.DONE,
+                                          self.session.online)
 
     # --- leaving ------------------------------------------------------------------------
 
     def _on_retry_uploads(self) -> None:
-        self.session.queue.requeue_failed(self.session.session_id)
-        if self.session.worker is not None:
-            self.session.worker.retry_now()
+        session = self.session
+        run_quick(session.retry_uploads)
 
     def _on_leave_requested(self) -> None:
         if self.finishing.done:
