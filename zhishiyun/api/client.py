@@ -1,13 +1,13 @@
 """``ServerClient``: every call of the exam server's API v1 over one ``requests.Session``.
 
-Timeouts on every call, TLS verified (plus the organisation's CA bundle when configured),
+Every call goes through the one :class:`~zhishiyun.api.transport.Transport` (TLS trust with
+the organisation's CA bundle added, proxy, a total deadline, reply size caps), with
 retries with capped exponential backoff and jitter for idempotent calls only, the login
 token from a :class:`~zhishiyun.api.tokens.TokenStore`. Every failure is an
 :class:`~zhishiyun.api.errors.ApiError`; a reply that does not fit (HTML from a captive
 portal, truncated JSON, missing fields) is ``ApiError(code="bad_reply")``.
 
-Thread-safety: one client may be shared by threads (requests' Session is used for plain
-calls only); long downloads should use their own client.
+Thread-safety: one client may be shared by threads.
 """
 
 from __future__ import annotations
@@ -15,26 +15,25 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-import requests.adapters
 from pydantic import BaseModel
 
 import zhishiyun
 from zhishiyun.api import models as m
 from zhishiyun.api.errors import ApiError
+from zhishiyun.api.tokens import TokenStore
+from zhishiyun.api.transport import Transport
 from zhishiyun.api.wire import (
-    ExtraCAAdapter,
     _error_fields,
     parse_list,
     parse_reply,
     safe_filename,
 )
-from zhishiyun.api.tokens import TokenStore
 
 __all__ = ["ServerClient", "parse_list", "parse_reply", "safe_filename"]
 
@@ -42,7 +41,6 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 T = TypeVar("T", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
-MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
 
 
 class ServerClient:
@@ -53,57 +51,48 @@ class ServerClient:
         token_store: where the login token lives (default: keyring for this URL).
         ca_bundle: an extra PEM bundle the organisation trusts ('' for system CAs only).
         connect_timeout: seconds to wait for a connection.
-        read_timeout: seconds to wait for a reply.
+        read_timeout: seconds to wait for each read; a call's total deadline is
+            connect + read timeout (more for large bodies, see :class:`Transport`).
         retries: extra attempts for idempotent calls after a network error or 502/503/504.
         backoff: first retry delay in seconds (doubles each time, capped at 8 s, ±50 %).
         proxy: optional HTTP(S) proxy URL.
+        transport: use this transport (then ``ca_bundle``, ``proxy`` and the timeouts are
+            its own).
     """
 
     def __init__(self, base_url: str, *, token_store: TokenStore | None = None,
                  ca_bundle: str = "", connect_timeout: float = 5.0, read_timeout: float = 20.0,
-                 retries: int = 3, backoff: float = 0.5, proxy: str = "") -> None:
+                 retries: int = 3, backoff: float = 0.5, proxy: str = "",
+                 transport: Transport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = token_store if token_store is not None else TokenStore(self.base_url)
-        self.timeout = (connect_timeout, read_timeout)
+        self.transport = transport or Transport(ca_bundle=ca_bundle, proxy=proxy,
+                                                connect_timeout=connect_timeout,
+                                                read_timeout=read_timeout)
+        self.timeout = (self.transport.connect_timeout, self.transport.read_timeout)
         self.retries = retries
         self.backoff = backoff
         self._closed = threading.Event()
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"Zhishiyun/{zhishiyun.__version__}"
-        self.session.headers["Accept"] = "application/json"
-        self._trust(ca_bundle)
-        if proxy:
-            self.session.proxies = {"http": proxy, "https": proxy}
 
     @classmethod
     def from_settings(cls, settings: Any, *, token_store: TokenStore | None = None,
-                      server_url: str | None = None) -> ServerClient:
+                      server_url: str | None = None,
+                      transport: Transport | None = None) -> ServerClient:
         """A client configured from :class:`zhishiyun.config.Settings`."""
         return cls(server_url or settings.server_url, token_store=token_store,
-                   ca_bundle=settings.ca_bundle, connect_timeout=settings.connect_timeout,
-                   read_timeout=settings.read_timeout, proxy=settings.proxy)
+                   transport=transport or Transport.from_settings(settings))
 
-    def _trust(self, ca_bundle: str) -> None:
-        """Verify TLS with the public CAs plus the organisation's bundle, if any."""
-        if not ca_bundle:
-            return
-        if not Path(ca_bundle).is_file():
-            log.warning("CA bundle %s does not exist; using the system CAs only", ca_bundle)
-            return
-        try:
-            adapter = ExtraCAAdapter(ca_bundle)
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            log.warning("CA bundle %s cannot be used (%s); using the system CAs only",
-                        ca_bundle, exc)
-            return
-        self.session.mount("https://", adapter)
+    @property
+    def session(self) -> requests.Session:
+        """The transport's session (for code that speaks HTTP itself, e.g. tus)."""
+        return self.transport.session
 
     # --- plumbing ---------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop pending retries and close connections."""
         self._closed.set()
-        self.session.close()
+        self.transport.close()
 
     def __enter__(self) -> ServerClient:
         return self
@@ -116,6 +105,10 @@ class ServerClient:
         """``<base>/api/v1``."""
         return self.base_url + API
 
+    def url(self, path: str) -> str:
+        """The full URL of an API ``path`` such as ``/sessions/s1/events``."""
+        return self.api_url + path
+
     @property
     def token(self) -> str | None:
         """The stored login token, if any."""
@@ -127,27 +120,22 @@ class ServerClient:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _send(self, method: str, url: str, *, auth: bool, timeout: Any = None,
-              **kwargs: Any) -> requests.Response:
+              max_bytes: int | None = None, **kwargs: Any) -> requests.Response:
         if not self.base_url:
             raise ApiError(0, "no_server")
-        headers = dict(kwargs.pop("headers", None) or {})
+        bearer = None
         if auth:
-            token = self.token
-            if not token:
+            bearer = self.token
+            if not bearer:
                 raise ApiError(401, "unauthorized", "no token stored")
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            return self.session.request(method, url, headers=headers,
-                                        timeout=timeout or self.timeout, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            raise ApiError(0, "tls", str(exc)) from exc
-        except requests.exceptions.Timeout as exc:
-            raise ApiError(0, "timeout", str(exc)) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            raise ApiError(0, "network", str(exc)) from exc
-        except requests.RequestException as exc:
-            raise ApiError(0, "network", str(exc)) from exc
+        kwargs.pop("stream", None)  # every reply is read here, under its cap and deadline
+        deadline = None
+        if isinstance(timeout, tuple):
+            deadline = sum(t for t in timeout if t)
+        elif timeout:
+            deadline = float(timeout)
+        return self.transport.send(method, url, bearer=bearer, deadline=deadline,
+                                   max_bytes=max_bytes, **kwargs)
 
     def _error(self, response: requests.Response, auth: bool) -> ApiError:
         retry_after = None
@@ -181,7 +169,10 @@ class ServerClient:
             try:
                 response = self._send(method, url, auth=auth, timeout=timeout, **kwargs)
             except ApiError as exc:
-                if last or exc.code not in ("network", "timeout"):
+                # one more try after a timeout at most: a server that drips its reply
+                # would otherwise hold the caller for every attempt's whole deadline
+                if last or exc.code not in ("network", "timeout") or (
+                        exc.code == "timeout" and attempt >= 1):
                     raise
                 log.info("%s %s: %s, retrying", method, path, exc.code)
             else:
@@ -224,7 +215,8 @@ class ServerClient:
     def speedtest(self, payload: bytes) -> m.SpeedResult:
         """``POST /speedtest`` with ``payload`` (≤ 8 MB)."""
         return self.call("POST", "/speedtest", m.SpeedResult, auth=False, data=payload,
-                         headers={"Content-Type": "application/octet-stream"})
+                         headers={"Content-Type": "application/octet-stream"},
+                         timeout=self.transport.deadline_for(len(payload)))
 
     # --- login and profile ------------------------------------------------------------
 
@@ -287,32 +279,43 @@ class ServerClient:
         return self.call("POST", f"/exams/{int(exam_id)}/sessions", m.ExamSession,
                          idempotent=True)
 
-    def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        """The bytes at a server-relative ``url`` from a reply (attachment, paper)."""
-        if not url.startswith(API + "/"):
-            raise ApiError(0, "bad_reply", f"unexpected download path {url!r}")
-        response = self.raw("GET", url, idempotent=True, stream=True)
-        chunks, total = [], 0
-        try:
-            for chunk in response.iter_content(256 * 1024):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise ApiError(response.status_code, "too_large", "download too large")
-                chunks.append(chunk)
-        except requests.RequestException as exc:
-            raise ApiError(0, "network", str(exc)) from exc
-        finally:
-            response.close()
-        return b"".join(chunks)
+    def download(self, url: str, *, max_bytes: int | None = None, size: int = 0) -> bytes:
+        """The bytes at a server-relative ``url`` from a reply (attachment, paper, photo).
 
-    def save_attachment(self, attachment: m.Attachment, directory: Path) -> Path:
-        """Download ``attachment`` into ``directory`` under a safe file name."""
+        At most ``max_bytes`` (default: the transport's attachment cap); the deadline
+        allows for ``size`` bytes at the slowest supported rate.
+        """
+        limit = self.transport.caps.attachment if max_bytes is None else max_bytes
+        return self.raw("GET", self._file_url(url), idempotent=True, max_bytes=limit,
+                        timeout=self.transport.deadline_for(size or limit // 16)).content
+
+    def _file_url(self, url: str) -> str:
+        if not isinstance(url, str) or not url.startswith(API + "/"):
+            raise ApiError(0, "bad_reply", f"unexpected download path {url!r}")
+        return self.base_url + url
+
+    def save_attachment(self, attachment: m.Attachment, directory: Path,
+                        progress: Callable[[int, int], None] | None = None) -> Path:
+        """Stream ``attachment`` into ``directory`` under a safe file name.
+
+        ``progress(done, total)`` is called on this thread after each chunk. The file
+        appears only when complete (``<name>.part`` until then).
+        """
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / safe_filename(attachment.filename, fallback=f"{attachment.id}")
-        data = self.download(attachment.url)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        url, total = self._file_url(attachment.url), max(0, int(attachment.size or 0))
+        token = self.token
+        if not token:
+            raise ApiError(401, "unauthorized", "no token stored")
+        limit = self.transport.caps.attachment
+        with self.transport.stream("GET", url, bearer=token,
+                                   deadline=self.transport.deadline_for(total or limit // 16)
+                                   ) as response:
+            if not response.ok:
+                response._content = self.transport.read_all(response, self.transport.caps.json)
+                raise self._error(response, True)
+            self.transport.save(response, target, limit, progress=(
+                (lambda done: progress(done, max(total, done))) if progress else None))
         return target
 
     # --- inside a session -------------------------------------------------------------

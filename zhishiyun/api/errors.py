@@ -11,7 +11,8 @@ from zhishiyun.i18n import N_, _
 MESSAGES: dict[str, str] = {
     "network": N_("Cannot reach the exam server. Check your network connection."),
     "timeout": N_("The exam server did not answer in time. Check your network and try again."),
-    "tls": N_("The exam server's security certificate cannot be verified."),
+    "tls": N_("The server's certificate is not trusted: ask your organisation for its CA "
+              "file and set it as ca_bundle."),
     "bad_reply": N_("The exam server sent an answer the client cannot read. If you are on a "
                     "hotel or campus Wi-Fi, log in to the network in a browser first."),
     "unauthorized": N_("Your login is no longer valid. Please log in again."),
@@ -43,8 +44,8 @@ MESSAGES: dict[str, str] = {
 }
 HINTS: dict[str, str] = {
     "network": N_("Check the cable or Wi-Fi, then try again; contact support if it persists."),
-    "tls": N_("Check the computer's date and time, or ask support for the organisation's "
-              "certificate file."),
+    "tls": N_("Check the computer's date and time too; on a school or company network, ask "
+              "IT whether HTTPS is intercepted."),
     "bad_reply": N_("Try again; if it keeps happening, contact support."),
 }
 

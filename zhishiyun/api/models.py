@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from zhishiyun.api.wire import safe_text
 
 
 class Reply(BaseModel):
@@ -118,6 +120,12 @@ class Attachment(Reply):
     size: int
     url: str
 
+    @field_validator("filename")
+    @classmethod
+    def _shown_safely(cls, value: str) -> str:
+        """No control or bidi-override characters in a name the candidate sees."""
+        return safe_text(value)
+
 
 class TrackSummary(Reply):
     """Segments received for a track."""
@@ -201,6 +209,12 @@ class Paper(Reply):
     kind: Literal["pdf", "image", "text"]
     title: str
     filename: str = ""
+
+    @field_validator("title", "filename")
+    @classmethod
+    def _shown_safely(cls, value: str) -> str:
+        """No control or bidi-override characters in what the candidate sees."""
+        return safe_text(value)
     content_type: str = ""
     size: int = 0
     sha256: str = ""

@@ -1,4 +1,4 @@
-"""Wire-level helpers of the API client: reply parsing, error bodies, TLS trust, file names."""
+"""Wire-level helpers of the API client: reply parsing, error bodies, file names."""
 
 from __future__ import annotations
 
@@ -8,37 +8,11 @@ import unicodedata
 from typing import Any, TypeVar
 
 import requests
-import requests.adapters
 from pydantic import BaseModel, ValidationError
 
 from zhishiyun.api.errors import ApiError
 
 T = TypeVar("T", bound=BaseModel)
-
-
-class ExtraCAAdapter(requests.adapters.HTTPAdapter):
-    """HTTPS with the default CAs (certifi) plus an extra PEM bundle."""
-
-    def __init__(self, ca_bundle: str) -> None:
-        import ssl
-
-        import certifi
-
-        self._context = ssl.create_default_context(cafile=certifi.where())
-        self._context.load_verify_locations(cafile=ca_bundle)
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
-
-    def proxy_manager_for(self, *args: Any, **kwargs: Any):  # noqa: D102
-        kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(*args, **kwargs)
-
-
-
-
 
 
 def _load_json(content: bytes) -> Any:
@@ -91,18 +65,35 @@ def _error_fields(response: requests.Response) -> tuple[str | None, str, dict[st
     return code, message, details
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f<>:\"/\\|?*]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
              *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_text(text: str, *, control: str = " ") -> str:
+    """Text from the server made safe to show: no control or bidirectional-override marks.
+
+    A name like ``invoice\u202egpj.exe`` would otherwise show as ``invoiceexe.jpg``.
+    Format characters (Unicode Cf: bidi overrides and isolates, zero-width marks),
+    surrogates and unassigned code points are removed; controls (Cc) become ``control``.
+    """
+    out = []
+    for char in unicodedata.normalize("NFC", str(text)):
+        category = unicodedata.category(char)
+        if category == "Cc":
+            out.append(control)
+        elif category not in ("Cf", "Cs", "Co", "Cn"):
+            out.append(char)
+    return "".join(out)
 
 
 def safe_filename(name: str, *, fallback: str = "file") -> str:
     """A file name from the server made safe to write.
 
-    No directories, ``..``, control characters or Windows-reserved names; at most 120
-    characters.
+    No directories, ``..``, control or bidirectional-override characters, or
+    Windows-reserved names; at most 120 characters.
     """
-    name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
+    name = safe_text(name, control="_").replace("\\", "/").split("/")[-1]
     name = _UNSAFE.sub("_", name).strip(" .")
     if not name or name.split(".")[0].upper() in _RESERVED:
         name = f"{fallback}_{name}" if name else fallback
