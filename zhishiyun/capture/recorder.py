@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from zhishiyun.capture.camera_open import parse_camera_spec
+from zhishiyun.capture.context import Timeline, TrackContext
 from zhishiyun.capture.encoder import EncoderChoice, choose_encoder
 from zhishiyun.capture.errors import RecordingError
 from zhishiyun.capture.manifest import MANIFEST_NAME, ManifestWriter, format_time
@@ -122,16 +123,13 @@ class Recorder:
         self._event_did_occur = event_did_occur
         self.encoder: EncoderChoice = encoder  # type: ignore[assignment]
         self.first_seq = 0
-        self.t0 = 0.0
-        self.stop_t: float | None = None
-        self.finishing = False
+        self.timeline = Timeline()
         self.stop_reason = ""
         self.events: list[RecorderEvent] = []
         self.recovery = RecoveryReport()
         self.manifest: ManifestWriter | None = None  # type: ignore[assignment]
         self.sources: dict[str, Source] = {}
         self.tracks: list[Track] = []
-        self._finish_event = threading.Event()
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
         self._started = False
@@ -139,6 +137,16 @@ class Recorder:
         self._disk_warned = False
 
     # --- public API -----------------------------------------------------------------------
+
+    @property
+    def t0(self) -> float:
+        """Monotonic time at which segment 0 starts (0 before :meth:`start`)."""
+        return self.timeline.t0
+
+    @property
+    def stop_t(self) -> float | None:
+        """Monotonic time of the requested stop, ``None`` while recording."""
+        return self.timeline.stop_t
 
     @property
     def running(self) -> bool:
@@ -175,10 +183,15 @@ class Recorder:
                           else self._requested_first_seq)
         self._build()  # checks the screen before anything is written
         self.manifest = ManifestWriter(self.session_dir / MANIFEST_NAME, self._key)
+        context = TrackContext(
+            session_dir=self.session_dir, settings=self.settings, encoder=self.encoder,
+            first_seq=self.first_seq, timeline=self.timeline, manifest=self.manifest,
+            now_server=self.now_server, emit=self._emit, request_stop=self._request_stop,
+            segment_closed=self._segment_closed)
         try:
-            self.t0 = clock()
+            self.timeline.t0 = clock()
             for track in self.tracks:
-                track.start()
+                track.start(context)
         except BaseException:
             self._abandon_start()
             raise
@@ -193,9 +206,8 @@ class Recorder:
 
     def _abandon_start(self) -> None:
         """Undo a start that failed half-way (tracks already running are closed)."""
-        self.stop_t = clock()
-        self.finishing = True
-        self._finish_event.set()
+        self.timeline.stop_t = clock()
+        self.timeline.finish()
         for track in self.tracks:
             track.join(10)
         self.manifest.close()
@@ -221,8 +233,8 @@ class Recorder:
         with self._stop_lock:
             if not self._started:
                 return self.summary()
-            if self.stop_t is None:
-                self.stop_t = clock()
+            if self.timeline.stop_t is None:
+                self.timeline.stop_t = clock()
                 self.stop_reason = reason
                 # let in-flight frames, then (possibly long-buffered) audio reach the queues
                 time.sleep(GRACE)
@@ -232,8 +244,7 @@ class Recorder:
                 time.sleep(max([0.0] + [t.grace - GRACE for t in self.tracks]))
                 for source in self.sources.values():
                     source.stop()
-                self.finishing = True
-                self._finish_event.set()
+                self.timeline.finish()
                 for track in self.tracks:
                     track.join(timeout)
                 if self.manifest is not None:
@@ -246,10 +257,6 @@ class Recorder:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the recorder has stopped (True) or ``timeout`` passed (False)."""
         return self._stopped.wait(timeout)
-
-    def wait_finishing(self, timeout: float) -> bool:
-        """For tracks: sleep until the stop is final or ``timeout`` passed."""
-        return self._finish_event.wait(timeout)
 
     def latest_frame(self, track: str = "camera"):
         """The newest picture a track encoded (BGR/BGRA ``ndarray``), or ``None``.
@@ -322,7 +329,7 @@ class Recorder:
             screen.open()
             self.sources["screen"] = screen
             size = scaled_size(*screen.size, s.screen_max_side)
-            self.tracks.append(Track(self, "screen", screen, size, s.screen_fps, "bgra"))
+            self.tracks.append(Track("screen", screen, size, s.screen_fps, "bgra"))
         camera = None
         if self._camera_spec is not None:
             camera = CameraSource(self._camera_spec, s.camera_width, s.camera_height,
@@ -334,11 +341,11 @@ class Recorder:
             self.sources["microphone"] = mic
         size = scaled_size(s.camera_width, s.camera_height, max(s.camera_width,
                                                                 s.camera_height))
-        self.tracks.append(Track(self, "camera", camera, size, s.camera_fps, "bgr24", mic))
+        self.tracks.append(Track("camera", camera, size, s.camera_fps, "bgr24", mic))
 
     def _watch_loop(self) -> None:
         next_disk = 0.0
-        while not self._finish_event.wait(WATCH_SECONDS):
+        while not self.timeline.wait_finishing(WATCH_SECONDS):
             if self.stop_t is not None:
                 return
             mic = self.sources.get("microphone")

@@ -18,18 +18,16 @@ import queue
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from zhishiyun.capture.context import TrackContext
 from zhishiyun.capture.encoder import SegmentFile
 from zhishiyun.capture.manifest import format_time, fsync_path, sha256_file
 from zhishiyun.capture.recovery import ClosedSegment, marker_path, segment_path
 from zhishiyun.capture.sources import MicrophoneSource, Source, clock
 from zhishiyun.config import RecordingSettings
-
-if TYPE_CHECKING:
-    from zhishiyun.capture.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +45,15 @@ DRIFT_WINDOW_S = 10.0
 
 
 class Track:
-    """Encodes one track into segments; see the module docstring."""
+    """Encodes one track into segments; see the module docstring.
 
-    def __init__(self, recorder: Recorder, name: str, video: Source | None,
-                 size: tuple[int, int], fps: float, pixel_format: str,
-                 microphone: MicrophoneSource | None = None) -> None:
-        self.recorder = recorder
+    Built before the recording starts; :meth:`start` gives it the recording's
+    :class:`~zhishiyun.capture.context.TrackContext`.
+    """
+
+    def __init__(self, name: str, video: Source | None, size: tuple[int, int], fps: float,
+                 pixel_format: str, microphone: MicrophoneSource | None = None) -> None:
+        self.context: TrackContext | None = None
         self.name = name
         self.video = video
         self.size = size
@@ -70,8 +71,6 @@ class Track:
         self._index = 0
         self._seg_start = 0.0
         self._warmup_s = 0.0
-        if microphone is not None:
-            self._warmup_s = AUDIO_WARMUP.get(recorder.encoder.audio, 0) / microphone.rate
         self._start_iso = ""
         self._held_video: list[tuple[float, Any]] = []
         self._held_audio: list[tuple[float, np.ndarray]] = []
@@ -94,9 +93,14 @@ class Track:
     # --- lifecycle ------------------------------------------------------------------------
 
     @property
+    def _ctx(self) -> TrackContext:
+        assert self.context is not None, "the track has not been started"
+        return self.context
+
+    @property
     def settings(self) -> RecordingSettings:
-        """The recording settings of the recorder."""
-        return self.recorder.settings
+        """The recording settings."""
+        return self._ctx.settings
 
     @property
     def last_image(self) -> np.ndarray | None:
@@ -111,10 +115,13 @@ class Track:
     @property
     def boundary(self) -> float:
         """Monotonic time at which the current segment ends."""
-        return self.recorder.t0 + (self._index + 1) * self.settings.segment_seconds
+        return self._ctx.timeline.t0 + (self._index + 1) * self.settings.segment_seconds
 
-    def start(self) -> None:
+    def start(self, context: TrackContext) -> None:
         """Open the first segment and start the encoder and closer threads."""
+        self.context = context
+        if self.microphone is not None:
+            self._warmup_s = AUDIO_WARMUP.get(context.encoder.audio, 0) / self.microphone.rate
         self._closer.start()
         self._open_segment(0)
         self._thread = threading.Thread(target=self._run_guarded, name=f"encode-{self.name}",
@@ -135,18 +142,18 @@ class Track:
         except Exception as exc:  # noqa: BLE001 - report, close what can be closed
             log.exception("track %s failed", self.name)
             self.error = str(exc)
-            self.recorder._emit("track_failed", self.name, str(exc))
+            self._ctx.emit("track_failed", self.name, str(exc))
             try:
                 self._close_segment(clock())
             except Exception:  # noqa: BLE001
                 log.exception("closing %s after a failure failed", self.name)
-            self.recorder._request_stop("track_failed")
+            self._ctx.request_stop("track_failed")
 
     def _run(self) -> None:
-        rec = self.recorder
+        timeline = self._ctx.timeline
         while True:
-            if rec.finishing:
-                stop_t = rec.stop_t
+            if timeline.finishing:
+                stop_t = timeline.stop_t
                 assert stop_t is not None
                 self._drain(block=False)
                 while self.boundary <= stop_t:
@@ -155,7 +162,8 @@ class Track:
                 return
             self._drain(block=True)
             now = clock()
-            stopping_before = rec.stop_t is not None and rec.stop_t <= self.boundary
+            stopping_before = (timeline.stop_t is not None
+                               and timeline.stop_t <= self.boundary)
             if now >= self.boundary + self.grace and not stopping_before:
                 self._drain(block=False)
                 self._roll()
@@ -172,7 +180,7 @@ class Track:
                 except queue.Empty:
                     pass
             else:
-                self.recorder.wait_finishing(0.05)
+                self._ctx.timeline.wait_finishing(0.05)
         for source, handler in ((self.video, self._video_in),
                                 (self.microphone, self._audio_in)):
             if source is None:
@@ -185,7 +193,7 @@ class Track:
                 handler(t, payload)
 
     def _video_in(self, t: float, image: np.ndarray) -> None:
-        stop_t = self.recorder.stop_t
+        stop_t = self._ctx.timeline.stop_t
         if stop_t is not None and t >= stop_t:
             return
         if t >= self.boundary:
@@ -212,7 +220,7 @@ class Track:
         records the time, so crash recovery knows how long an unchanging segment lasted
         even though its last frame was written earlier.
         """
-        stop_t = self.recorder.stop_t
+        stop_t = self._ctx.timeline.stop_t
         if now >= self.boundary or (stop_t is not None and now >= stop_t):
             return
         if now - self._alive_t >= ALIVE_S:
@@ -270,7 +278,7 @@ class Track:
 
     def _audio_place(self, t_first: float, samples: np.ndarray) -> None:
         rate = self.microphone.rate  # type: ignore[union-attr]
-        stop_t = self.recorder.stop_t
+        stop_t = self._ctx.timeline.stop_t
         if stop_t is not None:
             samples = samples[:max(0, int(round((stop_t - t_first) * rate)))]
         if t_first < self._seg_start:  # before the recording, or in the closed segment
@@ -310,19 +318,19 @@ class Track:
             self._audio_place(t, samples)
 
     def _open_segment(self, index: int) -> None:
-        rec = self.recorder
+        ctx = self._ctx
         self._index = index
-        self._seg_start = rec.t0 + index * self.settings.segment_seconds
-        seq = rec.first_seq + index
-        path = segment_path(rec.session_dir, self.name, seq)
-        start_server = rec.now_server() - timedelta(seconds=clock() - self._seg_start)
+        self._seg_start = ctx.timeline.t0 + index * self.settings.segment_seconds
+        seq = ctx.first_seq + index
+        path = segment_path(ctx.session_dir, self.name, seq)
+        start_server = ctx.now_server() - timedelta(seconds=clock() - self._seg_start)
         self._start_iso = format_time(start_server)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._segment_path = path
         self._seq = seq
         self._write_marker(alive=self._seg_start)
         self._segment = SegmentFile(
-            path, rec.encoder, self.settings, width=self.size[0], height=self.size[1],
+            path, ctx.encoder, self.settings, width=self.size[0], height=self.size[1],
             fps=self.fps, with_audio=self.microphone is not None)
         image = self._black if self._showing_black() else self._last_image
         self._encode(self._seg_start, image)  # every segment starts with a full picture
@@ -333,7 +341,7 @@ class Track:
         tmp = marker.with_suffix(".tmp")
         tmp.write_text(json.dumps({
             "track": self.name, "seq": self._seq, "start": self._start_iso,
-            "encoder": self.recorder.encoder.video, "monotonic_start": self._seg_start,
+            "encoder": self._ctx.encoder.video, "monotonic_start": self._seg_start,
             "alive_ms": int(round((alive - self._seg_start) * 1000)),
         }), encoding="utf-8")
         os.replace(tmp, marker)
@@ -342,8 +350,7 @@ class Track:
         segment, self._segment = self._segment, None
         if segment is None:
             return
-        rec = self.recorder
-        seq = rec.first_seq + self._index
+        seq = self._ctx.first_seq + self._index
         last_at = end - 1.0 / self.fps
         if self._last_encoded_t < last_at and self._last_image is not None:
             self._segment = segment  # a closing frame keeps a static segment's full length
@@ -357,7 +364,7 @@ class Track:
         record: dict[str, Any] = {
             "seq": seq, "track": self.name, "start": self._start_iso,
             "duration_ms": max(0, int(round((end - self._seg_start) * 1000))),
-            "encoder": rec.encoder.video, "frames": segment.video_frames,
+            "encoder": self._ctx.encoder.video, "frames": segment.video_frames,
         }
         self._closing.put((segment.path, record))
 
@@ -376,13 +383,13 @@ class Track:
                 fsync_path(path)
                 digest, size = sha256_file(path)
                 record.update(bytes=size, sha256=digest)
-                written = self.recorder.manifest.append(record)
+                written = self._ctx.manifest.append(record)
                 marker_path(path).unlink(missing_ok=True)
             except Exception as exc:  # noqa: BLE001 - recovery picks the segment up later
                 log.exception("closing %s failed", path)
-                self.recorder._emit("track_failed", self.name, f"closing {path.name}: {exc}")
+                self._ctx.emit("track_failed", self.name, f"closing {path.name}: {exc}")
                 continue
             closed = ClosedSegment(self.name, record["seq"], path, record["start"],
                                    record["duration_ms"], size, digest, False, written)
             self.closed.append(closed)
-            self.recorder._segment_closed(closed)
+            self._ctx.segment_closed(closed)
