@@ -25,6 +25,7 @@ from zhishiyun import paths
 from zhishiyun_formats.settings import (  # noqa: F401 - shared with the server, re-exported
     DEFAULT_PROHIBITED_PROCESSES,
     CheckThresholds,
+    IntegritySettings,
     RecordingSettings,
     merge_from_server,
 )

@@ -37,7 +37,7 @@ class CheckThresholds:
     prohibited_processes: tuple[str, ...] = DEFAULT_PROHIBITED_PROCESSES
     #: Checks whose failure keeps the candidate out of the system.
     blocking_checks: tuple[str, ...] = ("server", "version", "clock", "disk", "camera",
-                                        "microphone")
+                                        "microphone", "display", "processes")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,39 @@ class RecordingSettings:
     x264_preset: str = "veryfast"
     disk_warn_gb: float = 2.0
     disk_floor_gb: float = 0.5
+
+
+DEFAULT_VIRTUAL_CAMERAS: tuple[str, ...] = (
+    "OBS Virtual Camera", "OBS-Camera", "ManyCam", "XSplit", "Snap Camera", "DroidCam",
+    "e2eSoft VCam", "VCam", "iVCam", "Iriun", "EpocCam", "CamTwist", "Camo", "NDI Virtual",
+    "mmhmm", "AlterCam", "SplitCam", "YouCam", "v4l2loopback", "Dummy video device",
+)
+DEFAULT_VIRTUAL_AUDIO: tuple[str, ...] = (
+    "VB-Audio", "VB-Cable", "CABLE Output", "VoiceMeeter", "BlackHole", "Soundflower",
+    "Loopback Audio", "Virtual Audio Cable", "ManyCam Virtual Microphone", "Krisp",
+)
+
+
+@dataclass(frozen=True)
+class IntegritySettings:
+    """What the organisation allows and blocks (server ``/config`` top-level keys).
+
+    Signal kinds for ``blocking_environment``: ``virtual_camera``, ``virtual_audio``,
+    ``virtual_machine``, ``remote_session``, ``several_monitors``.
+    """
+
+    #: A video file as the camera, no camera, no microphone, or a file as the microphone.
+    stand_in_devices: bool = False
+    blocking_environment: tuple[str, ...] = ("virtual_camera", "remote_session")
+    #: Device names containing one of these (case-insensitive) are virtual.
+    virtual_cameras: tuple[str, ...] = DEFAULT_VIRTUAL_CAMERAS
+    virtual_audio: tuple[str, ...] = DEFAULT_VIRTUAL_AUDIO
+    #: Mean seconds between identity checks during the exam (0: none).
+    identity_interval_s: int = 240
+    #: A prohibited program still running this long after its banner is severe.
+    prohibited_grace_s: int = 60
+    #: On battery below this percentage: a banner and an event.
+    battery_warn_percent: int = 20
 
 
 def merge_from_server(defaults: Any, reply: Mapping[str, Any] | None) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zhishiyun_server.db import session_scope
 from zhishiyun_server.face.enrol import demo_photo as face_photo
+from zhishiyun_server.integrity import settings as integrity_settings
 from zhishiyun_server.models import (
     Answer,
     Attachment,
@@ -123,6 +124,7 @@ def seed(db: Session, config: ServerConfig) -> None:
         support_hours="每天 8:00–22:00 (Beijing time)", password_login=True, face_login=True,
         ntp_servers=["ntp.aliyun.com", "ntp.tencent.com", "cn.pool.ntp.org"],
         checks={}, recording={}))
+    integrity_settings.allow_stand_ins_for_demo(db)
     zhang = Candidate(name=ZHANG_SAN[0], id_number=ZHANG_SAN[1], phone="13800138000",
                       email="zhangsan@example.com",
                       # A real face when scikit-image is installed (embedded at first face

@@ -30,6 +30,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,12 @@ class TrackState(BaseModel):
     missing: list[int]
     bytes: int
     chain_ok: bool | None
+    #: Segments that arrived without a manifest line (integrity.evidence).
+    unsigned: list[int] = Field(default_factory=list)
+    #: ``{seq, late_s}``: lines that arrived long after their segment closed.
+    late: list[dict] = Field(default_factory=list)
+    #: The last seq the client named at finish (None: not finished).
+    last_seq: int | None = None
 
 
 class RecordingsReply(BaseModel):
@@ -123,6 +130,7 @@ def post_manifest(session_id: str, body: ManifestBatch,
             if existing.line != text:
                 conflicts.append({"track": track, "seq": seq})
             continue
+        evidence.refuse_unsigned_phone(track)
         db.add(ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
                             line=text))
         db.flush()
@@ -150,12 +158,13 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
         RecordingSegment.session_id == session.id)).all()
     lines = _lines_by_track(db, session.id)
     verification = _verify(session, lines) if lines else None
+    ends = evidence.track_ends(db, session.id)
     result: dict[str, TrackState] = {}
-    for track in sorted({s.track for s in segments} | set(lines)):
+    for track in sorted({s.track for s in segments} | set(lines) | set(ends)):
         got = {s.seq: s for s in segments if s.track == track}
         named = {row.seq: row for row in lines.get(track, [])}
-        top = max([*got, *named], default=-1)
-        missing = [seq for seq in range(top + 1) if seq not in got]
+        found = evidence.track_evidence(got, named, ends.get(track))
+        missing = found["missing"]
         chain_ok = None
         if track in lines and verification is not None:
             check = verification.tracks.get(track)
@@ -163,7 +172,8 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
                 named[seq].sha256 == seg.sha256 for seq, seg in got.items() if seq in named)
         result[track] = TrackState(received=sorted(got), missing=missing,
                                    bytes=sum(s.bytes for s in got.values()),
-                                   chain_ok=chain_ok)
+                                   chain_ok=chain_ok, unsigned=found["unsigned"],
+                                   late=found["late"], last_seq=found["last_seq"])
     return result
 
 

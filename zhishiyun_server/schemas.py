@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from zhishiyun_server.integrity.settings import IntegrityConfig
 
 
 class Health(BaseModel):
@@ -38,7 +40,7 @@ class UploadLimits(BaseModel):
     max_session_bytes: int
 
 
-class ClientConfig(BaseModel):
+class ClientConfig(IntegrityConfig):
     """What a client needs to know about this organisation before login."""
 
     org_name: str
@@ -260,6 +262,10 @@ class FinishIn(BaseModel):
     """Why the session ends."""
 
     reason: Literal["time_up", "candidate_ended"]
+    #: The last seq of each track, so a tail that never arrived shows as missing.
+    last_seq: dict[Annotated[str, Field(min_length=1, max_length=16)],
+                   Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
+        default=None, max_length=16)
 
 
 class FinishReply(BaseModel):

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from zhishiyun_server import clock
 from zhishiyun_server.deps import current_candidate, get_db
 from zhishiyun_server.errors import ApiProblem, not_found
+from zhishiyun_server.integrity import entry as integrity_entry
+from zhishiyun_server.integrity.entry import EnterIn
 from zhishiyun_server.models import (
     Attachment,
     Candidate,
@@ -196,10 +198,11 @@ def session_reply(request: Request, db: Session, session: ExamSession) -> Sessio
 
 @router.post("/exams/{exam_id}/sessions", response_model=SessionReply)
 def enter_exam(exam_id: int, request: Request, candidate: Candidate = Depends(current_candidate),
-               db: Session = Depends(get_db)) -> SessionReply:
+               db: Session = Depends(get_db), body: EnterIn | None = None) -> SessionReply:
     """Enter: inside the entry window, after accept (and the lot for interviews).
 
     Entering again (after a crash) returns the same session while the exam is not over.
+    The optional body reports devices and environment (:mod:`zhishiyun_server.integrity`).
     """
     enrolment = my_enrolment(db, candidate, exam_id)
     exam = enrolment.exam
@@ -208,6 +211,7 @@ def enter_exam(exam_id: int, request: Request, candidate: Candidate = Depends(cu
     if existing is not None:
         if existing.finished_at is not None or now >= ends_at(exam):
             raise ApiProblem(409, "exam_finished", "You have already finished this exam.")
+        integrity_entry.record(db, existing, integrity_entry.gate(db, exam, candidate, body))
         return session_reply(request, db, existing)
     window = {"entry_opens_at": _fmt(exam.entry_opens_at),
               "entry_closes_at": _fmt(exam.entry_closes_at)}
@@ -223,6 +227,7 @@ def enter_exam(exam_id: int, request: Request, candidate: Candidate = Depends(cu
         raise ApiProblem(409, "not_accepted", "Read and accept the exam rules first.")
     if exam.lottery_required and enrolment.lottery_number is None:
         raise ApiProblem(409, "lottery_required", "Draw your lot first.")
+    facts = integrity_entry.gate(db, exam, candidate, body)
     session = ExamSession(id=uuid.uuid4().hex, exam_id=exam_id, candidate_id=candidate.id,
                           session_key=secrets.token_hex(32), entered_at=now)
     db.add(session)
@@ -231,4 +236,5 @@ def enter_exam(exam_id: int, request: Request, candidate: Candidate = Depends(cu
     except IntegrityError:  # a concurrent entry won: answer with its session
         db.rollback()
         session = my_session(db, candidate, exam_id)
+    integrity_entry.record(db, session, facts)
     return session_reply(request, db, session)

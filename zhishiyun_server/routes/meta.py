@@ -15,6 +15,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.face.engine import engine_available as face_engine_available
+from zhishiyun_server.integrity import settings as integrity_settings
 from zhishiyun_server.models import Organisation, Release
 from zhishiyun_server.schemas import (
     ClientConfig,
@@ -81,6 +82,7 @@ def client_config(db: Session = Depends(get_db)) -> ClientConfig:
         recording=recording_settings(org),
         upload=UploadLimits(max_upload_bytes=org.max_upload_bytes,
                             max_session_bytes=org.max_session_bytes),
+        **integrity_settings.client_config(db),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from zhishiyun_server import clock
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
+from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import Answer, Candidate, Event, ExamSession, Paper
 from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.schemas import (
@@ -170,6 +171,7 @@ def finish(session_id: str, body: FinishIn, candidate: Candidate = Depends(curre
     db.execute(update(ExamSession).where(ExamSession.id == session_id,
                                          ExamSession.finished_at.is_(None))
                .values(finished_at=clock.now(), finish_reason=body.reason))
+    evidence.record_track_ends(db, session_id, body.last_seq)
     db.commit()
     db.refresh(session)
     return FinishReply(session_id=session_id, finished_at=session.finished_at,

@@ -1,0 +1,53 @@
+"""Tables of the integrity part (revision ``0008_integrity``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zhishiyun_server import clock
+from zhishiyun_server.db import Base, UTCDateTime
+
+
+class IntegrityOverrides(Base):
+    """What the organisation (scope ``org``) or one exam (``exam:<id>``) changed."""
+
+    __tablename__ = "integrity_settings"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SessionIntegrity(Base):
+    """What the client reported at entry, and the server's identity-check schedule."""
+
+    __tablename__ = "session_integrity"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), primary_key=True)
+    #: ``{camera, camera_backend, microphone, microphone_backend, ...}`` as reported.
+    devices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Stand-in kinds used (``camera_file``, ``no_camera``, ``no_microphone``, ``file_microphone``).
+    stand_ins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Environment signals reported at entry (``[{kind, severity, ...}]``).
+    environment: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: When the next random identity check is due (None: none scheduled).
+    identity_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TrackEnd(Base):
+    """The last seq of a track, as the client named it when finishing."""
+
+    __tablename__ = "session_track_ends"
+    __table_args__ = (UniqueConstraint("session_id", "track"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    track: Mapped[str] = mapped_column(String(16))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
