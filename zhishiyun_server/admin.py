@@ -131,6 +131,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list-exams", help="list exams with their windows")
     from zhishiyun_server.face.admin import add_commands as add_face_commands  # face reviews
     add_face_commands(sub, _command)
+    from zhishiyun_server.review.admin import add_commands as add_review_commands  # staff
+    add_review_commands(sub, _command)
     from zhishiyun_server.integrity.admin import add_commands as add_integrity  # stand-ins, report
     add_integrity(sub, _command)
 
