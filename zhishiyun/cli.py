@@ -33,6 +33,7 @@ HANDLERS = {
     "devices": "zhishiyun.capture.command:run_devices",
     "record": "zhishiyun.capture.command:run_record",
     "upload": "zhishiyun.upload.command:run",
+    "exam": "zhishiyun.exam.headless:run",
     "demo": "zhishiyun.demo:run",
     "config": "zhishiyun.cli:run_config",
     "diagnose": "zhishiyun.diagnose:run",
@@ -99,6 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     upload = sub.add_parser("upload", parents=[common], help="resume every pending upload")
     upload.add_argument("--wait", action="store_true", help="wait until all are uploaded")
+
+    exam = sub.add_parser("exam", parents=[common], help="take an exam without the GUI (QA)")
+    exam_sub = exam.add_subparsers(dest="exam_command", metavar="ACTION", required=True)
+    exam_run = exam_sub.add_parser(
+        "run", parents=[common], help="log in, enter, record N seconds, answer, finish, upload",
+        description="Exit 0: everything reached the server; 1: something is still pending "
+                    "(`zhishiyun upload` resumes it) or the exam could not be run; 2: bad usage.")
+    exam_run.add_argument("--id-number", required=True, metavar="ID", help="candidate ID number")
+    exam_run.add_argument("--password-stdin", action="store_true", required=True,
+                          help="read the password from the first line of stdin")
+    exam_run.add_argument("--exam", required=True, metavar="ID|next",
+                          help="exam id, or next: the first exam whose entry window is open")
+    exam_run.add_argument("--accept-rules", action="store_true",
+                          help="accept the exam's rules on the candidate's behalf")
+    exam_run.add_argument("--seconds", required=True, type=_positive_float, metavar="N",
+                          help="how long to record")
+    exam_run.add_argument("--answers", metavar="FILE.json",
+                          help='answers saved halfway through: {"question id": "text"}')
+    exam_run.add_argument("--camera", metavar="INDEX|FILE", help="camera index or a video file")
+    exam_run.add_argument("--mic", metavar="NAME|none", help="microphone name, or none")
+    exam_run.add_argument("--no-screen", action="store_true", help="do not record the screen")
+    exam_run.add_argument("--upload-timeout", type=_positive_float, default=120.0, metavar="S",
+                          help="how long to wait at the end for the server to have everything")
 
     demo = sub.add_parser("demo", parents=[common],
                           help="start the reference server with demo data and the GUI against it")
