@@ -16,10 +16,15 @@ from zhishiyun.checks import CheckRunner, Status
 from zhishiyun.checks.camera import CameraCheck
 from zhishiyun.checks.display import DisplayCheck
 from zhishiyun.checks.microphone import MicrophoneCheck
+from zhishiyun.config import IntegritySettings
 
 
 def run_one(check, context):
     return CheckRunner([check], context).run().results[0]
+
+
+#: The organisation allows stand-in devices (video files as the camera) for these tests.
+STAND_INS = IntegritySettings(stand_in_devices=True)
 
 
 # --- camera ------------------------------------------------------------------------------
@@ -49,13 +54,17 @@ def camera_videos(tmp_path):
 
 
 def test_camera_pass_warn_fail_on_video_stand_ins(make_context, camera_videos):
-    ok = run_one(CameraCheck(), make_context(settings={"camera": str(camera_videos["scene"])}))
+    ok = run_one(CameraCheck(), make_context(settings={"camera": str(camera_videos["scene"])},
+                                             integrity=STAND_INS))
     assert ok.status is Status.PASS, ok.message
     assert "320×240" in ok.message and ok.details["stddev"] > 20
-    dark = run_one(CameraCheck(), make_context(settings={"camera": str(camera_videos["dark"])}))
+    assert ok.details["stand_in"] == "camera_file"
+    dark = run_one(CameraCheck(), make_context(settings={"camera": str(camera_videos["dark"])},
+                                               integrity=STAND_INS))
     assert dark.status is Status.WARN and "very dark" in dark.message and "light" in dark.fix
     covered = run_one(CameraCheck(),
-                      make_context(settings={"camera": str(camera_videos["covered"])}))
+                      make_context(settings={"camera": str(camera_videos["covered"])},
+                                   integrity=STAND_INS))
     assert covered.status is Status.FAIL and "blank picture" in covered.message
     assert "lens cover" in covered.fix and covered.blocking
 
@@ -63,7 +72,8 @@ def test_camera_pass_warn_fail_on_video_stand_ins(make_context, camera_videos):
 def test_camera_that_cannot_be_opened_fails_with_the_reason(make_context, tmp_path):
     broken = tmp_path / "broken.avi"
     broken.write_bytes(b"not a video at all")
-    result = run_one(CameraCheck(), make_context(settings={"camera": str(broken)}))
+    result = run_one(CameraCheck(), make_context(settings={"camera": str(broken)},
+                                                 integrity=STAND_INS))
     assert result.status is Status.FAIL and "No camera gives a picture" in result.message
     assert "cannot be read as a camera" in result.message
 
@@ -117,8 +127,9 @@ def test_microphone_that_does_not_exist_fails(make_context):
     assert "NoSuchHeadset" in result.message or "No microphone was found" in result.message
 
 
-def test_microphone_turned_off_is_skipped(make_context):
-    result = run_one(MicrophoneCheck(), make_context(settings={"microphone": "none"}))
+def test_microphone_turned_off_is_skipped_where_stand_ins_are_allowed(make_context):
+    result = run_one(MicrophoneCheck(), make_context(settings={"microphone": "none"},
+                                                     integrity=STAND_INS))
     assert result.status is Status.SKIP
 
 
@@ -205,6 +216,15 @@ def test_display_two_monitors_fail_with_the_count(make_context, private_xvfb):
     assert result.status is Status.FAIL, result.details
     count = result.details["count"]
     assert count >= 2 and f"{count} monitors are connected; only 1 is allowed" in result.message
+
+
+def test_display_with_no_monitor_fails(make_context, monkeypatch):
+    from zhishiyun.capture import devices
+
+    monkeypatch.setattr(devices, "list_screens", lambda: [])  # the screen list mss gives
+    result = run_one(DisplayCheck(), make_context())
+    assert result.status is Status.FAIL and "No monitor was found" in result.message
+    assert result.blocking
 
 
 def test_no_display_fails_with_a_reason(make_context, monkeypatch):

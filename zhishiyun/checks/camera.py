@@ -18,6 +18,36 @@ DARK_MEAN = 40.0
 GRAB_TIMEOUT_S = 4.0
 
 
+def camera_stand_in(spec: object) -> str | None:
+    """``camera_file`` for a video file, ``no_camera`` for ``none``, else None (a camera)."""
+    text = str(spec if spec is not None else "").strip()
+    if text.lower() == "none":
+        return "no_camera"
+    if not text or text.isdigit() or text.startswith("/dev/video"):
+        return None
+    return "camera_file" if Path(text).expanduser().is_file() else None
+
+
+def stand_in_refused(check: Check, kind: str, setting: str) -> CheckResult:
+    """The failure of the camera or microphone check for a stand-in the organisation forbids."""
+    messages = {
+        "camera_file": _("A video file is set as the camera; this organisation's exams need "
+                         "a real camera."),
+        "no_camera": _("The camera is turned off in the settings; this organisation's exams "
+                       "need a real camera."),
+        "no_microphone": _("The microphone is turned off in the settings; this "
+                           "organisation's exams need a real microphone."),
+        "file_microphone": _("A file is set as the microphone; this organisation's exams "
+                             "need a real microphone."),
+    }
+    return check.result(
+        Status.FAIL, messages[kind],
+        _("Remove the '{setting}' line from the settings file (and the ZHISHIYUN_{upper} "
+          "environment variable), connect the device, then run the check again.").format(
+            setting=setting, upper=setting.upper()),
+        {"stand_in": kind, "allowed": False})
+
+
 def frame_stats(frame: np.ndarray) -> dict[str, float]:
     """Mean brightness and contrast (standard deviation) of a BGR frame, 0…255."""
     gray = frame.astype(np.float32).mean(axis=2) if frame.ndim == 3 else frame.astype(np.float32)
@@ -38,6 +68,12 @@ class CameraCheck(Check):
         from zhishiyun.capture.probe import grab_camera_frame
 
         preferred = str(context.settings.camera or "").strip()
+        stand_in = camera_stand_in(preferred)
+        if stand_in is not None and not context.integrity.stand_in_devices:
+            return stand_in_refused(self, stand_in, "camera")
+        if stand_in == "no_camera":
+            return self.result(Status.SKIP, _("The camera is turned off in the settings."),
+                               details={"stand_in": stand_in, "allowed": True})
         found = []
         if sys.platform.startswith("linux"):
             found = [{"index": c.index, "name": c.name} for c in list_cameras(probe=False)]
@@ -49,6 +85,8 @@ class CameraCheck(Check):
         if not specs:
             specs = [0]
         details: dict[str, object] = {"cameras": found, "tried": []}
+        if stand_in is not None:
+            details.update(stand_in=stand_in, allowed=True)
         errors: list[str] = []
         problem: CheckResult | None = None
         for spec in specs:

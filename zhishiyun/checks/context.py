@@ -19,6 +19,7 @@ from zhishiyun import __version__
 from zhishiyun.checks.network import ProbeError, api_url, request_json, session_for
 from zhishiyun.config import (
     CheckThresholds,
+    IntegritySettings,
     RecordingSettings,
     Settings,
     load_settings,
@@ -41,6 +42,7 @@ class CheckContext:
         client_version: the version the version check reports (default: this build).
         probe_timeout_s: connect and read timeout of each request to the server
             (default: ``connect_timeout`` from the settings, at most 4 s).
+        integrity: use these integrity settings instead of the server's.
     """
 
     def __init__(self, settings: Settings | None = None, *,
@@ -49,7 +51,8 @@ class CheckContext:
                  recording: RecordingSettings | None = None,
                  ntp_servers: tuple[str, ...] | None = None,
                  client_version: str = __version__,
-                 probe_timeout_s: float | None = None) -> None:
+                 probe_timeout_s: float | None = None,
+                 integrity: IntegritySettings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.server_url: str = self.settings.server_url
         self.client_version = client_version
@@ -60,6 +63,7 @@ class CheckContext:
         self._thresholds_override = thresholds
         self._recording_override = recording
         self._ntp_override = ntp_servers
+        self._integrity_override = integrity
         self._lock = threading.Lock()
         self._config_lock = threading.Lock()
         self._config: Mapping[str, Any] | None = None
@@ -127,6 +131,16 @@ class CheckContext:
         if self._recording_override is not None:
             return self._recording_override
         return merge_from_server(RecordingSettings(), self.server_config().get("recording"))
+
+    @property
+    def integrity(self) -> IntegritySettings:
+        """What the organisation allows (stand-ins) and blocks: override, else the server's.
+
+        With no server or an unreadable one the defaults apply: no stand-in devices.
+        """
+        if self._integrity_override is not None:
+            return self._integrity_override
+        return merge_from_server(IntegritySettings(), self.server_config())
 
     @property
     def ntp_servers(self) -> tuple[str, ...]:

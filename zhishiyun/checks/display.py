@@ -1,4 +1,4 @@
-"""``display``: exactly one monitor (more are not allowed during the exam)."""
+"""``display``: exactly one monitor (more are not allowed; none at all cannot be recorded)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ class DisplayCheck(Check):
             "count": len(screens), "max_displays": allowed,
             "screens": [{"name": s.name, "width": s.width, "height": s.height,
                          "primary": s.is_primary} for s in screens]}
+        if not screens:
+            return self.result(
+                Status.FAIL, _("No monitor was found, so the screen cannot be recorded."),
+                _("Connect a monitor (or turn the built-in screen on), sign in to the desktop "
+                  "session and run the check again."), details)
         if len(screens) > allowed:
             return self.result(
                 Status.FAIL,
@@ -47,8 +52,5 @@ class DisplayCheck(Check):
                     width=screen.width, height=screen.height),
                 _("Use a larger screen resolution (at least {w}×{h}) in the display settings.")
                 .format(w=MIN_WIDTH, h=MIN_HEIGHT), details)
-        if not screens:
-            return self.result(Status.PASS, _("One screen (no monitor details available)."),
-                               details=details)
         return self.result(Status.PASS, _("One monitor, {width}×{height}.").format(
             width=screens[0].width, height=screens[0].height), details=details)

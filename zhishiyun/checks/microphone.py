@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from zhishiyun.checks.base import Check, CheckResult, Status
+from zhishiyun.checks.camera import stand_in_refused
 from zhishiyun.checks.context import CheckContext
 from zhishiyun.i18n import N_, _
 
@@ -10,6 +13,16 @@ CLIP_SECONDS = 1.0
 SAMPLE_RATE = 16000
 #: Below this RMS level (about -90 dBFS) the clip counts as pure silence.
 SILENCE_RMS = 3e-5
+
+
+def microphone_stand_in(spec: object) -> str | None:
+    """``no_microphone`` for ``none``, ``file_microphone`` for a file, else None (a device)."""
+    text = str(spec if spec is not None else "").strip()
+    if text.lower() == "none":
+        return "no_microphone"
+    if text and ("/" in text or "\\" in text) and Path(text).expanduser().is_file():
+        return "file_microphone"
+    return None
 
 
 class MicrophoneCheck(Check):
@@ -26,9 +39,13 @@ class MicrophoneCheck(Check):
         from zhishiyun.capture.probe import dbfs, peak, record_audio_clip, rms
 
         preferred = str(context.settings.microphone or "").strip()
-        if preferred.lower() == "none":
+        stand_in = microphone_stand_in(preferred)
+        if stand_in is not None and not context.integrity.stand_in_devices:
+            return stand_in_refused(self, stand_in, "microphone")
+        if stand_in == "no_microphone":
             return self.result(Status.SKIP, _("The microphone is turned off in the settings."),
-                               _("Remove 'microphone = \"none\"' from the settings to test it."))
+                               _("Remove 'microphone = \"none\"' from the settings to test it."),
+                               {"stand_in": stand_in, "allowed": True})
         try:
             mics = list_microphones()
         except DeviceError as exc:
