@@ -82,7 +82,7 @@ def _timeline(lang: str, events: list[Event]) -> str:
                     f'tabindex="0"><td>{h(when(event.at))}</td>'
                     f'<td><span class="sev">{h(t(lang, "severity_" + level))}</span></td>'
                     f'<td>{h(event.kind)}</td><td class="details">{h(details)}</td></tr>')
-    heads = "".join(f"<th>{h(t(lang, k))}</th>" for k in ("time", "state", "event", "details"))
+    heads = "".join(f"<th>{h(t(lang, k))}</th>" for k in ("time", "severity", "event", "details"))
     return (f'<table class="timeline"><thead><tr>{heads}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
 
@@ -100,9 +100,9 @@ def _answers(lang: str, answers: list[dict[str, Any]]) -> str:
     return f'<table class="answers"><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>'
 
 
-def _value(lang: str, value: Any) -> str:
+def _value(lang: str, value: Any, key: str = "") -> str:
     if isinstance(value, dict):
-        return "<dl>" + "".join(f"<dt>{h(t(lang, str(k)))}</dt><dd>{_value(lang, v)}</dd>"
+        return "<dl>" + "".join(f"<dt>{h(t(lang, str(k)))}</dt><dd>{_value(lang, v, str(k))}</dd>"
                                 for k, v in value.items()) + "</dl>"
     if isinstance(value, list):
         if not value:
@@ -110,10 +110,12 @@ def _value(lang: str, value: Any) -> str:
         if all(not isinstance(v, (dict, list)) for v in value):
             return h(", ".join(str(v) for v in value[:50])) + (" …" if len(value) > 50 else "")
         return "<ul>" + "".join(f"<li>{_value(lang, v)}</li>" for v in value[:50]) + "</ul>"
-    if value is True:
-        return f'<span class="ok">{h(t(lang, "chain_ok"))}</span>'
-    if value is False:
-        return f'<span class="bad">{h(t(lang, "chain_bad"))}</span>'
+    if key == "chain_ok":
+        word, css = {True: ("chain_ok", "ok"), False: ("chain_bad", "bad")}.get(
+            value, ("chain_none", ""))
+        return f'<span class="{css}">{h(t(lang, word))}</span>'
+    if isinstance(value, bool):
+        return h(t(lang, "yes" if value else "no"))
     if value is None:
         return "—"
     return h(value)

@@ -25,6 +25,7 @@ CALM_SUFFIXES = ("_back", "_returned", "_ended", "_restored")
 def severity(kind: str, details: dict[str, Any] | None = None) -> str:
     """The severity of an event of ``kind`` with ``details``."""
     named = (details or {}).get("severity") if isinstance(details, dict) else None
+    named = "critical" if named == "severe" else named  # the integrity part's word
     if named in SEVERITIES:
         return named
     if kind.endswith(CALM_SUFFIXES):
