@@ -145,9 +145,9 @@ class Settings:
 
     @property
     def data_path(self) -> Path:
-        """The data directory as a path (default when the setting is empty)."""
-        configured = self.values["data_dir"]
-        return Path(configured) if configured else paths.default_data_dir()
+        """The data directory; a root from the system file gets a private per-user subdir."""
+        return paths.data_dir_for(self.values["data_dir"],
+                                  machine_wide=self.sources["data_dir"].startswith("system file"))
 
     def describe(self) -> list[dict[str, str]]:
         """Rows of ``{key, value, source}`` with secrets masked, for ``config show``."""

@@ -3,19 +3,32 @@
 The system config file is written by the silent installer; the user config and data
 directories come from platformdirs. ``ZHISHIYUN_HOME`` moves everything user-side under
 one directory (development, tests, portable installs).
+
+A ``data_dir`` in the system file is a root shared by every OS user of the computer: the
+Windows installer writes one on the drive it installed to (recordings need room, and the
+system drive is often small). Each OS user then gets a subdirectory of it that only they
+can open.
 """
 
 from __future__ import annotations
 
+import getpass
+import logging
 import os
+import re
 import sys
+import threading
 from pathlib import Path
 
 import platformdirs
 
 from zhishiyun import APP_NAME
 
+log = logging.getLogger(__name__)
+
 CONFIG_FILENAME = "zhishiyun.toml"
+_private_lock = threading.Lock()
+_private_done: set[Path] = set()
 
 
 def system_config_file() -> Path:
@@ -50,6 +63,56 @@ def default_data_dir() -> Path:
     if home:
         return home / "data"
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def os_user_name() -> str:
+    """This OS account's name, made safe to use as one directory name."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):
+        name = ""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .") or "user"
+
+
+def data_dir_for(configured: str | Path, *, machine_wide: bool) -> Path:
+    """The directory a ``data_dir`` setting stands for.
+
+    Args:
+        configured: The setting's value; empty means the per-user default.
+        machine_wide: True when it came from the system file: then it is a root shared
+            by all OS users, and this user's own private subdirectory of it is returned
+            (created if needed). If that cannot be created, the per-user default is used
+            so that nothing recorded is lost.
+    """
+    if not configured:
+        return default_data_dir()
+    root = Path(configured)
+    if not machine_wide:
+        return root
+    mine = root / os_user_name()
+    try:
+        return private_dir(mine)
+    except OSError as exc:
+        fallback = default_data_dir()
+        log.warning("cannot use %s (%s); recordings go to %s", mine, exc, fallback)
+        return fallback
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` if needed and make it openable by this OS user only.
+
+    The permissions are set once per process and path (on Windows that is an ``icacls``
+    call). Raises OSError when the directory cannot be created or restricted.
+    """
+    from zhishiyun import platform
+
+    with _private_lock:
+        if path in _private_done:
+            return path
+        path.mkdir(parents=True, exist_ok=True)
+        platform.current().make_private(path)
+        _private_done.add(path)
+    return path
 
 
 def logs_dir(data_dir: Path) -> Path:

@@ -10,8 +10,9 @@ How other parts plug in (keep each to one line here):
   revision you build on (``0001_initial`` at least). Start-up runs ``alembic upgrade
   heads``, so parallel branches from the same base both apply.
 * State: ``app.state.config`` (:class:`ServerConfig`), ``app.state.engine``,
-  ``app.state.session_factory``, ``app.state.login_limiter`` / ``address_limiter``
-  (failed-login rate limits, shared by password and face login).
+  ``app.state.session_factory``, ``app.state.login_limits`` (failed-login limits, kept in
+  the database: :mod:`zhishiyun_server.login_limits`), ``app.state.trusted_proxies``
+  (:func:`zhishiyun_server.clientaddr.client_address` tells who is calling).
 * Dependencies: :mod:`zhishiyun_server.deps` (``get_db``, ``current_candidate``,
   ``owned_session``); errors: raise :class:`zhishiyun_server.errors.ApiProblem`.
 
@@ -30,9 +31,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import zhishiyun_server
 from zhishiyun_server import clock
+from zhishiyun_server.clientaddr import describe as describe_client_addresses
+from zhishiyun_server.clientaddr import parse_trusted
 from zhishiyun_server.db import make_engine, make_session_factory
+from zhishiyun_server.edge import EdgeFilter, request_id
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.security import RateLimiter
+from zhishiyun_server.login_limits import Limits
+from zhishiyun_server.security import ServerBusy
 from zhishiyun_server.settings import ServerConfig
 
 API = "/api/v1"
@@ -79,28 +84,21 @@ def _install_error_handlers(app: FastAPI) -> None:
                        "message": str(exc.detail)}},
             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(ServerBusy)
+    async def _busy(_request: Request, _exc: ServerBusy) -> JSONResponse:
+        return JSONResponse({"error": {"code": "busy", "message": "The server is busy with "
+                                       "other logins. Try again in a few seconds."}},
+                            status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(Exception)
-    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return JSONResponse({"error": {"code": "internal_error",
-                                       "message": "The server had a problem. Try again."}},
-                            status_code=500)
-
-
-#: Largest request body under /api/v1 (the tus endpoint has its own limits).
-MAX_API_BODY = 20 * 1024 * 1024
-
-
-def _install_body_limit(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _limit(request: Request, call_next):
-        declared = request.headers.get("content-length", "")
-        if (request.url.path.startswith(API) and declared.isdigit()
-                and int(declared) > MAX_API_BODY):
-            return JSONResponse({"error": {"code": "too_large",
-                                           "message": "The request body is too large."}},
-                                status_code=413)
-        return await call_next(request)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id()
+        log.error("unhandled error, request %s: %s %s", rid, request.method, request.url.path,
+                  exc_info=exc)
+        return JSONResponse({"error": {"code": "internal_error", "request_id": rid,
+                                       "message": "The server had a problem. Try again; "
+                                                  f"support can look up request {rid}."}},
+                            status_code=500, headers={"X-Request-Id": rid})
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -118,11 +116,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.login_limiter = RateLimiter(config.login_max_failures, config.login_window_s)
-    # Per address only as a backstop: a school's candidates may share one NAT address.
-    app.state.address_limiter = RateLimiter(config.login_max_failures * 20,
-                                            config.login_window_s)
+    app.state.login_limits = Limits(config.login_max_failures, config.login_window_s)
+    app.state.trusted_proxies = parse_trusted(config.forwarded_allow_ips)
+    log.info(describe_client_addresses(app.state.trusted_proxies))
     _install_error_handlers(app)
-    _install_body_limit(app)
+    app.add_middleware(EdgeFilter)
     _include_routers(app)
     return app

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--public-url", metavar="URL", default="",
                         help="the address clients use, when behind a reverse proxy "
                              "(e.g. https://exam.example.cn); default: from each request")
+    parser.add_argument("--forwarded-allow-ips", metavar="IPS", default="",
+                        help="reverse proxies whose X-Forwarded-For names the client "
+                             "(comma-separated addresses or networks); default: none, the "
+                             "TCP peer is the client")
     parser.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--ssl-keyfile", metavar="PEM", help="private key of --ssl-certfile")
     parser.add_argument("--log-level", default="info",
@@ -99,7 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
                                    host=args.host, port=args.port, demo=args.demo,
-                                   public_url=args.public_url.rstrip("/"))
+                                   public_url=args.public_url.rstrip("/"),
+                                   forwarded_allow_ips=args.forwarded_allow_ips)
     try:
         app = create_app(config)
     except (SQLAlchemyError, OSError) as exc:
@@ -115,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
               flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.log_level == "debug", ssl_certfile=args.ssl_certfile,
-                ssl_keyfile=args.ssl_keyfile, proxy_headers=True)
+                ssl_keyfile=args.ssl_keyfile, proxy_headers=False)
     return 0
 
 

@@ -40,6 +40,8 @@ class ServerConfig:
     #: Failed logins per ID number (and per client address x5) per window before 429.
     login_max_failures: int = 5
     login_window_s: float = 300.0
+    #: Proxies whose X-Forwarded-For is believed (comma-separated IPs/networks; '' = none).
+    forwarded_allow_ips: str = ""
     #: Run Alembic migrations on start (off only for tests that build the schema themselves).
     migrate: bool = True
 

@@ -262,6 +262,13 @@ class Platform(abc.ABC):
         """Battery and mains state."""
         return power_from_battery(self.system.battery())
 
+    def make_private(self, path: Path) -> None:
+        """Let only this OS user (and the system itself) open ``path``, a directory.
+
+        POSIX: mode 0700. Raises OSError when the permissions cannot be set.
+        """
+        os.chmod(path, 0o700)
+
 
 @contextlib.contextmanager
 def held(acquire: Callable[[], tuple[KeepAwakeStatus, Callable[[], None]]]

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from zhishiyun.platform.base import (
     VNC_SERVER_PROCESSES,
@@ -30,6 +31,8 @@ ES_SYSTEM_REQUIRED = 0x00000001
 ES_DISPLAY_REQUIRED = 0x00000002
 BIOS_KEY = r"HARDWARE\DESCRIPTION\System\BIOS"
 BIOS_VALUES = ("SystemManufacturer", "SystemProductName", "BIOSVendor", "BaseBoardManufacturer")
+SYSTEM_SID = "S-1-5-18"
+ADMINISTRATORS_SID = "S-1-5-32-544"
 TERMINAL_SERVER_KEY = r"SYSTEM\CurrentControlSet\Control\Terminal Server"
 #: Remote-control programs whose service may run with nobody connected.
 REMOTE_SERVICE_PROCESSES = VNC_SERVER_PROCESSES + ("termsrv",)
@@ -130,6 +133,27 @@ class WindowsPlatform(Platform):
         hints = [f"process: {p}" for p in REMOTE_SERVICE_PROCESSES if p in running]
         return RemoteSessionReport(remote=bool(evidence), evidence=tuple(evidence),
                                    hints=tuple(hints))
+
+    def make_private(self, path: Path) -> None:
+        """An explicit ACL for this user, SYSTEM and Administrators; nothing inherited.
+
+        Administrators stay in so the elevated uninstaller's ``/PURGE`` can remove the
+        recordings (they could take ownership anyway); other users of the PC lose access.
+        """
+        user = self._user_sid()
+        grants = [f"*{sid}:(OI)(CI)F" for sid in (user, SYSTEM_SID, ADMINISTRATORS_SID)]
+        result = self.system.run(["icacls", str(path), "/inheritance:r", "/grant:r", *grants,
+                                  "/Q"])
+        if result is None or result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip() if result else "did not run"
+            raise OSError(f"icacls {path}: {detail}")
+
+    def _user_sid(self) -> str:
+        result = self.system.run(["whoami", "/user", "/fo", "csv", "/nh"])
+        sid = result.stdout.strip().rsplit(",", 1)[-1].strip('"') if result else ""
+        if not result or result.returncode != 0 or not sid.startswith("S-1-"):
+            raise OSError("cannot find this user's SID (whoami /user)")
+        return sid
 
     def keep_awake(self, reason: str) -> contextlib.AbstractContextManager[KeepAwakeStatus]:
         """SetThreadExecutionState on a thread of its own for the whole block.
