@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import zhishiyun_server
-from zhishiyun_server import clock
+from zhishiyun_server import capacity, clock
 from zhishiyun_server.clientaddr import describe as describe_client_addresses
 from zhishiyun_server.clientaddr import parse_trusted
 from zhishiyun_server.db import make_engine, make_session_factory
@@ -120,6 +120,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.trusted_proxies = parse_trusted(config.forwarded_allow_ips)
     log.info(describe_client_addresses(app.state.trusted_proxies))
     _install_error_handlers(app)
+    capacity.install(app)  # past capacity: 503 + Retry-After, never 500 or a hang
     app.add_middleware(EdgeFilter)
     _include_routers(app)
     return app

@@ -54,7 +54,13 @@ from zhishiyun_server.bindings_schemas import (
     RedeemOut,
 )
 from zhishiyun_server.db import Base, UTCDateTime
-from zhishiyun_server.deps import bearer, current_candidate, current_token, get_db, owned_session
+from zhishiyun_server.deps import (
+    bearer,
+    current_candidate,
+    get_db,
+    owned_session,
+    token_candidate_id,
+)
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
 from zhishiyun_server.routes.exams import ends_at
@@ -340,7 +346,8 @@ def _phone_or_candidate(request: Request,
     factory = request.app.state.session_factory
     raw = credentials.credentials if credentials else ""
     if not raw.startswith(CREDENTIAL_PREFIX):
-        return Caller(current_token(credentials, db).candidate_id, factory)
+        # No session held for the length of the upload: the token lookup is its own.
+        return Caller(token_candidate_id(factory, raw), factory)
     row = phone_binding(credentials, db)
     tus = {"Tus-Resumable": "1.0.0"}
     upload_id = request.path_params.get("upload_id")
@@ -357,9 +364,10 @@ def _phone_or_candidate(request: Request,
         if info is not None and (info.metadata.get("session_id") != row.session_id
                                  or info.metadata.get("track") != TRACK):
             raise ApiProblem(404, "upload_not_found", "no such upload", headers=tus)
+    candidate_id = row.session.candidate_id  # loaded before the commit ends the transaction
     row.last_seen_at = clock.now()
     db.commit()
-    return Caller(row.session.candidate_id, factory)
+    return Caller(candidate_id, factory)
 
 
 class _PhonePage(StaticFiles):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -49,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="reverse proxies whose X-Forwarded-For names the client "
                              "(comma-separated addresses or networks); default: none, the "
                              "TCP peer is the client")
+    parser.add_argument("--storage", metavar="DIR|s3://BUCKET/PREFIX", default="",
+                        help="where uploaded recordings live (default: DATA/uploads); "
+                             "s3://… takes endpoint and keys from AWS_ENDPOINT_URL, "
+                             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="server processes on this machine (1); any number of processes "
+                             "and machines may share one PostgreSQL and one storage")
     parser.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
     parser.add_argument("--ssl-keyfile", metavar="PEM", help="private key of --ssl-certfile")
     parser.add_argument("--log-level", default="info",
@@ -104,7 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
                                    host=args.host, port=args.port, demo=args.demo,
                                    public_url=args.public_url.rstrip("/"),
-                                   forwarded_allow_ips=args.forwarded_allow_ips)
+                                   forwarded_allow_ips=args.forwarded_allow_ips,
+                                   storage=args.storage, workers=max(1, args.workers))
     try:
         app = create_app(config)
     except (SQLAlchemyError, OSError) as exc:
@@ -118,10 +128,37 @@ def _serve(args: argparse.Namespace) -> int:
         scheme = "https" if args.ssl_certfile else "http"
         print(describe(seeded, config.public_url or f"{scheme}://{args.host}:{args.port}"),
               flush=True)
+    if config.workers > 1:  # migrated and seeded above, once; each worker builds its app
+        app.state.engine.dispose()
+        os.environ[WORKER_CONFIG_ENV] = json.dumps(_config_json(config))
+        app = "zhishiyun_server.cli:worker_app"
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                workers=config.workers if config.workers > 1 else None,
+                factory=config.workers > 1,
                 access_log=args.log_level == "debug", ssl_certfile=args.ssl_certfile,
                 ssl_keyfile=args.ssl_keyfile, proxy_headers=False)
     return 0
+
+
+#: How ``--workers`` hands the parent's configuration to each worker process.
+WORKER_CONFIG_ENV = "ZHISHIYUN_SERVER_WORKER_CONFIG"
+
+
+def _config_json(config) -> dict:
+    values = dataclasses.asdict(config)
+    values["data_dir"] = str(config.data_dir)
+    values["migrate"] = False  # the parent migrated before it started the workers
+    return values
+
+
+def worker_app():
+    """The app of one ``--workers`` process (uvicorn calls this factory in each worker)."""
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.settings import ServerConfig
+
+    values = json.loads(os.environ[WORKER_CONFIG_ENV])
+    known = {f.name for f in dataclasses.fields(ServerConfig)}
+    return create_app(ServerConfig(**{k: v for k, v in values.items() if k in known}))
 
 
 def main(argv: list[str] | None = None) -> int:

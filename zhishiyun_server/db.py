@@ -6,6 +6,7 @@ revision under ``zhishiyun_server/migrations/versions/`` for them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -56,11 +57,35 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw.isdigit() else default
+
+
+#: Connections each process keeps open, and how many more it may open under a burst.
+#: Every request that touches the database runs on the worker thread pool (40 threads) and
+#: holds a connection only for its short queries, so 10 + 30 never runs dry in one process;
+#: N processes on one PostgreSQL need N x 40 of its ``max_connections``.
+POOL_SIZE = _env_int("ZHISHIYUN_SERVER_DB_POOL_SIZE", 10)
+POOL_OVERFLOW = _env_int("ZHISHIYUN_SERVER_DB_POOL_OVERFLOW", 30)
+#: Seconds a request waits for a free connection before it is answered 503 (not 30 s, 500).
+POOL_TIMEOUT_S = float(os.environ.get("ZHISHIYUN_SERVER_DB_POOL_TIMEOUT_S", "") or 5.0)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    The pool is sized for the worker thread pool (see ``POOL_SIZE``); a request that cannot
+    get a connection within ``POOL_TIMEOUT_S`` raises ``sqlalchemy.exc.TimeoutError``, which
+    the app answers with 503 and ``Retry-After`` (:func:`is_overload`).
+    """
     url = normalise_url(url)
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
+            "pool_timeout": POOL_TIMEOUT_S}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+                               **({} if in_memory else pool))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -71,7 +96,26 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
+
+
+def is_overload(exc: BaseException) -> bool:
+    """True for database errors that mean "too busy right now", not "broken".
+
+    A pool timeout, SQLite's ``database is locked`` after its busy timeout, and
+    PostgreSQL's ``too many connections`` / serialization and lock-timeout failures: the
+    request may simply be retried, so they are answered 503 with ``Retry-After``.
+    """
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        text = str(getattr(exc, "orig", exc)).lower()
+        return any(sign in text for sign in (
+            "database is locked", "too many connections", "could not serialize",
+            "lock timeout", "canceling statement due to lock timeout", "deadlock detected"))
+    return False
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -91,3 +135,44 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+#: The PostgreSQL advisory lock key held while migrations run ("zsymigr" in ASCII).
+MIGRATION_LOCK_KEY = 0x7A73796D696772
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Only one process migrates a database at a time (several start together on deploy).
+
+    PostgreSQL: a session-level advisory lock on its own connection, held while Alembic
+    works on another; the second process waits, then finds the schema current. SQLite: an
+    exclusive ``flock`` on ``<database>.migrate.lock`` (where the platform has it).
+    """
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                             {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per SQLite database anyway
+        fcntl = None
+    if not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -23,7 +23,10 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` (default: every head), keeping the data."""
-    command.upgrade(alembic_config(engine), revision)
+    from zhishiyun_server.db import migration_lock
+
+    with migration_lock(engine):  # two processes starting together migrate one by one
+        command.upgrade(alembic_config(engine), revision)
 
 
 def current(engine: Engine) -> set[str]:

@@ -44,6 +44,11 @@ class ServerConfig:
     forwarded_allow_ips: str = ""
     #: Run Alembic migrations on start (off only for tests that build the schema themselves).
     migrate: bool = True
+    #: Where uploads live: '' (``<data>/uploads``), a directory, or ``s3://bucket/prefix``
+    #: (endpoint and credentials from boto3's environment: AWS_ENDPOINT_URL, ...).
+    storage: str = ""
+    #: Server processes on this machine (``--workers``); they share the database and storage.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

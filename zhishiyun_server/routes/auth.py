@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
-from zhishiyun_server.deps import current_candidate, current_token, get_db
+from zhishiyun_server.deps import current_candidate, current_token, forget_token, get_db
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Candidate, Token
 from zhishiyun_server.routes.meta import organisation
@@ -98,6 +98,7 @@ def logout(token: Token = Depends(current_token), db: Session = Depends(get_db))
     row = db.merge(token)
     row.revoked_at = clock.now()
     db.commit()
+    forget_token(row.token_hash)  # other processes stop accepting it within seconds
     return OkReply()
 
 

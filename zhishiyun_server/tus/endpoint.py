@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -25,11 +24,12 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zhishiyun_server.deps import current_candidate
+from zhishiyun_server.deps import current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
+from zhishiyun_server.models import ExamSession, RecordingSegment
 from zhishiyun_server.tus.protocol import TusError, TusHooks, TusLimits, build_tus_router
-from zhishiyun_server.tus.storage import LocalDiskStorage, UploadInfo, UploadStorage
+from zhishiyun_server.tus.shared import storage_for
+from zhishiyun_server.tus.storage import UploadInfo, UploadStorage, sha256_of
 
 _TRACK = re.compile(r"^[a-z0-9_-]{1,16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -43,16 +43,16 @@ class Caller:
     sessions: sessionmaker[Session]
 
 
-def caller(request: Request, candidate: Candidate = Depends(current_candidate)) -> Caller:
-    """FastAPI dependency: the logged-in candidate (401 otherwise)."""
-    return Caller(candidate.id, request.app.state.session_factory)
+def caller(request: Request, candidate_id: int = Depends(current_candidate_id)) -> Caller:
+    """FastAPI dependency: the logged-in candidate (401 otherwise); holds no DB session."""
+    return Caller(candidate_id, request.app.state.session_factory)
 
 
 def app_storage(app: FastAPI) -> UploadStorage:
     """The app's upload storage (local disk under ``<data>/uploads`` unless set)."""
     store = getattr(app.state, "tus_storage", None)
     if store is None:
-        store = app.state.tus_storage = LocalDiskStorage(app.state.config.data_dir / "uploads")
+        store = app.state.tus_storage = storage_for(app.state.config, app.state.session_factory)
     return store
 
 
@@ -68,11 +68,8 @@ class ExamUploadHooks(TusHooks):
         return f"candidate:{principal.candidate_id}"
 
     def limits(self, principal: Caller) -> TusLimits:  # noqa: D102
-        from zhishiyun_server.routes.meta import organisation
-
-        with principal.sessions() as db:
-            org = organisation(db)
-            return TusLimits(max_size=org.max_upload_bytes, expiration_s=_expiry_s())
+        org = org_limits(principal.sessions)
+        return TusLimits(max_size=org.max_upload_bytes, expiration_s=_expiry_s())
 
     def before_create(self, principal: Caller, length: int,
                       metadata: dict[str, str]) -> None:
@@ -100,11 +97,7 @@ class ExamUploadHooks(TusHooks):
         """Verify the sha256 and record the segment."""
         from zhishiyun_server.recordings import record_segment
 
-        digest = hashlib.sha256()
-        with storage.open(info.id) as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        sha256 = digest.hexdigest()
+        sha256 = sha256_of(storage, info)  # hashed on the way in when it came in one chunk
         if sha256 != info.metadata.get("sha256"):
             raise TusError(422, "sha256_mismatch",
                            "the uploaded file does not match the sha256 in its metadata")

@@ -33,7 +33,6 @@ from email.utils import formatdate
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from zhishiyun_server.tus.errors import TusError
@@ -258,11 +257,12 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                                    {"Upload-Offset": str(info.offset)})
                 if info.expiry_window_s:  # a write renews the lease (saved by the commit)
                     info.expires_at = time.time() + info.expiry_window_s
-                new_offset = await receive(request, store, info, checksum)
-                if info.complete:
-                    info.completed_at = time.time()
-                    store.save(info)
-                    await run_in_threadpool(hooks.on_complete, who, info, store)
+                # The completion runs inside the last chunk's commit, before the final
+                # offset is visible: if it fails, HEAD still says "not done" and the
+                # client's resume completes it again (nothing recorded is ever skipped).
+                new_offset = await receive(
+                    request, store, info, checksum,
+                    on_last=lambda done, _db: hooks.on_complete(who, done, store))
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={**base_headers(info),

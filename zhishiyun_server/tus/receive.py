@@ -1,13 +1,16 @@
-"""Receiving a PATCH body: one writer per upload, written and hashed off the event loop."""
+"""Receiving a PATCH body: written and hashed off the event loop, committed with its completion.
+
+The writer lock (one writer per upload) is the storage's (:meth:`UploadStorage.hold`);
+``Writers`` and ``LOCK_WAIT_S`` are re-exported here for the protocol code.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import logging
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
@@ -15,52 +18,19 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from zhishiyun_server.tus.errors import TusError
-from zhishiyun_server.tus.storage import ChunkWriter, UploadInfo, UploadStorage
+from zhishiyun_server.tus.storage import (  # noqa: F401 - Writers/LOCK_WAIT_S re-exported
+    LOCK_WAIT_S,
+    ChunkWriter,
+    OnLast,
+    UploadInfo,
+    UploadStorage,
+    Writers,
+)
 
 log = logging.getLogger(__name__)
 
 #: Seconds a PATCH may go without receiving a byte before it is treated as cut off.
 IDLE_S = 30.0
-#: Seconds a request waits for another one writing the same upload before 423.
-LOCK_WAIT_S = 10.0
-
-
-class Writers:
-    """One writer per upload at a time.
-
-    A resumed client can arrive while the server still handles its cut-off request; both
-    writing at one offset would corrupt the file. This lock lives in one server process; a
-    deployment with several processes needs a shared one (``fcntl.flock`` on the upload's
-    file, or a database row lock).
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, upload_id: str) -> AsyncIterator[None]:
-        """Hold ``upload_id`` for one request (423 after ``LOCK_WAIT_S`` of waiting)."""
-        lock = self._locks.setdefault(upload_id, asyncio.Lock())
-        self._users[upload_id] = self._users.get(upload_id, 0) + 1
-        try:
-            deadline = time.monotonic() + LOCK_WAIT_S
-            while lock.locked():  # polled: no cancellation races around acquire()
-                if time.monotonic() > deadline:
-                    raise TusError(423, "upload_busy",
-                                   "another request is still writing this upload; retry")
-                await asyncio.sleep(0.02)
-            await lock.acquire()  # free and no waiters: returns without suspending
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            self._users[upload_id] -= 1
-            if not self._users[upload_id]:
-                del self._users[upload_id], self._locks[upload_id]
-
-
 class _Sink:
     """Writes and hashes a PATCH body on a helper thread while the event loop receives.
 
@@ -71,8 +41,8 @@ class _Sink:
 
     BATCH = 1 << 20
 
-    def __init__(self, writer: ChunkWriter, hasher: Any | None) -> None:
-        self._writer, self._hasher = writer, hasher
+    def __init__(self, writer: ChunkWriter, *hashers: Any) -> None:
+        self._writer, self._hashers = writer, [h for h in hashers if h is not None]
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tus-sink")
         self._buffer: list[bytes] = []
         self._buffered = 0
@@ -80,8 +50,8 @@ class _Sink:
 
     def _job(self, block: bytes) -> None:
         self._writer.write(block)
-        if self._hasher is not None:
-            self._hasher.update(block)
+        for hasher in self._hashers:
+            hasher.update(block)
 
     async def feed(self, piece: bytes) -> None:
         self._buffer.append(piece)
@@ -119,15 +89,41 @@ class _Sink:
         self._pool.shutdown(wait=True)
 
 
+def _whole_file_hasher(info: UploadInfo, checksum: tuple[Any, bytes] | None) -> Any | None:
+    """A sha256 of the whole upload when this chunk is all of it and no checksum covers it.
+
+    One-chunk uploads (the usual segment) are then never read back to be hashed; a sha256
+    ``Upload-Checksum`` of such a chunk already is the file's sha256.
+    """
+    if info.offset != 0 or (checksum is not None and checksum[0].name == "sha256"):
+        return None
+    return hashlib.sha256()
+
+
 async def receive(request: Request, store: UploadStorage, info: UploadInfo,
-                   checksum: tuple[Any, bytes] | None) -> int:
-    """Write the PATCH body at the offset; verify the checksum before it counts."""
+                  checksum: tuple[Any, bytes] | None, on_last: OnLast | None = None) -> int:
+    """Write the PATCH body at the offset; verify the checksum before it counts.
+
+    ``on_last`` runs in the commit of the upload's last chunk, before its offset is visible
+    (see :meth:`ChunkWriter.commit`); whatever it raises is the PATCH's answer. A storage
+    shared by several processes (``write_lease``) is leased for the whole PATCH.
+    """
+    lease = getattr(store, "write_lease", None)
+    if lease is None:
+        return await _receive(request, store, info, checksum, on_last)
+    async with lease(info):
+        return await _receive(request, store, info, checksum, on_last)
+
+
+async def _receive(request: Request, store: UploadStorage, info: UploadInfo,
+                   checksum: tuple[Any, bytes] | None, on_last: OnLast | None) -> int:
     room = info.length - info.offset
     declared = request.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > room:
         raise TusError(413, "chunk_too_large", f"the chunk exceeds the {room} bytes left")
-    writer = store.writer(info)
-    sink = _Sink(writer, checksum[0] if checksum else None)
+    writer = await run_in_threadpool(store.writer, info)
+    whole = _whole_file_hasher(info, checksum)
+    sink = _Sink(writer, checksum[0] if checksum else None, whole)
     received = 0
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -159,17 +155,24 @@ async def receive(request: Request, store: UploadStorage, info: UploadInfo,
             await sink.close()
     except ClientDisconnect:
         if checksum is not None:  # an unverifiable chunk never counts
-            writer.discard()
+            await run_in_threadpool(writer.discard)
             raise TusError(400, "client_disconnected", "the chunk was cut short") from None
         writer.write(sink.leftover())
-        new_offset = writer.commit()  # keep what arrived so the client can resume from it
+        # Keep what arrived so the client can resume from it.
+        new_offset = await run_in_threadpool(writer.commit, on_last)
         log.info("tus upload %s: connection dropped, kept offset %d", info.id, new_offset)
         raise TusError(400, "client_disconnected", "the chunk was cut short") from None
     except BaseException:
         writer.discard()
         raise
     if checksum is not None and checksum[0].digest() != checksum[1]:
-        writer.discard()
+        await run_in_threadpool(writer.discard)
         log.warning("tus upload %s: checksum mismatch at offset %d", info.id, info.offset)
         raise TusError(460, "checksum_mismatch", "the chunk does not match its checksum")
-    return await run_in_threadpool(writer.commit)
+    if info.offset + received >= info.length and info.offset == 0:
+        info.file_sha256 = (whole or checksum[0]).hexdigest()
+    try:
+        return await run_in_threadpool(writer.commit, on_last)
+    except BaseException:
+        await run_in_threadpool(writer.discard)
+        raise

@@ -1,4 +1,4 @@
-"""Where tus uploads live: an interface and the local-disk implementation.
+"""Where tus uploads live: an interface and the single-process local-disk implementation.
 
 The protocol code only talks to :class:`UploadStorage`. An upload is an id chosen by the
 server (never a name from the client), its :class:`UploadInfo` and its bytes. Writes come in
@@ -6,24 +6,33 @@ as a :class:`ChunkWriter`: bytes are written at the current offset and only coun
 ``commit()`` returns; ``discard()`` forgets them, so a PATCH whose checksum fails leaves the
 offset where it was.
 
-An S3-compatible store fits behind the same interface: keep ``UploadInfo`` as a small JSON
-object (or a database row), buffer each chunk to a temporary file, and on ``commit()`` upload
-it as the next part of a multipart upload (parts below 5 MiB are kept in a ``.pending``
-object and prepended to the next chunk, as ``@tus/s3-store`` does); ``open()`` streams the
-finished object. The tus code above it does not change.
+Completion: the commit of the last chunk calls the ``on_last`` callback after the bytes are
+durable and *before* the final offset becomes visible. When the callback raises, the offset
+stays where it was, so HEAD never reports an upload complete that the application has not
+recorded: the client re-sends the last chunk and the completion runs again.
+
+:class:`LocalDiskStorage` keeps each upload's info as a JSON file beside its bytes and
+locks in process memory: one process only (the tus router on its own, tests). The exam
+server uses :class:`zhishiyun_server.tus.shared.SharedUploadStorage` (info and lock in the
+database, bytes on a local disk or in S3), which any number of processes can share.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import json
 import os
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+from zhishiyun_server.tus.errors import TusError
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -42,11 +51,55 @@ class UploadInfo:
     #: Seconds an unfinished upload lives after its last write (0: forever).
     expiry_window_s: float = 0.0
     completed_at: float | None = None
+    #: sha256 (hex) of the whole upload when it was hashed on the way in (one-chunk uploads).
+    file_sha256: str = ""
 
     @property
     def complete(self) -> bool:
         """True once every byte has arrived."""
         return self.offset >= self.length
+
+
+#: Called by the commit of an upload's last chunk: ``on_last(info, db)``; ``db`` is the
+#: database session of the commit's transaction when the storage has one, else None.
+OnLast = Callable[[UploadInfo, Any], None]
+
+#: Seconds a request waits for another one writing the same upload before 423.
+LOCK_WAIT_S = 10.0
+
+
+class Writers:
+    """One writer per upload at a time, within this process (:class:`LocalDiskStorage`).
+
+    A resumed client can arrive while the server still handles its cut-off request; both
+    writing at one offset would corrupt the file.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, upload_id: str) -> AsyncIterator[None]:
+        """Hold ``upload_id`` for one request (423 after ``LOCK_WAIT_S`` of waiting)."""
+        lock = self._locks.setdefault(upload_id, asyncio.Lock())
+        self._users[upload_id] = self._users.get(upload_id, 0) + 1
+        try:
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while lock.locked():  # polled: no cancellation races around acquire()
+                if time.monotonic() > deadline:
+                    raise TusError(423, "upload_busy",
+                                   "another request is still writing this upload; retry")
+                await asyncio.sleep(0.02)
+            await lock.acquire()  # free and no waiters: returns without suspending
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            self._users[upload_id] -= 1
+            if not self._users[upload_id]:
+                del self._users[upload_id], self._locks[upload_id]
 
 
 class ChunkWriter(abc.ABC):
@@ -63,16 +116,36 @@ class ChunkWriter(abc.ABC):
         """Append ``data`` after what this writer already wrote."""
 
     @abc.abstractmethod
-    def commit(self) -> int:
-        """Make the written bytes durable and part of the upload; return the new offset."""
+    def commit(self, on_last: OnLast | None = None) -> int:
+        """Make the written bytes part of the upload; return the new offset.
+
+        For the last chunk, ``on_last`` runs once the bytes are durable and before the
+        final offset is visible; if it raises, the offset stays where it was.
+        """
 
     @abc.abstractmethod
     def discard(self) -> None:
-        """Forget everything this writer wrote; the offset stays where it was."""
+        """Forget everything this writer wrote; the offset stays where it was.
+
+        Never shrinks what another writer committed meanwhile (a stale PATCH that ends
+        after the client resumed elsewhere leaves the completed upload alone).
+        """
 
 
 class UploadStorage(abc.ABC):
     """The storage behind the tus endpoint."""
+
+    #: True when the storage removes expired uploads on its own (no sweep in requests).
+    sweeps_itself = False
+
+    def hold(self, upload_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the upload's writer lock for one request (423 when it stays busy).
+
+        The default lock lives in this process; a storage shared by several processes
+        overrides it with a shared one.
+        """
+        writers = self.__dict__.setdefault("_writers", Writers())
+        return writers.hold(upload_id)
 
     @abc.abstractmethod
     def create(self, length: int, metadata: dict[str, str], owner: str,
@@ -105,7 +178,8 @@ class UploadStorage(abc.ABC):
 
 
 def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    # A unique temporary name: two writers never share (and truncate) one temp file.
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         if sync:
@@ -128,25 +202,36 @@ class _LocalChunkWriter(ChunkWriter):
         self._file.write(data)
         self._written += len(data)
 
-    def commit(self) -> int:
+    def commit(self, on_last: OnLast | None = None) -> int:
         end = self._info.offset + self._written
         last = end >= self._info.length
         try:
-            self._file.truncate(end)
             self._file.flush()
             if last:  # the client forgets a finished upload: it must be on disk first
                 _datasync(self._file.fileno())
         finally:
             self._file.close()
-        self._info.offset = end
-        self._storage._save(self._info, sync=last)
+        done = UploadInfo(**{**asdict(self._info), "offset": end})
+        if last:
+            done.completed_at = time.time()
+            if on_last is not None:
+                on_last(done, None)  # raises: the offset stays where it was
+            if not self._storage._data_path(done.id).exists():
+                return end  # the completion removed the upload (a duplicate copy)
+        # Not fsynced: once the completion is recorded in the database, that record and
+        # the fsynced bytes are what count; a lost info file only means a resent chunk.
+        self._storage._save(done, sync=False)
+        self._info.offset, self._info.completed_at = end, done.completed_at
         return end
 
     def discard(self) -> None:
         if self._file.closed:
             return
         try:
-            self._file.truncate(self._info.offset)
+            current = self._storage.get(self._info.id)
+            if current is not None and current.offset == self._info.offset \
+                    and not current.complete:
+                self._file.truncate(self._info.offset)
         finally:
             self._file.close()
 
@@ -176,7 +261,8 @@ class LocalDiskStorage(UploadStorage):
                           expiry_window_s=max(0.0, expires_at - time.time()) if expires_at
                           else 0.0)
         self._data_path(info.id).touch()
-        self.save(info)
+        # Not fsynced: after a power cut the client's resume gets 404 and creates it again.
+        self._save(info, sync=False)
         return info
 
     def get(self, upload_id: str) -> UploadInfo | None:  # noqa: D102
@@ -210,3 +296,16 @@ class LocalDiskStorage(UploadStorage):
 
     def ids(self) -> list[str]:  # noqa: D102
         return sorted(p.stem for p in self.root.glob("*.json") if UPLOAD_ID.match(p.stem))
+
+
+def sha256_of(storage: UploadStorage, info: UploadInfo) -> str:
+    """The sha256 of a complete upload: from the way in when known, else read back."""
+    if info.file_sha256:
+        return info.file_sha256
+    import hashlib
+
+    digest = hashlib.sha256()
+    with storage.open(info.id) as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

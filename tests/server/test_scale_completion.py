@@ -1,0 +1,139 @@
+"""No silent loss after the last byte: a segment counts as uploaded only once it is recorded.
+
+The real app (SQLite, local disk) served by uvicorn on 127.0.0.1 in this process, so that a
+failure can be injected at the worst moment: after the last byte of a segment arrived. The
+client is tuspy, the library the desktop client uploads with; its resume must end with the
+segment in the session's recordings, exactly once, with the right bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+
+import pytest
+import requests
+import uvicorn
+from sqlalchemy.exc import OperationalError
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError
+
+from tests.conftest import free_port
+from tests.upload.conftest import enter_written_exam
+from zhishiyun_server.app import create_app
+from zhishiyun_server.demo import seed_if_empty
+from zhishiyun_server.settings import ServerConfig
+from zhishiyun_server.tus import storage as tus_storage
+from zhishiyun_server.tus.endpoint import ExamUploadHooks
+
+pytestmark = pytest.mark.integration
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    """The exam server app with demo data, on a free port, for this test only."""
+    config = ServerConfig(data_dir=tmp_path / "data", demo=True)
+    app = create_app(config)
+    seed_if_empty(app.state.session_factory, config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    app.state.engine.dispose()
+
+
+def _segment(tmp_path, size: int = 300_000):
+    data = os.urandom(size)
+    path = tmp_path / "000000.mp4"
+    path.write_bytes(data)
+    return path, data, hashlib.sha256(data).hexdigest()
+
+
+def _uploader(entered, path, sha256: str, url: str | None = None):
+    client = TusClient(entered.upload_url, headers=entered.auth)
+    return client.uploader(str(path), url=url, chunk_size=1 << 20, retries=0, metadata={
+        "session_id": entered.session_id, "track": "screen", "seq": "0", "sha256": sha256,
+        "filename": "000000.mp4"})
+
+
+def _received(url: str, entered) -> dict:
+    resp = requests.get(f"{url}/api/v1/sessions/{entered.session_id}/recordings",
+                        headers=entered.auth, timeout=10)
+    resp.raise_for_status()
+    return resp.json()["tracks"].get("screen", {})
+
+
+def _offset(upload_url: str, entered) -> tuple[int, int]:
+    resp = requests.head(upload_url, headers={**TUS, **entered.auth}, timeout=10)
+    return int(resp.headers["Upload-Offset"]), int(resp.headers["Upload-Length"])
+
+
+def test_recording_that_fails_after_the_last_byte_leaves_the_upload_unfinished(
+        app_url, tmp_path, monkeypatch):
+    entered = enter_written_exam(app_url)
+    path, data, sha256 = _segment(tmp_path)
+    real = ExamUploadHooks.on_complete
+    calls = []
+
+    def database_gone_once(self, principal, info, storage):
+        calls.append(info.id)
+        if len(calls) == 1:  # the database fails just as the segment is to be recorded
+            raise OperationalError("INSERT INTO recording_segments", {},
+                                   Exception("database is locked"))
+        return real(self, principal, info, storage)
+
+    monkeypatch.setattr(ExamUploadHooks, "on_complete", database_gone_once)
+    first = _uploader(entered, path, sha256)
+    with pytest.raises(TusCommunicationError) as failed:
+        first.upload()
+    assert failed.value.status_code == 503  # busy, retry: not a 500
+
+    offset, length = _offset(first.url, entered)
+    assert offset < length  # HEAD does not call an unrecorded segment complete
+    assert 0 not in _received(app_url, entered).get("received", [])
+
+    _uploader(entered, path, sha256, url=first.url).upload()  # the client's resume
+    assert _offset(first.url, entered) == (length, length)
+    track = _received(app_url, entered)
+    assert track["received"] == [0] and track["bytes"] == len(data)
+    assert len(calls) == 2
+
+
+def test_a_crash_between_recording_and_publishing_the_offset_records_once(
+        app_url, tmp_path, monkeypatch):
+    entered = enter_written_exam(app_url)
+    path, data, sha256 = _segment(tmp_path)
+    real_save = tus_storage.LocalDiskStorage._save
+    crashed = []
+
+    def crash_on_completing_save(self, info, sync):
+        if info.complete and not crashed:  # recorded already; the offset is not saved yet
+            crashed.append(info.id)
+            raise OSError(28, "No space left on device")
+        return real_save(self, info, sync)
+
+    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_save", crash_on_completing_save)
+    first = _uploader(entered, path, sha256)
+    with pytest.raises(TusCommunicationError):
+        first.upload()
+    assert crashed and _offset(first.url, entered)[0] < len(data)
+
+    _uploader(entered, path, sha256, url=first.url).upload()
+    track = _received(app_url, entered)
+    assert track["received"] == [0] and track["bytes"] == len(data)
+    # The recorded bytes are the segment's, and the resent chunk did not count twice.
+    from zhishiyun_server.tus.storage import LocalDiskStorage
+
+    stored = LocalDiskStorage(tmp_path / "data" / "uploads")
+    with stored.open(first.url.rsplit("/", 1)[1]) as f:
+        assert hashlib.sha256(f.read()).hexdigest() == sha256
