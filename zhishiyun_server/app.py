@@ -57,6 +57,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(tus_router)
     from zhishiyun_server import bindings  # second camera: bind codes, /phone/ (issue 11)
     bindings.install(app)
+    from zhishiyun_server.integrity.identity import router as identity  # random identity checks
+    app.include_router(identity, prefix=API)
     from zhishiyun_server import review  # review console /review/ + 求助 API (help/)
     review.install(app)
     # Other parts register here, one line each:

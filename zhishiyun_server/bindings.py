@@ -41,7 +41,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select, updat
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from zhishiyun_formats.manifest import canonical_bytes, compute_mac, format_time, line_hash
-from zhishiyun_server import clock
+from zhishiyun_server import clock, login_limits
 from zhishiyun_server.bindings_schemas import (
     BindingIn,
     BindingOut,
@@ -53,6 +53,7 @@ from zhishiyun_server.bindings_schemas import (
     RedeemIn,
     RedeemOut,
 )
+from zhishiyun_server.clientaddr import client_address
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import (
     bearer,
@@ -64,7 +65,7 @@ from zhishiyun_server.deps import (
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
 from zhishiyun_server.routes.exams import ends_at
-from zhishiyun_server.security import RateLimiter
+from zhishiyun_server.routes.meta import organisation
 
 router = APIRouter(tags=["second camera"])
 TRACK = "phone"
@@ -200,11 +201,10 @@ def binding_status(session_id: str, candidate: Candidate = Depends(current_candi
 # --- phone side -----------------------------------------------------------------------
 
 
-def _limiter(request: Request) -> RateLimiter:
-    limiter = getattr(request.app.state, "bind_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.bind_limiter = RateLimiter(30, 300.0)
-    return limiter
+#: Wrong bind codes per client address per five minutes (kept in the database).
+BIND_CODE_LIMITS = login_limits.Limits(30, 300.0)
+#: The bucket name wrong bind codes are counted under (not an ID number).
+BIND_CODE_BUCKET = "(bind code)"
 
 
 def _next_seq(db: Session, session_id: str) -> int:
@@ -218,19 +218,16 @@ def _next_seq(db: Session, session_id: str) -> int:
 @router.post("/phone/redeem", response_model=RedeemOut)
 def redeem(body: RedeemIn, request: Request, db: Session = Depends(get_db)) -> RedeemOut:
     """Turn a bind code into the phone's credential (once; a later bind revokes it)."""
-    address = request.client.host if request.client else "?"
-    limiter = _limiter(request)
-    wait = limiter.retry_after(address)
-    if wait:
-        raise ApiProblem(429, "too_many_attempts", f"Too many wrong codes. Wait {wait} s.",
-                         headers={"Retry-After": str(wait)})
+    factory = request.app.state.session_factory
+    attempt = login_limits.reserve(factory, BIND_CODE_LIMITS, BIND_CODE_BUCKET,
+                                   client_address(request))
     now = clock.now()
     row = db.scalar(select(Binding).where(Binding.code_hash == _digest(
         normalise_code(body.code))))
-    if row is None:
-        limiter.failed(address)
+    if row is None:  # the reservation stays: one wrong code
         raise ApiProblem(404, "bad_code", "This bind code is not valid. Check it on the "
                          "computer's screen.")
+    login_limits.release(factory, attempt)  # a real code, even if used or expired
     if row.redeemed_at is not None:
         raise ApiProblem(409, "code_used", "This bind code was already used. Ask the "
                          "computer for a new code.")
@@ -256,7 +253,7 @@ def redeem(body: RedeemIn, request: Request, db: Session = Depends(get_db)) -> R
         credential_hash=_digest(credential), credential_expires_at=expires, last_seen_at=now,
         user_agent=request.headers.get("user-agent", "")[:300]))
     db.commit()
-    limiter.reset(address)
+    login_limits.settle(factory, attempt, ok=True)
     name = session.candidate.name
     return RedeemOut(credential=credential, session_id=session.id, track=TRACK,
                      exam_name=session.exam.name,
@@ -318,6 +315,9 @@ def phone_manifest(body: PhoneSegmentIn, row: Binding = Depends(phone_binding),
     start = datetime.fromtimestamp(body.start_ms / 1000, timezone.utc)
     if abs(start - now) > timedelta(days=1):
         raise ApiProblem(422, "bad_start", "The chunk's start time is not plausible.")
+    limit = organisation(db).max_upload_bytes
+    if body.bytes > limit:  # the server signs this number: it must be one it would accept
+        raise ApiProblem(422, "bad_size", f"A chunk is at most {limit} bytes.")
     record = {"seq": body.seq, "track": TRACK, "start": format_time(start),
               "duration_ms": body.duration_ms, "bytes": body.bytes, "sha256": body.sha256,
               "prev": line_hash(previous.line) if previous is not None else "",

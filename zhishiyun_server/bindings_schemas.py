@@ -6,6 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from zhishiyun_server.validation import INT32_MAX, MAX_SEQ
+
+#: 2100-01-01 in Unix milliseconds: later start times are not plausible.
+LATEST_MS = 4_102_444_800_000
+
 
 class BindingIn(BaseModel):
     """Optional: a shorter life for the code than the server's default."""
@@ -79,10 +84,11 @@ class HeartbeatOut(BaseModel):
 class PhoneSegmentIn(BaseModel):
     """One closed chunk, for the server to write its manifest line."""
 
-    seq: int = Field(ge=0, le=10_000_000)
-    start_ms: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
+    #: Unix milliseconds; the route also holds it to a day around the server's clock.
+    start_ms: int = Field(ge=0, le=LATEST_MS)
     duration_ms: int = Field(ge=0, le=24 * 3600 * 1000)
-    bytes: int = Field(ge=0)
+    bytes: int = Field(ge=0, le=INT32_MAX * 1024)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     mime: str = Field(default="", max_length=100)
 

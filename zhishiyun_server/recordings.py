@@ -179,10 +179,11 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
 
 def record_segment(db: Session, session_id: str, track: str, seq: int, size: int,
                    sha256: str, storage_key: str) -> None:
-    """Record a fully received, verified segment (a re-upload replaces the row).
+    """Record a fully received, verified segment (the first copy of a seq stays).
 
     Raises:
-        ApiProblem: 422 ``sha256_mismatch`` when the manifest names another sha256.
+        ApiProblem: 422 ``sha256_mismatch`` when the manifest names another sha256;
+            409 ``segment_exists`` when this seq was already received.
     """
     line = db.scalar(select(ManifestLine).where(
         ManifestLine.session_id == session_id, ManifestLine.track == track,
@@ -193,9 +194,10 @@ def record_segment(db: Session, session_id: str, track: str, seq: int, size: int
     row = db.scalar(select(RecordingSegment).where(
         RecordingSegment.session_id == session_id, RecordingSegment.track == track,
         RecordingSegment.seq == seq))
-    if row is None:
-        row = RecordingSegment(session_id=session_id, track=track, seq=seq)
-        db.add(row)
+    if row is not None:  # evidence is never replaced (the tus endpoint records the attempt)
+        raise ApiProblem(409, "segment_exists", f"segment {track}/{seq} was already received")
+    row = RecordingSegment(session_id=session_id, track=track, seq=seq)
+    db.add(row)
     row.bytes, row.sha256, row.storage_key = size, sha256, storage_key
     row.received_at = clock.now()
     db.commit()

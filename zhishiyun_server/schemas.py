@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhishiyun_server.integrity.settings import IntegrityConfig
+from zhishiyun_server.validation import SaneDatetime, Version
 
 
 class Health(BaseModel):
@@ -223,7 +224,7 @@ class PaperList(BaseModel):
 class AnswerIn(BaseModel):
     """A written answer: higher ``version`` wins."""
 
-    version: int = Field(ge=0)
+    version: Version
     content: str = Field(max_length=200_000)
 
 
@@ -241,7 +242,7 @@ class EventIn(BaseModel):
 
     id: str = Field(min_length=1, max_length=64)
     kind: str = Field(min_length=1, max_length=64)
-    at: datetime
+    at: SaneDatetime
     details: dict[str, Any] = Field(default_factory=dict)
 
 

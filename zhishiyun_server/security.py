@@ -1,4 +1,4 @@
-"""Passwords (scrypt), login tokens (random, stored hashed) and the login rate limit."""
+"""Passwords (scrypt, a bounded number at once), login tokens (random, stored hashed)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import hmac
 import os
 import secrets
 import threading
-import time
-from collections import deque
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -23,11 +21,34 @@ TOKEN_LIFETIME = timedelta(hours=12)
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
 
+#: scrypt computations at once (each holds 16 MiB): a burst of logins queues here instead
+#: of taking all the memory and every worker thread.
+SCRYPT_SLOTS = max(2, min(8, os.cpu_count() or 2))
+#: Seconds a login waits for a free slot before 503 ``busy``.
+SCRYPT_WAIT_S = 15.0
+_scrypt_slots = threading.BoundedSemaphore(SCRYPT_SLOTS)
+
+
+class ServerBusy(Exception):
+    """No scrypt slot became free in time."""
+
+
+def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    if n > 2**20 or r > 32 or p > 16:  # a stored hash from elsewhere must not cost more
+        raise ValueError("scrypt parameters out of range")
+    if not _scrypt_slots.acquire(timeout=SCRYPT_WAIT_S):
+        raise ServerBusy
+    try:
+        return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p,
+                              maxmem=64 * 1024 * 1024, dklen=dklen)
+    finally:
+        _scrypt_slots.release()
+
+
 def hash_password(password: str) -> str:
     """A self-describing scrypt hash of ``password``."""
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R,
-                            p=SCRYPT_P, maxmem=64 * 1024 * 1024, dklen=32)
+    digest = _scrypt(password.encode("utf-8"), salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, 32)
     b64 = base64.b64encode
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
 
@@ -43,9 +64,8 @@ def verify_password(password: str, stored: str | None) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt),
-                                n=int(n), r=int(r), p=int(p), maxmem=64 * 1024 * 1024,
-                                dklen=len(expected))
+        actual = _scrypt(password.encode("utf-8"), base64.b64decode(salt), int(n), int(r),
+                         int(p), len(expected))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -73,38 +93,3 @@ def find_token(db: Session, token: str) -> Token | None:
     if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
         return None
     return row
-
-
-class RateLimiter:
-    """Sliding-window limit on failed attempts per key (e.g. ID number, client address)."""
-
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _prune(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may try again; 0 when it may try now."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._prune(key, now)
-            if len(times) < self.max_failures:
-                return 0
-            return max(1, int(times[0] + self.window_s - now + 0.999))
-
-    def failed(self, key: str) -> None:
-        """Record one failed attempt for ``key``."""
-        with self._lock:
-            self._prune(key, time.monotonic()).append(time.monotonic())
-
-    def reset(self, key: str) -> None:
-        """Forget ``key``'s failures (after a success)."""
-        with self._lock:
-            self._failures.pop(key, None)

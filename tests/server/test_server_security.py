@@ -1,8 +1,11 @@
-"""Passwords are scrypt hashes, tokens are stored hashed, the limiter counts failures."""
+"""Passwords are scrypt hashes, tokens are stored hashed, the login limits count failures."""
 
 from __future__ import annotations
 
-from zhishiyun_server.security import RateLimiter, hash_password, token_digest, verify_password
+import pytest
+
+from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.security import hash_password, token_digest, verify_password
 
 
 def test_password_hashes_are_salted_scrypt_and_verify():
@@ -25,12 +28,19 @@ def test_tokens_are_stored_as_digests():
     assert len(token_digest("abc")) == 64 and token_digest("abc") != "abc"
 
 
-def test_rate_limiter_blocks_after_the_failures_and_resets_on_success():
-    limiter = RateLimiter(max_failures=3, window_s=60)
-    for _ in range(3):
-        assert limiter.retry_after("id:1") == 0
-        limiter.failed("id:1")
-    assert 0 < limiter.retry_after("id:1") <= 60
-    assert limiter.retry_after("id:2") == 0
-    limiter.reset("id:1")
-    assert limiter.retry_after("id:1") == 0
+def test_login_limits_block_after_the_failures_and_reset_on_success(tmp_path):
+    from zhishiyun_server import login_limits
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.settings import ServerConfig
+
+    app = create_app(ServerConfig(data_dir=tmp_path))
+    factory, limits = app.state.session_factory, login_limits.Limits(3, 60)
+    held = [login_limits.reserve(factory, limits, "ID1", "10.0.0.1") for _ in range(3)]
+    with pytest.raises(ApiProblem) as refused:
+        login_limits.reserve(factory, limits, "ID1", "10.0.0.1")
+    assert refused.value.status == 429 and 0 < refused.value.extra["retry_after"] <= 60
+    login_limits.reserve(factory, limits, "ID1", "10.0.0.2")  # another client is not locked
+    login_limits.reserve(factory, limits, "ID2", "10.0.0.1")  # nor another ID number
+    login_limits.settle(factory, held[0], ok=True)
+    login_limits.reserve(factory, limits, "ID1", "10.0.0.1")
+    app.state.engine.dispose()

@@ -333,7 +333,7 @@ class Recorder:
         camera = None
         if self._camera_spec is not None:
             camera = CameraSource(self._camera_spec, s.camera_width, s.camera_height,
-                                  s.camera_fps, emit)
+                                  s.camera_fps, emit, encoder_frames=True)
             self.sources["camera"] = camera
         mic = None
         if (self._mic_name or "").lower() != "none":

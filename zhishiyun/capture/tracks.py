@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from zhishiyun.capture.context import TrackContext
@@ -30,6 +31,9 @@ from zhishiyun.capture.sources import MicrophoneSource, Source, clock
 from zhishiyun.config import RecordingSettings
 
 log = logging.getLogger(__name__)
+
+#: A picture from a source: a BGR/BGRA array, or a ``yuv420p`` frame ready to encode.
+Picture = np.ndarray | av.VideoFrame
 
 GRACE = 0.3
 MAX_GRACE = 3.0
@@ -74,7 +78,8 @@ class Track:
         self._start_iso = ""
         self._held_video: list[tuple[float, Any]] = []
         self._held_audio: list[tuple[float, np.ndarray]] = []
-        self._last_image: np.ndarray | None = None
+        self._last_image: Picture | None = None
+        self._preview: tuple[Picture, np.ndarray] | None = None
         self._last_encoded_t = -math.inf
         self._alive_t = -math.inf
         self._segment_path = Path()
@@ -104,8 +109,18 @@ class Track:
 
     @property
     def last_image(self) -> np.ndarray | None:
-        """The newest real picture encoded (not a black placeholder)."""
-        return self._last_image
+        """The newest real picture encoded (not a black placeholder), as a BGR/BGRA array.
+
+        A picture that arrived as a video frame is converted on the first call only.
+        """
+        image = self._last_image
+        if image is None or isinstance(image, np.ndarray):
+            return image
+        preview = self._preview
+        if preview is None or preview[0] is not image:
+            preview = (image, image.to_ndarray(format="bgr24"))
+            self._preview = preview
+        return preview[1]
 
     @property
     def grace(self) -> float:
@@ -192,7 +207,7 @@ class Track:
                     break
                 handler(t, payload)
 
-    def _video_in(self, t: float, image: np.ndarray) -> None:
+    def _video_in(self, t: float, image: Picture) -> None:
         stop_t = self._ctx.timeline.stop_t
         if stop_t is not None and t >= stop_t:
             return
@@ -202,7 +217,7 @@ class Track:
         self._encode(t, image)
         self.video.counters.encoded += 1  # type: ignore[union-attr]
 
-    def _encode(self, t: float, image: np.ndarray) -> None:
+    def _encode(self, t: float, image: Picture) -> None:
         assert self._segment is not None
         t_ms = max(0, int(round((t - self._seg_start) * 1000)))
         self._segment.add_video(image, t_ms, self.pixel_format)
@@ -360,16 +375,18 @@ class Track:
             wanted = int(round((end - self._seg_start) * self.microphone.rate))
             if wanted > segment.audio_written:
                 segment.add_audio(np.zeros(wanted - segment.audio_written, np.float32))
-        segment.close()  # flushes the encoders; hashing and fsync happen on the closer
+        segment.close()  # flushes the encoders and hashes what they wrote; fsync on the closer
         record: dict[str, Any] = {
             "seq": seq, "track": self.name, "start": self._start_iso,
             "duration_ms": max(0, int(round((end - self._seg_start) * 1000))),
             "encoder": self._ctx.encoder.video, "frames": segment.video_frames,
         }
+        if segment.sha256:
+            record.update(bytes=segment.bytes, sha256=segment.sha256)
         self._closing.put((segment.path, record))
 
     def _run_closer(self) -> None:
-        """On ``close-<track>``: fsync, hash, manifest line, ``segment_did_close``, in order.
+        """On ``close-<track>``: fsync, manifest line, ``segment_did_close``, in order.
 
         Kept off the encoder thread: an fsync on a busy disk can take seconds, and the
         camera must not drop frames meanwhile.
@@ -381,8 +398,9 @@ class Track:
             path, record = item
             try:
                 fsync_path(path)
-                digest, size = sha256_file(path)
-                record.update(bytes=size, sha256=digest)
+                if "sha256" not in record:  # the muxer rewrote bytes: hash from the disk
+                    digest, size = sha256_file(path)
+                    record.update(bytes=size, sha256=digest)
                 written = self._ctx.manifest.append(record)
                 marker_path(path).unlink(missing_ok=True)
             except Exception as exc:  # noqa: BLE001 - recovery picks the segment up later
@@ -390,6 +408,7 @@ class Track:
                 self._ctx.emit("track_failed", self.name, f"closing {path.name}: {exc}")
                 continue
             closed = ClosedSegment(self.name, record["seq"], path, record["start"],
-                                   record["duration_ms"], size, digest, False, written)
+                                   record["duration_ms"], record["bytes"], record["sha256"],
+                                   False, written)
             self.closed.append(closed)
             self._ctx.segment_closed(closed)

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from zhishiyun_server import clock
+from zhishiyun_server.clientaddr import client_address
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.face import service
@@ -43,9 +44,16 @@ from zhishiyun_server.face.schemas import (
     ReviewReply,
     ReviewStatus,
 )
-from zhishiyun_server.routes.auth import check_rate_limit, login_reply, record_attempt
+from zhishiyun_server.routes.auth import (
+    check_rate_limit,
+    login_reply,
+    record_address_failure,
+    record_attempt,
+    release_attempt,
+)
 from zhishiyun_server.routes.meta import organisation
 from zhishiyun_server.schemas import CandidateBrief, LoginReply
+from zhishiyun_server.validation import DbId
 
 router = APIRouter(tags=["face"])
 FORM_SLACK = 256 * 1024
@@ -76,7 +84,7 @@ def face_policy(request: Request) -> FacePolicy:
 
 
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "?"
+    return client_address(request)
 
 
 def _require_face_login(db: Session) -> None:
@@ -92,6 +100,7 @@ def _identify(request: Request, db: Session, name: str, id_number: str):
         record_attempt(request, keys, False)
         raise ApiProblem(401, "identity_mismatch",
                          "The name and ID number do not match an enrolled candidate.")
+    release_attempt(request, keys)  # a matching identity is not a failed login
     return candidate
 
 
@@ -254,7 +263,7 @@ def _verify(request: Request, policy: FacePolicy, challenge_id: str, name: str,
             service.record_attempt(db, candidate, policy, outcome="refused",
                                    stage=verdict.stage, code=verdict.code, **common)
             db.commit()
-            request.app.state.address_limiter.failed(f"ip:{_address(request)}")
+            record_address_failure(request)
             left = service.attempts_left(db, candidate, policy)
             extra = {"fallback": service.fallback(organisation(db), candidate)} if not left else {}
             if "action" in verdict.details:
@@ -266,7 +275,6 @@ def _verify(request: Request, policy: FacePolicy, challenge_id: str, name: str,
             candidate.face_embedding = embedding_to_bytes(verdict.embedding)
             outcome = "enrolled"
         service.record_attempt(db, candidate, policy, outcome=outcome, **common)
-        request.app.state.login_limiter.reset(f"id:{candidate.id_number}")
         return login_reply(db, candidate, "face")
 
 
@@ -315,7 +323,7 @@ def _submit_review(request: Request, policy: FacePolicy, name: str, id_number: s
 
 
 @router.get("/auth/face/review/{review_id}", response_model=ReviewStatus)
-def review_status(review_id: int, x_review_secret: str = Header(default=""),
+def review_status(review_id: DbId, x_review_secret: str = Header(default=""),
                   db: Session = Depends(get_db)) -> ReviewStatus:
     """The review's state; the first poll after approval carries the login token."""
     review = db.get(FaceReview, review_id)

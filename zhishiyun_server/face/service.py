@@ -71,12 +71,13 @@ def cooldown_left(db: Session, candidate: Candidate, policy: FacePolicy) -> int:
 
 
 def new_challenge(db: Session, candidate: Candidate, policy: FacePolicy) -> FaceChallenge:
-    """A fresh challenge; any open one of this candidate stops being usable. Caller commits."""
+    """A fresh challenge. Caller commits.
+
+    Open challenges of the same candidate stay usable: whoever asked for one holds its
+    random id, and a stranger who knows the candidate's name and ID number must not be able
+    to spoil the candidate's own verification by asking for another.
+    """
     now = clock.now()
-    db.execute(update(FaceChallenge)
-               .where(FaceChallenge.candidate_id == candidate.id,
-                      FaceChallenge.used_at.is_(None), FaceChallenge.cancelled_at.is_(None))
-               .values(used_at=now))
     count = max(1, min(policy.actions, len(ACTIONS)))
     actions = _random.sample(ACTIONS, count)
     # Left then right (or the reverse) back to back is hard to do well: keep them apart.

@@ -1,8 +1,8 @@
 """Password login, logout and the candidate's profile.
 
 Face login (``POST /auth/face``) lives in ``zhishiyun_server/face/`` and reuses
-:func:`login_reply`, :func:`zhishiyun_server.security.issue_token` and the app's
-``login_limiter``.
+:func:`login_reply`, :func:`zhishiyun_server.security.issue_token` and the failed-login
+limits (:func:`check_rate_limit` and friends, :mod:`zhishiyun_server.login_limits`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from zhishiyun_server import clock
+from zhishiyun_server import clock, login_limits
+from zhishiyun_server.clientaddr import client_address
 from zhishiyun_server.deps import current_candidate, current_token, forget_token, get_db
 from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.login_limits import Reservation
 from zhishiyun_server.models import Candidate, Token
 from zhishiyun_server.routes.meta import organisation
 from zhishiyun_server.schemas import (
@@ -26,7 +28,7 @@ from zhishiyun_server.schemas import (
     Profile,
     ProfileUpdate,
 )
-from zhishiyun_server.security import issue_token, verify_password
+from zhishiyun_server.security import ServerBusy, issue_token, verify_password
 
 router = APIRouter(tags=["auth"])
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -48,31 +50,30 @@ def login_reply(db: Session, candidate: Candidate, method: str) -> LoginReply:
         name=candidate.name, id_number_masked=mask_id_number(candidate.id_number)))
 
 
-def check_rate_limit(request: Request, id_number: str) -> list[str]:
-    """Raise 429 with Retry-After when this ID number or address failed too often.
+def check_rate_limit(request: Request, id_number: str) -> Reservation:
+    """Reserve one login attempt for this ID number from this client, or raise 429.
 
-    Returns the limiter keys to mark failed (or reset) after the attempt.
+    The reservation counts as a failure until :func:`record_attempt` says it succeeded
+    (or :func:`release_attempt` withdraws it), so a burst of attempts counts in full.
     """
-    limiter = request.app.state.login_limiter
-    by_address = request.app.state.address_limiter
-    address = request.client.host if request.client else "?"
-    wait = max(limiter.retry_after(f"id:{id_number}"), by_address.retry_after(f"ip:{address}"))
-    if wait:
-        raise ApiProblem(429, "too_many_attempts",
-                         f"Too many failed logins. Try again in {wait} seconds.",
-                         headers={"Retry-After": str(wait)}, retry_after=wait)
-    return [f"id:{id_number}", f"ip:{address}"]
+    app = request.app
+    return login_limits.reserve(app.state.session_factory, app.state.login_limits,
+                                id_number, client_address(request))
 
 
-def record_attempt(request: Request, keys: list[str], ok: bool) -> None:
-    """Count a failed login against the keys, or clear the ID number's count on success."""
-    limiters = (request.app.state.login_limiter, request.app.state.address_limiter)
-    for limiter, key in zip(limiters, keys, strict=True):
-        if ok:
-            if key.startswith("id:"):
-                limiter.reset(key)
-        else:
-            limiter.failed(key)
+def record_attempt(request: Request, keys: Reservation, ok: bool) -> None:
+    """After the check: a success clears this ID number's failures from this client."""
+    login_limits.settle(request.app.state.session_factory, keys, ok)
+
+
+def release_attempt(request: Request, keys: Reservation) -> None:
+    """Withdraw a reservation that was not a failed login (e.g. the identity matched)."""
+    login_limits.release(request.app.state.session_factory, keys)
+
+
+def record_address_failure(request: Request) -> None:
+    """One failure counted against the client's address only (e.g. a refused face)."""
+    login_limits.failed(request.app.state.session_factory, "", client_address(request))
 
 
 @router.post("/auth/password", response_model=LoginReply)
@@ -85,7 +86,11 @@ def login_password(body: PasswordLogin, request: Request,
     id_number = body.id_number.strip().upper()
     keys = check_rate_limit(request, id_number)
     candidate = db.scalar(select(Candidate).where(Candidate.id_number == id_number))
-    ok = verify_password(body.password, candidate.password_hash if candidate else None)
+    try:
+        ok = verify_password(body.password, candidate.password_hash if candidate else None)
+    except ServerBusy:
+        release_attempt(request, keys)
+        raise
     record_attempt(request, keys, ok)
     if not ok or candidate is None:
         raise ApiProblem(401, "invalid_credentials", "ID number or password is wrong.")

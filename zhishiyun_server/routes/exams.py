@@ -35,6 +35,7 @@ from zhishiyun_server.schemas import (
     SessionReply,
     TrackSummary,
 )
+from zhishiyun_server.validation import DbId
 
 router = APIRouter(tags=["exams"])
 
@@ -121,7 +122,7 @@ def list_exams(candidate: Candidate = Depends(current_candidate),
 
 
 @router.get("/exams/{exam_id}", response_model=ExamInfo)
-def get_exam(exam_id: int, candidate: Candidate = Depends(current_candidate),
+def get_exam(exam_id: DbId, candidate: Candidate = Depends(current_candidate),
              db: Session = Depends(get_db)) -> ExamInfo:
     """One of my exams."""
     return exam_info(db, my_enrolment(db, candidate, exam_id))
@@ -129,7 +130,7 @@ def get_exam(exam_id: int, candidate: Candidate = Depends(current_candidate),
 
 @router.get("/exams/{exam_id}/attachments/{attachment_id}",
             response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
-def download_attachment(exam_id: int, attachment_id: int,
+def download_attachment(exam_id: DbId, attachment_id: DbId,
                         candidate: Candidate = Depends(current_candidate),
                         db: Session = Depends(get_db)) -> Response:
     """The bytes of an attachment of one of my exams."""
@@ -148,7 +149,7 @@ def _quote(name: str) -> str:
 
 
 @router.post("/exams/{exam_id}/lottery", response_model=LotteryReply)
-def draw_lot(exam_id: int, candidate: Candidate = Depends(current_candidate),
+def draw_lot(exam_id: DbId, candidate: Candidate = Depends(current_candidate),
              db: Session = Depends(get_db)) -> LotteryReply:
     """Draw my interview order number; once drawn, every later call returns the same one."""
     enrolment = my_enrolment(db, candidate, exam_id)
@@ -172,7 +173,7 @@ def draw_lot(exam_id: int, candidate: Candidate = Depends(current_candidate),
 
 
 @router.post("/exams/{exam_id}/accept", response_model=AcceptReply)
-def accept_rules(exam_id: int, candidate: Candidate = Depends(current_candidate),
+def accept_rules(exam_id: DbId, candidate: Candidate = Depends(current_candidate),
                  db: Session = Depends(get_db)) -> AcceptReply:
     """Accept the exam rules (repeating it keeps the first time)."""
     enrolment = my_enrolment(db, candidate, exam_id)
@@ -197,7 +198,7 @@ def session_reply(request: Request, db: Session, session: ExamSession) -> Sessio
 
 
 @router.post("/exams/{exam_id}/sessions", response_model=SessionReply)
-def enter_exam(exam_id: int, request: Request, candidate: Candidate = Depends(current_candidate),
+def enter_exam(exam_id: DbId, request: Request, candidate: Candidate = Depends(current_candidate),
                db: Session = Depends(get_db), body: EnterIn | None = None) -> SessionReply:
     """Enter: inside the entry window, after accept (and the lot for interviews).
 

@@ -11,6 +11,7 @@ from zhishiyun_server.deps import current_candidate, get_db
 from zhishiyun_server.errors import not_found
 from zhishiyun_server.models import Candidate, Message
 from zhishiyun_server.schemas import MessageInfo, MessageList, OkReply
+from zhishiyun_server.validation import DbId
 
 router = APIRouter(tags=["messages"])
 
@@ -27,7 +28,7 @@ def list_messages(candidate: Candidate = Depends(current_candidate),
 
 
 @router.post("/messages/{message_id}/read", response_model=OkReply)
-def read_message(message_id: int, candidate: Candidate = Depends(current_candidate),
+def read_message(message_id: DbId, candidate: Candidate = Depends(current_candidate),
                  db: Session = Depends(get_db)) -> OkReply:
     """Mark one of my messages read."""
     row = db.get(Message, message_id)

@@ -26,6 +26,7 @@ from zhishiyun_server.schemas import (
     PaperInfo,
     PaperList,
 )
+from zhishiyun_server.validation import DbId
 
 router = APIRouter(tags=["sessions"])
 #: Answers arriving this long after the end still count (queued while offline).
@@ -62,7 +63,7 @@ def papers(session_id: str, candidate: Candidate = Depends(current_candidate),
 
 @router.get("/sessions/{session_id}/papers/{paper_id}/content", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "image/png": {}}}})
-def paper_content(session_id: str, paper_id: int,
+def paper_content(session_id: str, paper_id: DbId,
                   candidate: Candidate = Depends(current_candidate),
                   db: Session = Depends(get_db)) -> Response:
     """The bytes of one paper, from the start time on."""

@@ -3,36 +3,59 @@
 - Every request needs the candidate's bearer token (``current_candidate``); uploads are
   recorded under the candidate's id and anyone else's upload URL answers 404.
 - Creation needs metadata ``session_id`` (one of the caller's own sessions, else 404),
-  ``track`` (``[a-z0-9_-]{1,16}``), ``seq`` (integer ≥ 0) and ``sha256`` (64 hex digits);
+  ``track`` (``[a-z0-9_-]{1,16}``), ``seq`` (ASCII digits, 0 to
+  :data:`~zhishiyun_server.validation.MAX_SEQ`) and ``sha256`` (64 hex digits);
   ``filename`` is informative only and never becomes a path (storage uses server ids).
 - Size limits come from the organisation (the ``upload`` section of ``/config``):
-  ``max_upload_bytes`` per upload (413) and ``max_session_bytes`` per session (413).
+  ``max_upload_bytes`` per upload (413) and ``max_session_bytes`` per session (413). The
+  session's budget counts received segments and every unfinished upload at its declared
+  length (:mod:`zhishiyun_server.tus.pending`); a session holds at most
+  ``MAX_OPEN_PER_SESSION`` unfinished uploads.
 - On completion the file's sha256 must equal the metadata's (and the manifest line's, when
   it arrived first); then the segment is recorded (:func:`zhishiyun_server.recordings.
-  record_segment`). A mismatch answers 422 ``sha256_mismatch`` to the last PATCH.
-- Unfinished uploads expire ``ZHISHIYUN_SERVER_UPLOAD_EXPIRY_S`` seconds (default 24 h)
-  after their last write.
+  record_segment`). A mismatch answers 422 ``sha256_mismatch`` to the last PATCH and the
+  rejected bytes are removed.
+- The first copy of a seq is the evidence: a later upload of the same seq is recorded as a
+  ``segment_reupload`` event of the session and its bytes are dropped (same content: the
+  PATCH succeeds, a retry after a lost reply; other content: 409 ``segment_exists``).
+- A complete upload cannot be terminated (403 ``upload_complete``), nor can an upload that
+  is a received segment.
+- Unfinished uploads expire ``ZHISHIYUN_SERVER_UPLOAD_EXPIRY_S`` seconds (default 24 h, at
+  most 7 days) after their creation.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhishiyun_server import clock
 from zhishiyun_server.deps import current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.models import ExamSession, RecordingSegment
-from zhishiyun_server.tus.protocol import TusError, TusHooks, TusLimits, build_tus_router
+from zhishiyun_server.models import Event, ExamSession, RecordingSegment
+from zhishiyun_server.tus import pending
+from zhishiyun_server.tus.protocol import (
+    MAX_EXPIRATION_S,
+    TusError,
+    TusHooks,
+    TusLimits,
+    build_tus_router,
+)
 from zhishiyun_server.tus.shared import storage_for
 from zhishiyun_server.tus.storage import UploadInfo, UploadStorage, sha256_of
+from zhishiyun_server.validation import MAX_SEQ, parse_ascii_int
 
 _TRACK = re.compile(r"^[a-z0-9_-]{1,16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SESSION_ID = re.compile(r"^[0-9A-Za-z_-]{1,40}$")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +81,7 @@ def app_storage(app: FastAPI) -> UploadStorage:
 
 def _expiry_s() -> float:
     raw = os.environ.get("ZHISHIYUN_SERVER_UPLOAD_EXPIRY_S", "").strip()
-    return float(raw) if raw else 24 * 3600.0
+    return min(float(raw), MAX_EXPIRATION_S) if raw else 24 * 3600.0
 
 
 class ExamUploadHooks(TusHooks):
@@ -74,39 +97,116 @@ class ExamUploadHooks(TusHooks):
     def before_create(self, principal: Caller, length: int,
                       metadata: dict[str, str]) -> None:
         """Check the metadata, the session's owner and the session's size limit."""
-        from zhishiyun_server.routes.meta import organisation
-
         track, seq = metadata.get("track", ""), metadata.get("seq", "")
-        if not _TRACK.match(track) or not seq.isdigit() or \
+        session_id = metadata.get("session_id", "")
+        if not _TRACK.match(track) or parse_ascii_int(seq, MAX_SEQ) is None or \
                 not _SHA256.match(metadata.get("sha256", "")):
             raise TusError(400, "bad_metadata",
-                           "Upload-Metadata needs session_id, track, seq and sha256")
+                           "Upload-Metadata needs session_id, track, seq (0 to "
+                           f"{MAX_SEQ}) and sha256")
         with principal.sessions() as db:
-            session = db.get(ExamSession, metadata.get("session_id", ""))
+            session = db.get(ExamSession, session_id) if _SESSION_ID.match(session_id) else None
             if session is None or session.candidate_id != principal.candidate_id:
                 raise TusError(404, "not_found", "No such session.")
-            held = db.scalar(select(func.coalesce(func.sum(RecordingSegment.bytes), 0))
-                             .where(RecordingSegment.session_id == session.id)) or 0
-            limit = organisation(db).max_session_bytes
-            if held + length > limit:
-                raise TusError(413, "session_too_large",
-                               f"this session would exceed {limit} bytes of recordings")
+            if pending.open_count(db, session.id) >= pending.MAX_OPEN_PER_SESSION:
+                raise TusError(429, "too_many_uploads",
+                               "finish or wait for the session's open uploads first",
+                               {"Retry-After": "30"})
+            _check_budget(db, session.id, length)
+
+    def after_create(self, principal: Caller, info: UploadInfo) -> None:
+        """Count the new upload against its session's budget at its declared length."""
+        session_id = info.metadata["session_id"]
+        with principal.sessions() as db:
+            pending.add(db, info.id, session_id, info.length, max(0.0, info.expires_at -
+                                                                  info.created_at))
+            try:  # two creations may have passed the first check at once
+                _check_budget(db, session_id, 0)
+            except TusError:
+                pending.remove(db, [info.id])
+                raise
 
     def on_complete(self, principal: Caller, info: UploadInfo,
                     storage: UploadStorage) -> None:
-        """Verify the sha256 and record the segment."""
+        """Verify the sha256 and record the segment (the first copy of a seq stays)."""
         from zhishiyun_server.recordings import record_segment
 
         sha256 = sha256_of(storage, info)  # hashed on the way in when it came in one chunk
-        if sha256 != info.metadata.get("sha256"):
-            raise TusError(422, "sha256_mismatch",
-                           "the uploaded file does not match the sha256 in its metadata")
+        meta = info.metadata
+        session_id, track, seq = meta["session_id"], meta["track"], int(meta["seq"])
         with principal.sessions() as db:
-            try:
-                record_segment(db, info.metadata["session_id"], info.metadata["track"],
-                               int(info.metadata["seq"]), info.length, sha256, info.id)
-            except ApiProblem as exc:
-                raise TusError(exc.status, exc.code, exc.message) from None
+            first = _segment(db, session_id, track, seq)
+            if first is not None and first.storage_key == info.id:
+                return  # recorded by an earlier try whose reply (or offset) was lost
+            pending.remove(db, [info.id])
+            if sha256 != meta.get("sha256"):
+                storage.delete(info.id)
+                raise TusError(422, "sha256_mismatch",
+                               "the uploaded file does not match the sha256 in its metadata")
+            first = _segment(db, session_id, track, seq)
+            if first is None:
+                try:
+                    record_segment(db, session_id, track, seq, info.length, sha256, info.id)
+                    return
+                except ApiProblem as exc:
+                    db.rollback()
+                    if exc.code != "segment_exists":
+                        storage.delete(info.id)
+                        raise TusError(exc.status, exc.code, exc.message) from None
+                except IntegrityError:  # another upload of this seq completed meanwhile
+                    db.rollback()
+                first = _segment(db, session_id, track, seq)
+            _record_reupload(db, info, sha256, first)
+        storage.delete(info.id)
+        if first.sha256 != sha256:
+            raise TusError(409, "segment_exists",
+                           f"segment {track}/{seq} was already received with other content")
+
+    def may_terminate(self, principal: Caller, info: UploadInfo) -> None:
+        """Refuse to terminate an upload that is a received segment."""
+        with principal.sessions() as db:
+            held = db.scalar(select(RecordingSegment.id).where(
+                RecordingSegment.storage_key == info.id))
+        if held is not None:
+            raise TusError(403, "upload_complete", "a received segment cannot be terminated")
+
+    def forgotten(self, principal: Caller, upload_ids: list[str]) -> None:  # noqa: D102
+        if upload_ids:
+            with principal.sessions() as db:
+                pending.remove(db, upload_ids)
+
+    def expired_uploads(self, principal: Caller) -> list[str] | None:  # noqa: D102
+        with principal.sessions() as db:
+            return pending.expired(db)
+
+
+def _check_budget(db: Session, session_id: str, adding: int) -> None:
+    from zhishiyun_server.routes.meta import organisation
+
+    limit = organisation(db).max_session_bytes
+    if pending.held_bytes(db, session_id) + adding > limit:
+        raise TusError(413, "session_too_large",
+                       f"this session would exceed {limit} bytes of recordings")
+
+
+def _segment(db: Session, session_id: str, track: str, seq: int) -> RecordingSegment | None:
+    return db.scalar(select(RecordingSegment).where(
+        RecordingSegment.session_id == session_id, RecordingSegment.track == track,
+        RecordingSegment.seq == seq))
+
+
+def _record_reupload(db: Session, info: UploadInfo, sha256: str,
+                     first: RecordingSegment) -> None:
+    """A ``segment_reupload`` event: who tried to replace which segment, with what."""
+    same = first.sha256 == sha256
+    log.warning("session %s: segment %s/%s uploaded again (%s content); the first copy stays",
+                first.session_id, first.track, first.seq, "same" if same else "other")
+    db.add(Event(session_id=first.session_id, client_event_id=f"server-reupload-{info.id}",
+                 kind="segment_reupload", at=clock.now(),
+                 details={"track": first.track, "seq": first.seq, "sha256": sha256,
+                          "bytes": info.length, "same_content": same,
+                          "kept_sha256": first.sha256}))
+    db.commit()
 
 
 def _storage_for(request: Request) -> UploadStorage:

@@ -10,9 +10,14 @@ Spec: https://tus.io/protocols/resumable-upload. What this endpoint promises:
   chunk is verified before it counts (460 and nothing kept on mismatch, 400 for an unknown
   algorithm); without a checksum, the bytes received before a dropped connection are kept
   so that the client can resume from there.
-- ``DELETE`` (termination) removes the upload; later requests get 404.
-- Expiration: unfinished uploads expire ``expiration_s`` after their last write (410 Gone,
-  then removed); ``Upload-Expires`` says when.
+- ``DELETE`` (termination) removes an unfinished upload; later requests get 404. A
+  complete upload is evidence: its termination answers 403 ``upload_complete`` and the
+  bytes stay (the hooks may refuse more).
+- Expiration: unfinished uploads expire ``expiration_s`` after their creation, at most
+  :data:`MAX_EXPIRATION_S` (410 Gone, then removed); writing does not extend the life, so
+  trickling bytes cannot keep an upload forever. ``Upload-Expires`` says when.
+- Numbers in headers are ASCII digits that fit 64 bits; ``Upload-Metadata`` is at most
+  :data:`MAX_METADATA_BYTES` long and its values contain no control characters.
 - Another owner's upload answers 404, exactly like one that does not exist.
 - One writer per upload: a PATCH, HEAD or DELETE waits while another request still writes
   the same upload (a client resuming before the server noticed its cut-off request), up to
@@ -33,11 +38,13 @@ from email.utils import formatdate
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from zhishiyun_server.tus.errors import TusError
 from zhishiyun_server.tus.receive import Writers, receive
 from zhishiyun_server.tus.storage import UploadInfo, UploadStorage
+from zhishiyun_server.validation import parse_ascii_int
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +52,13 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 OFFSET_TYPE = "application/offset+octet-stream"
-_META_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_DIGITS = re.compile(r"^[0-9]+$")
+_META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Longest ``Upload-Metadata`` header and most pairs in it.
+MAX_METADATA_BYTES = 8192
+MAX_METADATA_PAIRS = 16
+#: Longest life of an unfinished upload, whatever the limits say.
+MAX_EXPIRATION_S = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -71,12 +83,25 @@ class TusHooks:
     def before_create(self, principal: Any, length: int, metadata: dict[str, str]) -> None:
         """Raise :class:`TusError` to refuse a new upload."""
 
+    def after_create(self, principal: Any, info: UploadInfo) -> None:
+        """Called once an unfinished upload exists (e.g. to count it against a budget)."""
+
     def on_complete(self, principal: Any, info: UploadInfo, storage: UploadStorage) -> None:
         """Called (in a worker thread) once the last byte of ``info`` is stored.
 
-        Raising :class:`TusError` here turns the last PATCH's reply into that error
-        (the bytes stay stored; the client learns that the upload was not accepted).
+        Raising :class:`TusError` here turns the last PATCH's reply into that error; the
+        hook decides whether the bytes stay.
         """
+
+    def may_terminate(self, principal: Any, info: UploadInfo) -> None:
+        """Raise :class:`TusError` to refuse the termination of an unfinished upload."""
+
+    def forgotten(self, principal: Any, upload_ids: list[str]) -> None:
+        """These uploads were removed (terminated or expired)."""
+
+    def expired_uploads(self, principal: Any) -> list[str] | None:
+        """Ids of expired unfinished uploads, or None to look through the storage."""
+        return None
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -84,6 +109,8 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     result: dict[str, str] = {}
     if not header:
         return result
+    if len(header) > MAX_METADATA_BYTES or header.count(",") >= MAX_METADATA_PAIRS:
+        raise TusError(400, "bad_metadata", "Upload-Metadata is too long")
     for pair in header.split(","):
         parts = pair.strip().split(" ")
         key = parts[0]
@@ -95,6 +122,8 @@ def parse_metadata(header: str | None) -> dict[str, str]:
         except (binascii.Error, UnicodeDecodeError):
             raise TusError(400, "bad_metadata", f"Upload-Metadata {key} is not base64 UTF-8") \
                 from None
+        if _CONTROL.search(value):
+            raise TusError(400, "bad_metadata", f"Upload-Metadata {key} has control characters")
         result[key] = value
     return result
 
@@ -114,10 +143,10 @@ def _error(exc: TusError) -> JSONResponse:
 
 
 def _int_header(request: Request, name: str) -> int:
-    raw = request.headers.get(name)
-    if raw is None or not _DIGITS.match(raw.strip()):
+    value = parse_ascii_int(request.headers.get(name, "").strip())
+    if value is None:
         raise TusError(400, "bad_header", f"{name} must be a non-negative integer")
-    return int(raw)
+    return value
 
 
 def _check_version(request: Request) -> None:
@@ -173,21 +202,28 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             raise TusError(404, "upload_not_found", "no such upload")
         if not info.complete and info.expires_at and info.expires_at < time.time():
             store.delete(info.id)
+            hooks.forgotten(who, [info.id])
             raise TusError(410, "upload_expired", "this upload expired; start it again")
         return store, info
 
     last_sweep = [0.0]
 
-    def sweep(store: UploadStorage) -> None:
+    def sweep(store: UploadStorage, who: Any) -> None:
         """Remove expired unfinished uploads (at most once a minute, on creation)."""
         now = time.time()
         if now - last_sweep[0] < 60:
             return
         last_sweep[0] = now
-        for upload_id in store.ids():
+        known = hooks.expired_uploads(who)
+        gone = []
+        for upload_id in store.ids() if known is None else known:
             info = store.get(upload_id)
             if info and not info.complete and info.expires_at and info.expires_at < now:
                 store.delete(upload_id)
+                gone.append(upload_id)
+            elif info is None:
+                gone.append(upload_id)
+        hooks.forgotten(who, gone)
 
     @router.options("/")
     @router.options("/{upload_id}")
@@ -211,10 +247,16 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             metadata = parse_metadata(request.headers.get("Upload-Metadata"))
             hooks.before_create(who, length, metadata)
             store = get_storage(request)
-            sweep(store)
-            info = store.create(length, metadata, hooks.owner_key(who),
-                                time.time() + limits.expiration_s)
-            if length == 0:
+            sweep(store, who)
+            lifetime = min(limits.expiration_s, MAX_EXPIRATION_S)
+            info = store.create(length, metadata, hooks.owner_key(who), time.time() + lifetime)
+            if length:
+                try:
+                    hooks.after_create(who, info)
+                except TusError:
+                    store.delete(info.id)
+                    raise
+            else:
                 info.completed_at = time.time()
                 store.save(info)
                 hooks.on_complete(who, info, store)
@@ -255,8 +297,6 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                     raise TusError(409, "offset_mismatch",
                                    f"Upload-Offset {offset} does not match {info.offset}",
                                    {"Upload-Offset": str(info.offset)})
-                if info.expiry_window_s:  # a write renews the lease (saved by the commit)
-                    info.expires_at = time.time() + info.expiry_window_s
                 # The completion runs inside the last chunk's commit, before the final
                 # offset is visible: if it fails, HEAD still says "not done" and the
                 # client's resume completes it again (nothing recorded is ever skipped).
@@ -275,7 +315,12 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             load(request, upload_id, who)
             async with writers.hold(upload_id):
                 store, info = load(request, upload_id, who)
+                if info.complete:
+                    raise TusError(403, "upload_complete",
+                                   "a complete upload is kept; it cannot be terminated")
+                await run_in_threadpool(hooks.may_terminate, who, info)
                 store.delete(info.id)
+                await run_in_threadpool(hooks.forgotten, who, [info.id])
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})

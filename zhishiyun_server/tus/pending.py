@@ -1,0 +1,76 @@
+"""Unfinished uploads in the database: what they may still grow to, and when they expire.
+
+An upload that never completes still holds disk space, up to the length it declared. So a
+session's byte budget counts every unfinished upload at its declared length, and an
+unfinished upload expires a fixed time after its *creation* (writing to it does not extend
+its life), so a candidate cannot fill the disk by creating uploads and trickling bytes.
+The rows live in the database, so every server process sees the same budget.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, ForeignKey, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from zhishiyun_server import clock
+from zhishiyun_server.db import Base, UTCDateTime
+from zhishiyun_server.models import RecordingSegment
+
+#: Longest life of an unfinished upload, whatever the configuration says.
+MAX_EXPIRY_S = 7 * 24 * 3600.0
+#: Unfinished uploads one session may hold at once (a client uploads a handful in parallel).
+MAX_OPEN_PER_SESSION = 64
+
+
+class PendingUpload(Base):
+    """One tus upload that has not received all its bytes yet."""
+
+    __tablename__ = "pending_uploads"
+
+    upload_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def held_bytes(db: Session, session_id: str) -> int:
+    """Bytes the session holds: received segments plus unfinished uploads at full length."""
+    received = db.scalar(select(func.coalesce(func.sum(RecordingSegment.bytes), 0))
+                         .where(RecordingSegment.session_id == session_id)) or 0
+    pending = db.scalar(select(func.coalesce(func.sum(PendingUpload.length), 0))
+                        .where(PendingUpload.session_id == session_id,
+                               PendingUpload.expires_at > clock.now())) or 0
+    return int(received) + int(pending)
+
+
+def open_count(db: Session, session_id: str) -> int:
+    """Unfinished, unexpired uploads of the session."""
+    return db.scalar(select(func.count()).select_from(PendingUpload).where(
+        PendingUpload.session_id == session_id,
+        PendingUpload.expires_at > clock.now())) or 0
+
+
+def add(db: Session, upload_id: str, session_id: str, length: int, expiry_s: float) -> None:
+    """Record a new unfinished upload (commits)."""
+    now = clock.now()
+    db.add(PendingUpload(upload_id=upload_id, session_id=session_id, length=length,
+                         created_at=now, expires_at=now + timedelta(seconds=expiry_s)))
+    db.commit()
+
+
+def remove(db: Session, upload_ids: list[str]) -> None:
+    """Forget uploads that completed, expired or were terminated (commits)."""
+    if upload_ids:
+        db.execute(delete(PendingUpload).where(PendingUpload.upload_id.in_(upload_ids)))
+        db.commit()
+
+
+def expired(db: Session, limit: int = 500) -> list[str]:
+    """Ids of unfinished uploads past their expiry, oldest first."""
+    return list(db.scalars(select(PendingUpload.upload_id).where(
+        PendingUpload.expires_at <= clock.now()).order_by(PendingUpload.expires_at)
+        .limit(limit)))
