@@ -9,7 +9,10 @@
 ; /SERVER= and /CONFIG= write the system config file %ProgramData%\Zhishiyun\zhishiyun.toml
 ; (the CONFIG file is copied byte for byte, a UTF-8 BOM dropped; SERVER is written as the first
 ; line; a CONFIG that sets server_url together with /SERVER= is refused). Without either the
-; existing system file is kept. /UPDATE is what the client passes for a self-update: wait for
+; existing system file is kept. Either way the file gets a data_dir on the install drive,
+; <drive>\ZhishiyunData, unless it (or the CONFIG file) already sets one: a machine-wide root
+; where each Windows user's recordings go to a subdirectory only they (and administrators)
+; can open. /UPDATE is what the client passes for a self-update: wait for
 ; the client to exit, keep directory and config, start the client again unelevated.
 ;
 ; Default directory: D:\Zhishiyun when D: is a fixed drive (切勿装C盘 - recordings need room),
@@ -23,7 +26,8 @@
 ;   6 Windows older than 10
 ;   7 Zhishiyun is still running and did not exit within 60 s
 ;
-; Uninstall: "%INSTDIR%\uninstall.exe" /S [/PURGE] — recordings and settings stay unless /PURGE.
+; Uninstall: "%INSTDIR%\uninstall.exe" /S [/PURGE] — recordings and settings stay unless /PURGE,
+; which also removes the data root the installer made (every user's recordings in it).
 
 Unicode true
 ManifestDPIAware true
@@ -80,6 +84,8 @@ VIAddVersionKey /LANG=0 "LegalCopyright" "Zhishiyun contributors, Apache-2.0"
 !include WinVer.nsh
 
 Var ServerUrl
+Var DataRoot
+Var WriteDataDir
 Var ConfigSource
 Var IsUpdate
 Var Purge
@@ -144,21 +150,48 @@ Function ValidateServerUrl
   StrCpy $0 1
 FunctionEnd
 
-; $0 = 1 when the /CONFIG= file has a line starting with server_url
-Function ConfigSetsServer
+; $0 = 1 when the file $R8 has a line starting with the key $R9 (0 also for no file)
+Function FileSetsKey
   StrCpy $0 0
-  FileOpen $1 $ConfigSource r
+  StrLen $R7 $R9
+  ClearErrors
+  FileOpen $1 $R8 r
+  ${If} ${Errors}
+    Return
+  ${EndIf}
   ${Do}
     ClearErrors
     FileRead $1 $2
     ${IfThen} ${Errors} ${|} ${ExitDo} ${|}
-    StrCpy $3 $2 10
-    ${If} $3 == "server_url"
+    StrCpy $3 $2 $R7
+    ${If} $3 == $R9
       StrCpy $0 1
       ${ExitDo}
     ${EndIf}
   ${Loop}
   FileClose $1
+FunctionEnd
+
+; $DataRoot = <install drive>\ZhishiyunData; "" for a UNC install directory (no drive)
+Function SetDataRoot
+  StrCpy $DataRoot ""
+  StrCpy $0 $INSTDIR 1 1
+  ${If} $0 == ":"
+    StrCpy $0 $INSTDIR 2
+    StrCpy $DataRoot "$0\${APP}Data"
+  ${EndIf}
+FunctionEnd
+
+; The data root: SYSTEM and Administrators full control, Users may list it and add their own
+; folder (CREATOR OWNER then has full control of it); the client narrows each user's folder.
+Function MakeDataRoot
+  CreateDirectory "$DataRoot"
+  nsExec::ExecToLog '"$SYSDIR\icacls.exe" "$DataRoot" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-3-0:(OI)(CI)(IO)F *S-1-5-32-545:(RD,AD,X,RA,REA,RC,S) /Q'
+  Pop $0
+  ${If} $0 != 0
+    DetailPrint "icacls $DataRoot exited $0"
+  ${EndIf}
+  WriteRegStr HKLM "${REG_KEY}" "DataDir" "$DataRoot"
 FunctionEnd
 
 Function DefaultInstallDir
@@ -196,9 +229,39 @@ Function WaitForClientExit
 FunctionEnd
 
 Function WriteSystemConfig
+  Call SetDataRoot
+  StrCpy $WriteDataDir 0
+  ${If} $DataRoot != ""
+    StrCpy $WriteDataDir 1
+    ; the file that will be in force chooses its own data_dir if it sets one
+    StrCpy $R8 "${CONFIG_FILE}"
+    ${If} $ConfigSource != ""
+      StrCpy $R8 $ConfigSource
+    ${EndIf}
+    StrCpy $R9 "data_dir"
+    Call FileSetsKey
+    ${If} $0 == 1
+      StrCpy $WriteDataDir 0
+    ${EndIf}
+  ${EndIf}
+
   ${If} $ServerUrl == ""
   ${AndIf} $ConfigSource == ""
-    DetailPrint "System config kept: ${CONFIG_FILE}"
+    ${If} $WriteDataDir == 1
+      CreateDirectory "${CONFIG_DIR}"
+      ClearErrors
+      FileOpen $0 "${CONFIG_FILE}" a
+      ${If} ${Errors}
+        !insertmacro FailWith ${EXIT_CONFIG_WRITE} "$(MsgConfigWrite)${CONFIG_FILE}"
+      ${EndIf}
+      FileSeek $0 0 END
+      FileWrite $0 "$\r$\ndata_dir = '$DataRoot'$\r$\n"
+      FileClose $0
+      Call MakeDataRoot
+      DetailPrint "System config kept, data_dir added: ${CONFIG_FILE}"
+    ${Else}
+      DetailPrint "System config kept: ${CONFIG_FILE}"
+    ${EndIf}
     Return
   ${EndIf}
   CreateDirectory "${CONFIG_DIR}"
@@ -210,6 +273,10 @@ Function WriteSystemConfig
   FileWrite $0 "# Zhishiyun system config, written by the installer ${VERSION}$\r$\n"
   ${If} $ServerUrl != ""
     FileWrite $0 'server_url = "$ServerUrl"$\r$\n'
+  ${EndIf}
+  ${If} $WriteDataDir == 1
+    ; a TOML literal string: the backslashes stay as they are
+    FileWrite $0 "data_dir = '$DataRoot'$\r$\n"
   ${EndIf}
   ${If} $ConfigSource != ""
     ; byte-for-byte copy (UTF-8 stays UTF-8), dropping a leading UTF-8 BOM (EF BB BF)
@@ -243,6 +310,9 @@ Function WriteSystemConfig
   Rename "${CONFIG_FILE}.new" "${CONFIG_FILE}"
   ${If} ${Errors}
     !insertmacro FailWith ${EXIT_CONFIG_WRITE} "$(MsgConfigWrite)${CONFIG_FILE}"
+  ${EndIf}
+  ${If} $WriteDataDir == 1
+    Call MakeDataRoot
   ${EndIf}
   DetailPrint "System config written: ${CONFIG_FILE}"
 FunctionEnd
@@ -293,7 +363,9 @@ Function .onInit
       !insertmacro FailWith ${EXIT_BAD_OPTION} "$(MsgNoConfig)$ConfigSource"
     ${EndIf}
     ${If} $ServerUrl != ""
-      Call ConfigSetsServer
+      StrCpy $R8 $ConfigSource
+      StrCpy $R9 "server_url"
+      Call FileSetsKey
       ${If} $0 == 1
         !insertmacro FailWith ${EXIT_BAD_OPTION} "$(MsgBothServer)"
       ${EndIf}
@@ -371,6 +443,7 @@ Section "Uninstall"
     keep:
   ${EndIf}
 
+  ReadRegStr $1 HKLM "${REG_KEY}" "DataDir"
   Delete "$DESKTOP\${APP_CN}.lnk"
   RMDir /r "$SMPROGRAMS\${APP_CN}"
   RMDir /r "$INSTDIR\_internal"
@@ -381,6 +454,13 @@ Section "Uninstall"
   DeleteRegKey HKLM "${REG_KEY}"
 
   ${If} $Purge == 1
+    ; only the root this installer made: a tampered registry value cannot aim it elsewhere
+    StrLen $2 "\${APP}Data"
+    IntOp $2 0 - $2
+    StrCpy $3 $1 "" $2
+    ${If} $3 == "\${APP}Data"
+      RMDir /r "$1"
+    ${EndIf}
     RMDir /r "${CONFIG_DIR}"
     SetShellVarContext current
     RMDir /r "$LOCALAPPDATA\${APP}"
