@@ -96,6 +96,51 @@ def pulse_running() -> bool:
 def devices(camera_video):
     """Recorder devices: the screen (needs DISPLAY), the stand-in camera, vmic when present."""
     if not os.environ.get("DISPLAY"):
-        pytest.skip("no DISPLAY: start Xvfb (scripts/services.sh start_display)")
+        from tests.conftest import require
+
+        require("Xvfb", "no DISPLAY: start Xvfb (scripts/services.sh start_display)")
     mic = None if pulse_running() else "none"
     return {"camera": str(camera_video), "microphone": mic}
+
+
+@pytest.fixture
+def secret_service(tmp_path_factory):
+    """A real Secret Service (gnome-keyring on a private D-Bus session): the environment.
+
+    ``zhishiyun exam run`` keeps its login there so a later ``zhishiyun upload`` (another
+    process, as a candidate would run it) finds the token, as on a desktop.
+    """
+    import shutil
+
+    from tests.conftest import require
+
+    if not (shutil.which("dbus-daemon") and shutil.which("gnome-keyring-daemon")):
+        require("gnome-keyring", "a real keyring shared by two client processes "
+                                 "(apt: dbus gnome-keyring)")
+    home = tmp_path_factory.mktemp("keyring-home")
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, text=True)
+    address = bus.stdout.readline().strip()
+    env = {"DBUS_SESSION_BUS_ADDRESS": address, "HOME": str(home)}
+    keyring = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **env})
+    keyring.stdin.write(b"test")
+    keyring.stdin.close()
+    try:
+        probe = "import keyring; print(type(keyring.get_keyring()).__module__)"
+        import sys
+        import time
+
+        for _attempt in range(50):
+            out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                 env={**os.environ, **env}).stdout
+            if "SecretService" in out:
+                break
+            time.sleep(0.1)
+        yield env
+    finally:
+        for process in (keyring, bus):
+            process.terminate()
+            process.wait(10)
