@@ -248,7 +248,7 @@ class HeadlessDemo:
         queue = UploadQueue(paths.queue_db(self.settings.data_path))
         uploads = SessionUploads(queue, session.session_id, session.upload_url,
                                  client.api_url, session_dir)
-        worker = UploadWorker(queue, tokens=lambda: client.token)
+        worker = UploadWorker(queue, tokens=lambda: client.token, transport=client.transport)
         worker.set_current_session(session.session_id)
         worker.start()
         recorder = Recorder(session_dir, session.session_key, recording,

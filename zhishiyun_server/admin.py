@@ -109,6 +109,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--file", type=Path, required=True, help="the installer (size and sha256)")
     p.add_argument("--key", type=Path, required=True, help="Ed25519 private key (PEM)")
     p.add_argument("--notes", default="")
+    p.add_argument("--valid-days", type=float, default=releases.DEFAULT_VALID_DAYS,
+                   help="days the signed manifest stays valid (publish again before)")
 
     p = sub.add_parser("send-message", help="send a message to candidates")
     p.add_argument("--title", required=True)
@@ -265,7 +267,7 @@ def _publish(db: Session, args: argparse.Namespace) -> None:
     try:
         row = releases.publish(db, platform=args.platform, version=args.version,
                                minimum=args.minimum, url=args.url, file=args.file, key=args.key,
-                               notes=args.notes)
+                               notes=args.notes, valid_days=args.valid_days)
     except releases.ReleaseError as exc:
         raise AdminError(str(exc)) from None
     print(f"published {row.platform} {row.version} (minimum {row.minimum_version}), "

@@ -1,10 +1,17 @@
-"""Client releases: Ed25519 keys, the signed manifest, publishing."""
+"""Client releases: Ed25519 keys, the signed manifest, publishing.
+
+The signed manifest carries ``issued_at`` and ``expires_at`` (UTC, ISO 8601), so an old
+manifest cannot be replayed to hold clients back: clients refuse an expired one, and one
+issued before the newest they have already accepted. Publish again (same file) before
+``expires_at`` to keep a release offered.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -16,6 +23,8 @@ from zhishiyun_server import clock
 from zhishiyun_server.models import Release
 
 PLATFORMS = ("windows", "macos", "linux")
+#: How long a signed manifest is valid unless the publisher says otherwise.
+DEFAULT_VALID_DAYS = 30
 
 
 class ReleaseError(Exception):
@@ -53,11 +62,16 @@ def load_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def manifest_text(platform: str, version: str, minimum: str, url: str, size: int,
-                  sha256: str) -> str:
+                  sha256: str, *, issued_at: datetime, expires_at: datetime) -> str:
     """The canonical JSON text that gets signed (sorted keys, no spaces)."""
     return json.dumps({"platform": platform, "version": version, "minimum_version": minimum,
-                       "url": url, "size": size, "sha256": sha256},
+                       "url": url, "size": size, "sha256": sha256,
+                       "issued_at": _iso(issued_at), "expires_at": _iso(expires_at)},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -67,10 +81,15 @@ def sign(key: Ed25519PrivateKey, manifest: str) -> str:
 
 
 def publish(db: Session, *, platform: str, version: str, minimum: str, url: str, file: Path,
-            key: Path, notes: str = "") -> Release:
-    """Hash ``file``, sign the manifest with ``key`` and store the release (caller commits)."""
+            key: Path, notes: str = "", valid_days: float = DEFAULT_VALID_DAYS) -> Release:
+    """Hash ``file``, sign the manifest with ``key`` and store the release (caller commits).
+
+    The manifest is valid for ``valid_days`` from now.
+    """
     if platform not in PLATFORMS:
         raise ReleaseError(f"platform must be one of {', '.join(PLATFORMS)}")
+    if not 0 < valid_days <= 366:
+        raise ReleaseError("the validity must be between 0 and 366 days")
     if not url.startswith(("https://", "http://")):
         raise ReleaseError("--url must be an http(s) URL")
     private = load_key(key)
@@ -82,10 +101,12 @@ def publish(db: Session, *, platform: str, version: str, minimum: str, url: str,
                 size += len(chunk)
     except OSError as exc:
         raise ReleaseError(f"{file}: {exc.strerror}") from None
-    manifest = manifest_text(platform, version, minimum, url, size, digest.hexdigest())
+    issued = clock.now()
+    manifest = manifest_text(platform, version, minimum, url, size, digest.hexdigest(),
+                             issued_at=issued, expires_at=issued + timedelta(days=valid_days))
     row = Release(platform=platform, version=version, minimum_version=minimum, url=url,
                   size=size, sha256=digest.hexdigest(), notes=notes, manifest=manifest,
-                  signature=sign(private, manifest), published_at=clock.now())
+                  signature=sign(private, manifest), published_at=issued)
     db.add(row)
     db.flush()
     return row

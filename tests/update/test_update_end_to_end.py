@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.update.conftest import publish, write_private_key
 from zhishiyun.update import UpdateError, UpdateKind, Updater
@@ -45,7 +44,7 @@ def updater(server, public_key, tmp_path, *, current="0.1.0", exam=False, calls=
     if calls is not None:
         def launcher(command):
             calls.append(command)
-    return Updater(server.url, session=requests.Session(), download_dir=tmp_path / "updates",
+    return Updater(server.url, download_dir=tmp_path / "updates",
                    exam_in_progress=lambda: exam, public_key=public_key,
                    current_version=current, platform="linux", launcher=launcher)
 

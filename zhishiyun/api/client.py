@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import requests
 from pydantic import BaseModel
@@ -30,6 +30,7 @@ from zhishiyun.api.tokens import TokenStore
 from zhishiyun.api.transport import Transport
 from zhishiyun.api.wire import (
     _error_fields,
+    _load_json,
     parse_list,
     parse_reply,
     safe_filename,
@@ -212,6 +213,20 @@ class ServerClient:
         return self.call("GET", "/client/release", m.Release, auth=False, idempotent=True,
                          params={"platform": platform, "current": current})
 
+    def release_reply(self, platform: str, current: str = zhishiyun.__version__
+                      ) -> dict[str, Any]:
+        """``GET /client/release`` as JSON (the updater verifies it field by field itself)."""
+        response = self.raw("GET", "/client/release", auth=False, idempotent=True,
+                            params={"platform": platform, "current": current})
+        data = _load_json(response.content)
+        if not isinstance(data, dict):
+            raise ApiError(response.status_code, "bad_reply", "release reply is not an object")
+        return data
+
+    def absolute_url(self, url: str) -> str:
+        """``url`` from a reply (absolute, or relative to the server) made absolute."""
+        return urljoin(self.base_url + "/", url)
+
     def speedtest(self, payload: bytes) -> m.SpeedResult:
         """``POST /speedtest`` with ``payload`` (≤ 8 MB)."""
         return self.call("POST", "/speedtest", m.SpeedResult, auth=False, data=payload,
@@ -274,10 +289,15 @@ class ServerClient:
         return self.call("POST", f"/exams/{int(exam_id)}/accept", m.AcceptResult,
                          idempotent=True)
 
-    def enter(self, exam_id: int) -> m.ExamSession:
-        """``POST /exams/{id}/sessions`` (entering again returns the same session)."""
+    def enter(self, exam_id: int, report: Mapping[str, Any] | None = None) -> m.ExamSession:
+        """``POST /exams/{id}/sessions`` (entering again returns the same session).
+
+        ``report``: the devices, environment and an identity frame the server checks
+        (:meth:`zhishiyun.exam.environment.EntryReport.body`).
+        """
+        extra = {"json": dict(report)} if report is not None else {}
         return self.call("POST", f"/exams/{int(exam_id)}/sessions", m.ExamSession,
-                         idempotent=True)
+                         idempotent=True, **extra)
 
     def download(self, url: str, *, max_bytes: int | None = None, size: int = 0) -> bytes:
         """The bytes at a server-relative ``url`` from a reply (attachment, paper, photo).
@@ -350,10 +370,27 @@ class ServerClient:
         return self.call("POST", f"/sessions/{_seg(session_id)}/events", m.EventsResult,
                          idempotent=True, json=body)
 
-    def finish(self, session_id: str, reason: str) -> m.FinishResult:
-        """``POST /sessions/{sid}/finish`` (reason ``time_up`` or ``candidate_ended``)."""
+    def finish(self, session_id: str, reason: str,
+               last_seq: Mapping[str, int] | None = None) -> m.FinishResult:
+        """``POST /sessions/{sid}/finish`` (reason ``time_up`` or ``candidate_ended``).
+
+        ``last_seq``: each track's last segment, so the server sees a tail that never came.
+        """
+        body: dict[str, Any] = {"reason": reason}
+        if last_seq:
+            body["last_seq"] = dict(last_seq)
         return self.call("POST", f"/sessions/{_seg(session_id)}/finish", m.FinishResult,
-                         idempotent=True, json={"reason": reason})
+                         idempotent=True, json=body)
+
+    def identity_wanted(self, session_id: str) -> bool:
+        """``GET /sessions/{sid}/identity``: whether the server wants a camera frame now."""
+        return self.call("GET", f"/sessions/{_seg(session_id)}/identity", m.IdentityPoll,
+                         idempotent=True).frame_wanted
+
+    def send_identity_frame(self, session_id: str, jpeg_b64: str) -> str:
+        """``POST /sessions/{sid}/identity`` with one camera JPEG (base64); the result."""
+        return self.call("POST", f"/sessions/{_seg(session_id)}/identity", m.IdentityResult,
+                         json={"frame_jpeg": jpeg_b64}).result
 
     def post_manifest(self, session_id: str, lines: Iterable[str]) -> m.ManifestResult:
         """``POST /sessions/{sid}/manifest`` with exact ``manifest.jsonl`` lines (idempotent)."""

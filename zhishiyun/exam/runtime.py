@@ -50,6 +50,7 @@ class ExamRuntime:
         self.data_dir = Path(data_dir)
         self.clock = clock or ServerClock()
         self.queue = UploadQueue(paths.queue_db(self.data_dir))  # shared with `zhishiyun upload`
+        worker_options.setdefault("transport", client.transport)  # the one road
         self.worker = UploadWorker(self.queue, lambda: self.client.token, **worker_options)
         self._started = False
         self._closed = False

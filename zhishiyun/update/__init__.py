@@ -9,12 +9,13 @@ from zhishiyun.update.release import (
     ReleaseManifest,
     UpdateError,
     UpdateKind,
+    check_fresh,
     current_platform,
     load_public_key,
     signed_payload,
     verify_manifest,
 )
-from zhishiyun.update.updater import UpdateOffer, Updater, session_from_settings
+from zhishiyun.update.updater import UpdateOffer, Updater
 
 __all__ = [
     "DownloadResult",
@@ -23,9 +24,9 @@ __all__ = [
     "UpdateKind",
     "UpdateOffer",
     "Updater",
+    "check_fresh",
     "current_platform",
     "load_public_key",
-    "session_from_settings",
     "signed_payload",
     "verify_manifest",
 ]

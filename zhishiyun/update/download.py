@@ -17,6 +17,8 @@ from pathlib import Path
 
 import requests
 
+from zhishiyun.api.errors import ApiError
+from zhishiyun.api.transport import Transport
 from zhishiyun.i18n import _
 from zhishiyun.update.release import UpdateError
 
@@ -53,7 +55,7 @@ def _refuse(part: Path, message: str, code: str) -> UpdateError:
 
 
 def download(
-    session: requests.Session,
+    transport: Transport,
     url: str,
     target: Path,
     *,
@@ -61,9 +63,11 @@ def download(
     sha256: str,
     cancel: threading.Event | None = None,
     progress: Progress | None = None,
-    timeout: tuple[float, float] = (5.0, 30.0),
 ) -> DownloadResult:
     """Fetch ``url`` into ``target``, resuming ``target.part`` if an earlier attempt left one.
+
+    Over the client's transport, within a deadline sized to what is left to fetch, and
+    never more than the signed ``size`` nor the transport's release cap.
 
     Raises:
         UpdateError: ``download_failed`` (network; the partial file is kept for the next try),
@@ -71,6 +75,9 @@ def download(
             or ``bad_checksum`` (the file is deleted).
     """
     cancel = cancel or threading.Event()
+    if size > transport.caps.release:
+        raise UpdateError(_("The update file is larger than any Zhishiyun release can be "
+                            "and was refused."), code="download_too_large")
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -81,17 +88,18 @@ def download(
     if have < size:
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            with session.get(url, headers=headers, stream=True, timeout=timeout) as reply:
+            with transport.stream("GET", url, headers={**headers, "Accept": "*/*"},
+                                  deadline=transport.deadline_for(size - have)) as reply:
                 if reply.status_code == 416 and have:
                     part.unlink()
-                    return download(session, url, target, size=size, sha256=sha256,
-                                    cancel=cancel, progress=progress, timeout=timeout)
+                    return download(transport, url, target, size=size, sha256=sha256,
+                                    cancel=cancel, progress=progress)
                 reply.raise_for_status()
                 if have and reply.status_code != 206:
                     log.info("server ignored Range; downloading %s from the start", url)
                     have = resumed_from = 0
                 with part.open("ab" if have else "wb") as fh:
-                    for chunk in reply.iter_content(CHUNK):
+                    for chunk in transport.chunks(reply, transport.caps.release, CHUNK):
                         if cancel.is_set():
                             raise UpdateError(_("The update download was cancelled."),
                                               code="download_cancelled")
@@ -106,8 +114,10 @@ def download(
                             progress(have, size)
                     fh.flush()
                     os.fsync(fh.fileno())
-        except requests.RequestException as exc:
+        except (requests.RequestException, ApiError) as exc:
             log.warning("update download interrupted at %d of %d bytes: %s", have, size, exc)
+            if isinstance(exc, ApiError) and exc.code == "tls":
+                raise UpdateError(exc.message, hint=exc.hint, code="tls") from exc
             raise UpdateError(_("The update download was interrupted; it resumes next time."),
                               hint=str(exc), code="download_failed") from exc
     if have < size:

@@ -6,6 +6,10 @@ The reply carries ``manifest``, the exact JSON text the server signed (platform,
 minimum version, URL, size, SHA-256, notes), and ``signature``, base64 Ed25519 over the
 UTF-8 bytes of that text (:func:`signed_payload`). The client trusts only what is inside the
 verified manifest text, never the unsigned copies of those fields beside it.
+
+The manifest also carries ``issued_at`` and ``expires_at``: :func:`check_fresh` refuses an
+expired manifest, an undated one, and one issued before the newest already accepted, so an
+old manifest cannot be replayed to hold back an update.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +90,8 @@ class ReleaseManifest:
     manifest_text: str
     signature: str
     notes: str = ""
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
 
     @classmethod
     def from_reply(cls, reply: Any) -> ReleaseManifest:
@@ -126,6 +133,8 @@ class ReleaseManifest:
             data["notes"] = ""
         parse_version(data["version"])
         parse_version(data["minimum_version"])
+        data["issued_at"] = _moment(signed, "issued_at")
+        data["expires_at"] = _moment(signed, "expires_at")
         return cls(manifest_text=text, signature=signature.strip(), **data)
 
     def kind_for(self, current_version: str) -> UpdateKind:
@@ -136,6 +145,48 @@ class ReleaseManifest:
         if current < parse_version(self.version):
             return UpdateKind.OPTIONAL
         return UpdateKind.NONE
+
+
+def _moment(signed: Mapping[str, Any], name: str) -> datetime | None:
+    value = signed.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad_reply(f"{name} is not a time") from None
+    if moment.tzinfo is None:
+        raise _bad_reply(f"{name} has no time zone")
+    return moment
+
+
+#: Clock difference tolerated between this computer and the server that signed.
+CLOCK_SLACK = timedelta(minutes=10)
+
+
+def check_fresh(manifest: ReleaseManifest, *, now: datetime | None = None,
+                newest_seen: datetime | None = None) -> None:
+    """Refuse a manifest that is undated, expired, or older than one already accepted.
+
+    Call after :func:`verify_manifest` (only signed dates mean anything).
+
+    Raises:
+        UpdateError: ``stale_manifest``.
+    """
+    now = now or datetime.now(timezone.utc)
+    keep = _("Zhishiyun keeps running the installed version; tell support if this persists.")
+    if manifest.issued_at is None or manifest.expires_at is None:
+        raise UpdateError(_("The release description carries no validity dates and was "
+                            "refused."), hint=keep, code="stale_manifest")
+    if manifest.expires_at + CLOCK_SLACK < now:
+        raise UpdateError(_("The release description expired on {date} and was refused (an "
+                            "old copy may have been replayed).").format(
+                                date=manifest.expires_at.astimezone().strftime("%Y-%m-%d")),
+                          hint=keep, code="stale_manifest")
+    if newest_seen is not None and manifest.issued_at < newest_seen:
+        raise UpdateError(_("The release description is older than one already seen and was "
+                            "refused (an old copy may have been replayed)."), hint=keep,
+                          code="stale_manifest")
 
 
 def _text(reply: Mapping[str, Any], *names: str) -> str:

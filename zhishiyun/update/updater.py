@@ -13,18 +13,23 @@ message on failure; the installed version keeps working whatever happens here.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from zhishiyun import __version__
+from zhishiyun.api.client import ServerClient
+from zhishiyun.api.errors import ApiError
+from zhishiyun.api.tokens import MemoryTokenStore
+from zhishiyun.api.transport import Transport
 from zhishiyun.i18n import _
 from zhishiyun.update.download import DownloadResult, Progress, download, sha256_of
 from zhishiyun.update.handoff import Launcher, hand_off
@@ -32,6 +37,7 @@ from zhishiyun.update.release import (
     ReleaseManifest,
     UpdateError,
     UpdateKind,
+    check_fresh,
     current_platform,
     load_public_key,
     parse_version,
@@ -39,7 +45,6 @@ from zhishiyun.update.release import (
 )
 
 log = logging.getLogger(__name__)
-RELEASE_PATH = "/api/v1/client/release"
 _EXTENSIONS = {"windows": ".exe", "macos": ".pkg", "linux": ".run"}
 
 #: ``fetch(platform, current_version)`` → the reply of ``GET /client/release`` (a mapping or
@@ -61,17 +66,6 @@ class UpdateOffer:
         return self.manifest.version if self.manifest else self.current_version
 
 
-def session_from_settings(settings: Any) -> requests.Session:
-    """A requests session honouring the org CA bundle and proxy settings."""
-    session = requests.Session()
-    if settings.ca_bundle:
-        session.verify = settings.ca_bundle
-    if settings.proxy:
-        session.proxies = {"http": settings.proxy, "https": settings.proxy}
-    session.headers["User-Agent"] = f"zhishiyun/{__version__}"
-    return session
-
-
 class Updater:
     """Release check, download and hand-off for one client installation."""
 
@@ -79,7 +73,7 @@ class Updater:
         self,
         server_url: str,
         *,
-        session: requests.Session,
+        transport: Transport | None = None,
         download_dir: Path,
         exam_in_progress: Callable[[], bool],
         public_key: Ed25519PublicKey | None = None,
@@ -87,10 +81,11 @@ class Updater:
         platform: str | None = None,
         fetch: ReleaseFetcher | None = None,
         launcher: Launcher | None = None,
-        timeout: tuple[float, float] = (5.0, 20.0),
     ) -> None:
         self.server_url = server_url.rstrip("/")
-        self.session = session
+        self.transport = transport or Transport()
+        self.client = ServerClient(self.server_url, token_store=MemoryTokenStore(),
+                                   transport=self.transport, retries=1)
         self.download_dir = download_dir
         self.exam_in_progress = exam_in_progress
         self.public_key = public_key
@@ -98,7 +93,6 @@ class Updater:
         self.platform = platform or current_platform()
         self._fetch = fetch or self._fetch_over_http
         self._launcher = launcher
-        self._timeout = timeout
 
     @classmethod
     def from_settings(cls, settings: Any, *,
@@ -118,9 +112,9 @@ class Updater:
             return load_active(data_dir) is not None or bool(
                 exam_in_progress and exam_in_progress())
 
-        return cls(settings.server_url, session=session_from_settings(settings),
-                   download_dir=data_dir / "updates", exam_in_progress=in_exam,
-                   timeout=(settings.connect_timeout, settings.read_timeout), **kwargs)
+        kwargs.setdefault("transport", Transport.from_settings(settings))
+        return cls(settings.server_url, download_dir=data_dir / "updates",
+                   exam_in_progress=in_exam, **kwargs)
 
     # -- check ---------------------------------------------------------------------------
 
@@ -129,23 +123,18 @@ class Updater:
             raise UpdateError(_("No exam server is configured, so updates cannot be checked."),
                               code="no_server")
         try:
-            reply = self.session.get(self.server_url + RELEASE_PATH,
-                                     params={"platform": platform, "current": current},
-                                     timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise UpdateError(_("Could not reach the server to check for updates."),
-                              hint=str(exc), code="network") from exc
-        if reply.status_code == 404:
-            return None
-        if not reply.ok:
+            return self.client.release_reply(platform, current)
+        except ApiError as exc:
+            if exc.code == "no_release":
+                return None
+            if exc.code == "tls":
+                raise UpdateError(exc.message, hint=exc.hint, code="tls") from exc
+            if exc.status == 0:
+                raise UpdateError(_("Could not reach the server to check for updates."),
+                                  hint=exc.message, code="network") from exc
             raise UpdateError(_("The server could not say which version is current "
-                                "(HTTP {status}).").format(status=reply.status_code),
-                              code="bad_reply")
-        try:
-            return reply.json()
-        except ValueError:
-            raise UpdateError(_("The server sent an unreadable release description."),
-                              code="bad_reply") from None
+                                "(HTTP {status}).").format(status=exc.status),
+                              hint=exc.message, code="bad_reply") from exc
 
     def check(self) -> UpdateOffer:
         """Ask the server for the current release and verify its signature.
@@ -165,10 +154,37 @@ class Updater:
             raise UpdateError(_("The server offered an update for another platform ({platform})."
                                 ).format(platform=manifest.platform), code="bad_reply")
         verify_manifest(manifest, self.public_key or load_public_key())
+        check_fresh(manifest, newest_seen=self._newest_seen())
+        self._remember(manifest)
         kind = manifest.kind_for(self.current_version)
         log.info("release check: running %s, latest %s, minimum %s -> %s", self.current_version,
                  manifest.version, manifest.minimum_version, kind.value)
         return UpdateOffer(kind, self.current_version, manifest)
+
+    @property
+    def _seen_file(self) -> Path:
+        # beside the downloads, not among them: that folder holds only installers
+        return self.download_dir.parent / "update-manifest-seen.json"
+
+    def _newest_seen(self) -> datetime | None:
+        """``issued_at`` of the newest manifest accepted before (None: never, or unreadable)."""
+        try:
+            text = json.loads(self._seen_file.read_text("utf-8"))["issued_at"]
+            return datetime.fromisoformat(str(text))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _remember(self, manifest: ReleaseManifest) -> None:
+        seen = self._newest_seen()
+        if manifest.issued_at is None or (seen is not None and manifest.issued_at <= seen):
+            return
+        try:
+            self._seen_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._seen_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"issued_at": manifest.issued_at.isoformat()}), "utf-8")
+            tmp.replace(self._seen_file)
+        except OSError as exc:  # the check still holds for this run
+            log.warning("cannot remember the release manifest date: %s", exc)
 
     # -- download and install ---------------------------------------------------------------
 
@@ -200,13 +216,13 @@ class Updater:
         # The manifest was verified in check(); verify again in case the offer was built
         # elsewhere, so that only signed sizes and checksums are ever trusted.
         verify_manifest(manifest, self.public_key or load_public_key())
-        url = requests.compat.urljoin(self.server_url + "/", manifest.url)
+        url = self.client.absolute_url(manifest.url)
         target = self.target_path(manifest)
         for stale in self.download_dir.glob("ZhishiyunSetup-*"):
             if stale != target and not stale.name.startswith(target.name):
                 stale.unlink(missing_ok=True)
-        return download(self.session, url, target, size=manifest.size, sha256=manifest.sha256,
-                        cancel=cancel, progress=progress, timeout=self._timeout)
+        return download(self.transport, url, target, size=manifest.size,
+                        sha256=manifest.sha256, cancel=cancel, progress=progress)
 
     def install(self, offer: UpdateOffer, result: DownloadResult) -> list[str]:
         """Re-check the installer's SHA-256, then hand it over (silent mode); the caller exits.

@@ -6,6 +6,7 @@ The token comes from the token store of the session's server (the keyring after 
 
 Without ``--wait`` it stops at the first "server unreachable" or "not logged in" pause;
 with ``--wait`` it keeps retrying until everything is uploaded (Ctrl+C stops cleanly).
+A server whose certificate is not trusted stops it either way, with that message.
 Exit codes: 0 all uploaded, 1 something is still pending or failed.
 """
 
@@ -18,10 +19,13 @@ import time
 from pathlib import Path
 
 from zhishiyun import paths
+from zhishiyun.api.errors import ApiError
+from zhishiyun.api.transport import Transport
 from zhishiyun.config import Settings
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import FAILED, UploadQueue
 from zhishiyun.upload.session import SessionUploads
+from zhishiyun.upload.tus import CERTIFICATE_UNTRUSTED
 from zhishiyun.upload.worker import UploadProgress, UploadsBusy, UploadWorker
 
 log = logging.getLogger(__name__)
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 1 if failed else 0
         root = settings.server_url or (server_root(sessions[-1]["api_url"]) if sessions else "")
         store = TokenStore(root)
-        worker = UploadWorker(queue, store.get)
+        worker = UploadWorker(queue, store.get, transport=Transport.from_settings(settings))
         worker.upload_did_progress.append(_Printer())
         paused, reasons = threading.Event(), set()
         worker.worker_did_wait.append(lambda reason, seconds: (reasons.add(reason),
@@ -96,6 +100,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             while not worker.wait_idle(0.5):
                 if paused.is_set() and not args.wait:
+                    break
+                if CERTIFICATE_UNTRUSTED in reasons:  # waiting cannot help: say why
+                    print(ApiError(0, "tls").one_line())
                     break
                 if "not_logged_in" in reasons:
                     print(_("Not logged in: log in with the Zhishiyun app, then run this "

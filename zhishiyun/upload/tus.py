@@ -2,9 +2,11 @@
 
 tuspy's :class:`~tusclient.uploader.Uploader` keeps the protocol state (URL, offset,
 metadata, per-chunk ``Upload-Checksum``); this module adds what the worker needs around it:
-requests with timeouts over one keep-alive session, sha256 checksums, resume URLs in the
-queue database (:class:`SqliteUrlStorage`), and errors sorted into "retry later",
-"never" and "start again".
+every request over the client's one :class:`~zhishiyun.api.transport.Transport` (the
+organisation's CA, the proxy, a total deadline per request: a PATCH may take as long as its
+chunk needs at the slowest supported rate), sha256 checksums, resume URLs in the queue
+database (:class:`SqliteUrlStorage`), and errors sorted into "retry later", "never",
+"start again" and "the certificate is not trusted".
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tusclient.request import TusRequest
 from tusclient.storage.interface import Storage
 from tusclient.uploader import Uploader
 
+from zhishiyun.api.transport import Transport, is_untrusted_certificate
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.upload.policy import ChunkSizer
 from zhishiyun.upload.queue import QueueItem, UploadQueue
@@ -41,14 +44,23 @@ class Cancelled(Exception):
     """The worker was asked to stop between two chunks."""
 
 
+#: Why items wait when the server's certificate is not trusted (queue reason and pause).
+CERTIFICATE_UNTRUSTED = "certificate_untrusted"
+
+
 class UploadError(ZhishiyunError):
-    """An upload attempt failed; ``permanent`` says whether retrying can help."""
+    """An upload attempt failed; ``permanent`` says whether retrying can help.
+
+    ``untrusted`` is set when the server's TLS certificate is not trusted: retrying cannot
+    help until the organisation's CA is configured, yet nothing is given up either.
+    """
 
     code = "upload_failed"
 
-    def __init__(self, message: str, *, permanent: bool, status: int | None = None) -> None:
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None,
+                 untrusted: bool = False) -> None:
         super().__init__(message)
-        self.permanent, self.status = permanent, status
+        self.permanent, self.status, self.untrusted = permanent, status, untrusted
 
 
 class UploadExpired(UploadError):
@@ -58,8 +70,12 @@ class UploadExpired(UploadError):
         super().__init__(message, permanent=False)
 
 
-def classify(status: int | None, detail: str) -> UploadError:
+def classify(status: int | None, detail: str,
+             cause: BaseException | None = None) -> UploadError:
     """Turn an HTTP status (None: no answer) into a transient or permanent error."""
+    if cause is not None and is_untrusted_certificate(cause):
+        return UploadError(f"{CERTIFICATE_UNTRUSTED}: {detail}", permanent=False,
+                           untrusted=True)
     if status is None:
         return UploadError(f"server unreachable: {detail}", permanent=False)
     if status >= 500 or status in RETRYABLE:
@@ -102,12 +118,12 @@ class ItemFingerprint(Fingerprint):
 
 
 class _Request(TusRequest):
-    """tuspy's PATCH request over a keep-alive session with timeouts."""
+    """tuspy's PATCH request over the transport, within a deadline sized to the chunk."""
 
     def __init__(self, uploader: SegmentUploader) -> None:
         super().__init__(uploader)
         self._uploader = uploader
-        self._http, self._timeout = uploader.http, uploader.timeout
+        self._http = uploader.http
 
     def perform(self) -> None:  # noqa: D102
         uploader = self._uploader
@@ -121,8 +137,8 @@ class _Request(TusRequest):
                                                   uploader.stop_at - following))
         try:
             resp = self._http.patch(self._url, data=chunk, headers=self._request_headers,
-                                    verify=self.verify_tls_cert, cert=self.client_cert,
-                                    timeout=self._timeout)
+                                    cert=self.client_cert,
+                                    deadline=uploader.transport.deadline_for(len(chunk)))
         except requests.RequestException as error:
             raise TusUploadFailed(error) from error
         self.status_code = resp.status_code
@@ -131,13 +147,12 @@ class _Request(TusRequest):
 
 
 class SegmentUploader(Uploader):
-    """tuspy's uploader with sha256 chunk checksums, timeouts and a shared session."""
+    """tuspy's uploader with sha256 chunk checksums, over the client's transport."""
 
     CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
 
-    def __init__(self, *args: Any, http: requests.Session, timeout: tuple[float, float],
-                 path: str, **kwargs: Any) -> None:
-        self.http, self.timeout, self.path = http, timeout, path
+    def __init__(self, *args: Any, transport: Transport, path: str, **kwargs: Any) -> None:
+        self.transport, self.http, self.path = transport, transport.session, path
         self._ahead = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="upload-hash")
         self._next: tuple[int, int, concurrent.futures.Future] | None = None
         super().__init__(*args, **kwargs)
@@ -172,10 +187,9 @@ class SegmentUploader(Uploader):
         # tuspy closes the stream it fingerprints; ours stays open for the chunks.
         return self.fingerprinter.get_fingerprint(None)
 
-    def get_offset(self) -> int:  # noqa: D102 - tuspy API, with a timeout
+    def get_offset(self) -> int:  # noqa: D102 - tuspy API, within the transport's deadline
         try:
-            resp = self.http.head(self.url, headers=self.get_headers(),
-                                  verify=self.verify_tls_cert, timeout=self.timeout)
+            resp = self.http.head(self.url, headers=self.get_headers())
         except requests.RequestException as error:
             raise TusCommunicationError(error) from error
         offset = resp.headers.get("upload-offset")
@@ -184,10 +198,9 @@ class SegmentUploader(Uploader):
                                         resp.status_code, resp.content)
         return int(offset)
 
-    def create_url(self) -> str:  # noqa: D102 - tuspy API, with a timeout
+    def create_url(self) -> str:  # noqa: D102 - tuspy API, within the transport's deadline
         try:
-            resp = self.http.post(self.client.url, headers=self.get_url_creation_headers(),
-                                  verify=self.verify_tls_cert, timeout=self.timeout)
+            resp = self.http.post(self.client.url, headers=self.get_url_creation_headers())
         except requests.RequestException as error:
             raise TusCommunicationError(error) from error
         location = resp.headers.get("location")
@@ -213,7 +226,7 @@ def file_sha256(path: str) -> str:
 
 
 def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str],
-                 http: requests.Session, sizer: ChunkSizer, timeout: tuple[float, float],
+                 transport: Transport, sizer: ChunkSizer,
                  cancel: threading.Event, before_chunk: Callable[[int], bool],
                  after_chunk: Callable[[int, int], None]) -> None:
     """Upload ``item`` from the server's offset to the end, one chunk per loop.
@@ -222,9 +235,8 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         item: the segment row.
         queue: the queue (progress, counters, resume URLs).
         headers: extra headers (the bearer token).
-        http: the keep-alive session.
+        transport: the client's transport (trust, proxy, deadlines).
         sizer: chooses each chunk's size (``before_chunk`` may cap it).
-        timeout: (connect, read) seconds.
         cancel: set to stop between chunks.
         before_chunk: called with the chunk length before it is sent (the rate cap);
             returning False cancels.
@@ -245,7 +257,7 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
                 file_stream=stream, client=TusClient(item.target, headers=headers),
                 chunk_size=sizer.next_size(), metadata=metadata, store_url=True,
                 url_storage=SqliteUrlStorage(queue), fingerprinter=ItemFingerprint(key),
-                upload_checksum=True, http=http, timeout=timeout, path=item.path)
+                upload_checksum=True, transport=transport, path=item.path)
 
         try:
             try:
@@ -262,7 +274,7 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
                 uploader.set_url(uploader.create_url())
                 uploader.offset = 0
         except TusCommunicationError as exc:
-            raise classify(exc.status_code, _detail(exc)) from exc
+            raise classify(exc.status_code, _detail(exc), exc) from exc
         queue.mark_resumed(item.id, uploader.offset)
         log.info("upload %s: %s from offset %d of %d", item.label,
                  "resuming" if uploader.offset else "starting", uploader.offset,
@@ -300,13 +312,13 @@ def _chunks(item: QueueItem, queue: UploadQueue, uploader: SegmentUploader, key:
                 try:
                     uploader.offset = uploader.get_offset()
                 except TusCommunicationError as inner:
-                    raise classify(inner.status_code, _detail(inner)) from inner
+                    raise classify(inner.status_code, _detail(inner), inner) from inner
                 continue
             if status in (404, 410):
                 queue.remove_url(key)
                 queue.count(item.id, "restarts")
                 raise UploadExpired() from exc
-            raise classify(status, _detail(exc)) from exc
+            raise classify(status, _detail(exc), exc) from exc
         rejected_in_a_row = 0
         sent = getattr(uploader.request, "sent", length)
         sizer.observe(sent, time.monotonic() - started)

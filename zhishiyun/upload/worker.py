@@ -13,7 +13,10 @@ callback must return quickly and must not call back into the worker except ``set
   ``server_unreachable`` (every item left waits for a server that did not answer, answered
   5xx/408/429, or replied something unexpected; ``seconds`` until the next try) or
   ``not_logged_in`` (no token, or the server answered 401: it waits, ``inf`` seconds, until
-  ``retry_now()`` after a login); the UI can show "waiting for the network" / "log in again".
+  ``retry_now()`` after a login), or ``certificate_untrusted`` (the server's TLS certificate
+  is not trusted: its items wait with that reason, ``inf`` seconds, until ``retry_now()``;
+  retrying cannot help before the organisation's CA file is set as ``ca_bundle``); the UI
+  can show "waiting for the network" / "log in again" / "certificate not trusted".
 
 Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
 ``retry_now()`` or ``stop()`` sets. A temporary failure (no answer, 5xx, 408/429) puts that
@@ -33,13 +36,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-import requests
-
+from zhishiyun.api.errors import ApiError
+from zhishiyun.api.transport import Transport
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
 from zhishiyun.upload.policy import Backoff, ChunkSizer, TokenBucket
 from zhishiyun.upload.queue import QueueItem, UploadQueue
-from zhishiyun.upload.tus import Cancelled, UploadError, UploadExpired, classify, send_segment
+from zhishiyun.upload.tus import (
+    CERTIFICATE_UNTRUSTED,
+    Cancelled,
+    UploadError,
+    UploadExpired,
+    classify,
+    send_segment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +145,16 @@ class UploadWorker:
             ``DEFAULT_CHUNK_SIZE`` (at most one chunk is re-sent after a crash).
         backoff: delays after failures.
         rate_limit_bps: initial upload cap (None: unlimited); change with ``set_rate_limit``.
-        timeout: (connect, read) seconds for every HTTP request.
+        timeout: (connect, read) seconds of the transport built when none is given.
+        transport: the client's one transport (CA bundle, proxy, deadlines); without it
+            one with the system's CAs and ``timeout`` is built.
     """
 
     def __init__(self, queue: UploadQueue, tokens: Callable[[], str | None], *,
                  chunk_size: int | None = None, backoff: Backoff | None = None,
                  rate_limit_bps: float | None = None,
-                 timeout: tuple[float, float] = (5.0, 30.0)) -> None:
+                 timeout: tuple[float, float] = (5.0, 30.0),
+                 transport: Transport | None = None) -> None:
         self.queue = queue
         self._tokens = tokens
         self.chunk_size = chunk_size
@@ -152,7 +165,9 @@ class UploadWorker:
         self.bucket = TokenBucket(rate_limit_bps)
         self._sizer = ChunkSizer(chunk_size or DEFAULT_CHUNK_SIZE, fixed=chunk_size is not None,
                                  rate_cap=lambda: self.bucket.rate)
-        self.timeout = timeout
+        self.transport = transport or Transport(connect_timeout=timeout[0],
+                                                read_timeout=timeout[1])
+        self._untrusted: set[str] = set()  # servers whose certificate is not trusted
         self.current_session: str | None = None
         self.upload_did_progress: list[Callable[[UploadProgress], None]] = []
         self.session_did_progress: list[Callable[[SessionProgress], None]] = []
@@ -248,6 +263,7 @@ class UploadWorker:
         if self._poke.wait(seconds):  # retry_now() or stop(): try every server again
             self._poke.clear()
             self._cooling.clear()
+            self._untrusted.clear()
 
     def _backoff_for(self, host: str) -> Backoff:
         if host not in self._backoffs:
@@ -267,15 +283,18 @@ class UploadWorker:
         self._cooling.pop(item.host, None)
 
     def _run(self) -> None:
-        http = requests.Session()
         try:
             while not self._stop.is_set():
                 self._wake.clear()
                 now = time.monotonic()
                 cooling = {h: t for h, t in self._cooling.items() if t > now}
-                item = self.queue.next_pending(self.current_session, skip_hosts=cooling)
+                item = self.queue.next_pending(self.current_session,
+                                               skip_hosts={*cooling, *self._untrusted})
                 if item is None and cooling:  # everything left waits for a server
                     self._pause("server_unreachable", min(cooling.values()) - now)
+                    continue
+                if item is None and self._untrusted:
+                    self._pause(CERTIFICATE_UNTRUSTED, None)
                     continue
                 if item is None:
                     self._idle.set()
@@ -287,26 +306,25 @@ class UploadWorker:
                     log.info("uploads wait for a login")
                     self._pause("not_logged_in", None)
                     continue
-                self._deliver(item, token, http)
+                self._deliver(item, token)
         finally:
-            http.close()
             self._idle.set()
             if self._lock is not None:
                 self._lock.close()
 
-    def _deliver(self, item: QueueItem, token: str, http: requests.Session) -> None:
+    def _deliver(self, item: QueueItem, token: str) -> None:
         self.queue.mark_uploading(item.id)
         headers = {"Authorization": f"Bearer {token}"}
         self._rate.restart()
         try:
             if item.kind == "segment":
                 send_segment(
-                    item, self.queue, headers=headers, http=http, sizer=self._sizer,
-                    timeout=self.timeout, cancel=self._stop,
+                    item, self.queue, headers=headers, transport=self.transport,
+                    sizer=self._sizer, cancel=self._stop,
                     before_chunk=self._before_chunk,
                     after_chunk=lambda offset, sent: self._after_chunk(item, offset, sent))
             else:
-                self._send_json(item, headers, http)
+                self._send_json(item, token)
         except Cancelled:
             self.queue.mark_retry(item.id, "stopped")
             return
@@ -315,6 +333,12 @@ class UploadWorker:
             self.queue.mark_retry(item.id, exc.message)
             return
         except UploadError as exc:
+            if exc.untrusted:  # waits for a CA bundle; retrying now cannot help
+                log.error("upload %s: the certificate of %s is not trusted", item.label,
+                          item.host)
+                self.queue.mark_retry(item.id, CERTIFICATE_UNTRUSTED)
+                self._untrusted.add(item.host)
+                return
             if exc.status == 401:  # the login expired: wait for a new one, lose nothing
                 log.warning("upload %s: the server wants a new login", item.label)
                 self.queue.mark_retry(item.id, exc.message)
@@ -353,17 +377,20 @@ class UploadWorker:
         self._progress(final, final.bytes_done, final.state)
         self._emit(self.item_did_finish, final)
 
-    def _send_json(self, item: QueueItem, headers: dict[str, str],
-                   http: requests.Session) -> None:
+    def _send_json(self, item: QueueItem, token: str) -> None:
         if self._stop.is_set():
             raise Cancelled()
         self.bucket.take(item.size, self._stop)
+        body = (item.payload or "").encode()
         try:
-            resp = http.request(item.method, item.target, data=(item.payload or "").encode(),
-                                headers={**headers, "Content-Type": "application/json"},
-                                timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise classify(None, str(exc)) from exc
+            resp = self.transport.send(item.method, item.target, bearer=token, data=body,
+                                       headers={"Content-Type": "application/json"},
+                                       deadline=self.transport.deadline_for(len(body)))
+        except ApiError as exc:
+            if exc.code == "tls":
+                raise UploadError(f"{CERTIFICATE_UNTRUSTED}: {exc.server_message}",
+                                  permanent=False, untrusted=True) from exc
+            raise classify(None, exc.server_message or exc.code) from exc
         if not 200 <= resp.status_code < 300:
             raise classify(resp.status_code, resp.text[:300])
         self.queue.mark_progress(item.id, item.size, item.size)
