@@ -1,0 +1,96 @@
+"""Login abuse: a burst counts in full, forged addresses change nothing, strangers elsewhere
+cannot lock a candidate out (real server over HTTP)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import urllib3
+
+from tests.server.support import ZHANG_SAN, running_server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with running_server(tmp_path_factory) as server:
+        yield server
+
+
+def password_login(url: str, id_number: str, password: str, headers=None) -> int:
+    return requests.post(f"{url}/api/v1/auth/password", timeout=60, headers=headers or {},
+                         json={"id_number": id_number, "password": password}).status_code
+
+
+def from_address(source: str, url: str, id_number: str, password: str) -> int:
+    """A login sent from another loopback address (127.0.0.2 is a different client)."""
+    pool = urllib3.PoolManager(source_address=(source, 0))
+    body = json.dumps({"id_number": id_number, "password": password}).encode()
+    return pool.request("POST", f"{url}/api/v1/auth/password", body=body, timeout=60,
+                        headers={"Content-Type": "application/json"}).status
+
+
+def test_twenty_concurrent_wrong_passwords_verify_at_most_the_limit(served):
+    target = "11010119800101" + uuid.uuid4().hex[:4]
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(lambda _: password_login(served.url, target, "wrong"), range(20)))
+    assert codes.count(401) <= 5 and codes.count(401) + codes.count(429) == 20, codes
+    assert password_login(served.url, target, "wrong") == 429
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(served):
+    target = "11010119800102" + uuid.uuid4().hex[:4]
+    for _ in range(5):
+        assert password_login(served.url, target, "wrong") == 401
+    forged = {"X-Forwarded-For": "203.0.113.7", "Forwarded": "for=203.0.113.7"}
+    assert password_login(served.url, target, "wrong", headers=forged) == 429
+    log = (served.data_dir / "server.log").read_text()
+    assert "client addresses: the TCP peer" in log
+
+
+def test_a_stranger_elsewhere_cannot_lock_the_candidate_out(served):
+    for _ in range(8):
+        assert from_address("127.0.0.2", served.url, ZHANG_SAN[1], "guess") in (401, 429)
+    assert from_address("127.0.0.2", served.url, ZHANG_SAN[1], "guess") == 429
+    assert password_login(served.url, ZHANG_SAN[1], ZHANG_SAN[2]) == 200
+
+
+def test_client_addresses_come_from_forwarded_for_only_behind_a_trusted_proxy():
+    from zhishiyun_server.clientaddr import parse_trusted, resolve
+
+    trusted = parse_trusted("10.0.0.1, 192.168.0.0/16")
+    assert resolve("127.0.0.1", "203.0.113.7", ()) == "127.0.0.1"
+    assert resolve("127.0.0.1", "203.0.113.7", trusted) == "127.0.0.1"
+    assert resolve("10.0.0.1", "203.0.113.7", trusted) == "203.0.113.7"
+    # a client forging the header behind the proxy: the proxy appended the real address
+    assert resolve("10.0.0.1", "6.6.6.6, 203.0.113.7, 192.168.1.2", trusted) == "203.0.113.7"
+    assert resolve("10.0.0.1", "not-an-ip", trusted) == "10.0.0.1"
+    assert resolve("10.0.0.1", None, trusted) == "10.0.0.1"
+
+
+def test_a_second_face_challenge_leaves_the_first_usable(tmp_path):
+    from sqlalchemy import select
+
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.demo import seed_if_empty
+    from zhishiyun_server.face import service
+    from zhishiyun_server.face.policy import FacePolicy
+    from zhishiyun_server.models import Candidate
+    from zhishiyun_server.settings import ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path)
+    app = create_app(config)
+    seed_if_empty(app.state.session_factory, config)
+    with app.state.session_factory() as db:
+        person = db.scalar(select(Candidate).where(Candidate.id_number == ZHANG_SAN[1]))
+        policy = FacePolicy.from_env(demo=True)
+        mine = service.new_challenge(db, person, policy)
+        db.commit()
+        service.new_challenge(db, person, policy)  # a stranger knowing name + ID number
+        db.commit()
+        db.refresh(mine)
+        assert mine.used_at is None and mine.cancelled_at is None
+    app.state.engine.dispose()
