@@ -60,6 +60,10 @@ case "$ACTION" in
   demo)  install_apt; install_python
          # shellcheck source=scripts/services.sh
          source scripts/services.sh; start_audio
+         if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = Linux ]; then
+           # No desktop: the headless demo on a virtual display, so the screen is recorded too
+           start_display; set -- --headless "$@"
+         fi
          exec "$VENV/bin/zhishiyun" demo "$@";;
   test)  install_apt; install_python
          # shellcheck source=scripts/services.sh

@@ -26,8 +26,7 @@ from typing import Any
 
 import requests
 
-from zhishiyun import paths
-from zhishiyun.config import RecordingSettings, Settings, merge_from_server
+from zhishiyun.config import Settings
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
 
@@ -164,7 +163,7 @@ def make_standin_camera(path: Path, seconds: float = 4.0, fps: int = 15) -> Path
 
 
 class HeadlessDemo:
-    """The headless walk-through: checks, login, enter, record, upload, verify."""
+    """The headless walk-through: checks, then ``zhishiyun exam run``'s exam, then a report."""
 
     def __init__(self, settings: Settings, demo_dir: Path) -> None:
         self.settings, self.demo_dir = settings, demo_dir
@@ -174,34 +173,33 @@ class HeadlessDemo:
 
     def run(self) -> int:
         """Walk through the demo; returns 0 when every segment reached the server."""
-        from zhishiyun.api.client import ServerClient
-        from zhishiyun.api.tokens import TokenStore
+        from zhishiyun.api.tokens import MemoryTokenStore
+        from zhishiyun.capture.devices import list_microphones
+        from zhishiyun.exam.headless import ExamPlan, HeadlessExam
+        from zhishiyun.exam.runtime import ExamRuntime
 
         self._step(_("System checks"))
         self._checks()
-        client = ServerClient.from_settings(self.settings,
-                                            token_store=TokenStore(self.settings.server_url))
-        self._step(_("Password login as 张三"))
-        login = client.login_password(DEMO_ID_NUMBER, DEMO_PASSWORD)
-        client.store_login(login)
-        print(_("Logged in: {name} ({id})").format(name=login.candidate.name,
-                                                   id=login.candidate.id_number_masked))
-        exam = next((e for e in client.exams() if e.kind == "written" and e.state == "open"),
-                    None)
-        if exam is None:
-            raise ZhishiyunError(_("The demo server offers no open written exam."))
-        self._step(_("Entering “{name}”").format(name=exam.name))
-        if not exam.accepted:
-            client.accept(exam.id)
-        session = client.enter(exam.id)
-        print(_("Session {sid}; recording {seconds:.0f} s…").format(
-            sid=session.session_id, seconds=DEMO_RECORD_SECONDS), flush=True)
-        summary = self._record_and_upload(client, session)
-        client.finish(session.session_id, "candidate_ended")
-        recordings = client.recordings(session.session_id)
-        client.logout()
+        try:
+            has_mic = bool(list_microphones())
+        except ZhishiyunError:
+            has_mic = False
+        runtime = ExamRuntime.from_settings(
+            self.settings, token_store=MemoryTokenStore(self.settings.server_url))
+        plan = ExamPlan(DEMO_ID_NUMBER, DEMO_PASSWORD, exam="next", kind="written",
+                        accept_rules=True, seconds=DEMO_RECORD_SECONDS,
+                        camera=self.settings.camera or 0,
+                        microphone=None if has_mic else "none", screen=_has_display())
+        self._step(_("Password login as 张三, entering the open written exam, recording "
+                     "{seconds:.0f} s").format(seconds=DEMO_RECORD_SECONDS))
+        try:
+            summary = HeadlessExam(runtime, plan).run()
+            recordings = runtime.client.recordings(summary["session_id"])
+            runtime.client.logout()
+        finally:
+            runtime.close()
         self._step(_("What the server received"))
-        all_ok = True
+        all_ok = summary["all_uploaded"]
         for track, info in sorted(recordings.tracks.items()):
             ok = info.chain_ok and not info.missing
             all_ok &= ok
@@ -210,10 +208,8 @@ class HeadlessDemo:
                                             missing=info.missing or "-",
                                             mb=info.bytes / 1e6,
                                             chain="ok" if info.chain_ok else "BROKEN"))
-        encoder = (summary.get("encoder") or {}).get("video", "?")
-        print(_("Encoder: {encoder}").format(encoder=encoder))
-        for name, counters in summary.get("sources", {}).items():
-            print(f"  {name:<10} " + ", ".join(f"{k}={v}" for k, v in counters.items()))
+        print(_("Audio: recorded with the camera track from the default microphone.") if has_mic
+              else _("Audio: no microphone found, none recorded."))
         print(_("Demo finished: everything recorded reached the server.") if all_ok and
               recordings.tracks else _("Demo finished with problems (see above)."))
         return 0 if all_ok and recordings.tracks else 1
@@ -226,42 +222,3 @@ class HeadlessDemo:
                              in_order=True).run()
         print(to_table(report))
         print(_("(The demo goes on whatever the checks say; a real exam would not.)"))
-
-    def _record_and_upload(self, client: Any, session: Any) -> dict[str, Any]:
-        from zhishiyun.capture.devices import list_microphones
-        from zhishiyun.capture.recorder import Recorder
-        from zhishiyun.clock import ServerClock
-        from zhishiyun.upload.queue import UploadQueue
-        from zhishiyun.upload.session import SessionUploads
-        from zhishiyun.upload.worker import UploadWorker
-
-        clock = ServerClock()
-        clock.sync(client, samples=3, timeout=3.0)
-        recording = merge_from_server(RecordingSettings(), session.recording)
-        recording = dataclasses.replace(recording, segment_seconds=4)
-        camera = self.settings.camera
-        try:
-            has_mic = bool(list_microphones())
-        except ZhishiyunError:
-            has_mic = False
-        session_dir = paths.sessions_dir(self.settings.data_path) / session.session_id
-        queue = UploadQueue(paths.queue_db(self.settings.data_path))
-        uploads = SessionUploads(queue, session.session_id, session.upload_url,
-                                 client.api_url, session_dir)
-        worker = UploadWorker(queue, tokens=lambda: client.token, transport=client.transport)
-        worker.set_current_session(session.session_id)
-        worker.start()
-        recorder = Recorder(session_dir, session.session_key, recording,
-                            screen=_has_display(), camera=camera,
-                            microphone=None if has_mic else "none",
-                            now_server=clock.now, segment_did_close=uploads.on_segment_closed)
-        recorder.start()
-        time.sleep(DEMO_RECORD_SECONDS)
-        summary = recorder.stop()
-        print(_("Recorded; uploading…"), flush=True)
-        uploaded = worker.wait_idle(timeout=120)
-        worker.stop()
-        queue.close()
-        if not uploaded:
-            print(_("Some uploads are still pending; `zhishiyun upload` resumes them."))
-        return summary

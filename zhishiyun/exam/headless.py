@@ -58,6 +58,7 @@ class ExamPlan:
         microphone: microphone name, ``None`` for the default, ``"none"`` for no audio.
         screen: record the screen.
         upload_timeout_s: how long to wait for the server to have everything.
+        kind: with ``next``, only exams of this kind (``written`` or ``interview``).
     """
 
     id_number: str
@@ -70,13 +71,14 @@ class ExamPlan:
     microphone: str | None = None
     screen: bool = True
     upload_timeout_s: float = DEFAULT_UPLOAD_TIMEOUT_S
+    kind: str | None = None
 
 
-def choose_exam(exams: list[Any], wanted: int | str) -> Any:
-    """The exam to enter: by id, or the first whose entry window is open (``next``)."""
+def choose_exam(exams: list[Any], wanted: int | str, kind: str | None = None) -> Any:
+    """The exam to enter: by id, or the first (of ``kind``) whose entry is open (``next``)."""
     if wanted == "next":
         for exam in exams:
-            if exam.state in ("open", "in_progress"):
+            if exam.state in ("open", "in_progress") and kind in (None, exam.kind):
                 return exam
         raise ExamError(_("No exam has its entry window open now."),
                         hint=_("see the exam list in the app, or give --exam ID"))
@@ -98,7 +100,7 @@ class HeadlessExam:
         """Log in, enter, record, answer, finish, wait for the uploads; the JSON summary."""
         client, plan = self.runtime.client, self.plan
         client.store_login(client.login_password(plan.id_number, plan.password))
-        exam = choose_exam(client.exams(), plan.exam)
+        exam = choose_exam(client.exams(), plan.exam, plan.kind)
         if not exam.accepted:
             if not plan.accept_rules:
                 raise ExamError(_("The rules of “{name}” are not accepted yet.").format(
