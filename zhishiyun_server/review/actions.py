@@ -109,7 +109,8 @@ def help_reply(request_id: int, request: Request, csrf: str = Form("", max_lengt
     asked = db.get(HelpRequest, request_id)
     if asked is None:
         raise not_found("help request")
-    auth.audit(db, request, staff.name, "help_reply", asked.session_id, request=request_id)
+    auth.audit(db, request, staff.name, "help_reply", asked.session_id,
+               help_request=request_id)
     help_service.reply(db, request_id, text, staff.name)  # commits the audit entry with it
     return RedirectResponse(f"/review/sessions/{asked.session_id}#help-{request_id}",
                             status_code=303)

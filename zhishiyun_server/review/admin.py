@@ -94,7 +94,7 @@ def _help_reply(db: Session, args: argparse.Namespace) -> None:
     request = db.get(HelpRequest, args.request_id)
     if request is None:
         raise _fail(f"no help request {args.request_id} (see: admin help-list)")
-    auth.audit(db, None, by, "help_reply", request.session_id, request=request.id)
+    auth.audit(db, None, by, "help_reply", request.session_id, help_request=request.id)
     try:
         help_service.reply(db, request.id, args.text, by)
     except ApiProblem as exc:

@@ -1,0 +1,153 @@
+"""Review console tests: a demo server with a staff account, a desktop Chromium, a real exam."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import require
+from tests.exam.conftest import camera_video, shape  # noqa: F401 - fixture (a video camera)
+
+STAFF = ("王老师", "review-pass-2026")
+ZHANG = ("110101199003070011", "zsy-demo-1")
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1366,900",
+                  "--autoplay-policy=no-user-gesture-required",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--lang=zh-CN")
+
+
+def admin(server, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """``zhishiyun-server admin ARGS`` on the test server's database."""
+    return subprocess.run([sys.executable, "-m", "zhishiyun_server", "admin", "--db",
+                           server.db_url, "--data", str(server.data_dir), *args],
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def add_staff(server, name: str, password: str, role: str = "reviewer") -> None:
+    """Create a console account the way an administrator does (password on stdin)."""
+    done = admin(server, "add-staff", "--name", name, "--role", role, stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+
+
+def staff_login(url: str, name: str = STAFF[0], password: str = STAFF[1]) -> requests.Session:
+    """A requests session logged in through the console's login form."""
+    http = requests.Session()
+    form = http.get(url + "/review/", timeout=10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    reply = http.post(url + "/review/login", timeout=30, allow_redirects=False,
+                      data={"name": name, "password": password, "csrf": csrf})
+    assert reply.status_code == 303, reply.text
+    return http
+
+
+def csrf_of(http: requests.Session, url: str) -> str:
+    """The CSRF token of a logged-in console session (from any page's meta tag)."""
+    page = http.get(url + "/review/exams", timeout=10).text
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def candidate_token(url: str) -> str:
+    """张三's bearer token (password login)."""
+    reply = requests.post(url + "/api/v1/auth/password", timeout=30,
+                          json={"id_number": ZHANG[0], "password": ZHANG[1]})
+    reply.raise_for_status()
+    return reply.json()["token"]
+
+
+@pytest.fixture
+def review_server(server_factory):
+    """A demo server with an administrator account :data:`STAFF`."""
+    server = server_factory()
+    add_staff(server, *STAFF, role="admin")
+    return server
+
+
+def exam_command(server, camera: Path, seconds: float, answers: Path | None = None) -> list:
+    """``zhishiyun exam run`` for 张三's written exam (screen only when there is a display)."""
+    cmd = [sys.executable, "-m", "zhishiyun", "exam", "run", "--server", server.url,
+           "--id-number", ZHANG[0], "--password-stdin", "--exam", "next", "--accept-rules",
+           "--seconds", str(seconds), "--camera", str(camera), "--mic", "none"]
+    if answers is not None:
+        cmd += ["--answers", str(answers)]
+    if not os.environ.get("DISPLAY"):
+        cmd.append("--no-screen")
+    return cmd
+
+
+def start_exam(server, camera: Path, seconds: float, tmp_path: Path,
+               answers: dict | None = None) -> subprocess.Popen:
+    """A headless exam recording for ``seconds`` (2 s segments), in the background."""
+    shape(server, "written", start_in=1, duration_s=3600)
+    answers_file = None
+    if answers:
+        answers_file = tmp_path / "answers.json"
+        answers_file.write_text(json.dumps(answers, ensure_ascii=False), "utf-8")
+    process = subprocess.Popen(exam_command(server, camera, seconds, answers_file),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdin.write(ZHANG[1] + "\n")
+    process.stdin.close()
+    process.stdin = None  # communicate() must not flush it again
+    return process
+
+
+def finish_exam(process: subprocess.Popen, timeout: float = 180) -> dict:
+    """Wait for a started exam; its JSON summary (everything must be on the server)."""
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def finished_exam(review_server, camera_video, tmp_path):  # noqa: F811 - the fixture above
+    """(server, summary) of a 10 s exam with two answers, all uploaded."""
+    process = start_exam(review_server, camera_video, 10, tmp_path,
+                         answers={"1": "片段录制是崩溃安全的", "4": "加密"})
+    return review_server, finish_exam(process)
+
+
+@pytest.fixture
+def browser():
+    """A headless desktop Chromium driven by Selenium (Debian's chromium + chromium-driver)."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        require("Chromium", f"{', '.join(missing)} absent: apt-get install chromium "
+                            "chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="zsy-review-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # never let Selenium Manager download a browser
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    try:
+        driver.quit()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def browser_login(driver, url: str, name: str = STAFF[0], password: str = STAFF[1]) -> None:
+    """Log in through the form the way a person does."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/review/")
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.login button").click()

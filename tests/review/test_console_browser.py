@@ -1,0 +1,141 @@
+"""The review console in a real Chromium against the real server and a real headless exam."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.exam.helpers import wait_for
+from tests.review.conftest import (
+    STAFF,
+    admin,
+    browser_login,
+    candidate_token,
+    finish_exam,
+    start_exam,
+)
+
+
+def _wait(driver, timeout: float = 20):
+    return WebDriverWait(driver, timeout)
+
+
+def test_staff_login_then_exam_list_with_counts(browser, review_server):
+    browser.get(review_server.url + "/review/exams")  # not logged in: the login form
+    assert browser.current_url.endswith("/review/")
+    browser_login(browser, review_server.url, password="wrong-password-1")
+    error = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".error")))
+    assert error.text == "账号或密码错误。"
+
+    browser_login(browser, review_server.url)
+    _wait(browser).until(ec.url_contains("/review/exams"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.exams tbody tr")
+    names = [row.find_element(By.CSS_SELECTOR, "td a").text for row in rows]
+    assert "2026 年春季招聘笔试（演示）" in names
+    finished = next(r for r in rows if "已结束" in r.text)  # the demo's finished exam
+    counts = {cell.get_attribute("data-count"): int(cell.text)
+              for cell in finished.find_elements(By.CSS_SELECTOR, "td[data-count]")}
+    assert counts["enrolled"] == 2 and counts["entered"] == 1 and counts["finished"] == 1
+    assert browser.find_element(By.TAG_NAME, "th").text == "考试"  # Chinese by default
+
+    browser.get(review_server.url + "/review/exams?lang=en")
+    assert browser.find_element(By.TAG_NAME, "th").text == "Exam"
+    log = admin(review_server, "audit-log").stdout
+    assert "login_failed" in log and f"{STAFF[0]}\tlogin" in log
+
+
+def test_live_wall_shows_the_recording_candidate_and_the_picture_updates(
+        browser, review_server, camera_video, tmp_path):
+    process = start_exam(review_server, camera_video, 24, tmp_path)
+    try:
+        browser_login(browser, review_server.url)
+        _wait(browser).until(ec.url_contains("/review/exams"))
+        browser.find_element(By.LINK_TEXT, "2026 年春季招聘笔试（演示）").click()
+        _wait(browser, 40).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, ".tile .picture img")))
+        # Tiles are redrawn every few seconds: read each state in one script call.
+        read = ("const t = document.querySelector('.tile'); const i = t.querySelector('img');"
+                "return {name: t.querySelector('.name').textContent,"
+                " state: t.querySelector('.state').textContent,"
+                " seq: i ? Number(i.dataset.seq) : -1,"
+                " width: i && i.complete ? i.naturalWidth : 0};")
+        assert "张三" in browser.execute_script(read)["name"]
+        first = wait_for(lambda: (lambda s: s if s["width"] else None)(
+            browser.execute_script(read)), 20, "a loaded picture")
+        wait_for(lambda: (lambda s: s["seq"] > first["seq"] and s["width"] > 0)(
+            browser.execute_script(read)), 30, "a newer camera picture on the tile")
+        assert "在线" in browser.execute_script(read)["state"]
+        browser.execute_script("document.querySelector('.tile').click()")
+        _wait(browser).until(ec.url_contains("/review/sessions/"))
+    finally:
+        finish_exam(process)
+
+
+def test_session_page_plays_the_camera_and_an_event_click_seeks(browser, finished_exam):
+    server, summary = finished_exam
+    browser_login(browser, server.url)
+    _wait(browser).until(ec.url_contains("/review/exams"))
+    browser.get(f"{server.url}/review/sessions/{summary['session_id']}")
+    camera = _wait(browser).until(ec.presence_of_element_located((By.ID, "video-camera")))
+    browser.execute_script("arguments[0].muted = true; arguments[0].play();", camera)
+    state = "return [arguments[0].currentTime, arguments[0].error && arguments[0].error.code]"
+    wait_for(lambda: browser.execute_script(state, camera)[0] > 1.5, 20,
+             "the camera video playing")
+    assert browser.execute_script(state, camera)[1] is None
+    duration = browser.execute_script("return arguments[0].duration", camera)
+    assert duration > 8  # all segments in one file, not just the first 2 s
+    browser.execute_script("arguments[0].pause()", camera)
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.event")
+    last = rows[-1]  # exam_finished, at the very end
+    last.click()
+    moved = wait_for(lambda: browser.execute_script(state, camera)[0] > duration - 3, 10,
+                     "the player at the end after clicking the last event")
+    assert moved
+    assert "current" in last.get_attribute("class")
+    rows[0].click()
+    wait_for(lambda: browser.execute_script(state, camera)[0] < 3, 10,
+             "the player back at the start after clicking the first event")
+    screen = browser.find_elements(By.ID, "video-screen")
+    if screen:  # the screen follows the camera
+        wait_for(lambda: abs(browser.execute_script(state, screen[0])[0]
+                             - browser.execute_script(state, camera)[0]) < 1, 10,
+                 "the screen in sync with the camera")
+    answers = browser.find_element(By.CSS_SELECTOR, "#answers").text
+    assert "片段录制是崩溃安全的" in answers
+
+
+def test_a_reply_to_a_help_request_reaches_the_candidate(browser, finished_exam):
+    server, summary = finished_exam
+    sid = summary["session_id"]
+    token = candidate_token(server.url)
+    bearer = {"Authorization": f"Bearer {token}"}
+    asked = requests.post(f"{server.url}/api/v1/sessions/{sid}/help", headers=bearer,
+                          json={"text": "摄像头画面卡住了，怎么办？"}, timeout=10)
+    assert asked.status_code == 201, asked.text
+    browser_login(browser, server.url)
+    _wait(browser).until(ec.url_contains("/review/exams"))
+    browser.get(f"{server.url}/review/sessions/{sid}")
+    box = browser.find_element(By.CSS_SELECTOR, f"#help-{asked.json()['id']} textarea")
+    assert "摄像头画面卡住了" in browser.find_element(By.ID, "help").text
+    box.send_keys("请检查摄像头连接，录像不受影响。")
+    box.find_element(By.XPATH, "following-sibling::button").click()
+    _wait(browser).until(ec.text_to_be_present_in_element((By.ID, "help"), "请检查摄像头连接"))
+
+    listed = requests.get(f"{server.url}/api/v1/sessions/{sid}/help", headers=bearer,
+                          timeout=10).json()["requests"]
+    assert listed[0]["replies"][0]["text"] == "请检查摄像头连接，录像不受影响。"
+    assert listed[0]["replies"][0]["from"] == "staff"  # no staff name for the candidate
+    datetime.fromisoformat(listed[0]["replies"][0]["created_at"])
+
+    browser.find_element(By.CSS_SELECTOR, "input[value=violation]").click()
+    browser.find_element(By.NAME, "notes").send_keys("第 3 分钟有他人入镜")
+    browser.find_element(By.CSS_SELECTOR, "form.verdict button").click()
+    _wait(browser).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".verdict-now"),
+                                                          "违规"))
+    log = admin(server, "audit-log").stdout
+    assert f"{STAFF[0]}\thelp_reply\t{sid}" in log and f"{STAFF[0]}\tverdict\t{sid}" in log
