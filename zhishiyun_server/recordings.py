@@ -16,16 +16,24 @@ checked against the upload metadata and, when its line already arrived, the mani
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from zhishiyun_formats.manifest import verify_manifest
+from zhishiyun_formats.manifest import (
+    ManifestVerification,
+    TrackVerification,
+    canonical_bytes,
+    check_record,
+    key_bytes,
+)
 from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
@@ -53,6 +61,14 @@ class ManifestLine(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     line: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # What verifying the line found, stored on arrival so that a session's verification
+    # never re-reads and re-MACs its whole manifest (NULL: not verified yet, see _backfill).
+    line_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mac_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: ``prev`` names the line before it (the nearest well-formed lower seq of its track).
+    prev_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    well_formed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class ManifestBatch(BaseModel):
@@ -99,9 +115,99 @@ def _lines_by_track(db: Session, session_id: str) -> dict[str, list[ManifestLine
     return tracks
 
 
-def _verify(session: ExamSession, tracks: dict[str, list[ManifestLine]]):
-    ordered = [row.line for rows in tracks.values() for row in rows]
-    return verify_manifest(ordered, session.session_key)
+def _facts(row: ManifestLine, key: bytes) -> None:
+    """Fill in the facts of one line that need only the line itself and the key."""
+    data = row.line.encode("utf-8").rstrip(b"\r\n")
+    row.line_hash = hashlib.sha256(data).hexdigest()
+    row.prev_hash, row.mac_ok, row.well_formed = None, False, False
+    try:
+        record = json.loads(data)
+        if not isinstance(record, dict):
+            raise ValueError("not an object")
+        check_record(record)
+    except (ValueError, TypeError):
+        return
+    row.well_formed = True
+    prev = record.get("prev", None)
+    row.prev_hash = prev if isinstance(prev, str) and len(prev) <= 64 else None
+    mac = record.get("mac")
+    expected = hmac.new(key, canonical_bytes({k: v for k, v in record.items() if k != "mac"}),
+                        hashlib.sha256).hexdigest()
+    row.mac_ok = isinstance(mac, str) and hmac.compare_digest(mac, expected)
+
+
+def _neighbour(db: Session, row: ManifestLine, below: bool) -> ManifestLine | None:
+    """The nearest well-formed line of the same track below (or above) ``row``."""
+    query = select(ManifestLine).where(
+        ManifestLine.session_id == row.session_id, ManifestLine.track == row.track,
+        ManifestLine.well_formed.is_(True))
+    if below:
+        query = query.where(ManifestLine.seq < row.seq).order_by(ManifestLine.seq.desc())
+    else:
+        query = query.where(ManifestLine.seq > row.seq).order_by(ManifestLine.seq)
+    return db.scalar(query.limit(1))
+
+
+def _link(row: ManifestLine, before: ManifestLine | None) -> None:
+    expected = before.line_hash if before is not None else ""
+    row.prev_ok = row.prev_hash is not None and row.prev_hash == expected
+
+
+def _chain_in(db: Session, row: ManifestLine) -> None:
+    """Check ``row`` against the chain tip below it and re-check the line above it."""
+    if not row.well_formed:
+        return
+    _link(row, _neighbour(db, row, below=True))
+    above = _neighbour(db, row, below=False)
+    if above is not None:
+        _link(above, row)
+
+
+def _backfill(db: Session, session: ExamSession) -> None:
+    """Verify lines stored without their facts (older rows, server-written lines)."""
+    rows = db.scalars(select(ManifestLine).where(
+        ManifestLine.session_id == session.id, ManifestLine.well_formed.is_(None))).all()
+    if not rows:
+        return
+    key = key_bytes(session.session_key)
+    for row in rows:
+        _facts(row, key)
+    db.flush()
+    for track in {row.track for row in rows}:
+        before = None
+        for row in db.scalars(select(ManifestLine).where(
+                ManifestLine.session_id == session.id, ManifestLine.track == track,
+                ManifestLine.well_formed.is_(True)).order_by(ManifestLine.seq)):
+            _link(row, before)
+            before = row
+    db.commit()
+
+
+def verification_of(db: Session, session: ExamSession) -> ManifestVerification:
+    """The session manifest's chain, MACs and numbering, from the stored facts.
+
+    The same result as ``verify_manifest`` over the lines in (track, seq) order.
+    """
+    _backfill(db, session)
+    result = ManifestVerification()
+    rows = db.execute(select(ManifestLine.track, ManifestLine.seq, ManifestLine.mac_ok,
+                             ManifestLine.prev_ok, ManifestLine.well_formed)
+                      .where(ManifestLine.session_id == session.id)
+                      .order_by(ManifestLine.track, ManifestLine.seq)).all()
+    for number, (track, seq, mac_ok, prev_ok, well_formed) in enumerate(rows, start=1):
+        if not well_formed:
+            result.malformed_lines.append(number)
+            continue
+        check = result.tracks.setdefault(track, TrackVerification(track))
+        check.seqs.append(seq)
+        if not prev_ok:
+            check.bad_prev.append(seq)
+        if not mac_ok:
+            check.bad_mac.append(seq)
+    for check in result.tracks.values():
+        present = set(check.seqs)
+        check.missing = [s for s in range(max(check.seqs, default=-1) + 1) if s not in present]
+    return result
 
 
 @router.post("/sessions/{session_id}/manifest", response_model=ManifestReply)
@@ -110,6 +216,8 @@ def post_manifest(session_id: str, body: ManifestBatch,
                   db: Session = Depends(get_db)) -> ManifestReply:
     """Store manifest lines (idempotent) and verify the chain so far."""
     session = owned_session(db, candidate, session_id)
+    _backfill(db, session)  # so that the new lines chain onto verified ones
+    key = key_bytes(session.session_key)
     accepted, conflicts = 0, []
     for text in body.lines:
         text = text.rstrip("\r\n")
@@ -131,15 +239,18 @@ def post_manifest(session_id: str, body: ManifestBatch,
                 conflicts.append({"track": track, "seq": seq})
             continue
         evidence.refuse_unsigned_phone(track)
-        db.add(ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
-                            line=text))
+        row = ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
+                           line=text)
+        _facts(row, key)
+        db.add(row)
         db.flush()
+        _chain_in(db, row)  # only the new line and its neighbours: no whole-session pass
         accepted += 1
     db.commit()
     if conflicts:
         log.warning("session %s: %d manifest line(s) differ from what was received first",
                     session.id, len(conflicts))
-    verification = _verify(session, _lines_by_track(db, session.id))
+    verification = verification_of(db, session)
     return ManifestReply(accepted=accepted, conflicts=conflicts,
                          verification=verification.to_dict())
 
@@ -157,7 +268,7 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
     segments = db.scalars(select(RecordingSegment).where(
         RecordingSegment.session_id == session.id)).all()
     lines = _lines_by_track(db, session.id)
-    verification = _verify(session, lines) if lines else None
+    verification = verification_of(db, session) if lines else None
     ends = evidence.track_ends(db, session.id)
     result: dict[str, TrackState] = {}
     for track in sorted({s.track for s in segments} | set(lines) | set(ends)):

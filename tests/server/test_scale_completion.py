@@ -10,46 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-import time
 
 import pytest
 import requests
-import uvicorn
 from sqlalchemy.exc import OperationalError
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
-from tests.conftest import free_port
+from tests.server import scale_app
 from tests.upload.conftest import enter_written_exam
-from zhishiyun_server.app import create_app
-from zhishiyun_server.demo import seed_if_empty
-from zhishiyun_server.settings import ServerConfig
 from zhishiyun_server.tus import storage as tus_storage
 from zhishiyun_server.tus.endpoint import ExamUploadHooks
 
 pytestmark = pytest.mark.integration
+served_app, app_url = scale_app.served_app, scale_app.app_url  # the fixtures
 TUS = {"Tus-Resumable": "1.0.0"}
-
-
-@pytest.fixture
-def app_url(tmp_path):
-    """The exam server app with demo data, on a free port, for this test only."""
-    config = ServerConfig(data_dir=tmp_path / "data", demo=True)
-    app = create_app(config)
-    seed_if_empty(app.state.session_factory, config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    app.state.engine.dispose()
 
 
 def _segment(tmp_path, size: int = 300_000):

@@ -1,0 +1,50 @@
+"""The real exam server app (demo data) on uvicorn in this process, for tests that patch it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tests.conftest import free_port
+from zhishiyun_server.app import create_app
+from zhishiyun_server.demo import seed_if_empty
+from zhishiyun_server.settings import ServerConfig
+
+
+@dataclass
+class ServedApp:
+    """The app object (patch it, read its database) and the URL it answers on."""
+
+    app: Any
+    url: str
+
+
+@pytest.fixture
+def served_app(tmp_path):
+    """The exam server app with demo data, on a free port, for this test only."""
+    config = ServerConfig(data_dir=tmp_path / "data", demo=True)
+    app = create_app(config)
+    seed_if_empty(app.state.session_factory, config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield ServedApp(app, f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(10)
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def app_url(served_app) -> str:
+    """Only the URL of :func:`served_app`."""
+    return served_app.url
