@@ -37,8 +37,9 @@ TIME_WINDOW = timedelta(days=3660)
 #: ASCII digits only: ``str.isdigit`` and ``int`` also accept other scripts' digits.
 ASCII_INT = re.compile(r"(?:0|[1-9][0-9]{0,18})")
 
-#: A database id in a path (``/exams/{exam_id}``).
-DbId = Annotated[int, Path(ge=0, le=INT64_MAX)]
+#: A database id in a path (``/exams/{exam_id}``): primary keys are ``Integer`` columns,
+#: 32 bits on PostgreSQL.
+DbId = Annotated[int, Path(ge=0, le=INT32_MAX)]
 #: A segment number.
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 #: A version counter stored in a 32-bit column (answers).

@@ -26,6 +26,7 @@ def code(resp: requests.Response) -> tuple[int, str]:
 @pytest.mark.parametrize("path", [
     "/exams/99999999999999999999999",
     "/exams/9223372036854775808/accept",
+    "/exams/2147483648",
     "/messages/-99999999999999999999999/read",
 ])
 def test_integers_beyond_64_bits_in_paths_are_refused(inside, path):
