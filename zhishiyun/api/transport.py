@@ -392,7 +392,17 @@ class Transport:
 
     def read_all(self, response: requests.Response, limit: int) -> bytes:
         """The whole body of a streamed ``response`` (at most ``limit`` bytes)."""
-        return b"".join(self.chunks(response, limit))
+        return self.read_all_of(response, limit)
+
+    @classmethod
+    def read_all_of(cls, response: requests.Response, limit: int) -> bytes:
+        """The whole body of a streamed ``response``; its deadline is disarmed after."""
+        try:
+            return b"".join(cls.chunks(response, limit))
+        finally:
+            guard = getattr(response, "deadline_guard", None)
+            if guard is not None:
+                guard.cancel()
 
     def save(self, response: requests.Response, target: Path, limit: int,
              progress: Callable[[int], None] | None = None) -> int:

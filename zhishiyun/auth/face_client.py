@@ -1,6 +1,6 @@
 """The face-login calls of the exam server, and the refusals a candidate can act on.
 
-Blocking network calls (``requests``): use them off the UI thread (the
+Blocking network calls (over the API client's transport): use them off the UI thread (the
 :class:`~zhishiyun.auth.face_session.FaceLoginSession` worker does).
 """
 
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
+from zhishiyun.api.client import ServerClient
 from zhishiyun.api.errors import ApiError
 from zhishiyun.api.models import LoginResult
+from zhishiyun.api.tokens import MemoryTokenStore
+from zhishiyun.api.transport import Transport
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import N_, _
 
@@ -112,82 +114,80 @@ class Frame:
 
 
 class FaceClient:
-    """HTTP calls of face login against ``server_url`` (blocking; use off the UI thread)."""
+    """Face login against ``server_url`` (blocking; use off the UI thread).
 
-    def __init__(self, server_url: str, *, http: requests.Session | None = None,
-                 timeout: tuple[float, float] = (5.0, 60.0), verify: bool | str = True) -> None:
-        self.base = server_url.rstrip("/") + "/api/v1"
-        self.http = http or requests.Session()
-        self.timeout, self.tls_verify = timeout, verify
+    The calls go through the API client and so through the one transport (the
+    organisation's CA added to the system's, the proxy, deadlines, size caps).
 
-    def _call(self, method: str, path: str, **kwargs) -> dict[str, Any]:
+    Args:
+        server_url: the exam server's root URL.
+        transport: the client's transport (default: system CAs, no proxy setting).
+        client: an API client to use instead (its transport is used).
+    """
+
+    def __init__(self, server_url: str = "", *, transport: Transport | None = None,
+                 client: ServerClient | None = None) -> None:
+        self.api = client or ServerClient(server_url, token_store=MemoryTokenStore(),
+                                          transport=transport, retries=0)
+
+    @classmethod
+    def from_settings(cls, settings: Any, transport: Transport | None = None) -> FaceClient:
+        """A face client for the configured server over the configured transport."""
+        return cls(settings.server_url,
+                   transport=transport or Transport.from_settings(settings))
+
+    def _call(self, operation: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         try:
-            reply = self.http.request(method, self.base + path, timeout=self.timeout,
-                                      verify=self.tls_verify, **kwargs)
-        except requests.Timeout as exc:
-            raise ApiError(0, "timeout", str(exc)) from None
-        except requests.exceptions.SSLError as exc:
-            raise ApiError(0, "tls", str(exc)) from None
-        except requests.RequestException as exc:
-            raise ApiError(0, "network", str(exc)) from None
-        try:
-            body = reply.json()
-        except ValueError:
-            raise ApiError(reply.status_code, "bad_reply", reply.text[:200]) from None
-        if reply.ok:
-            return body
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        code, message = str(error.get("code", "http_error")), str(error.get("message", ""))
-        details = {k: v for k, v in error.items() if k not in ("code", "message")}
-        if code in MESSAGES:
-            raise FaceLoginError(reply.status_code, code, message, details)
-        retry = details.get("retry_after")
-        raise ApiError(reply.status_code, code, message, details=details,
-                       retry_after=retry if isinstance(retry, int) else None)
+            return operation(*args)
+        except ApiError as exc:
+            if exc.code in MESSAGES:
+                raise FaceLoginError(exc.status, exc.code, exc.server_message,
+                                     exc.details) from None
+            raise
 
     def challenge(self, name: str, id_number: str) -> Challenge:
         """A fresh challenge (refusals: cooldown, attempts exhausted, not enrolled, …)."""
-        body = self._call("POST", "/auth/face/challenge",
-                          json={"name": name, "id_number": id_number})
+        body = self._call(self.api.face_challenge, name, id_number)
         try:
             return Challenge(challenge_id=str(body["challenge_id"]),
-                             actions=tuple(body["actions"]),
+                             actions=tuple(str(a) for a in body["actions"]),
                              step_seconds=float(body["step_seconds"]),
                              min_frames=int(body["min_frames"]),
                              max_frames=int(body["max_frames"]),
                              max_frame_bytes=int(body["max_frame_bytes"]),
                              attempts_left=int(body["attempts_left"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ApiError(200, "bad_reply", f"challenge: {exc}") from None
 
     def verify(self, challenge: Challenge, name: str, id_number: str,
                frames: list[Frame]) -> LoginResult:
         """Send the burst; the login result, or :class:`FaceLoginError` saying what failed."""
         evidence = json.dumps({"frames": [{"t_ms": f.t_ms, "step": f.step} for f in frames]})
-        files = [("frames", (f"{i:03d}.jpg", f.jpeg, "image/jpeg"))
-                 for i, f in enumerate(frames)]
-        body = self._call("POST", "/auth/face", files=files, data={
-            "challenge_id": challenge.challenge_id, "name": name, "id_number": id_number,
-            "evidence": evidence})
+        fields = {"challenge_id": challenge.challenge_id, "name": name,
+                  "id_number": id_number, "evidence": evidence}
+        body = self._call(self.api.face_verify, fields,
+                          [(f"{i:03d}.jpg", f.jpeg) for i, f in enumerate(frames)])
         return _login(body)
 
     def cancel(self, challenge_id: str, id_number: str) -> int:
         """Tell the server the candidate cancelled; returns the cooldown in seconds."""
-        body = self._call("POST", f"/auth/face/challenge/{challenge_id}/cancel",
-                          json={"id_number": id_number})
-        return int(body.get("cooldown_s", 0))
+        body = self._call(self.api.face_cancel, challenge_id, id_number)
+        try:
+            return int(body.get("cooldown_s", 0))
+        except (TypeError, ValueError, OverflowError):
+            raise ApiError(200, "bad_reply", "cooldown_s is not a number") from None
 
     def submit_review(self, name: str, id_number: str, photo_jpeg: bytes) -> tuple[int, str]:
         """Queue a photo holding the ID card; returns (review id, secret to poll with)."""
-        body = self._call("POST", "/auth/face/review",
-                          data={"name": name, "id_number": id_number},
-                          files=[("photo", ("review.jpg", photo_jpeg, "image/jpeg"))])
-        return int(body["review_id"]), str(body["secret"])
+        body = self._call(self.api.face_review, name, id_number, photo_jpeg)
+        try:
+            return int(body["review_id"]), str(body["secret"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ApiError(200, "bad_reply", f"review: {exc}") from None
 
     def review_status(self, review_id: int, secret: str) -> tuple[str, LoginResult | None]:
         """(status, login once approved — handed out only on the first poll after approval)."""
-        body = self._call("GET", f"/auth/face/review/{review_id}",
-                          headers={"X-Review-Secret": secret})
+        body = self._call(self.api.face_review_status, review_id, secret)
         login = _login(body) if body.get("token") else None
         return str(body.get("status", "pending")), login
 

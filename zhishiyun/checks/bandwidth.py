@@ -43,7 +43,11 @@ def upload(context: CheckContext, size: int) -> tuple[int, float]:
         headers={"Content-Type": "application/octet-stream"},
         timeout=(context.probe_timeout_s, context.probe_timeout_s * 2),
         expect_keys=("bytes", "seconds"))
-    return int(reply.data["bytes"]), reply.seconds
+    try:
+        return int(reply.data["bytes"]), reply.seconds
+    except (TypeError, ValueError, OverflowError):  # e.g. "bytes": "lots"
+        raise network.ProbeError(network.NOT_ZHISHIYUN, "the speed test reply has no byte "
+                                 "count", reply.status) from None
 
 
 class BandwidthCheck(Check):

@@ -3,25 +3,27 @@
 The checks talk to the server at the HTTP level (not through the API client's error
 mapping) because what they must tell the candidate is *why* a request failed: the name
 does not resolve, the connection is refused, the certificate is not trusted, nothing
-answered in time, or the address is a web server that is not a Zhishiyun server.
+answered in time, or the address is a web server that is not a Zhishiyun server. They
+still ride the client's one transport (:class:`~zhishiyun.api.transport.Transport`): the
+same CAs, proxy, total deadline per request and reply size cap as every other call.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import socket
 import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from zhishiyun import __version__
-
-API_PREFIX = "/api/v1"
+from zhishiyun.api.client import api_endpoint
+from zhishiyun.api.errors import ApiError
+from zhishiyun.api.transport import JSON_MAX_BYTES, Transport, TransportSession
 
 # Kinds of failure, as the server check reports them (``details.error``).
 CANNOT_RESOLVE = "cannot_resolve"
@@ -44,19 +46,8 @@ class ProbeError(Exception):
 
 
 def session_for(settings: Any) -> requests.Session:
-    """A session that trusts what the API client trusts: public CAs plus the org's bundle."""
-    session = requests.Session()
-    ca_bundle = getattr(settings, "ca_bundle", "")
-    if ca_bundle and Path(ca_bundle).is_file():
-        from zhishiyun.api.wire import ExtraCAAdapter  # the client's own trust policy
-
-        session.mount("https://", ExtraCAAdapter(ca_bundle))
-    proxy = getattr(settings, "proxy", "")
-    if proxy:
-        session.proxies = {"http": proxy, "https": proxy}
-    session.headers["User-Agent"] = f"zhishiyun/{__version__} (checks)"
-    session.headers["Accept"] = "application/json"
-    return session
+    """The session of the client's transport for ``settings`` (CAs, proxy, deadlines)."""
+    return Transport.from_settings(settings).session
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -101,22 +92,40 @@ class Reply:
     status: int
 
 
-def request_json(session: requests.Session, method: str, url: str, *, timeout: float,
+_API_KINDS = {"tls": UNTRUSTED_CERT, "timeout": TIMED_OUT, "too_large": NOT_ZHISHIYUN}
+
+
+def request_json(session: requests.Session, method: str, url: str, *,
+                 timeout: float | tuple[float, float],
                  expect_keys: tuple[str, ...] = (), **kwargs: Any) -> Reply:
     """Send a request and return its JSON body, or raise :class:`ProbeError`.
 
-    ``expect_keys`` are fields a Zhishiyun server always sends: their absence (or a reply
-    that is not JSON, or a 404) means the address is some other web server.
+    ``timeout`` is (connect, read) seconds, or one number for both; on the transport's
+    session their sum is also the request's total deadline (a server that drips its reply
+    cannot hold a check longer). ``expect_keys`` are fields a Zhishiyun server always
+    sends: their absence (or a reply that is not JSON, or a 404) means the address is
+    some other web server.
     """
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if isinstance(session, TransportSession):
+        kwargs["deadline"] = connect + read
     started = time.perf_counter()
     try:
-        response = session.request(method, url, timeout=timeout, **kwargs)
+        response = session.request(method, url, timeout=(connect, read), stream=True,
+                                   **kwargs)
     except requests.RequestException as exc:
         raise ProbeError(classify(exc), str(exc)) from exc
+    try:
+        content = Transport.read_all_of(response, JSON_MAX_BYTES)
+    except ApiError as exc:
+        raise ProbeError(_API_KINDS.get(exc.code, NETWORK), exc.server_message or exc.code,
+                         exc.status or None) from exc
+    finally:
+        response.close()
     seconds = time.perf_counter() - started
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
         data = None
     is_api_error = isinstance(data, Mapping) and isinstance(data.get("error"), Mapping)
     if response.status_code == 404 and not is_api_error:
@@ -134,4 +143,4 @@ def request_json(session: requests.Session, method: str, url: str, *, timeout: f
 
 def api_url(server_url: str, path: str) -> str:
     """Full URL of an API path such as ``/health``."""
-    return server_url.rstrip("/") + API_PREFIX + path
+    return api_endpoint(server_url, path)

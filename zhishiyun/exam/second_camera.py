@@ -77,14 +77,18 @@ class SecondCameraStatus:
         state = str(data.get("state", "not_bound"))
         if state not in STATES:
             raise ApiError(0, "bad_reply", f"unknown second camera state {state!r}")
-        last = _time(data.get("last_upload_at"))
-        now = _time(data.get("server_time"))
-        age = max(0.0, (now - last).total_seconds()) if last and now else None
-        return cls(state=state, code_active=bool(data.get("code_active")),
-                   bound_at=_time(data.get("bound_at")), last_upload_at=last,
-                   last_upload_seq=data.get("last_upload_seq"), last_upload_age_s=age,
-                   segments=int(data.get("segments") or 0), hidden=bool(data.get("hidden")),
-                   buffered=int(data.get("buffered") or 0))
+        try:  # a non-numeric count or a bad time is an unusable reply, not a crash
+            last = _time(data.get("last_upload_at"))
+            now = _time(data.get("server_time"))
+            age = max(0.0, (now - last).total_seconds()) if last and now else None
+            seq = data.get("last_upload_seq")
+            return cls(state=state, code_active=bool(data.get("code_active")),
+                       bound_at=_time(data.get("bound_at")), last_upload_at=last,
+                       last_upload_seq=None if seq is None else int(seq),
+                       last_upload_age_s=age, segments=int(data.get("segments") or 0),
+                       hidden=bool(data.get("hidden")), buffered=int(data.get("buffered") or 0))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ApiError(0, "bad_reply", f"bad second camera status: {exc}") from None
 
 
 class SecondCameraMonitor:
@@ -115,9 +119,7 @@ class SecondCameraMonitor:
 
     def create_code(self, ttl_s: int | None = None) -> BindCode:
         """A new single-use bind code (blocking: call off the UI thread)."""
-        body = {"ttl_s": int(ttl_s)} if ttl_s else {}
-        data = self.client.raw("POST", f"/sessions/{self.session_id}/bindings",
-                               json=body).json()
+        data = self.client.create_binding(self.session_id, ttl_s)
         try:
             return BindCode(code=str(data["code"]), url=str(data["url"]),
                             qr_payload=str(data["qr_payload"]),
@@ -128,9 +130,8 @@ class SecondCameraMonitor:
     def poll_once(self) -> SecondCameraStatus:
         """Read the status now, record changes as events and tell the listeners."""
         try:
-            response = self.client.raw("GET", f"/sessions/{self.session_id}/bindings/status",
-                                       idempotent=True, timeout=5)
-            status = SecondCameraStatus.from_reply(response.json())
+            data = self.client.binding_status(self.session_id, timeout=5)
+            status = SecondCameraStatus.from_reply(data)
         except (ApiError, ValueError) as exc:
             code = getattr(exc, "code", "bad_reply")
             log.info("second camera status not read: %s", code)

@@ -45,8 +45,7 @@ def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
         return None
 
     def start(name: str, id_number: str, camera: Any, **callbacks: Any) -> Any:
-        verify: bool | str = settings.ca_bundle or True
-        client = FaceClient(settings.server_url, verify=verify)
+        client = FaceClient.from_settings(settings)
         session = FaceLoginSession(client, name, id_number, camera, **callbacks)
         session.start()  # raises at once for a bad name or ID number
         return session

@@ -69,32 +69,13 @@ def download_attachment(client: Any, attachment: Any, directory: Path,
     """Stream an attachment into ``directory`` (safe name), reporting bytes as they arrive.
 
     Runs on a worker thread; ``progress(done, total)`` must be thread-safe (``on_main``).
+    The API client's one downloader does the work (size cap, deadline, safe name).
     """
-    from zhishiyun.api.client import safe_filename
-    from zhishiyun.api.errors import ApiError
+    from zhishiyun.api.models import Attachment
 
-    url = str(get(attachment, "url"))
-    if not url.startswith("/api/"):
-        raise ApiError(0, "bad_reply", f"unexpected download path {url!r}")
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / safe_filename(get(attachment, "filename"),
-                                       fallback=str(get(attachment, "id")))
-    total = int(get(attachment, "size", 0) or 0)
-    response = client.raw("GET", url, idempotent=True, stream=True)
-    part = target.with_name(target.name + ".part")
-    done = 0
-    try:
-        with part.open("wb") as fh:
-            for chunk in response.iter_content(64 * 1024):
-                fh.write(chunk)
-                done += len(chunk)
-                progress(done, max(total, done))
-    except OSError as exc:
-        raise ApiError(0, "network", str(exc)) from exc
-    finally:
-        response.close()
-    part.replace(target)
-    return target
+    if not isinstance(attachment, Attachment):
+        attachment = Attachment.model_validate(attachment)
+    return client.save_attachment(attachment, directory, progress)
 
 
 class ExamCardWidget(CardWidget):
