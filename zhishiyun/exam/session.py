@@ -391,8 +391,9 @@ class ExamSession:
             new = self._time_state()
             if new != state:
                 self._set_state(new)
-            if new == State.IN_PROGRESS and self.seconds_left() <= 0:
-                self.finish("time_up")
+        if state in (State.ENTERED, State.DEVICE_CONFIRM, State.WAITING, State.IN_PROGRESS) \
+                and self.ends_at is not None and self.seconds_left() <= 0:
+            self.finish("time_up")  # in every state: an unconfirmed interview ends too
         self.flush_events()
         if time.monotonic() >= self._next_ping:
             self._next_ping = time.monotonic() + self.ping_seconds
