@@ -19,7 +19,7 @@ APT_PACKAGES=(
   libdbus-1-3 fonts-wqy-microhei
   libportaudio2 pulseaudio pulseaudio-utils ffmpeg
   gnome-keyring libsecret-tools dbus-x11
-  postgresql nsis chromium chromium-driver
+  postgresql nsis chromium chromium-driver shellcheck
 )
 # node may come from elsewhere (e.g. NodeSource, which bundles npm): only ask apt when absent.
 command -v node >/dev/null || APT_PACKAGES+=(nodejs)

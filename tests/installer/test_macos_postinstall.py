@@ -54,7 +54,8 @@ def test_without_a_config_source_the_existing_system_config_is_kept(tmp_path):
     assert "system config kept" in done.stdout
 
 
-@pytest.mark.skipif(shutil.which("plutil") is None, reason="not on this OS: plutil exists only on macOS")
+@pytest.mark.skipif(shutil.which("plutil") is None,
+                    reason="not on this OS: plutil exists only on macOS")
 def test_configuration_profile_is_turned_into_toml(tmp_path):
     volume = tmp_path / "volume"
     managed = volume / "Library" / "Managed Preferences"
