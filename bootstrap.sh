@@ -20,6 +20,7 @@ APT_PACKAGES=(
   libportaudio2 pulseaudio pulseaudio-utils ffmpeg
   gnome-keyring libsecret-tools dbus-x11
   postgresql nsis chromium chromium-driver shellcheck
+  tinyproxy
 )
 # node may come from elsewhere (e.g. NodeSource, which bundles npm): only ask apt when absent.
 command -v node >/dev/null || APT_PACKAGES+=(nodejs)

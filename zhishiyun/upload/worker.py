@@ -41,7 +41,7 @@ from zhishiyun.api.transport import Transport
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
 from zhishiyun.upload.policy import Backoff, ChunkSizer, TokenBucket
-from zhishiyun.upload.queue import QueueItem, UploadQueue
+from zhishiyun.upload.queue import PENDING, QueueItem, UploadQueue
 from zhishiyun.upload.tus import (
     CERTIFICATE_UNTRUSTED,
     Cancelled,
@@ -336,8 +336,11 @@ class UploadWorker:
             if exc.untrusted:  # waits for a CA bundle; retrying now cannot help
                 log.error("upload %s: the certificate of %s is not trusted", item.label,
                           item.host)
-                self.queue.mark_retry(item.id, CERTIFICATE_UNTRUSTED)
                 self._untrusted.add(item.host)
+                self.queue.mark_retry(item.id, CERTIFICATE_UNTRUSTED)
+                for other in self.queue.items():  # all of this server's items wait for it
+                    if other.state == PENDING and other.host == item.host:
+                        self.queue.mark_retry(other.id, CERTIFICATE_UNTRUSTED)
                 return
             if exc.status == 401:  # the login expired: wait for a new one, lose nothing
                 log.warning("upload %s: the server wants a new login", item.label)
