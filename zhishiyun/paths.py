@@ -82,7 +82,9 @@ def data_dir_for(configured: str | Path, *, machine_wide: bool) -> Path:
         machine_wide: True when it came from the system file: then it is a root shared
             by all OS users, and this user's own private subdirectory of it is returned
             (created if needed). If that cannot be created, the per-user default is used
-            so that nothing recorded is lost.
+            so that nothing recorded is lost; so it is while this user's default still
+            holds an upload queue from before the root was set and the root has no
+            directory of theirs yet (their pending recordings stay where they are found).
     """
     if not configured:
         return default_data_dir()
@@ -90,6 +92,11 @@ def data_dir_for(configured: str | Path, *, machine_wide: bool) -> Path:
     if not machine_wide:
         return root
     mine = root / os_user_name()
+    earlier = default_data_dir()
+    if not mine.exists() and queue_db(earlier).exists():
+        log.info("keeping %s: it holds this user's upload queue (data_dir root %s)",
+                 earlier, root)
+        return earlier
     try:
         return private_dir(mine)
     except OSError as exc:

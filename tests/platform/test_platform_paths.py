@@ -64,6 +64,26 @@ def test_two_os_users_get_different_directories(tmp_path, monkeypatch):
     assert alice != bob and alice.parent == bob.parent == root
 
 
+def test_an_earlier_upload_queue_keeps_its_directory_when_the_root_arrives(tmp_path):
+    earlier = paths.default_data_dir()
+    earlier.mkdir(parents=True)
+    paths.queue_db(earlier).write_bytes(b"")  # pending uploads from before the update
+    root = tmp_path / "ZhishiyunData"
+    assert settings_with(tmp_path, f"data_dir = '{root}'\n").data_path == earlier
+    assert not root.exists()
+
+
+def test_once_the_users_root_directory_exists_it_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "candidate01")
+    monkeypatch.setenv("USERNAME", "candidate01")
+    earlier = paths.default_data_dir()
+    earlier.mkdir(parents=True)
+    paths.queue_db(earlier).write_bytes(b"")
+    root = tmp_path / "ZhishiyunData"
+    (root / "candidate01").mkdir(parents=True)
+    assert settings_with(tmp_path, f"data_dir = '{root}'\n").data_path == root / "candidate01"
+
+
 def test_a_data_dir_the_user_chose_is_used_as_it_is(tmp_path):
     chosen = tmp_path / "my-recordings"
     settings = settings_with(tmp_path, user_text=f"data_dir = '{chosen}'\n")

@@ -50,7 +50,13 @@ class UploadLimits(Reply):
 
 
 class ClientConfig(Reply):
-    """``GET /config``. ``checks``/``recording`` go through ``config.merge_from_server``."""
+    """``GET /config``. ``checks``/``recording`` go through ``config.merge_from_server``.
+
+    The integrity keys (``stand_in_devices``, ``blocking_environment`` …) stay in
+    ``model_extra`` for ``merge_from_server(IntegritySettings(), config.model_extra)``.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     org_name: str
     support: Support
@@ -185,6 +191,18 @@ class AcceptResult(Reply):
 
     exam_id: int
     accepted_at: datetime
+
+
+class IdentityPoll(Reply):
+    """``GET /sessions/{sid}/identity``."""
+
+    frame_wanted: bool
+
+
+class IdentityResult(Reply):
+    """``POST /sessions/{sid}/identity``: match, mismatch, no_face, several_faces …"""
+
+    result: str
 
 
 class ExamSession(Reply):

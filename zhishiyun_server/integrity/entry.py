@@ -104,6 +104,7 @@ def gate(db: Session, exam: Exam, candidate: Candidate, body: EnterIn | None) ->
             from zhishiyun_server.face.identity import compare_frame
 
             facts.identity = compare_frame(candidate, _frame(body)).to_dict()
+            db.commit()  # keep a lazy (demo) enrolment even when this entry is refused
             facts.identity["moment"] = "entry"
             if mode == "refuse" and facts.identity["result"] != "match":
                 raise ApiProblem(403, "identity_mismatch",
