@@ -32,7 +32,7 @@ HANDLERS = {
     "check": "zhishiyun.checks.command:run",
     "devices": "zhishiyun.capture.command:run_devices",
     "record": "zhishiyun.capture.command:run_record",
-    "upload": "zhishiyun.upload.command:run",
+    "upload": "zhishiyun.exam.recover:run_upload",  # recovery first, then the uploads
     "exam": "zhishiyun.exam.headless:run",
     "demo": "zhishiyun.demo:run",
     "config": "zhishiyun.cli:run_config",

@@ -4,9 +4,10 @@ The composition roots (the GUI's ``build_services``, ``zhishiyun exam run``, the
 demo) build it once with :meth:`ExamRuntime.from_settings`, then create
 :class:`~zhishiyun.exam.session.ExamSession` objects from it. Everything that shows server
 time, pending uploads or a session's progress reads this object, so there is one clock and
-one queue connection per process. ``start`` re-queues whatever a crash left behind (every
-registered session directory) and starts the worker, so pending uploads go on by
-themselves after the next start.
+one queue connection per process. ``start`` takes the queue's lock, recovers the segments
+a crash left open (:mod:`zhishiyun.exam.recover`), re-queues whatever a session directory
+holds and starts the worker, so pending uploads go on by themselves after the next start,
+before any login.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zhishiyun import paths
 from zhishiyun.clock import ClockSample, ServerClock
 from zhishiyun.exam.record import ActiveSession, clear_active, load_active
+from zhishiyun.exam.recover import recover_open_segments
 from zhishiyun.exam.session import ExamSession, State
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -85,8 +87,9 @@ class ExamRuntime:
             except Exception as exc:  # noqa: BLE001 - offline start: local time until synced
                 log.warning("server clock not measured (%s); using this computer's", exc)
         if not self._started:
+            self.worker.start()  # the queue's lock first: no other process records here
+            recover_open_segments(self.queue)
             self.resume_uploads()
-            self.worker.start()
             self._started = True
 
     def resume_uploads(self) -> int:
