@@ -43,6 +43,7 @@ from zhishiyun.capture.recorder import Recorder, RecorderEvent
 from zhishiyun.config import RecordingSettings, merge_from_server
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.exam import session_keys
+from zhishiyun.exam.guard import SessionGuard
 from zhishiyun.exam.local import STORE_NAME, LocalStore
 from zhishiyun.exam.record import ActiveSession, clear_active, save_active
 from zhishiyun.i18n import _
@@ -95,7 +96,8 @@ class ExamSession:
                  microphone: str | None = None, screen: bool | int = True,
                  recorder_factory: Callable[..., Recorder] = Recorder,
                  tick_seconds: float = 0.5, ping_seconds: float = 2.0,
-                 presence: PresenceSettings | None = PresenceSettings()) -> None:
+                 presence: PresenceSettings | None = PresenceSettings(),
+                 guard_options: dict[str, Any] | None = None) -> None:
         self.client, self.clock = client, clock
         self.exam_id = int(_get(exam, "id"))
         self.exam_name = str(_get(exam, "name", ""))
@@ -117,6 +119,7 @@ class ExamSession:
         self.recorder: Recorder | None = None
         self.presence: PresenceSampler | None = None
         self.presence_settings = presence  # None: no face-presence sampling
+        self.guard = SessionGuard(self, **(guard_options or {}))  # integrity (exam.guard)
         self.store: LocalStore | None = None
         self.uploads: SessionUploads | None = None
         self.finish_reason = ""
@@ -139,7 +142,7 @@ class ExamSession:
             RecordingError / DeviceError: recording could not start (the session exists on
                 the server; calling ``enter`` again retries).
         """
-        reply = self.client.enter(self.exam_id)
+        reply = self.client.enter(self.exam_id, self.guard.entry_report())
         if not self.exam_name:  # resumed from a record without the name
             try:
                 self.exam_name = self.client.exam(self.exam_id).name
@@ -174,6 +177,7 @@ class ExamSession:
         self.start_recording()
         self.record_event("session_resumed" if self.resumed else "session_entered",
                           {"first_seq": self.recorder.first_seq if self.recorder else 0})
+        self.guard.start()
         self._set_state(State.ENTERED)
         if self.kind == "interview" and not self.resumed:
             self._set_state(State.DEVICE_CONFIRM)
@@ -341,19 +345,21 @@ class ExamSession:
             self.record_event("exam_finished", {"reason": reason})
             self._set_state(State.FINISHING)
             self._stop_presence()
+            self.guard.stop()
             recorder = self.recorder
             if recorder is not None:
                 recorder.stop(reason)
             self.flush_events()
+            last_seq = self.guard.last_seqs()
             try:
-                self.client.finish(self.session_id, reason)
+                self.client.finish(self.session_id, reason, last_seq)
                 self.finish_posted = True
             except ApiError as exc:
                 log.info("finish not delivered (%s); queued", exc.code)
                 self.queue.enqueue_json(
                     "finish", self.session_id,
                     f"{self.client.api_url}/sessions/{self.session_id}/finish",
-                    {"reason": reason}, dedupe=f"finish:{self.session_id}")
+                    {"reason": reason, "last_seq": last_seq}, dedupe=f"finish:{self.session_id}")
             clear_active(self.data_dir, self.session_id)
             self._closed_out.set()
         self._start_ticker()
@@ -362,6 +368,7 @@ class ExamSession:
         """Stop the ticker and the recorder (the queue keeps what is pending)."""
         self._stop.set()
         self._stop_presence()
+        self.guard.stop()
         if self.recorder is not None:
             self.recorder.stop("closed")
         if self.store is not None:
