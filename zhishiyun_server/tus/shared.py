@@ -35,7 +35,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from zhishiyun_server.db import Base
 from zhishiyun_server.tus.errors import TusError
-from zhishiyun_server.tus.storage import LOCK_WAIT_S, LocalDiskStorage, UploadInfo
+from zhishiyun_server.tus.storage import (
+    LOCK_WAIT_S,
+    LocalDiskStorage,
+    UploadInfo,
+    UploadStorage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +102,13 @@ class Leases:
             db.commit()
 
 
-class SharedDiskStorage(LocalDiskStorage):
-    """Local-disk uploads whose writer lock is a database lease (any number of processes)."""
+class LeasedWrites:
+    """Mixin for an :class:`UploadStorage`: every PATCH holds the upload's database lease.
 
-    def __init__(self, root: Path, sessions: sessionmaker[Session]) -> None:
-        super().__init__(root)
-        self.leases = Leases(sessions)
+    The class using it sets ``self.leases`` (a :class:`Leases`) and provides ``get``.
+    """
+
+    leases: Leases
 
     @contextlib.asynccontextmanager
     async def write_lease(self, info: UploadInfo) -> AsyncIterator[UploadInfo]:
@@ -143,7 +149,19 @@ class SharedDiskStorage(LocalDiskStorage):
                 return
 
 
-def storage_for(config, sessions: sessionmaker[Session]) -> LocalDiskStorage:
+class SharedDiskStorage(LeasedWrites, LocalDiskStorage):
+    """Local-disk uploads whose writer lock is a database lease (any number of processes).
+
+    Several processes of one machine share the disk (``--workers``); several machines
+    need a shared filesystem for it, or the S3 storage (:mod:`zhishiyun_server.tus.s3`).
+    """
+
+    def __init__(self, root: Path, sessions: sessionmaker[Session]) -> None:
+        super().__init__(root)
+        self.leases = Leases(sessions)
+
+
+def storage_for(config, sessions: sessionmaker[Session]) -> UploadStorage:
     """The upload storage ``config`` names (``--storage``; default: ``<data>/uploads``)."""
     target = getattr(config, "storage", "") or ""
     if target.startswith("s3://"):

@@ -53,6 +53,8 @@ class UploadInfo:
     completed_at: float | None = None
     #: sha256 (hex) of the whole upload when it was hashed on the way in (one-chunk uploads).
     file_sha256: str = ""
+    #: What the storage itself needs to remember (e.g. S3 multipart state).
+    extra: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:

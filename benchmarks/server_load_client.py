@@ -1,0 +1,223 @@
+"""Simulated candidates for ``server_load.py``: asyncio + httpx, in its own process.
+
+Reads one JSON job from argv and prints one JSON line per step to stdout (``{"event":
+"step_start", ...}`` when a step's measuring window opens, ``{"event": "step", ...}`` with
+its numbers when it closes), so the parent can sample the server's CPU exactly over the
+window. Each candidate of ``kind == "ours"``: logs in, accepts, enters, then every
+``interval_s`` uploads a segment over tus (creation + one PATCH with a sha256
+``Upload-Checksum``), posts its signed manifest line, posts an event, saves an answer every
+fifth segment and polls the clock. ``kind == "tus"`` (the tus project's server) does only
+the tus part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def canonical(record: dict) -> bytes:
+    """The manifest's canonical JSON (sorted keys, no spaces)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Step:
+    """What one step measured (latencies in seconds)."""
+
+    candidates: int
+    segment_s: list[float] = field(default_factory=list)
+    clock_s: list[float] = field(default_factory=list)
+    segments: int = 0
+    bytes: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+    def count(self, status: str) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if not status.startswith("2"):
+            self.errors += 1
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """The q-quantile (0..1) of ``values``, or None when empty."""
+    if not values:
+        return None
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))], 4)
+
+
+class Candidate:
+    """One simulated candidate; its loop runs until ``stop`` is set."""
+
+    def __init__(self, job: dict, index: int, client: httpx.AsyncClient) -> None:
+        self.job, self.index, self.client = job, index, client
+        self.base = job["url"]
+        self.headers: dict[str, str] = {}
+        self.session_id, self.key, self.prev, self.seq = "", b"", "", 0
+
+    async def enter(self) -> None:
+        if self.job["kind"] != "ours":
+            return
+        person = self.job["people"][self.index]
+        reply = await self._ok("POST", "/api/v1/auth/password",
+                               json={"id_number": person, "password": self.job["password"]})
+        self.headers = {"Authorization": f"Bearer {reply['token']}"}
+        exam = self.job["exam_id"]
+        await self._ok("POST", f"/api/v1/exams/{exam}/accept", json={})
+        reply = await self._ok("POST", f"/api/v1/exams/{exam}/sessions", json={})
+        self.session_id, self.key = reply["session_id"], reply["session_key"].encode()
+
+    async def _ok(self, method: str, path: str, **kwargs) -> dict:
+        for _attempt in range(20):  # the start-of-exam rush may meet 503s: back off
+            resp = await self.client.request(method, self.base + path, headers=self.headers,
+                                             **kwargs)
+            if resp.status_code not in (429, 503):
+                break
+            await asyncio.sleep(float(resp.headers.get("Retry-After", "1")) + random.random())
+        resp.raise_for_status()
+        return resp.json() if resp.content else {}
+
+    async def run(self, steps: list[Step], stop: asyncio.Event, payloads: list) -> None:
+        interval = self.job["interval_s"]
+        await asyncio.sleep(random.random() * interval)  # candidates do not march in step
+        while not stop.is_set():
+            started = time.monotonic()
+            step = steps[-1]
+            data, sha_hex, checksum = payloads[self.seq % len(payloads)]
+            await self._segment(step, data, sha_hex, checksum)
+            if self.job["kind"] == "ours":
+                await self._extras(step, sha_hex, len(data))
+            self.seq += 1
+            await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
+
+    async def _segment(self, step: Step, data: bytes, sha_hex: str, checksum: str) -> None:
+        meta = {"session_id": self.session_id or "bench", "track": "screen",
+                "seq": str(self.seq), "sha256": sha_hex, "filename": f"{self.seq:06d}.mp4"}
+        encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
+                           for k, v in meta.items())
+        started = time.monotonic()
+        try:
+            created = await self.client.post(
+                self.base + "/files/", headers={**TUS, **self.headers,
+                                                "Upload-Length": str(len(data)),
+                                                "Upload-Metadata": encoded})
+            if created.status_code != 201:
+                step.count(str(created.status_code))
+                return
+            location = httpx.URL(self.base + "/files/").join(created.headers["Location"])
+            patched = await self.client.patch(location, content=data, headers={
+                **TUS, **self.headers, "Upload-Offset": "0", "Upload-Checksum": checksum,
+                "Content-Type": "application/offset+octet-stream"})
+            step.count(str(patched.status_code))
+            if patched.status_code == 204:
+                step.segment_s.append(time.monotonic() - started)
+                step.segments += 1
+                step.bytes += len(data)
+        except httpx.HTTPError as exc:
+            step.count(type(exc).__name__)
+
+    async def _extras(self, step: Step, sha_hex: str, size: int) -> None:
+        record = {"seq": self.seq, "track": "screen", "start": "2026-12-01T09:00:00.000+08:00",
+                  "duration_ms": 2000, "bytes": size, "sha256": sha_hex, "prev": self.prev,
+                  "encoder": "libx264"}
+        record["mac"] = hmac.new(self.key, canonical(record), hashlib.sha256).hexdigest()
+        line = canonical(record).decode()
+        self.prev = hashlib.sha256(line.encode()).hexdigest()
+        sid = self.session_id
+        calls = [("POST", f"/api/v1/sessions/{sid}/manifest", {"lines": [line]}),
+                 ("POST", f"/api/v1/sessions/{sid}/events", {"events": [{
+                     "id": f"e{self.seq}", "kind": "focus_lost",
+                     "at": "2026-12-01T09:00:00.000+08:00", "details": {}}]})]
+        if self.seq % 5 == 0:
+            calls.append(("PUT", f"/api/v1/sessions/{sid}/answers/q1",
+                          {"version": self.seq + 1, "content": "answer " * 40}))
+        try:
+            for method, path, body in calls:
+                resp = await self.client.request(method, self.base + path, json=body,
+                                                 headers=self.headers)
+                step.count(str(resp.status_code))
+            started = time.monotonic()
+            resp = await self.client.get(self.base + "/api/v1/time")
+            step.count(str(resp.status_code))
+            if resp.status_code == 200:
+                step.clock_s.append(time.monotonic() - started)
+        except httpx.HTTPError as exc:
+            step.count(type(exc).__name__)
+
+
+def summary(step: Step, window_s: float) -> dict:
+    """The JSON line of one finished step."""
+    return {"event": "step", "candidates": step.candidates, "window_s": round(window_s, 2),
+            "segments": step.segments, "segments_per_s": round(step.segments / window_s, 2),
+            "mib_per_s": round(step.bytes / window_s / 2**20, 3), "bytes": step.bytes,
+            "segment_p50_s": pct(step.segment_s, 0.5), "segment_p95_s": pct(step.segment_s, .95),
+            "segment_p99_s": pct(step.segment_s, 0.99), "clock_p50_s": pct(step.clock_s, 0.5),
+            "clock_p95_s": pct(step.clock_s, 0.95), "clock_p99_s": pct(step.clock_s, 0.99),
+            "errors": step.errors, "statuses": step.statuses,
+            "mean_segment_s": round(statistics.fmean(step.segment_s), 4)
+            if step.segment_s else None}
+
+
+def emit(line: dict) -> None:
+    """One JSON line to the parent."""
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+async def main(job: dict) -> None:
+    """Run every step of ``job``; stop after the first step that fails its target."""
+    size = job["segment_bytes"]
+    payloads = []
+    for _ in range(4):
+        data = os.urandom(size)
+        digest = hashlib.sha256(data)
+        payloads.append((data, digest.hexdigest(),
+                         "sha256 " + base64.b64encode(digest.digest()).decode()))
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(timeout=job["timeout_s"], limits=limits) as client:
+        people: list[Candidate] = []
+        tasks: list[asyncio.Task] = []
+        stop = asyncio.Event()
+        steps: list[Step] = [Step(0)]
+        for count in job["steps"]:
+            fresh = [Candidate(job, i, client) for i in range(len(people), count)]
+            for start in range(0, len(fresh), 20):  # log in twenty at a time
+                await asyncio.gather(*(c.enter() for c in fresh[start:start + 20]))
+            people += fresh
+            warm = Step(count)
+            steps.append(warm)
+            tasks += [asyncio.create_task(c.run(steps, stop, payloads)) for c in fresh]
+            await asyncio.sleep(job["interval_s"] * 1.5)  # everyone has reached the pace
+            step = Step(count)
+            steps.append(step)
+            emit({"event": "step_start", "candidates": count})
+            opened = time.monotonic()
+            await asyncio.sleep(job["step_s"])
+            steps.append(Step(count))  # late replies of this window count for nobody
+            line = summary(step, time.monotonic() - opened)
+            emit(line)
+            target = line["segment_p99_s"] is not None and line["segment_p99_s"] < 2.0
+            if line["errors"] or not target:
+                break
+        stop.set()
+        await asyncio.wait(tasks, timeout=job["timeout_s"] + 5)
+    emit({"event": "done"})
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(sys.argv[1])))

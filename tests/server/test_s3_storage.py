@@ -1,0 +1,81 @@
+"""Recordings in an S3-compatible store: the real server with ``--storage s3://…`` on SeaweedFS.
+
+A segment sent in chunks under S3's 5 MiB part minimum arrives whole and exact (small
+chunks are kept aside and joined to the next one), a one-chunk segment becomes one plain
+object, and a finished segment can be read from any offset (the review console seeks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+from tusclient.client import TusClient
+
+from tests.server import seaweed
+from tests.upload.conftest import enter_written_exam
+from zhishiyun_server.tus.s3 import S3Storage
+
+pytestmark = pytest.mark.integration
+s3, s3_bucket = seaweed.s3, seaweed.s3_bucket  # the fixtures
+MIB = 1024 * 1024
+
+
+def _server(server_factory, bucket):
+    return server_factory(env={**bucket["env"], "ZHISHIYUN_SERVER_STORAGE": bucket["storage"]})
+
+
+def _upload(entered, path, seq: int, sha256: str, chunk: int) -> str:
+    client = TusClient(entered.upload_url, headers=entered.auth)
+    uploader = client.uploader(str(path), chunk_size=chunk, metadata={
+        "session_id": entered.session_id, "track": "screen", "seq": str(seq),
+        "sha256": sha256, "filename": f"{seq:06d}.mp4"})
+    uploader.upload()
+    return uploader.url.rsplit("/", 1)[1]
+
+
+def _keys(bucket) -> set[str]:
+    listed = bucket["client"].list_objects_v2(Bucket=bucket["bucket"])
+    return {item["Key"] for item in listed.get("Contents", [])}
+
+
+def test_small_chunks_are_joined_into_parts_and_the_segment_is_exact(
+        server_factory, s3_bucket, tmp_path):
+    server = _server(server_factory, s3_bucket)
+    entered = enter_written_exam(server.url)
+    data = os.urandom(13 * MIB + 12345)
+    path = tmp_path / "000000.mp4"
+    path.write_bytes(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    upload_id = _upload(entered, path, 0, sha256, chunk=3 * MIB)  # every chunk < 5 MiB
+
+    received = entered.client.recordings(entered.session_id).tracks["screen"]
+    assert received.received == [0] and received.bytes == len(data)
+    client, bucket = s3_bucket["client"], s3_bucket["bucket"]
+    stored = client.get_object(Bucket=bucket, Key=f"uploads/{upload_id}")["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == sha256
+    assert f"uploads/{upload_id}.part" not in _keys(s3_bucket)  # nothing left aside
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+    storage = S3Storage(bucket, "uploads", sessions=None, client=client)
+    with storage.open(upload_id) as f:  # a reader that seeks, as a video player does
+        f.seek(7 * MIB + 3)
+        assert f.read(100_000) == data[7 * MIB + 3:7 * MIB + 3 + 100_000]
+        f.seek(-10, os.SEEK_END)
+        assert f.read() == data[-10:]
+
+
+def test_a_one_chunk_segment_is_one_object(server_factory, s3_bucket, tmp_path):
+    server = _server(server_factory, s3_bucket)
+    entered = enter_written_exam(server.url)
+    data = os.urandom(700_000)
+    path = tmp_path / "000001.mp4"
+    path.write_bytes(data)
+    upload_id = _upload(entered, path, 1, hashlib.sha256(data).hexdigest(), chunk=8 * MIB)
+    assert {f"uploads/{upload_id}", f"uploads/{upload_id}.info"} <= _keys(s3_bucket)
+    head = s3_bucket["client"].head_object(Bucket=s3_bucket["bucket"],
+                                           Key=f"uploads/{upload_id}")
+    assert head["ContentLength"] == len(data) and "-" not in head["ETag"]  # not multipart
+    assert entered.client.recordings(entered.session_id).tracks["screen"].received == [1]

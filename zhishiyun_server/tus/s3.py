@@ -1,0 +1,269 @@
+"""Uploads in an S3-compatible object store (``--storage s3://bucket/prefix``), via boto3.
+
+Layout under ``prefix`` (the way tusd's S3 store keeps it):
+
+- ``<id>.info`` — the upload's :class:`UploadInfo` as JSON (offset, metadata, multipart
+  state), rewritten at each committed chunk;
+- ``<id>`` — the finished segment, one object (range reads serve the review console);
+- while unfinished: an S3 multipart upload whose parts are the committed chunks; a chunk
+  under S3's 5 MiB part minimum is kept aside as ``<id>.part`` and joined to the next
+  chunk, and an upload that completes within one chunk (the usual segment) is simply one
+  ``put_object``.
+
+A chunk is buffered (memory, then a temporary file) while its PATCH streams, verified, and
+only then sent to the store, so a failed checksum never reaches it. The writer lock is the
+database lease of :class:`~zhishiyun_server.tus.shared.LeasedWrites`, so any number of
+server machines can share one bucket. Endpoint and credentials come from boto3's own
+environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_DEFAULT_REGION``) or its other standard sources.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tempfile
+import time
+import uuid
+from dataclasses import asdict
+from typing import Any, BinaryIO
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from zhishiyun_server.tus.shared import LeasedWrites, Leases
+from zhishiyun_server.tus.storage import (
+    UPLOAD_ID,
+    ChunkWriter,
+    OnLast,
+    UploadInfo,
+    UploadStorage,
+)
+
+log = logging.getLogger(__name__)
+
+#: S3's smallest part (all but the last part of a multipart upload).
+MIN_PART = 5 * 1024 * 1024
+#: Chunk bytes kept in memory before the buffer moves to a temporary file.
+SPOOL = 8 * 1024 * 1024
+
+
+def _missing(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("NoSuchKey", "404", "NotFound", "NoSuchUpload")
+
+
+class _RangeReader(io.RawIOBase):
+    """A finished object read with ranged GETs (seekable: a video player can jump)."""
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
+        self._client, self._bucket, self._key, self._size, self._pos = client, bucket, key, \
+            size, 0
+
+    def readable(self) -> bool:  # noqa: D102
+        return True
+
+    def seekable(self) -> bool:  # noqa: D102
+        return True
+
+    def tell(self) -> int:  # noqa: D102
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:  # noqa: D102
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # noqa: D102
+        if self._pos >= self._size or not len(buffer):
+            return 0
+        end = min(self._size, self._pos + len(buffer)) - 1
+        body = self._client.get_object(Bucket=self._bucket, Key=self._key,
+                                       Range=f"bytes={self._pos}-{end}")["Body"].read()
+        buffer[:len(body)] = body
+        self._pos += len(body)
+        return len(body)
+
+
+class _S3ChunkWriter(ChunkWriter):
+    def __init__(self, storage: S3Storage, info: UploadInfo) -> None:
+        self._storage, self._info = storage, info
+        self._buffer = tempfile.SpooledTemporaryFile(SPOOL)  # noqa: SIM115 - closed below
+        self._written = 0
+
+    def write(self, data: bytes) -> None:
+        self._buffer.write(data)
+        self._written += len(data)
+
+    def commit(self, on_last: OnLast | None = None) -> int:
+        info, store = self._info, self._storage
+        end = info.offset + self._written
+        last = end >= info.length
+        state = dict(info.extra)
+        try:
+            self._buffer.seek(0)
+            chunk = self._buffer.read()
+        finally:
+            self._buffer.close()
+        if state.get("final"):  # an earlier try finished the object; its completion failed
+            chunk = store.read_range(info.id, 0, info.offset) + chunk
+            store.put(info.id, chunk)
+        else:
+            if state.get("pending"):
+                chunk = store.get_bytes(store.key(info.id, ".part")) + chunk
+            if last and not state.get("multipart"):
+                store.put(info.id, chunk)
+            elif last or len(chunk) >= MIN_PART:
+                state = store.add_part(info.id, state, chunk)
+                if last:
+                    store.complete(info.id, state)
+            else:
+                store.put(info.id, chunk, suffix=".part")
+                state["pending"] = len(chunk)
+            if state.get("pending") and (last or len(chunk) >= MIN_PART):
+                state.pop("pending")
+                store.remove(store.key(info.id, ".part"))
+        if last:
+            state = {"final": True}
+        done = UploadInfo(**{**asdict(info), "offset": end, "extra": state})
+        if last:
+            done.completed_at = time.time()
+            store.save(UploadInfo(**{**asdict(done), "offset": info.offset}))
+            if on_last is not None:
+                on_last(done, None)  # raises: the offset stays where it was
+            if store.get(done.id) is None:
+                return end  # the completion removed the upload (a duplicate copy)
+        store.save(done)
+        info.offset, info.completed_at, info.extra = end, done.completed_at, state
+        return end
+
+    def discard(self) -> None:
+        self._buffer.close()  # nothing reached the store before commit
+
+
+class S3Storage(LeasedWrites, UploadStorage):
+    """Uploads in ``bucket`` under ``prefix`` (see the module docstring)."""
+
+    def __init__(self, bucket: str, prefix: str, sessions: sessionmaker[Session],
+                 client: Any | None = None) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("s3", config=Config(
+                s3={"addressing_style": "path"}, max_pool_connections=64,
+                retries={"max_attempts": 4, "mode": "standard"}))
+        self.client, self.bucket = client, bucket
+        self.prefix = prefix.strip("/")
+        self.leases = Leases(sessions)
+
+    def key(self, upload_id: str, suffix: str = "") -> str:
+        """The object key of ``upload_id`` (+ ``.info`` / ``.part``)."""
+        if not UPLOAD_ID.match(upload_id):
+            raise ValueError("bad upload id")
+        return f"{self.prefix}/{upload_id}{suffix}" if self.prefix else upload_id + suffix
+
+    # --- objects -----------------------------------------------------------------------
+    def put(self, upload_id: str, data: bytes, suffix: str = "") -> None:
+        """Store ``data`` as the upload's object (or its ``suffix`` sibling)."""
+        self.client.put_object(Bucket=self.bucket, Key=self.key(upload_id, suffix), Body=data)
+
+    def get_bytes(self, key: str) -> bytes:
+        """A whole (small) object."""
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def read_range(self, upload_id: str, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of the finished object."""
+        if stop <= start:
+            return b""
+        return self.client.get_object(Bucket=self.bucket, Key=self.key(upload_id),
+                                      Range=f"bytes={start}-{stop - 1}")["Body"].read()
+
+    def remove(self, key: str) -> None:
+        """Delete one object (gone already is fine)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def add_part(self, upload_id: str, state: dict, data: bytes) -> dict:
+        """Send ``data`` as the next multipart part; the new multipart state."""
+        state = dict(state)
+        if not state.get("multipart"):
+            state["multipart"] = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key(upload_id))["UploadId"]
+            state["parts"] = []
+        number = len(state["parts"]) + 1
+        etag = self.client.upload_part(Bucket=self.bucket, Key=self.key(upload_id),
+                                       UploadId=state["multipart"], PartNumber=number,
+                                       Body=data)["ETag"]
+        state["parts"] = [*state["parts"], {"PartNumber": number, "ETag": etag}]
+        return state
+
+    def complete(self, upload_id: str, state: dict) -> None:
+        """Join the parts into the finished object."""
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key(upload_id), UploadId=state["multipart"],
+            MultipartUpload={"Parts": state["parts"]})
+
+    # --- UploadStorage -----------------------------------------------------------------
+    def create(self, length, metadata, owner, expires_at) -> UploadInfo:  # noqa: D102
+        info = UploadInfo(id=uuid.uuid4().hex, length=length, metadata=dict(metadata),
+                          owner=owner, expires_at=expires_at,
+                          expiry_window_s=max(0.0, expires_at - time.time()) if expires_at
+                          else 0.0)
+        self.save(info)
+        return info
+
+    def get(self, upload_id: str) -> UploadInfo | None:  # noqa: D102
+        if not UPLOAD_ID.match(upload_id):
+            return None
+        try:
+            raw = json.loads(self.get_bytes(self.key(upload_id, ".info")))
+        except Exception as exc:  # noqa: BLE001 - botocore raises per-service classes
+            if _missing(exc):
+                return None
+            raise
+        return UploadInfo(**raw)
+
+    def save(self, info: UploadInfo) -> None:  # noqa: D102
+        self.put(info.id, json.dumps(asdict(info)).encode("utf-8"), suffix=".info")
+
+    def writer(self, info: UploadInfo) -> ChunkWriter:  # noqa: D102
+        return _S3ChunkWriter(self, info)
+
+    def open(self, upload_id: str) -> BinaryIO:  # noqa: D102
+        head = self.client.head_object(Bucket=self.bucket, Key=self.key(upload_id))
+        raw = _RangeReader(self.client, self.bucket, self.key(upload_id),
+                           int(head["ContentLength"]))
+        return io.BufferedReader(raw, buffer_size=1 << 20)
+
+    def delete(self, upload_id: str) -> None:  # noqa: D102
+        info = self.get(upload_id)
+        multipart = (info.extra.get("multipart") if info else None)
+        if multipart:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key(upload_id),
+                                                   UploadId=multipart)
+            except Exception as exc:  # noqa: BLE001
+                if not _missing(exc):
+                    raise
+        for suffix in (".part", "", ".info"):
+            self.remove(self.key(upload_id, suffix))
+
+    def ids(self) -> list[str]:  # noqa: D102
+        found = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else "")
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if name.endswith(".info") and UPLOAD_ID.match(name[:-5]):
+                    found.append(name[:-5])
+        return sorted(found)
+
+
+def storage_from_url(url: str, sessions: sessionmaker[Session]) -> S3Storage:
+    """``s3://bucket/prefix`` → an :class:`S3Storage` (credentials from the environment)."""
+    rest = url[len("s3://"):]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {url!r} (s3://bucket/prefix)")
+    return S3Storage(bucket, prefix or "uploads", sessions)
