@@ -77,6 +77,10 @@ def _logind_reachable() -> bool:
 @linux_only
 def test_linux_keep_awake_holds_a_logind_inhibitor_while_recording():
     if not _logind_reachable():
+        if any(os.path.exists(m) for m in ("/.dockerenv", "/run/.containerenv")):
+            # a container has no logind by design: the job declares this skip allowed and
+            # runs the test again on a systemd host (linux-host)
+            pytest.skip("systemd-logind missing: this is a container")
         require("systemd-logind", "keep-awake needs logind on the system D-Bus")
 
     def listed() -> str:
