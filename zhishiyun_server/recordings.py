@@ -24,7 +24,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhishiyun_formats.manifest import (
@@ -40,6 +40,12 @@ from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
+from zhishiyun_server.seqranges import missing_list, missing_ranges
+from zhishiyun_server.validation import (
+    MAX_LINES_PER_SESSION,
+    MAX_SEQ,
+    MAX_TRACKS_PER_SESSION,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["recordings"])
@@ -89,7 +95,10 @@ class TrackState(BaseModel):
     """One track in ``GET /sessions/{sid}/recordings``."""
 
     received: list[int]
+    #: The first ``MAX_LISTED`` missing seq numbers; ``missing_ranges`` names them all.
     missing: list[int]
+    missing_ranges: list[list[int]] = Field(default_factory=list)
+    missing_count: int = 0
     bytes: int
     chain_ok: bool | None
     #: Segments that arrived without a manifest line (integrity.evidence).
@@ -206,8 +215,15 @@ def verification_of(db: Session, session: ExamSession) -> ManifestVerification:
             check.bad_mac.append(seq)
     for check in result.tracks.values():
         present = set(check.seqs)
-        check.missing = [s for s in range(max(check.seqs, default=-1) + 1) if s not in present]
+        check.missing = missing_list(missing_ranges(present, max(present, default=-1)))
     return result
+
+
+def _held_lines(db: Session, session_id: str) -> tuple[int, set[str]]:
+    """Lines and tracks the session's manifest already holds."""
+    rows = db.execute(select(ManifestLine.track, func.count()).where(
+        ManifestLine.session_id == session_id).group_by(ManifestLine.track)).all()
+    return sum(count for _track, count in rows), {track for track, _count in rows}
 
 
 @router.post("/sessions/{session_id}/manifest", response_model=ManifestReply)
@@ -219,6 +235,7 @@ def post_manifest(session_id: str, body: ManifestBatch,
     _backfill(db, session)  # so that the new lines chain onto verified ones
     key = key_bytes(session.session_key)
     accepted, conflicts = 0, []
+    held, tracks = _held_lines(db, session.id)
     for text in body.lines:
         text = text.rstrip("\r\n")
         try:
@@ -227,7 +244,8 @@ def post_manifest(session_id: str, body: ManifestBatch,
             record = json.loads(text)
             track, seq, sha = record["track"], record["seq"], record["sha256"]
             if not (isinstance(track, str) and 0 < len(track) <= 16 and isinstance(seq, int)
-                    and not isinstance(seq, bool) and seq >= 0 and isinstance(sha, str)):
+                    and not isinstance(seq, bool) and 0 <= seq <= MAX_SEQ
+                    and isinstance(sha, str)):
                 raise ValueError("bad track/seq/sha256")
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiProblem(422, "bad_manifest_line", f"Not a manifest line: {exc}") from None
@@ -239,6 +257,11 @@ def post_manifest(session_id: str, body: ManifestBatch,
                 conflicts.append({"track": track, "seq": seq})
             continue
         evidence.refuse_unsigned_phone(track)
+        held, tracks = held + 1, tracks | {track}
+        if held > MAX_LINES_PER_SESSION or len(tracks) > MAX_TRACKS_PER_SESSION:
+            raise ApiProblem(413, "manifest_too_large",
+                             f"A session's manifest holds at most {MAX_LINES_PER_SESSION} "
+                             f"lines in {MAX_TRACKS_PER_SESSION} tracks.")
         row = ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
                            line=text)
         _facts(row, key)
@@ -276,6 +299,8 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
         named = {row.seq: row for row in lines.get(track, [])}
         found = evidence.track_evidence(got, named, ends.get(track))
         missing = found["missing"]
+        gaps = {"missing_ranges": found["missing_ranges"],
+                "missing_count": found["missing_count"]}
         chain_ok = None
         if track in lines and verification is not None:
             check = verification.tracks.get(track)
@@ -284,7 +309,7 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
         result[track] = TrackState(received=sorted(got), missing=missing,
                                    bytes=sum(s.bytes for s in got.values()),
                                    chain_ok=chain_ok, unsigned=found["unsigned"],
-                                   late=found["late"], last_seq=found["last_seq"])
+                                   late=found["late"], last_seq=found["last_seq"], **gaps)
     return result
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhishiyun_server.integrity.settings import IntegrityConfig
-from zhishiyun_server.validation import SaneDatetime, Version
+from zhishiyun_server.validation import MAX_SEQ, SaneDatetime, Version
 
 
 class Health(BaseModel):
@@ -265,7 +265,7 @@ class FinishIn(BaseModel):
     reason: Literal["time_up", "candidate_ended"]
     #: The last seq of each track, so a tail that never arrived shows as missing.
     last_seq: dict[Annotated[str, Field(min_length=1, max_length=16)],
-                   Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
+                   Annotated[int, Field(ge=0, le=MAX_SEQ)]] | None = Field(
         default=None, max_length=16)
 
 

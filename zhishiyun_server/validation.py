@@ -32,6 +32,10 @@ INT32_MAX = 2**31 - 1
 #: Highest segment number of one track of one session: 30 s segments make this about five
 #: weeks of recording, far above any exam, and small enough to walk.
 MAX_SEQ = 100_000
+#: Manifest lines and tracks one session may hold (an exam has two or three tracks of a few
+#: hundred segments each): they bound the work of verifying a session's manifest.
+MAX_LINES_PER_SESSION = 20_000
+MAX_TRACKS_PER_SESSION = 16
 #: Times a client reports must lie within this distance of the server's clock.
 TIME_WINDOW = timedelta(days=3660)
 #: ASCII digits only: ``str.isdigit`` and ``int`` also accept other scripts' digits.

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,7 +50,12 @@ from zhishiyun_server.tus.protocol import (
 )
 from zhishiyun_server.tus.shared import storage_for
 from zhishiyun_server.tus.storage import UploadInfo, UploadStorage, sha256_of
-from zhishiyun_server.validation import MAX_SEQ, parse_ascii_int
+from zhishiyun_server.validation import (
+    MAX_LINES_PER_SESSION,
+    MAX_SEQ,
+    MAX_TRACKS_PER_SESSION,
+    parse_ascii_int,
+)
 
 _TRACK = re.compile(r"^[a-z0-9_-]{1,16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -113,6 +118,7 @@ class ExamUploadHooks(TusHooks):
                                "finish or wait for the session's open uploads first",
                                {"Retry-After": "30"})
             _check_budget(db, session.id, length)
+            _check_segment_count(db, session.id, track)
 
     def after_create(self, principal: Caller, info: UploadInfo) -> None:
         """Count the new upload against its session's budget at its declared length."""
@@ -187,6 +193,17 @@ def _check_budget(db: Session, session_id: str, adding: int) -> None:
     if pending.held_bytes(db, session_id) + adding > limit:
         raise TusError(413, "session_too_large",
                        f"this session would exceed {limit} bytes of recordings")
+
+
+def _check_segment_count(db: Session, session_id: str, track: str) -> None:
+    rows = db.execute(select(RecordingSegment.track, func.count()).where(
+        RecordingSegment.session_id == session_id).group_by(RecordingSegment.track)).all()
+    tracks = {name for name, _count in rows} | {track}
+    if sum(count for _name, count in rows) >= MAX_LINES_PER_SESSION or \
+            len(tracks) > MAX_TRACKS_PER_SESSION:
+        raise TusError(413, "session_too_large",
+                       f"a session holds at most {MAX_LINES_PER_SESSION} segments in "
+                       f"{MAX_TRACKS_PER_SESSION} tracks")
 
 
 def _segment(db: Session, session_id: str, track: str, seq: int) -> RecordingSegment | None:
