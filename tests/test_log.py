@@ -58,3 +58,24 @@ def test_no_secret_reaches_any_log_line(tmp_path, capsys, restore_logging):
     assert "login 110*************11" in written and "ValueError" in written
     for secret in (ID, ID_X, PHONE, TOKEN, "zsy-demo-1"):
         assert secret not in written
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ('{"password": "my secret, pass phrase"}', "secret, pass phrase"),
+    ("password=correct horse battery, next=1", "horse battery"),
+    ("{'session_key': '0f1e2d3c4b5a'}", "0f1e2d3c4b5a"),
+    ("session_key=0f1e2d3c4b5a", "0f1e2d3c4b5a"),
+    (f"login user{ID}abc ok", ID),
+    (f"ID:{ID_X}abc", ID_X),
+    (f"tel{PHONE}x", PHONE),
+    ("phone page https://exam/phone/#zsyp_S3cretCredential-x done", "S3cretCredential"),
+    ('{"credential": "zsyp_abc", "x-review-secret": "rev-secret"}', "rev-secret"),
+    ('token="a\\"b c"', 'b c'),
+])
+def test_mask_hides_spaced_passwords_glued_ids_phone_credentials_and_session_keys(text, secret):
+    assert secret not in mask(text)
+
+
+def test_mask_keeps_words_that_merely_contain_a_secret_name():
+    assert mask('"compass": "north", "code": "invalid_credentials"') == \
+        '"compass": "north", "code": "invalid_credentials"'

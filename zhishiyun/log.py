@@ -3,7 +3,9 @@
 The :class:`MaskingFilter` sits on every handler, so every record from every logger
 (ours and third-party ones such as urllib3) is masked before it is written: Chinese ID
 numbers keep their first 3 and last 2 characters, phone numbers their first 3 and last 4,
-bearer tokens, passwords, session keys and tus upload URLs' tokens are replaced.
+bearer tokens, phone credentials (``zsyp_…``), passwords (quoted ones up to their closing
+quote, spaces included), session keys and URL passwords are replaced. ID numbers and phone
+numbers are found even when glued to letters (``user110101…``).
 """
 
 from __future__ import annotations
@@ -15,20 +17,34 @@ import sys
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})(\d{13}|\d{10})(\d[\dXx])(?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")
+# Digits around are not part of an ID number; letters may be ("id110101…", "…11abc").
+_ID_NUMBER = re.compile(r"(?<!\d)(\d{3})(\d{13}|\d{10})(\d[\dXx])(?![\dXx])")
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_SECRET_FIELD = re.compile(
-    r"(?i)([\"']?(?:password|passwd|token|session_key|secret|api_key|authorization)[\"']?"
-    r"\s*[:=]\s*[\"']?)([^\"'\s,&}]+)"
-)
+# A phone's upload credential (``zsyp_…``) wherever it appears, e.g. inside a URL.
+_PHONE_CREDENTIAL = re.compile(r"zsyp_[A-Za-z0-9_-]+")
+_SECRET_NAMES = (r"password|passwd|pass|pwd|token|session_key|secret|api_key|authorization"
+                 r"|credential|cookie|x-review-secret")
+# A quoted value is masked to its closing quote (passwords may contain spaces and commas).
+_SECRET_QUOTED = re.compile(
+    rf"(?i)([\"']?\b(?:{_SECRET_NAMES})[\"']?\s*[:=]\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
+# An unquoted value runs to the end of the field: a separator or the end of the line.
+_SECRET_BARE = re.compile(
+    rf"(?i)(\b(?:{_SECRET_NAMES})\s*[:=]\s*)(?![\s\"'*])([^,&;}}\n]*[^,&;}}\n\s])")
 _URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@")
 
 
+def _quoted_mask(match: re.Match) -> str:
+    quote = match.group(2)[0]
+    return f"{match.group(1)}{quote}***{quote}"
+
+
 def mask(text: str) -> str:
-    """Return ``text`` with ID numbers, phones, tokens and passwords masked."""
+    """Return ``text`` with ID numbers, phones, tokens, keys and passwords masked."""
     text = _BEARER.sub(r"\1***", text)
-    text = _SECRET_FIELD.sub(r"\1***", text)
+    text = _PHONE_CREDENTIAL.sub("zsyp_***", text)
+    text = _SECRET_QUOTED.sub(_quoted_mask, text)
+    text = _SECRET_BARE.sub(r"\1***", text)
     text = _URL_CREDENTIALS.sub(r"\1***@", text)
     text = _ID_NUMBER.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
     text = _PHONE.sub(r"\1****\2", text)
