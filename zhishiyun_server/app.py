@@ -59,8 +59,6 @@ def _include_routers(app: FastAPI) -> None:
     bindings.install(app)
     from zhishiyun_server.integrity.identity import router as identity  # random identity checks
     app.include_router(identity, prefix=API)
-    from zhishiyun_server.integrity.identity import router as identity  # random identity checks
-    app.include_router(identity, prefix=API)
     from zhishiyun_server import review  # review console /review/ + 求助 API (help/)
     review.install(app)
     # Other parts register here, one line each:

@@ -436,16 +436,6 @@ class ServerClient:
         return self.call("POST", f"/sessions/{_seg(session_id)}/identity", m.IdentityResult,
                          json={"frame_jpeg": jpeg_b64}).result
 
-    def identity_wanted(self, session_id: str) -> bool:
-        """``GET /sessions/{sid}/identity``: whether the server wants a camera frame now."""
-        return self.call("GET", f"/sessions/{_seg(session_id)}/identity", m.IdentityPoll,
-                         idempotent=True).frame_wanted
-
-    def send_identity_frame(self, session_id: str, jpeg_b64: str) -> str:
-        """``POST /sessions/{sid}/identity`` with one camera JPEG (base64); the result."""
-        return self.call("POST", f"/sessions/{_seg(session_id)}/identity", m.IdentityResult,
-                         json={"frame_jpeg": jpeg_b64}).result
-
     def post_manifest(self, session_id: str, lines: Iterable[str]) -> m.ManifestResult:
         """``POST /sessions/{sid}/manifest`` with exact ``manifest.jsonl`` lines (idempotent)."""
         return self.call("POST", f"/sessions/{_seg(session_id)}/manifest", m.ManifestResult,
