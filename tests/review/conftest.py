@@ -151,3 +151,18 @@ def browser_login(driver, url: str, name: str = STAFF[0], password: str = STAFF[
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot(driver, name: str, height: int = 900) -> None:
+    """Save ``docs/screenshots/review-<name>.png`` when refreshing them.
+
+    Only with ``ZHISHIYUN_TEST_SCREENSHOTS=1``, so ordinary runs leave docs/ alone.
+    """
+    if os.environ.get("ZHISHIYUN_TEST_SCREENSHOTS") != "1":
+        return
+    driver.set_window_size(1366, height)
+    driver.save_screenshot(str(SCREENSHOTS / f"review-{name}.png"))
+    driver.set_window_size(1366, 900)

@@ -16,6 +16,7 @@ from tests.review.conftest import (
     browser_login,
     candidate_token,
     finish_exam,
+    screenshot,
     start_exam,
 )
 
@@ -30,6 +31,7 @@ def test_staff_login_then_exam_list_with_counts(browser, review_server):
     browser_login(browser, review_server.url, password="wrong-password-1")
     error = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".error")))
     assert error.text == "账号或密码错误。"
+    screenshot(browser, "login", height=600)
 
     browser_login(browser, review_server.url)
     _wait(browser).until(ec.url_contains("/review/exams"))
@@ -41,6 +43,7 @@ def test_staff_login_then_exam_list_with_counts(browser, review_server):
               for cell in finished.find_elements(By.CSS_SELECTOR, "td[data-count]")}
     assert counts["enrolled"] == 2 and counts["entered"] == 1 and counts["finished"] == 1
     assert browser.find_element(By.TAG_NAME, "th").text == "考试"  # Chinese by default
+    screenshot(browser, "exams", height=500)
 
     browser.get(review_server.url + "/review/exams?lang=en")
     assert browser.find_element(By.TAG_NAME, "th").text == "Exam"
@@ -69,6 +72,7 @@ def test_live_wall_shows_the_recording_candidate_and_the_picture_updates(
         wait_for(lambda: (lambda s: s["seq"] > first["seq"] and s["width"] > 0)(
             browser.execute_script(read)), 30, "a newer camera picture on the tile")
         assert "在线" in browser.execute_script(read)["state"]
+        screenshot(browser, "wall", height=600)
         browser.execute_script("document.querySelector('.tile').click()")
         _wait(browser).until(ec.url_contains("/review/sessions/"))
     finally:
@@ -117,11 +121,23 @@ def test_a_reply_to_a_help_request_reaches_the_candidate(browser, finished_exam)
     asked = requests.post(f"{server.url}/api/v1/sessions/{sid}/help", headers=bearer,
                           json={"text": "摄像头画面卡住了，怎么办？"}, timeout=10)
     assert asked.status_code == 201, asked.text
+    first = requests.get(f"{server.url}/api/v1/sessions/{sid}/help", headers=bearer,
+                         timeout=10).json()["requests"]
+    assert first[0]["replies"] == []
+    at = first[0]["created_at"]
+    sent = requests.post(f"{server.url}/api/v1/sessions/{sid}/events", headers=bearer, json={
+        "events": [{"id": "t-focus", "kind": "focus_lost", "at": at, "details": {}},
+                   {"id": "t-display", "kind": "display_added", "at": at,
+                    "details": {"count": 2}}]}, timeout=10)
+    assert sent.ok, sent.text
     browser_login(browser, server.url)
     _wait(browser).until(ec.url_contains("/review/exams"))
     browser.get(f"{server.url}/review/sessions/{sid}")
     box = browser.find_element(By.CSS_SELECTOR, f"#help-{asked.json()['id']} textarea")
     assert "摄像头画面卡住了" in browser.find_element(By.ID, "help").text
+    levels = {row.find_elements(By.TAG_NAME, "td")[2].text: row.get_attribute("class")
+              for row in browser.find_elements(By.CSS_SELECTOR, "tr.event")}
+    assert "sev-warning" in levels["focus_lost"] and "sev-critical" in levels["display_added"]
     box.send_keys("请检查摄像头连接，录像不受影响。")
     box.find_element(By.XPATH, "following-sibling::button").click()
     _wait(browser).until(ec.text_to_be_present_in_element((By.ID, "help"), "请检查摄像头连接"))
@@ -137,5 +153,10 @@ def test_a_reply_to_a_help_request_reaches_the_candidate(browser, finished_exam)
     browser.find_element(By.CSS_SELECTOR, "form.verdict button").click()
     _wait(browser).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".verdict-now"),
                                                           "违规"))
+    browser.execute_script("window.scrollTo(0, 0); const v = window.zsyReview.master;"
+                           "v.currentTime = Math.min(5, v.duration / 2);")
+    wait_for(lambda: browser.execute_script("return window.zsyReview.master.readyState") >= 2,
+             10, "a frame at the new position")
+    screenshot(browser, "session", height=1900)
     log = admin(server, "audit-log").stdout
     assert f"{STAFF[0]}\thelp_reply\t{sid}" in log and f"{STAFF[0]}\tverdict\t{sid}" in log

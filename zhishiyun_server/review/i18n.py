@@ -120,6 +120,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "warning": ("警告", "Warning"),
     "info": ("提示", "Info"),
     "name": ("名称", "Name"),
+    "whole_report": ("完整报告", "The whole report"),
 }
 
 

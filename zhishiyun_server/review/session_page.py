@@ -14,7 +14,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.help import service as help_service
 from zhishiyun_server.models import Answer, Event, ExamSession, RecordingSegment
-from zhishiyun_server.review import auth
+from zhishiyun_server.review import auth, integrity_view
 from zhishiyun_server.review.auth import Staff, page_staff
 from zhishiyun_server.review.html import data_block, h, page, when
 from zhishiyun_server.review.i18n import choose, t
@@ -100,27 +100,6 @@ def _answers(lang: str, answers: list[dict[str, Any]]) -> str:
     return f'<table class="answers"><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>'
 
 
-def _value(lang: str, value: Any, key: str = "") -> str:
-    if isinstance(value, dict):
-        return "<dl>" + "".join(f"<dt>{h(t(lang, str(k)))}</dt><dd>{_value(lang, v, str(k))}</dd>"
-                                for k, v in value.items()) + "</dl>"
-    if isinstance(value, list):
-        if not value:
-            return "—"
-        if all(not isinstance(v, (dict, list)) for v in value):
-            return h(", ".join(str(v) for v in value[:50])) + (" …" if len(value) > 50 else "")
-        return "<ul>" + "".join(f"<li>{_value(lang, v)}</li>" for v in value[:50]) + "</ul>"
-    if key == "chain_ok":
-        word, css = {True: ("chain_ok", "ok"), False: ("chain_bad", "bad")}.get(
-            value, ("chain_none", ""))
-        return f'<span class="{css}">{h(t(lang, word))}</span>'
-    if isinstance(value, bool):
-        return h(t(lang, "yes" if value else "no"))
-    if value is None:
-        return "—"
-    return h(value)
-
-
 def _verdict(lang: str, staff: Staff, session: ExamSession, current: Verdict | None) -> str:
     options = "".join(
         f'<label><input type="radio" name="verdict" value="{v}"'
@@ -187,7 +166,7 @@ def session_page(session_id: str, request: Request, staff: Staff = Depends(page_
             f'<div class="columns"><section id="answers"><h2>{h(t(lang, "answers"))}</h2>'
             f'{_answers(lang, answer_versions(db, session))}</section>'
             f'<section id="integrity"><h2>{h(t(lang, "integrity"))}</h2>'
-            f'{_value(lang, integrity_summary(db, session))}</section></div>'
+            f'{integrity_view.render(lang, integrity_summary(db, session))}</section></div>'
             f'<div class="columns"><section id="verdict"><h2>{h(t(lang, "verdict"))}</h2>'
             f'{_verdict(lang, staff, session, verdict)}</section>'
             f'<section id="help"><h2>{h(t(lang, "help"))}</h2>'
