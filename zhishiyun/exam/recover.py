@@ -8,6 +8,8 @@ holds queued. Nobody has to re-enter the exam for its last seconds to reach the 
 
 Recovery must never touch a segment a recorder is still writing: it runs only while this
 process holds the upload queue's lock, which every recording client process takes first.
+After the uploads, an active-session record whose exam is over is removed
+(:func:`tidy_record`), so a crash never leaves one behind for good.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +26,8 @@ from zhishiyun.capture.manifest import MANIFEST_NAME, read_records
 from zhishiyun.capture.recovery import recover_session, segment_files
 from zhishiyun.config import Settings
 from zhishiyun.exam import session_keys
-from zhishiyun.upload.queue import UploadQueue
+from zhishiyun.exam.record import END_GRACE, clear_active, is_over, read_record
+from zhishiyun.upload.queue import PENDING, UPLOADING, UploadQueue
 from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadsBusy
 
@@ -62,6 +66,19 @@ def recover_open_segments(queue: UploadQueue) -> int:
     return recovered
 
 
+def tidy_record(data_dir: Path, queue: UploadQueue, now: datetime | None = None) -> bool:
+    """Remove the record of an exam that ended (plus grace) with nothing left to send."""
+    record = read_record(data_dir)
+    if record is None or not is_over(record, now, END_GRACE):
+        return False
+    if any(i.state in (PENDING, UPLOADING) for i in queue.items(record.session_id)):
+        return False
+    clear_active(data_dir, record.session_id)
+    log.info("active-session record of %s removed: the exam is over, nothing pending",
+             record.session_id)
+    return True
+
+
 def _exclusive(path: Path) -> IO[bytes]:
     """The upload queue's lock (the same file and lock the upload worker takes)."""
     handle = open(str(path) + ".lock", "a+b")  # noqa: SIM115 - closed by the caller
@@ -97,4 +114,11 @@ def run_upload(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 queue.close()
                 lock.close()
-    return run(args, settings)
+    code = run(args, settings)
+    if queue_path.exists():
+        queue = UploadQueue(queue_path)
+        try:
+            tidy_record(settings.data_path, queue)
+        finally:
+            queue.close()
+    return code

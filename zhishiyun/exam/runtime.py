@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zhishiyun import paths
+from zhishiyun.api.errors import ApiError
 from zhishiyun.clock import ClockSample, ServerClock
-from zhishiyun.exam.record import ActiveSession, clear_active, load_active
-from zhishiyun.exam.recover import recover_open_segments
+from zhishiyun.exam.record import (
+    ActiveSession,
+    clear_active,
+    load_active,
+)
+from zhishiyun.exam.recover import recover_open_segments, tidy_record
 from zhishiyun.exam.session import ExamSession, State
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -54,6 +59,8 @@ class ExamRuntime:
         self.queue = UploadQueue(paths.queue_db(self.data_dir))  # shared with `zhishiyun upload`
         worker_options.setdefault("transport", client.transport)  # the one road
         self.worker = UploadWorker(self.queue, lambda: self.client.token, **worker_options)
+        # the last upload of an ended exam also ends its active-session record
+        self.worker.item_did_finish.append(lambda _item: self.tidy_active())
         self._started = False
         self._closed = False
         self.sessions: list[ExamSession] = []
@@ -91,6 +98,7 @@ class ExamRuntime:
             recover_open_segments(self.queue)
             self.resume_uploads()
             self._started = True
+        self.tidy_active()
 
     def resume_uploads(self) -> int:
         """Queue every segment a session directory holds but the queue does not."""
@@ -113,8 +121,29 @@ class ExamRuntime:
     # --- sessions -------------------------------------------------------------------------
 
     def active_session(self) -> ActiveSession | None:
-        """The exam a crash interrupted on this server, if any."""
-        return load_active(self.data_dir, self.client.base_url)
+        """The exam a crash interrupted on this server while its time runs (blocking).
+
+        When logged in, the server has the last word: a session it calls finished ends
+        the record.
+        """
+        record = load_active(self.data_dir, self.client.base_url, now=self.clock.now())
+        if record is None or not self.client.token:
+            return record
+        try:
+            exam = self.client.exam(record.exam_id)
+        except ApiError as exc:
+            log.info("exam %s not checked (%s); the record stands", record.exam_id, exc.code)
+            return record
+        if exam.state == "finished" or (exam.session_id or record.session_id) \
+                != record.session_id:
+            log.info("session %s is over on the server: record removed", record.session_id)
+            clear_active(self.data_dir, record.session_id)
+            return None
+        return record
+
+    def tidy_active(self) -> bool:
+        """Remove a record whose exam ended (plus grace) with nothing of it left to send."""
+        return tidy_record(self.data_dir, self.queue, self.clock.now())
 
     def forget_active(self) -> None:
         """The candidate chose not to return (or the server says it is over)."""
