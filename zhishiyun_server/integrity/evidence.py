@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.integrity.models import TrackEnd
+from zhishiyun_server.seqranges import missing_count, missing_list, missing_ranges
 
 PHONE_TRACK = "phone"
 #: A manifest line may trail its segment's end by this much (upload queue, short outages).
@@ -90,8 +91,11 @@ def track_evidence(received: Iterable[int], named: Mapping[int, Any],
     """
     got = set(received)
     top = max([*got, *named, last_seq if last_seq is not None else -1], default=-1)
+    gaps = missing_ranges(got, top)  # walks what arrived, never every number up to top
     return {
-        "missing": [seq for seq in range(top + 1) if seq not in got],
+        "missing": missing_list(gaps),
+        "missing_ranges": gaps,
+        "missing_count": missing_count(gaps),
         "unsigned": sorted(seq for seq in got if seq not in named),
         "late": late_lines(named.values()),
         "last_seq": last_seq,
