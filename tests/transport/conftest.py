@@ -85,8 +85,8 @@ def tls_server(tmp_path_factory):
         yield TlsServer(url, paths["ca"], data, db_url, process)
     finally:
         process.terminate()
-        try:
-            process.wait(10)
+        try:  # uvicorn waits for idle keep-alive connections; no need to wait long here
+            process.wait(3)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)

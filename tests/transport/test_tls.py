@@ -169,3 +169,37 @@ def test_uploads_wait_as_certificate_untrusted_instead_of_retrying(tls_server, t
     assert {i.state for i in queue.items()} == {PENDING}
     assert {i.reason for i in queue.items()} == {"certificate_untrusted"}
     assert sum(attempts) == 1  # one try; everything for that server then waits
+
+
+def test_zhishiyun_upload_says_the_certificate_is_not_trusted_and_stops(tls_server, tmp_path,
+                                                                        capsys):
+    import argparse
+
+    from zhishiyun import paths
+    from zhishiyun.api.tokens import TokenStore
+    from zhishiyun.upload import command
+
+    settings = settings_for(tls_server, tmp_path, trusted=False)
+    trusted = ServerClient.from_settings(settings_for(tls_server, tmp_path, trusted=True),
+                                         token_store=MemoryTokenStore())
+    trusted.login_password(*ZHANG)
+    exam = next(e for e in trusted.exams() if e.kind == "written"
+                and e.state in ("open", "in_progress"))
+    trusted.accept(exam.id)
+    entered = trusted.enter(exam.id)
+    session_dir = tmp_path / "data" / "sessions" / entered.session_id
+    write_segments(session_dir, entered.session_key, "cmd", [20_000])
+    queue = UploadQueue(paths.queue_db(settings.data_path))
+    SessionUploads(queue, entered.session_id, entered.upload_url, trusted.api_url,
+                   session_dir).enqueue_session_dir()
+    queue.close()
+    TokenStore(tls_server.url).set(trusted.token)  # as after a login in the app
+
+    started = time.monotonic()
+    code = command.run(argparse.Namespace(wait=True), settings)  # --wait: still stops
+    out = capsys.readouterr().out
+    assert code == 1
+    assert UNTRUSTED in out
+    assert time.monotonic() - started < 30
+    queue = UploadQueue(paths.queue_db(settings.data_path))
+    assert {i.reason for i in queue.items()} == {"certificate_untrusted"}

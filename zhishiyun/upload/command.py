@@ -86,7 +86,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 1 if failed else 0
         root = settings.server_url or (server_root(sessions[-1]["api_url"]) if sessions else "")
         store = TokenStore(root)
-        worker = UploadWorker(queue, store.get, transport=Transport.from_settings(settings))
+        transport = Transport.from_settings(settings)
+        worker = UploadWorker(queue, store.get, transport=transport)
         worker.upload_did_progress.append(_Printer())
         paused, reasons = threading.Event(), set()
         worker.worker_did_wait.append(lambda reason, seconds: (reasons.add(reason),
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(_("Stopping after the current chunk…"), flush=True)
         finally:
             worker.stop()
+            transport.close()
         left = queue.unfinished()
         failed = [i for i in queue.items() if i.state == FAILED]
         for item in failed:
