@@ -3,13 +3,22 @@
 For each screen mode (``changing``: ffplay shows a full-screen moving test pattern;
 ``static``: an idle desktop) it records N seconds (default 60) of screen (Xvfb 1920×1080) +
 camera (stand-in file, 640×480 @ 15 fps) + microphone (PulseAudio), then does the same
-capture and encode with ffmpeg (x11grab + libx264 with the same preset, tune, CRF, frame
-rates, keyframe interval and fragmented-MP4 flags; audio AAC 16 kHz mono) in the same run,
-one after the other. CPU and peak RSS come from ``wait4`` on each child process.
+capture and encode with ffmpeg in the same run: one ffmpeg per track, side by side
+(x11grab → libx264; the file + PulseAudio → libx264 + AAC 16 kHz mono), with the same
+preset, tune, CRF, frame rates, keyframe interval and fragmented-MP4 flags.
 
-Prints one JSON object: per mode, our numbers, ffmpeg's, the CPU ratio, and whether the
-issue's targets are met. Needs DISPLAY (scripts/services.sh start_display) and PulseAudio
-(start_audio). Usage: ``python benchmarks/recording.py [--seconds 60] [--modes changing,static]``
+Reported per mode and per track: CPU per recorded second (ours from the recorder's own
+threads, ffmpeg's from ``wait4``) and their ratio, size per minute, peak and final RSS and
+RSS sampled every second (after 1 and after 10 minutes when the run is that long), dropped
+frames; and the floor: what merely grabbing the screen at the same rate costs us
+(``ScreenSource`` alone) and ffmpeg (x11grab into the null muxer). Prints one JSON object.
+
+Needs DISPLAY (scripts/services.sh start_display), PulseAudio (start_audio), ffmpeg and
+ffplay. ``--profile`` instead runs the recorder under py-spy and prints where its time goes,
+per track and stage (``pip install py-spy``; the dev extra has it).
+
+    python benchmarks/recording.py [--seconds 60] [--modes changing,static] [--smoke]
+    python benchmarks/recording.py --profile [--seconds 30]
 """
 
 from __future__ import annotations
@@ -24,25 +33,38 @@ import tempfile
 import time
 from pathlib import Path
 
-from zhishiyun.config import RecordingSettings
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 
-TARGETS = {"cpu_ratio_changing": 1.0, "cpu_ratio_static": 0.5, "cpu_share_of_one_core": 0.25,
-           "peak_rss_mb": 300, "mb_per_minute": 10}
+from common_processes import ChildResult, measure  # noqa: E402
+from common_profile import markdown, stage_table  # noqa: E402
 
+from zhishiyun.config import RecordingSettings  # noqa: E402
 
-def run_child(cmd: list[str], **kwargs) -> tuple[int, float, float, str]:
-    """Run a command; return exit code, CPU seconds (user+sys), peak RSS MB, stdout."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-    out_chunks = []
-    # read stdout before wait4 so a large summary cannot block the child
-    out, err = proc.stdout.read(), proc.stderr.read()
-    out_chunks.append(out)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.stderr.write(err.decode(errors="replace")[-2000:])
-    return (proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-            b"".join(out_chunks).decode(errors="replace"))
+REPO = BENCH.parent
+TARGETS = {"cpu_ratio_changing": 0.8, "cpu_ratio_static": 0.5,
+           "cpu_share_of_one_core_static": 0.2, "peak_rss_mb": 200,
+           "rss_growth_after_1_min": 0.10, "dropped_frames": 0}
+PROFILE_RATE = 100
+
+GRAB_ONLY = """
+import sys, time
+from zhishiyun.capture.sources import ScreenSource
+from zhishiyun.capture.devices import primary_screen_index, list_screens
+seconds, fps = float(sys.argv[1]), float(sys.argv[2])
+source = ScreenSource(primary_screen_index(list_screens()), fps, True)
+source.open()
+start = time.process_time()
+source.start()
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        source.queue.get(timeout=0.1)
+    except Exception:
+        pass
+source.stop()
+print(time.process_time() - start)
+"""
 
 
 def make_camera_file(path: Path) -> Path:
@@ -62,75 +84,173 @@ def start_changing_screen(width: int, height: int) -> subprocess.Popen:
     return player
 
 
-def bytes_under(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*.mp4"))
+def record_command(seconds: float, camera: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "zhishiyun", "record", "--out", str(out), "--seconds",
+            str(seconds), "--camera", str(camera), "--mic", "pulse"]
+
+
+def memory(result: ChildResult, seconds: float) -> dict:
+    """Peak, end and sampled RSS; growth from 1 minute in to the end when long enough."""
+    after_1 = result.rss_at(60)
+    report = {"peak_rss_mb": result.peak_rss_mb, "end_rss_mb": result.end_rss_mb,
+              "rss_after_1_min_mb": after_1,
+              "rss_after_10_min_mb": result.rss_at(600) if seconds >= 600 else None,
+              "rss_growth_after_1_min": None,
+              "rss_samples_mb": result.rss_samples[::10]}
+    if after_1 and seconds >= 120:
+        report["rss_growth_after_1_min"] = round(result.end_rss_mb / after_1 - 1, 3)
+    return report
 
 
 def ours(seconds: float, camera: Path, work: Path) -> dict:
-    out = work / "ours"
-    code, cpu, rss, stdout = run_child(
-        [sys.executable, "-m", "zhishiyun", "record", "--out", str(out), "--seconds",
-         str(seconds), "--camera", str(camera), "--mic", "pulse"])
-    if code != 0:
-        raise SystemExit(f"zhishiyun record failed ({code})")
-    summary = json.loads(stdout)
+    [result] = measure([record_command(seconds, camera, work / "ours")], cwd=REPO)
+    if result.code != 0:
+        raise SystemExit(f"zhishiyun record failed ({result.code})")
+    summary = json.loads(result.stdout)
     recorded = summary["seconds"]
-    size = summary["bytes"]
+    tracks = {}
+    for name, track in summary["tracks"].items():
+        tracks[name] = {
+            "cpu_per_recorded_second": round(track["cpu_seconds"] / recorded, 4),
+            "mb_per_minute": round(track["bytes"] / 2**20 / recorded * 60, 2),
+            "frames_encoded": track["frames_encoded"],
+            "heartbeat_frames": track["heartbeat_frames"],
+        }
     return {
         "seconds": recorded,
-        "cpu_seconds_process": round(cpu, 2),
+        "cpu_seconds_process": round(result.cpu_seconds, 2),
         "cpu_seconds_recording": summary["cpu_seconds"],
         "cpu_per_recorded_second": round(summary["cpu_seconds"] / recorded, 4),
-        "peak_rss_mb": round(rss, 1),
-        "mb_per_minute": round(size / 2**20 / recorded * 60, 2),
+        "mb_per_minute": round(summary["bytes"] / 2**20 / recorded * 60, 2),
+        **memory(result, seconds),
         "frames_dropped": {k: v["dropped"] for k, v in summary["sources"].items()},
         "screen_frames": {k: summary["sources"]["screen"][k]
                           for k in ("captured", "duplicates", "encoded")},
-        "screen_heartbeats": summary["tracks"]["screen"]["heartbeat_frames"],
         "encoder": summary["encoder"]["video"],
+        "tracks": tracks,
+    }
+
+
+def ffmpeg_commands(seconds: float, camera: Path, out: Path, settings: RecordingSettings,
+                    width: int, height: int) -> dict[str, list[str]]:
+    x264 = ["-c:v", "libx264", "-preset", settings.x264_preset, "-tune", "zerolatency",
+            "-crf", str(settings.crf), "-bf", "0", "-sc_threshold", "0"]
+    mp4 = ["-movflags", "frag_every_frame+empty_moov+default_base_moof", "-flush_packets", "1"]
+    screen_gop = str(round(settings.screen_fps * settings.keyframe_seconds))
+    camera_gop = str(round(settings.camera_fps * settings.keyframe_seconds))
+    return {
+        "screen": ["ffmpeg", "-v", "error", "-y", "-f", "x11grab",
+                   "-framerate", str(settings.screen_fps), "-video_size", f"{width}x{height}",
+                   "-i", os.environ["DISPLAY"], *x264, "-g", screen_gop, "-pix_fmt", "yuv420p",
+                   *mp4, "-t", str(seconds), str(out / "screen.mp4")],
+        "camera": ["ffmpeg", "-v", "error", "-y", "-re", "-stream_loop", "-1",
+                   "-i", str(camera), "-f", "pulse", "-i", "default",
+                   "-map", "0:v", "-map", "1:a", *x264, "-g", camera_gop,
+                   "-r", str(settings.camera_fps),
+                   "-s", f"{settings.camera_width}x{settings.camera_height}",
+                   "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", str(settings.audio_rate),
+                   "-ac", "1", "-b:a", str(settings.audio_bitrate), *mp4, "-t", str(seconds),
+                   str(out / "camera.mp4")],
     }
 
 
 def ffmpeg_reference(seconds: float, camera: Path, work: Path, settings: RecordingSettings,
                      width: int, height: int) -> dict:
     out = work / "ffmpeg"
-    out.mkdir()
-    x264 = ["-c:v", "libx264", "-preset", settings.x264_preset, "-tune", "zerolatency",
-            "-crf", str(settings.crf), "-bf", "0"]
-    mp4 = ["-movflags", "frag_every_frame+empty_moov+default_base_moof", "-flush_packets", "1"]
-    screen_gop = str(round(settings.screen_fps * settings.keyframe_seconds))
-    camera_gop = str(round(settings.camera_fps * settings.keyframe_seconds))
-    cmd = ["ffmpeg", "-v", "error", "-y",
-           "-f", "x11grab", "-framerate", str(settings.screen_fps),
-           "-video_size", f"{width}x{height}", "-i", os.environ["DISPLAY"],
-           "-re", "-stream_loop", "-1", "-i", str(camera),
-           "-f", "pulse", "-i", "default",
-           "-map", "0:v", *x264, "-g", screen_gop, "-pix_fmt", "yuv420p", *mp4,
-           "-t", str(seconds), str(out / "screen.mp4"),
-           "-map", "1:v", "-map", "2:a", *x264, "-g", camera_gop, "-r", str(settings.camera_fps),
-           "-s", f"{settings.camera_width}x{settings.camera_height}", "-pix_fmt", "yuv420p",
-           "-c:a", "aac", "-ar", str(settings.audio_rate), "-ac", "1",
-           "-b:a", str(settings.audio_bitrate), *mp4, "-t", str(seconds),
-           str(out / "camera.mp4")]
-    started = time.monotonic()
-    code, cpu, rss, _ = run_child(cmd)
-    if code != 0:
-        raise SystemExit(f"ffmpeg reference failed ({code})")
-    elapsed = time.monotonic() - started
+    out.mkdir(parents=True)
+    commands = ffmpeg_commands(seconds, camera, out, settings, width, height)
+    results = dict(zip(commands, measure(list(commands.values())), strict=True))
+    if any(r.code != 0 for r in results.values()):
+        raise SystemExit("the ffmpeg reference failed")
+    tracks = {name: {"cpu_per_recorded_second": round(r.cpu_seconds / seconds, 4),
+                     "mb_per_minute": round((out / f"{name}.mp4").stat().st_size / 2**20
+                                            / seconds * 60, 2),
+                     "peak_rss_mb": r.peak_rss_mb}
+              for name, r in results.items()}
+    cpu = sum(r.cpu_seconds for r in results.values())
     return {
-        "seconds": round(elapsed, 2),
         "cpu_seconds_process": round(cpu, 2),
         "cpu_per_recorded_second": round(cpu / seconds, 4),
-        "peak_rss_mb": round(rss, 1),
-        "mb_per_minute": round(bytes_under(out) / 2**20 / seconds * 60, 2),
+        "mb_per_minute": round(sum(t["mb_per_minute"] for t in tracks.values()), 2),
+        "peak_rss_mb": round(sum(r.peak_rss_mb for r in results.values()), 1),
+        "tracks": tracks,
     }
+
+
+def floor(seconds: float, settings: RecordingSettings, width: int, height: int) -> dict:
+    """What grabbing the screen alone costs, ours (ScreenSource) and ffmpeg's (x11grab)."""
+    grab, ref = measure([
+        [sys.executable, "-c", GRAB_ONLY, str(seconds), str(settings.screen_fps)],
+        ["ffmpeg", "-v", "error", "-f", "x11grab", "-framerate", str(settings.screen_fps),
+         "-video_size", f"{width}x{height}", "-i", os.environ["DISPLAY"], "-t", str(seconds),
+         "-f", "null", "-"]], cwd=REPO)
+    return {"seconds": seconds,
+            "ours_grab_and_compare_per_second": round(float(grab.stdout.strip()) / seconds, 4),
+            "ffmpeg_x11grab_only_per_second": round(ref.cpu_seconds / seconds, 4)}
+
+
+def compare(mode: str, mine: dict, theirs: dict, seconds: float) -> dict:
+    ratio = mine["cpu_per_recorded_second"] / theirs["cpu_per_recorded_second"]
+    tracks = {name: {"cpu_ratio": round(mine["tracks"][name]["cpu_per_recorded_second"]
+                                        / theirs["tracks"][name]["cpu_per_recorded_second"], 3),
+                     "size_ratio": round(mine["tracks"][name]["mb_per_minute"]
+                                         / max(theirs["tracks"][name]["mb_per_minute"], 1e-9),
+                                         3)}
+              for name in theirs["tracks"] if name in mine["tracks"]}
+    growth = mine["rss_growth_after_1_min"]
+    met = {"cpu_ratio": ratio <= TARGETS[f"cpu_ratio_{mode}"],
+           "peak_rss_mb": mine["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+           "rss_growth_after_1_min": None if growth is None
+           else growth <= TARGETS["rss_growth_after_1_min"],
+           "dropped_frames": sum(mine["frames_dropped"].values()) <= TARGETS["dropped_frames"],
+           "mb_per_minute_not_above_ffmpeg": mine["mb_per_minute"] <= theirs["mb_per_minute"]}
+    if mode == "static":
+        met["cpu_share_of_one_core"] = (mine["cpu_per_recorded_second"]
+                                        <= TARGETS["cpu_share_of_one_core_static"])
+    return {"zhishiyun": mine, "ffmpeg": theirs, "cpu_ratio": round(ratio, 3),
+            "tracks": tracks, "met": met}
+
+
+def profile(seconds: float, camera: Path, work: Path, modes: list[str], screen) -> dict:
+    if not shutil.which("py-spy"):
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    tables = {}
+    for mode in modes:
+        player = start_changing_screen(screen.width, screen.height) \
+            if mode == "changing" else None
+        raw = work / f"{mode}.txt"
+        try:
+            done = subprocess.run(["py-spy", "record", "--threads", "-r", str(PROFILE_RATE),
+                                   "-f", "raw", "-o", str(raw), "--",
+                                   *record_command(seconds, camera, work / mode)],
+                                  cwd=REPO, check=True, capture_output=True, text=True)
+        finally:
+            if player is not None:
+                player.terminate()
+                player.wait()
+        out = done.stdout
+        summary, _ = json.JSONDecoder().raw_decode(out[out.index("{"):])  # after py-spy's line
+        cpu = {name: t["cpu_seconds"] for name, t in summary["tracks"].items()}
+        cpu["recorder"] = max(0.0, summary["cpu_seconds"] - sum(cpu.values()))
+        table = stage_table(raw.read_text(), cpu, summary["seconds"], REPO)
+        tables[mode] = {"ms_cpu_per_recorded_second": table, "markdown": markdown(table),
+                        "load_average": os.getloadavg()}
+    return tables
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--modes", default="changing,static")
+    parser.add_argument("--smoke", action="store_true",
+                        help="3 s per mode: checks that it runs, measures nothing")
+    parser.add_argument("--profile", action="store_true",
+                        help="run the recorder under py-spy: time per track and stage")
+    parser.add_argument("--ours-only", action="store_true",
+                        help="skip ffmpeg and the floor (e.g. a 10-minute memory run)")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds = 3.0
     if not os.environ.get("DISPLAY"):
         raise SystemExit("no DISPLAY: run `source scripts/services.sh && start_display`")
     for tool in ("ffmpeg", "ffplay"):
@@ -140,8 +260,10 @@ def main() -> int:
 
     screen = list_screens()[0]
     settings = RecordingSettings()
-    result = {"seconds": args.seconds, "screen": f"{screen.width}x{screen.height}",
-              "cpu_count": os.cpu_count(), "load_average_before": os.getloadavg(),
+    modes = args.modes.split(",")
+    result = {"smoke": args.smoke, "seconds": args.seconds,
+              "screen": f"{screen.width}x{screen.height}", "cpu_count": os.cpu_count(),
+              "load_average_before": os.getloadavg(),
               "settings": {"screen_fps": settings.screen_fps, "camera_fps": settings.camera_fps,
                            "x264_preset": settings.x264_preset, "crf": settings.crf,
                            "keyframe_seconds": settings.keyframe_seconds},
@@ -149,30 +271,27 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="zhishiyun-bench-") as tmp:
         work = Path(tmp)
         camera = make_camera_file(work / "camera.mp4")
-        for mode in args.modes.split(","):
-            player = start_changing_screen(screen.width, screen.height) \
-                if mode == "changing" else None
-            try:
-                mine = ours(args.seconds, camera, work / mode)
-                theirs = ffmpeg_reference(args.seconds, camera, work / mode, settings,
-                                          screen.width, screen.height)
-            finally:
-                if player is not None:
-                    player.terminate()
-                    player.wait()
-            ratio = mine["cpu_per_recorded_second"] / theirs["cpu_per_recorded_second"]
-            target_ratio = TARGETS[f"cpu_ratio_{mode}"] if mode in ("changing", "static") \
-                else None
-            result["modes"][mode] = {
-                "zhishiyun": mine, "ffmpeg": theirs, "cpu_ratio": round(ratio, 3),
-                "met": {
-                    "cpu_ratio": target_ratio is None or ratio <= target_ratio,
-                    "cpu_share_of_one_core":
-                        mine["cpu_per_recorded_second"] <= TARGETS["cpu_share_of_one_core"],
-                    "peak_rss_mb": mine["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
-                    "mb_per_minute": mine["mb_per_minute"] <= TARGETS["mb_per_minute"],
-                },
-            }
+        if args.profile:
+            result["profile"] = profile(args.seconds, camera, work, modes, screen)
+            del result["modes"]
+        else:
+            for mode in modes:
+                player = start_changing_screen(screen.width, screen.height) \
+                    if mode == "changing" else None
+                try:
+                    mine = ours(args.seconds, camera, work / mode)
+                    theirs = None if args.ours_only else ffmpeg_reference(
+                        args.seconds, camera, work / mode, settings, screen.width,
+                        screen.height)
+                finally:
+                    if player is not None:
+                        player.terminate()
+                        player.wait()
+                result["modes"][mode] = {"zhishiyun": mine} if theirs is None \
+                    else compare(mode, mine, theirs, args.seconds)
+            if not args.ours_only:
+                result["floor"] = floor(2.0 if args.smoke else min(20.0, args.seconds),
+                                        settings, screen.width, screen.height)
     result["load_average_after"] = os.getloadavg()
     print(json.dumps(result, indent=2))
     return 0

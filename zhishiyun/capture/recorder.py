@@ -288,12 +288,15 @@ class Recorder:
                 "frames_encoded": track.encoded_frames,
                 "heartbeat_frames": track.heartbeat_frames,
                 "size": list(track.size),
+                "cpu_seconds": round(sum(track.cpu_seconds.values()) + sum(
+                    s.cpu_seconds for s in (track.video, track.microphone) if s), 3),
             }
             if track.microphone is not None:
                 tracks[track.name]["audio_seconds"] = round(
                     track.audio_samples / track.microphone.rate, 3)
                 tracks[track.name]["audio_resyncs"] = track.audio_resyncs
-        sources = {name: s.counters.to_dict() | {"lost": s.lost}
+        sources = {name: s.counters.to_dict() | {"lost": s.lost,
+                                                 "cpu_seconds": round(s.cpu_seconds, 3)}
                    for name, s in self.sources.items()}
         mic = self.sources.get("microphone")
         if isinstance(mic, MicrophoneSource):

@@ -70,6 +70,7 @@ class Source:
         self._on_event = on_event or (lambda kind, name, detail: None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._cpu: dict[int, float] = {}
 
     def _offer(self, t: float, payload: Any) -> None:
         self.counters.captured += 1
@@ -99,12 +100,23 @@ class Source:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time the source's own thread(s) used, as of their last report."""
+        return sum(self._cpu.values())
+
+    def _note_cpu(self) -> None:
+        """Record the calling thread's CPU time (threads report their own)."""
+        self._cpu[threading.get_ident()] = time.thread_time()
+
     def _run_guarded(self) -> None:
         try:
             self._run()
         except Exception as exc:  # noqa: BLE001 - a device thread must report, not vanish
             log.exception("%s capture failed", self.name)
             self._set_lost(True, str(exc))
+        finally:
+            self._note_cpu()
 
     def _run(self) -> None:
         raise NotImplementedError
@@ -346,6 +358,7 @@ class MicrophoneSource(Source):
         if status.input_overflow:
             self.overflows += 1
         delay = time_info.currentTime - time_info.inputBufferAdcTime
+        self._note_cpu()  # PortAudio's thread: its CPU time so far
         self._offer(self._last_callback, (indata[:, 0].copy(),
                                           delay if 0.0 < delay < MAX_DELAY_S else self.latency))
 

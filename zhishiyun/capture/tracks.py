@@ -16,6 +16,7 @@ import math
 import os
 import queue
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ class Track:
         self.audio_samples = 0
         self.audio_delay = 0.0
         self.error = ""
+        #: CPU time of the track's encoder and closer threads (reported when they end).
+        self.cpu_seconds: dict[str, float] = {}
         self._segment: SegmentFile | None = None
         self._index = 0
         self._seg_start = 0.0
@@ -163,6 +166,8 @@ class Track:
             except Exception:  # noqa: BLE001
                 log.exception("closing %s after a failure failed", self.name)
             self._ctx.request_stop("track_failed")
+        finally:
+            self.cpu_seconds["encode"] = time.thread_time()
 
     def _run(self) -> None:
         timeline = self._ctx.timeline
@@ -394,6 +399,7 @@ class Track:
         while True:
             item = self._closing.get()
             if item is None:
+                self.cpu_seconds["close"] = time.thread_time()
                 return
             path, record = item
             try:
