@@ -23,6 +23,8 @@ After changing routes, regenerate the OpenAPI snapshot: ``zhishiyun-server opena
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -103,11 +105,26 @@ def _install_error_handlers(app: FastAPI) -> None:
                             status_code=500, headers={"X-Request-Id": rid})
 
 
+def make_private(data_dir: Path, db_url: str) -> None:
+    """The data dir and its uploads 0700, a SQLite database file in it 0600 (owner only)."""
+    for folder in (data_dir, data_dir / "uploads"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.name == "posix":
+            folder.chmod(0o700)
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        path = Path(db_url.removeprefix("sqlite:///"))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file == path and not file.exists():
+                os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+            if file.exists() and os.name == "posix":
+                file.chmod(0o600)
+
+
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """Build the application for ``config`` (migrates the database when ``config.migrate``)."""
     config = config or ServerConfig.from_env()
     clock.configure(config.clock_offset_s)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(config.data_dir, config.db_url)
     app = FastAPI(title="Zhishiyun exam server", version=zhishiyun_server.__version__,
                   description="Reference exam server for the Zhishiyun client (API v1).")
     engine = make_engine(config.db_url)

@@ -104,6 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     from zhishiyun_server.app import create_app
     from zhishiyun_server.settings import ServerConfig, default_data_dir
 
+    os.umask(0o077)  # every file this server writes (uploads, database) is the owner's only
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

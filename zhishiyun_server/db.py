@@ -85,7 +85,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
-                               **({} if in_memory else pool))
+                               hide_parameters=True, **({} if in_memory else pool))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -96,7 +96,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    # hide_parameters: a logged database error names the statement, never the values bound
+    # to it (password hashes, tokens, answers).
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 def is_overload(exc: BaseException) -> bool:
