@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import av
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -46,10 +47,14 @@ def track_mp4(session_id: str, track: str, request: Request, v: str = "",
     pieces = [] if v and media.cached(data_dir, session.id, track, v) else \
         media.timeline(db, storage, session.id, track)
     db.close()  # remuxing a long track must not hold a database connection
-    path = media.track_file(data_dir, storage, session.id, track, pieces, version=v or None)
+    try:
+        path = media.track_file(data_dir, storage, session.id, track, pieces, version=v or None)
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise ApiProblem(422, "track_unplayable",
+                         f"The {track} track cannot be put into one file: {exc}") from None
     if path is None:
         raise not_found("track")
-    return FileResponse(path, media_type="video/mp4", headers=PRIVATE)
+    return FileResponse(path, media_type=media.media_type(path), headers=PRIVATE)
 
 
 @router.get("/sessions/{session_id}/picture.jpg")

@@ -123,9 +123,18 @@ def _first_streams(container) -> dict:
     return streams
 
 
+#: Codecs an MP4 cannot carry (the phone's MediaRecorder WebM): those tracks stay WebM.
+WEBM_CODECS = frozenset({"vp8", "vorbis"})
+
+
 def _remux(storage: UploadStorage, pieces: list[Piece], out_path: Path) -> None:
-    """Write the pieces' packets into one MP4 at ``out_path`` (no re-encoding)."""
-    output = av.open(str(out_path), "w", format="mp4", options={"movflags": "+faststart"})
+    """Write the pieces' packets into one MP4 (WebM for VP8) at ``out_path``, no re-encoding."""
+    with storage.open(pieces[0].storage_key) as f, av.open(f) as probe:
+        codecs = {s.codec_context.name for s in _first_streams(probe).values()}
+    if codecs & WEBM_CODECS:
+        output = av.open(str(out_path), "w", format="webm")
+    else:
+        output = av.open(str(out_path), "w", format="mp4", options={"movflags": "+faststart"})
     try:
         with storage.open(pieces[0].storage_key) as f, av.open(f) as first:
             outs = {kind: output.add_stream_from_template(stream)
@@ -242,6 +251,12 @@ def _jpeg(frame: av.VideoFrame) -> bytes:
     codec.options = {"q:v": "5"}
     packets = codec.encode(small) + codec.encode(None)
     return b"".join(bytes(p) for p in packets)
+
+
+def media_type(path: Path) -> str:
+    """``video/mp4``, or ``video/webm`` for a track kept as WebM (EBML magic)."""
+    with open(path, "rb") as f:
+        return "video/webm" if f.read(4) == b"\x1a\x45\xdf\xa3" else "video/mp4"
 
 
 def cached(data_dir: Path, session_id: str, track: str, version: str) -> bool:
