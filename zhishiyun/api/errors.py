@@ -37,6 +37,8 @@ MESSAGES: dict[str, str] = {
     "no_release": N_("No client release is published for this system."),
     "no_photo": N_("No ID photo is on file."),
     "too_large": N_("The data sent is too large."),
+    "reply_too_large": N_("The exam server sent far more data than expected; the reply was "
+                          "not used. Please try again later."),
     "server_error": N_("The exam server has a problem. Please try again later."),
     "internal_error": N_("The exam server has a problem. Please try again later."),
     "unavailable": N_("The exam server is busy or under maintenance. Please try again later."),

@@ -16,7 +16,7 @@ configured :class:`TransportSession`:
 - reply size caps: JSON replies, attachments and release files each have their own.
 
 Failures become :class:`~zhishiyun.api.errors.ApiError` with a client code: ``tls`` (the
-certificate is not trusted), ``timeout``, ``network``, ``too_large``, ``bad_reply``.
+certificate is not trusted), ``timeout``, ``network``, ``reply_too_large``, ``bad_reply``.
 """
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ class Transport:
         Returns the response, closed, with ``content`` read; any status.
 
         Raises:
-            ApiError: ``tls``, ``timeout``, ``network``, ``too_large`` or ``bad_reply``.
+            ApiError: ``tls``, ``timeout``, ``network``, ``reply_too_large`` or ``bad_reply``.
         """
         limit = self.caps.json if max_bytes is None else max_bytes
         with self.stream(method, url, bearer=bearer, deadline=deadline, **kwargs) as response:
@@ -367,11 +367,11 @@ class Transport:
     @staticmethod
     def chunks(response: requests.Response, limit: int,
                chunk_size: int = 64 * KIB) -> Iterator[bytes]:
-        """The body of a streamed ``response`` in chunks; ``too_large`` past ``limit``."""
+        """The body of a streamed ``response`` in chunks; ``reply_too_large`` past ``limit``."""
         guard = getattr(response, "deadline_guard", None)
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise ApiError(response.status_code, "too_large",
+            raise ApiError(response.status_code, "reply_too_large",
                            f"reply of {declared} bytes is over the {limit}-byte cap")
         total = 0
         try:
@@ -380,7 +380,7 @@ class Transport:
                     raise DeadlineExceeded(f"no complete reply within {guard.seconds:g} s")
                 total += len(chunk)
                 if total > limit:
-                    raise ApiError(response.status_code, "too_large",
+                    raise ApiError(response.status_code, "reply_too_large",
                                    f"reply over the {limit}-byte cap")
                 yield chunk
         except requests.RequestException as exc:

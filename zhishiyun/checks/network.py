@@ -92,7 +92,7 @@ class Reply:
     status: int
 
 
-_API_KINDS = {"tls": UNTRUSTED_CERT, "timeout": TIMED_OUT, "too_large": NOT_ZHISHIYUN}
+_API_KINDS = {"tls": UNTRUSTED_CERT, "timeout": TIMED_OUT, "reply_too_large": NOT_ZHISHIYUN}
 
 
 def request_json(session: requests.Session, method: str, url: str, *,
