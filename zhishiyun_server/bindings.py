@@ -370,12 +370,24 @@ def _phone_or_candidate(request: Request,
     return Caller(candidate_id, factory)
 
 
+#: The phone page runs only its own script and style and talks only to this server: an
+#: injected script could read the credential that uploads into the candidate's exam.
+PHONE_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+                  "img-src 'self' data:; media-src 'self' blob: mediastream:; "
+                  "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                  "frame-ancestors 'none'")
+
+
 class _PhonePage(StaticFiles):
     """The phone page; never cached, so a new server version is picked up at once."""
 
     async def get_response(self, path, scope):  # noqa: D102
         response = await super().get_response(path, scope)
         response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = PHONE_PAGE_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Permissions-Policy"] = "camera=(self), microphone=(self)"
         return response
 
 

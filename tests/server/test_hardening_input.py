@@ -144,3 +144,13 @@ def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_internals(tmp_pat
     assert body["request_id"] == resp.headers["X-Request-Id"] and "secret" not in resp.text
     assert any(body["request_id"] in r.getMessage() for r in caplog.records)
     app.state.engine.dispose()
+
+
+def test_the_phone_page_is_served_with_a_strict_content_security_policy(inside):
+    for path in ("/phone/", "/phone/phone.js"):
+        resp = requests.get(f"{inside.url}{path}", timeout=30)
+        policy = resp.headers["Content-Security-Policy"]
+        assert resp.status_code == 200 and "default-src 'none'" in policy
+        assert "script-src 'self'" in policy and "unsafe" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
