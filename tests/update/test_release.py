@@ -142,3 +142,33 @@ def test_an_unfinished_exam_on_disk_blocks_updates(tmp_path):
     with pytest.raises(UpdateError) as caught:  # now it gets as far as the network
         updater.download(offer)
     assert caught.value.code == "download_failed"
+
+
+def _dated(key, issued: str, expires: str) -> ReleaseManifest:
+    return ReleaseManifest.from_reply(signed_reply(key, issued_at=issued, expires_at=expires))
+
+
+def test_an_expired_or_undated_manifest_is_refused():
+    from datetime import datetime, timezone
+
+    from zhishiyun.update import check_fresh
+
+    key = Ed25519PrivateKey.generate()
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    fresh = _dated(key, "2026-11-30T12:00:00Z", "2026-12-30T12:00:00Z")
+    check_fresh(fresh, now=now)  # no error
+    expired = _dated(key, "2026-10-01T12:00:00Z", "2026-11-01T12:00:00Z")
+    for manifest in (expired, ReleaseManifest.from_reply(signed_reply(key))):
+        with pytest.raises(UpdateError) as caught:
+            check_fresh(manifest, now=now)
+        assert caught.value.code == "stale_manifest"
+    with pytest.raises(UpdateError) as caught:  # older than one already accepted
+        check_fresh(fresh, now=now, newest_seen=datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert caught.value.code == "stale_manifest"
+
+
+def test_a_manifest_date_that_is_not_a_time_is_a_bad_reply():
+    key = Ed25519PrivateKey.generate()
+    with pytest.raises(UpdateError) as caught:
+        _dated(key, "yesterday", "2026-12-30T12:00:00Z")
+    assert caught.value.code == "bad_reply"

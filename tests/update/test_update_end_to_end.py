@@ -203,3 +203,27 @@ def test_update_now_does_the_whole_flow_in_one_call(published, tmp_path):
     with pytest.raises(UpdateError) as caught:  # already on the newest version
         updater(server, public_key, tmp_path, current="0.2.0").update_now()
     assert caught.value.code == "nothing_to_install"
+
+
+def test_an_old_manifest_replayed_after_a_newer_one_is_refused(published, org_key, file_server,
+                                                                tmp_path):
+    from zhishiyun.api.client import ServerClient
+    from zhishiyun.api.tokens import MemoryTokenStore
+
+    server, public_key, setup, _ = published
+    key_file, _public = org_key
+    captured = ServerClient(server.url, token_store=MemoryTokenStore()).release_reply(
+        "linux", "0.1.0")  # what an attacker on the network keeps
+    time.sleep(1.1)  # issued_at has whole seconds
+    publish(server, file=setup, url=f"{file_server.url}/{setup.name}", key=key_file,
+            version="0.2.1", minimum="0.1.0")
+    assert updater(server, public_key, tmp_path).check().version == "0.2.1"
+
+    replayed = Updater(server.url, download_dir=tmp_path / "updates",
+                       exam_in_progress=lambda: False, public_key=public_key,
+                       current_version="0.1.0", platform="linux",
+                       fetch=lambda platform, current: captured)
+    with pytest.raises(UpdateError) as caught:
+        replayed.check()
+    assert caught.value.code == "stale_manifest"
+    assert "replayed" in caught.value.message
