@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -38,10 +39,14 @@ FRAGMENTED_MP4 = {
     # sound servers may deliver audio seconds late, so write video after 0.1 s regardless.
     "max_interleave_delta": "100000",
 }
+#: Hardware H.264 encoders per platform, best first: a laptop's integrated GPU (Intel
+#: Quick Sync, AMD AMF) before a discrete NVIDIA GPU (NVENC wakes it up, which costs
+#: battery), Media Foundation (whichever hardware MFT the driver offers) last.
 HARDWARE_ENCODERS = {
-    "win32": ("h264_nvenc", "h264_qsv", "h264_amf", "h264_mf"),
+    "win32": ("h264_qsv", "h264_amf", "h264_nvenc", "h264_mf"),
     "darwin": ("h264_videotoolbox",),
 }
+SOFTWARE_ENCODERS = ("libx264", "libopenh264", "h264")
 #: Low-latency options for each encoder (no look-ahead, no B-frames).
 _LOW_LATENCY = {
     "h264_nvenc": {"preset": "p1", "tune": "ll", "zerolatency": "1", "delay": "0", "bf": "0"},
@@ -62,11 +67,23 @@ class EncoderChoice:
     audio: str
     hardware: bool
     tried: tuple[str, ...] = field(default=())
+    #: What the video encoder takes (``yuv420p``; Quick Sync only ``nv12``).
+    pixel_format: str = "yuv420p"
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
         return {"video": self.video, "audio": self.audio, "hardware": self.hardware,
-                "tried": list(self.tried)}
+                "tried": list(self.tried), "pixel_format": self.pixel_format}
+
+
+@dataclass(frozen=True)
+class EncoderProbe:
+    """What trying one video encoder found."""
+
+    name: str
+    works: bool
+    pixel_format: str = "yuv420p"
+    detail: str = ""
 
 
 def video_options(name: str, settings: RecordingSettings, fps: float) -> dict[str, str]:
@@ -84,69 +101,68 @@ def video_options(name: str, settings: RecordingSettings, fps: float) -> dict[st
     return options
 
 
-def _video_bitrate(width: int, height: int, fps: float) -> int:
+def video_bitrate(width: int, height: int, fps: float) -> int:
     """A bitrate for encoders without CRF: about 0.05 bit per pixel per frame."""
     return int(max(200_000, min(4_000_000, width * height * fps * 0.05)))
 
 
-def _try_video(name: str, settings: RecordingSettings) -> bool:
-    try:
-        codec = av.codec.Codec(name, "w")
-    except (av.error.FFmpegError, ValueError):
-        return False
-    if codec.type != "video":
-        return False
-    try:
-        ctx = av.codec.CodecContext.create(codec)
-        ctx.width, ctx.height, ctx.pix_fmt = 320, 240, "yuv420p"
-        ctx.time_base = MS
-        ctx.framerate = Fraction(10)
-        if name != "libx264":
-            ctx.bit_rate = _video_bitrate(320, 240, 10)
-        ctx.options = video_options(name, settings, 10)
-        ctx.open()
-        frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), format="rgb24")
-        frame = frame.reformat(format="yuv420p")
-        packets = []
-        for i in range(3):
-            frame.pts = i * 100
-            packets += ctx.encode(frame)
-        packets += ctx.encode(None)
-        return bool(packets)
-    except Exception as exc:  # noqa: BLE001 - a broken driver may raise anything
-        log.info("encoder %s does not work here: %s", name, exc)
-        return False
+def video_candidates(platform: str, allow_hardware: bool = True) -> tuple[list[str], int]:
+    """H.264 encoders to try, best first, and how many of them (at the front) are hardware."""
+    hardware = list(HARDWARE_ENCODERS.get(platform, ())) if allow_hardware else []
+    return hardware + list(SOFTWARE_ENCODERS), len(hardware)
+
+
+def pick_video_encoder(candidates: list[str], hardware_count: int,
+                       probes: Mapping[str, EncoderProbe]) -> tuple[str, str, bool]:
+    """The first candidate whose probe worked: ``(name, pixel format, is hardware)``.
+
+    Args:
+        candidates: encoder names, best first (see :func:`video_candidates`).
+        hardware_count: how many of the first candidates are hardware encoders.
+        probes: what probing each candidate found; a candidate without a probe result is
+            skipped.
+
+    Raises:
+        RecordingError: none of them works.
+    """
+    for index, name in enumerate(candidates):
+        probe = probes.get(name)
+        if probe is not None and probe.works:
+            return name, probe.pixel_format, index < hardware_count
+    raise RecordingError(_("No working H.264 video encoder was found."),
+                         hint=_("Reinstall Zhishiyun."), code="no_encoder")
 
 
 def choose_encoder(settings: RecordingSettings, *, platform: str | None = None,
-                   allow_hardware: bool = True) -> EncoderChoice:
+                   allow_hardware: bool = True,
+                   probe: Callable[[str, RecordingSettings], EncoderProbe] | None = None,
+                   ) -> EncoderChoice:
     """Probe once: hardware H.264 where present and working, else libx264, else any H.264.
+
+    Candidates are probed best first until one works (each by encoding real pictures and
+    decoding the result, :func:`~zhishiyun.capture.probe.probe_video_encoder`).
 
     Raises:
         RecordingError: no H.264 or no audio encoder works in this build.
     """
-    platform = platform or sys.platform
-    candidates = list(HARDWARE_ENCODERS.get(platform, ())) if allow_hardware else []
-    hardware_count = len(candidates)
-    candidates += ["libx264", "libopenh264", "h264"]
-    tried = []
-    video = ""
-    for index, name in enumerate(candidates):
-        tried.append(name)
-        if _try_video(name, settings):
-            video = name
-            hardware = index < hardware_count
+    if probe is None:
+        from zhishiyun.capture.probe import probe_video_encoder as probe
+    candidates, hardware_count = video_candidates(platform or sys.platform, allow_hardware)
+    probes: dict[str, EncoderProbe] = {}
+    for name in candidates:
+        probes[name] = probe(name, settings)
+        if probes[name].works:
             break
-    if not video:
-        raise RecordingError(_("No working H.264 video encoder was found."),
-                             hint=_("Reinstall Zhishiyun."), code="no_encoder")
+    video, pixel_format, hardware = pick_video_encoder(candidates, hardware_count, probes)
     audio = next((a for a in _AUDIO_CODECS if _has_encoder(a, "audio")), "")
     if not audio:
         raise RecordingError(_("No working audio encoder was found."),
                              hint=_("Reinstall Zhishiyun."), code="no_encoder")
-    choice = EncoderChoice(video, audio, hardware, tuple(tried))
-    log.info("encoders chosen: video %s (hardware %s, tried %s), audio %s",
-             video, hardware, ", ".join(tried), audio)
+    tried = tuple(probes)
+    choice = EncoderChoice(video, audio, hardware, tried, pixel_format)
+    log.info("encoders chosen: video %s (%s, hardware %s; tried %s), audio %s", video,
+             pixel_format, hardware, "; ".join(f"{n}: {p.detail or 'ok'}"
+                                               for n, p in probes.items()), audio)
     return choice
 
 
@@ -192,12 +208,14 @@ class SegmentFile:
             raise
         try:
             stream = self._container.add_stream(choice.video, rate=None)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.width, stream.height = width, height
+            stream.pix_fmt = choice.pixel_format
+            self._pixel_format = choice.pixel_format
             stream.time_base = MS
             stream.codec_context.time_base = MS
             stream.codec_context.framerate = Fraction(fps).limit_denominator(1000)
             if choice.video != "libx264":
-                stream.codec_context.bit_rate = _video_bitrate(width, height, fps)
+                stream.codec_context.bit_rate = video_bitrate(width, height, fps)
             stream.options = video_options(choice.video, settings, fps)
             self._video = stream
             self._audio = None
@@ -258,6 +276,8 @@ class SegmentFile:
         return self._encode_video(self._last_frame, t_ms)
 
     def _encode_video(self, frame: av.VideoFrame, t_ms: int) -> int:
+        if frame.format.name != self._pixel_format:  # e.g. nv12 for Quick Sync
+            frame = frame.reformat(format=self._pixel_format)
         frame.pts = t_ms
         frame.time_base = MS
         if self._last_key_ms is None or t_ms - self._last_key_ms >= self._keyframe_ms:
