@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(segments=12, events=50, loads=3, browser=False)
     else:
         report = run(args.segments, args.events, args.loads, browser=not args.no_browser)
+    report["smoke"] = args.smoke  # smoke numbers are not measurements
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 
