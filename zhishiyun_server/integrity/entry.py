@@ -142,9 +142,6 @@ def record(db: Session, session: ExamSession, facts: EntryFacts) -> None:
     if body is not None and body.devices is not None:
         row.devices = {**body.devices.model_dump(exclude={"stand_ins"}), "reported": True}
         row.stand_ins = sorted(set(row.stand_ins or []) | set(body.devices.stand_ins))
-        for kind in body.devices.stand_ins:
-            server_event(db, session.id, "stand_in_used",
-                         {"stand_in": kind, "severity": "warning"})
     if body is not None and body.environment:
         row.environment = [s.model_dump() for s in body.environment]
     row.reported_at = clock.now()
