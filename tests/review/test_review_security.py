@@ -142,3 +142,18 @@ def test_help_api_checks_text_and_owner(finished_exam):
     assert [r["text"] for r in listed[0]["replies"]] == ["不能延长。"]
     assert "赵老师" not in str(listed)
     assert "赵老师\thelp_reply" in admin(server, "audit-log").stdout
+
+
+def test_out_of_range_ids_are_a_clear_error_not_a_crash(review_server):
+    http = staff_login(review_server.url)
+    csrf = csrf_of(http, review_server.url)
+    for path in ("/review/exams/{n}/wall", "/review/exams/{n}/wall.json"):
+        for n in (10**30, -1):
+            reply = http.get(review_server.url + path.format(n=n), timeout=10)
+            assert reply.status_code == 422, (path, n, reply.status_code)
+    reply = http.post(f"{review_server.url}/review/help/{10**30}/reply", timeout=10,
+                      data={"csrf": csrf, "text": "好"})
+    assert reply.status_code == 422
+    missing = http.post(f"{review_server.url}/review/help/123/reply", timeout=10,
+                        data={"csrf": csrf, "text": "好"})
+    assert missing.status_code == 404

@@ -18,7 +18,7 @@ from zhishiyun_server.help import service as help_service
 from zhishiyun_server.help.models import HelpRequest
 from zhishiyun_server.models import ExamSession, RecordingSegment
 from zhishiyun_server.review import auth, media
-from zhishiyun_server.review.auth import Staff, data_staff
+from zhishiyun_server.review.auth import DbId, Staff, data_staff
 from zhishiyun_server.review.export import build_export
 from zhishiyun_server.review.models import VERDICTS, Verdict
 from zhishiyun_server.tus.endpoint import app_storage
@@ -106,7 +106,7 @@ def verdict(session_id: str, request: Request, csrf: str = Form("", max_length=1
 
 
 @router.post("/help/{request_id}/reply")
-def help_reply(request_id: int, request: Request, csrf: str = Form("", max_length=100),
+def help_reply(request_id: DbId, request: Request, csrf: str = Form("", max_length=100),
                text: str = Form("", max_length=help_service.MAX_TEXT + 100),
                staff: Staff = Depends(data_staff), db: Session = Depends(get_db)) -> Response:
     """Answer a 求助 (the candidate's exam window shows it on its next poll)."""

@@ -13,8 +13,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,10 @@ COOKIE = "zsy_review"
 LOGIN_COOKIE = "zsy_review_login"
 SESSION_LIFETIME = timedelta(hours=8)
 MIN_PASSWORD = 10
+
+
+#: A numeric id in a console path: within the databases' 32-bit keys (else 422, never a 500).
+DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class LoginRequired(Exception):

@@ -13,7 +13,7 @@ from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Exam
 from zhishiyun_server.review import auth
-from zhishiyun_server.review.auth import Staff, data_staff, page_staff
+from zhishiyun_server.review.auth import DbId, Staff, data_staff, page_staff
 from zhishiyun_server.review.html import SECURITY_HEADERS, data_block, h, page, when
 from zhishiyun_server.review.i18n import choose, t
 from zhishiyun_server.review.models import AuditEntry
@@ -109,7 +109,7 @@ def exams(request: Request, staff: Staff = Depends(page_staff),
 
 
 @router.get("/exams/{exam_id}/wall")
-def wall(exam_id: int, request: Request, staff: Staff = Depends(page_staff),
+def wall(exam_id: DbId, request: Request, staff: Staff = Depends(page_staff),
          db: Session = Depends(get_db)) -> Response:
     """The live wall: a tile per candidate, refreshed by ``wall.js``."""
     lang = choose(request)
@@ -130,7 +130,7 @@ def wall(exam_id: int, request: Request, staff: Staff = Depends(page_staff),
 
 
 @router.get("/exams/{exam_id}/wall.json")
-def wall_data(exam_id: int, staff: Staff = Depends(data_staff),
+def wall_data(exam_id: DbId, staff: Staff = Depends(data_staff),
               db: Session = Depends(get_db)) -> JSONResponse:
     """The wall's tiles as JSON (polled every few seconds)."""
     if db.get(Exam, exam_id) is None:
