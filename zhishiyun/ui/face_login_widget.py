@@ -20,6 +20,7 @@ from zhishiyun.ui.qt import (
     QHBoxLayout,
     QLineEdit,
     QProgressBar,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -82,7 +83,10 @@ class FaceLoginWidget(QWidget):
         self.camera_box.setObjectName("faceCamera")
         camera_row.addWidget(self.camera_box, 1)
         self.preview = PreviewWidget(_("The camera picture appears here"))
-        self.preview.setFixedHeight(220)
+        # Shrinks on short windows (a laptop at 150 %) so the button stays in view.
+        self.preview.setMinimumHeight(120)
+        self.preview.setMaximumHeight(220)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.preview.setMargin(16)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)

@@ -14,6 +14,7 @@ from zhishiyun.ui.qt import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     Qt,
     QVBoxLayout,
     QWidget,
@@ -25,6 +26,8 @@ from zhishiyun.ui.widgets import CardWidget, button, label
 
 log = logging.getLogger(__name__)
 CARD_WIDTH = 470
+#: Below this window width the picture side gives its room to the form.
+HERO_MIN_WINDOW_WIDTH = 1000
 ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
 
 
@@ -53,11 +56,12 @@ class LoginWidget(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(self._build_hero(), 5)
+        self.hero = self._build_hero()
+        row.addWidget(self.hero, 5)
         form_side = QWidget()
         form_side.setObjectName("page")
         side = QVBoxLayout(form_side)
-        side.setContentsMargins(56, 40, 56, 40)
+        side.setContentsMargins(24, 16, 24, 16)
         side.addStretch(1)
         card = CardWidget(margins=28)
         card.setFixedWidth(CARD_WIDTH)
@@ -94,7 +98,13 @@ class LoginWidget(QWidget):
         centred.addStretch(1)
         side.addLayout(centred)
         side.addStretch(1)
-        row.addWidget(form_side, 6)
+        # A short window (a laptop at 150 %) scrolls the form instead of clipping it.
+        scroll = QScrollArea()
+        scroll.setObjectName("loginScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(form_side)
+        row.addWidget(scroll, 6)
         password_allowed = bool(self._config.get("password_login"))
         self.password_tab.setVisible(password_allowed)
         self.face_tab.clicked.connect(lambda: self._show_form(0))
@@ -103,6 +113,11 @@ class LoginWidget(QWidget):
         self._on_consent_toggled(False)
 
     # --- layout ---------------------------------------------------------------------------
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Small windows show the form alone."""
+        super().resizeEvent(event)
+        self.hero.setVisible(self.width() >= HERO_MIN_WINDOW_WIDTH)
 
     def _build_hero(self) -> QWidget:
         hero = QWidget()

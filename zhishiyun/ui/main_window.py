@@ -37,6 +37,7 @@ from zhishiyun.ui.tasks import run_task
 from zhishiyun.ui.widgets import button, label
 
 HEADER_HEIGHT = 56
+MINIMUM_SIZE = (800, 460)
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,8 @@ class MainWindow(QMainWindow):
         self.login: LoginWidget | None = None
         self._login_lost_pending = False
         self.setWindowTitle(_("Zhishiyun exam client"))
-        self.setMinimumSize(1200, 680)
+        # 1280×720 at 150 % leaves 853×480 logical pixels: every page scrolls below that.
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.checks = ChecksWidget(services.run_checks, services.check_ids,
@@ -325,7 +327,12 @@ class MainWindow(QMainWindow):
                 return
             except (ValueError, UnicodeError):
                 log.info("saved window geometry ignored")
-        self.resize(1280, 760)
+        screen = QApplication.primaryScreen()
+        room = screen.availableGeometry().size() if screen is not None else None
+        if room is None or (room.width() >= 1280 and room.height() >= 760):
+            self.resize(1280, 760)
+        else:  # a small laptop screen, or a large scaling: fill it
+            self.resize(max(MINIMUM_SIZE[0], room.width()), max(MINIMUM_SIZE[1], room.height()))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         """Save the geometry and release devices."""
