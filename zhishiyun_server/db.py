@@ -116,7 +116,9 @@ def is_overload(exc: BaseException) -> bool:
         text = str(getattr(exc, "orig", exc)).lower()
         return any(sign in text for sign in (
             "database is locked", "too many connections", "could not serialize",
-            "lock timeout", "canceling statement due to lock timeout", "deadlock detected"))
+            "lock timeout", "canceling statement due to lock timeout", "deadlock detected",
+            "server closed the connection", "terminating connection", "connection refused",
+            "the database system is starting up", "the database system is shutting down"))
     return False
 
 

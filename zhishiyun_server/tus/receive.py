@@ -31,19 +31,22 @@ log = logging.getLogger(__name__)
 
 #: Seconds a PATCH may go without receiving a byte before it is treated as cut off.
 IDLE_S = 30.0
+
+
 class _Sink:
     """Writes and hashes a PATCH body on a helper thread while the event loop receives.
 
     hashlib and file writes release the GIL, so on a multi-core server the chunk is
     verified at the speed it arrives. Bytes are batched (``BATCH`` bytes) and at most two
-    batches are in flight, in order.
+    batches are in flight, in order. A body of one batch (a usual segment) is written by
+    the shared worker pool at the end instead: no thread is started for it.
     """
 
     BATCH = 1 << 20
 
     def __init__(self, writer: ChunkWriter, *hashers: Any) -> None:
         self._writer, self._hashers = writer, [h for h in hashers if h is not None]
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tus-sink")
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._pending: list[asyncio.Future] = []
@@ -66,10 +69,17 @@ class _Sink:
         self._buffer, self._buffered = [], 0
         if len(self._pending) >= 2:
             await self._pending.pop(0)
+        if self._pool is None:  # one thread per body, so its batches stay in order
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, "tus-sink")
         self._pending.append(asyncio.wrap_future(self._pool.submit(self._job, block)))
 
     async def drain(self) -> None:
         """Everything fed so far is written and hashed."""
+        if self._pool is None and self._buffer:  # all of it in one batch
+            block = b"".join(self._buffer)
+            self._buffer, self._buffered = [], 0
+            await run_in_threadpool(self._job, block)
+            return
         await self._flush()
         while self._pending:
             await self._pending.pop(0)
@@ -86,7 +96,8 @@ class _Sink:
             with contextlib.suppress(Exception):
                 await future
         self._pending = []
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def _whole_file_hasher(info: UploadInfo, checksum: tuple[Any, bytes] | None) -> Any | None:
