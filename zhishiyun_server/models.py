@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -183,6 +184,24 @@ class Answer(Base):
     version: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class AnswerTiming(Base):
+    """When the stored version of an answer was saved, and whether it arrived late."""
+
+    __tablename__ = "answer_timings"
+    __table_args__ = (UniqueConstraint("session_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    #: When the candidate saved it (the client's server time); NULL: the client did not say.
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: It arrived after the end (saved before it); ``delay_s``: from saving to arriving.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    delay_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Event(Base):

@@ -226,15 +226,21 @@ class AnswerIn(BaseModel):
 
     version: Version
     content: str = Field(max_length=200_000)
+    #: When the candidate saved it (server time as the client's clock knew it); versions
+    #: saved before the end count however late they arrive.
+    saved_at: datetime | None = None
 
 
 class AnswerReply(BaseModel):
-    """The stored answer after the call."""
+    """The stored answer after the call (``late``: arrived after the end, ``delay_s`` later)."""
 
     question_id: str
     version: int
     content: str
     updated_at: datetime
+    saved_at: datetime | None = None
+    late: bool = False
+    delay_s: float | None = None
 
 
 class EventIn(BaseModel):

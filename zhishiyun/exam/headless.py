@@ -156,7 +156,7 @@ class HeadlessExam:
                 uploaded.setdefault(str(item.track), []).append(int(item.seq))
         answers = {q: a.version for q, a in session.store.answers().items()}
         confirmed = sorted(q for q, version in answers.items()
-                           if _delivered(items, "answer", f"/answers/{q}", version))
+                           if _delivered(items, q, version))
         events_sent = sum(len(json.loads(i.payload or "{}").get("events", []))
                           for i in items if i.kind == "events" and i.state == "done")
         tracks = {t: {"recorded": sorted(seqs), "uploaded": sorted(uploaded.get(t, []))}
@@ -173,11 +173,17 @@ class HeadlessExam:
                 "all_uploaded": all_uploaded}
 
 
-def _delivered(items: list[Any], kind: str, target_end: str, version: int) -> bool:
+def _delivered(items: list[Any], question_id: str, version: int) -> bool:
+    """True when the queue confirmed ``version`` of the answer to ``question_id``."""
     for item in items:
-        if item.kind == kind and item.state == "done" and item.target.endswith(target_end):
-            if json.loads(item.payload or "{}").get("version") == version:
-                return True
+        if item.kind != "answer" or item.state != "done":
+            continue
+        named = getattr(item, "args", "") or ""  # queue items that name an API operation
+        if not (item.target.endswith(f"/answers/{question_id}")
+                or json.loads(named or "{}").get("question_id") == question_id):
+            continue
+        if json.loads(item.payload or "{}").get("version") == version:
+            return True
     return False
 
 

@@ -41,11 +41,16 @@ CREATE TABLE IF NOT EXISTS events (
 
 @dataclass(frozen=True)
 class SavedAnswer:
-    """An answer as stored locally: ``version`` grows with every change."""
+    """An answer as stored locally: ``version`` grows with every change.
+
+    ``saved_at``: when it was saved, in server time (Unix seconds) as the session's clock
+    knew it; the server counts a version saved before the end however late it arrives.
+    """
 
     question_id: str
     version: int
     content: str
+    saved_at: float = 0.0
 
 
 class LocalStore:
@@ -68,8 +73,16 @@ class LocalStore:
 
     # --- answers -------------------------------------------------------------------------
 
-    def save_answer(self, question_id: str, content: str) -> SavedAnswer | None:
-        """Store ``content`` as the next version; None when it did not change."""
+    def save_answer(self, question_id: str, content: str,
+                    saved_at: float | None = None) -> SavedAnswer | None:
+        """Store ``content`` as the next version; None when it did not change.
+
+        Args:
+            question_id: the question.
+            content: the answer text.
+            saved_at: server time (Unix seconds) of the save; this computer's by default.
+        """
+        saved_at = time.time() if saved_at is None else float(saved_at)
         with self._lock:
             row = self._db.execute("SELECT version, content FROM answers WHERE question_id=?",
                                    (question_id,)).fetchone()
@@ -78,8 +91,8 @@ class LocalStore:
             version = (row[0] if row else 0) + 1
             self._db.execute(
                 "INSERT OR REPLACE INTO answers (question_id, version, content, saved_at) "
-                "VALUES (?, ?, ?, ?)", (question_id, version, content, time.time()))
-        return SavedAnswer(question_id, version, content)
+                "VALUES (?, ?, ?, ?)", (question_id, version, content, saved_at))
+        return SavedAnswer(question_id, version, content, saved_at)
 
     def adopt_answer(self, question_id: str, version: int, content: str) -> None:
         """Take the server's answer when it is newer than this computer's (another device)."""
@@ -96,7 +109,7 @@ class LocalStore:
         """Every stored answer by question id."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT question_id, version, content FROM answers").fetchall()
+                "SELECT question_id, version, content, saved_at FROM answers").fetchall()
         return {r[0]: SavedAnswer(*r) for r in rows}
 
     # --- events --------------------------------------------------------------------------

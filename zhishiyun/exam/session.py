@@ -33,7 +33,7 @@ import enum
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -275,15 +275,19 @@ class ExamSession:
     def save_answer(self, question_id: str, content: str) -> int | None:
         """Save an answer locally at once and queue it for the server; returns its version.
 
-        Safe on any thread; never blocks on the network.
+        Safe on any thread; never blocks on the network. Each version carries the server
+        time it was saved at, so the server takes it however late it arrives when it was
+        saved before the end.
         """
         store = self._need_store()
-        saved = store.save_answer(str(question_id), content)
+        saved = store.save_answer(str(question_id), content, self.clock.timestamp())
         if saved is None:
             return None
         url = f"{self.client.api_url}/sessions/{self.session_id}/answers/{saved.question_id}"
+        saved_at = datetime.fromtimestamp(saved.saved_at, tz=timezone.utc).isoformat()
         self.queue.enqueue_json(
-            "answer", self.session_id, url, {"version": saved.version, "content": content},
+            "answer", self.session_id, url,
+            {"version": saved.version, "content": content, "saved_at": saved_at},
             method="PUT", dedupe=f"answer:{self.session_id}:{saved.question_id}:{saved.version}")
         return saved.version
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select, update
@@ -14,7 +14,14 @@ from zhishiyun_server import clock
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
 from zhishiyun_server.integrity import evidence
-from zhishiyun_server.models import Answer, Candidate, Event, ExamSession, Paper
+from zhishiyun_server.models import (
+    Answer,
+    AnswerTiming,
+    Candidate,
+    Event,
+    ExamSession,
+    Paper,
+)
 from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.schemas import (
     AnswerIn,
@@ -29,8 +36,12 @@ from zhishiyun_server.schemas import (
 from zhishiyun_server.validation import DbId
 
 router = APIRouter(tags=["sessions"])
-#: Answers arriving this long after the end still count (queued while offline).
+#: Answers without ``saved_at`` (older clients) arriving this long after the end still count.
 ANSWER_GRACE = timedelta(minutes=10)
+#: ``saved_at`` this close after the end still counts (the last keystrokes as time runs out).
+SAVED_AT_TOLERANCE = timedelta(seconds=5)
+#: ``saved_at`` this far in the future cannot be right.
+SAVED_AT_FUTURE = timedelta(minutes=2)
 
 
 def _require_started(session: ExamSession) -> None:
@@ -80,9 +91,60 @@ def _load(db: Session, where: tuple) -> Answer | None:
     return db.scalar(select(Answer).where(*where).execution_options(populate_existing=True))
 
 
-def _answer_reply(row: Answer) -> AnswerReply:
+def _timing(db: Session, session_id: str, question_id: str) -> AnswerTiming | None:
+    return db.scalar(select(AnswerTiming).where(
+        AnswerTiming.session_id == session_id, AnswerTiming.question_id == question_id)
+        .execution_options(populate_existing=True))
+
+
+def _answer_reply(row: Answer, timing: AnswerTiming | None) -> AnswerReply:
+    known = timing is not None and timing.version == row.version
     return AnswerReply(question_id=row.question_id, version=row.version, content=row.content,
-                       updated_at=row.updated_at)
+                       updated_at=row.updated_at, saved_at=timing.saved_at if known else None,
+                       late=bool(known and timing.late),
+                       delay_s=timing.delay_s if known else None)
+
+
+def _set_timing(db: Session, session_id: str, question_id: str, version: int,
+                timing: dict) -> None:
+    row = _timing(db, session_id, question_id)
+    if row is None:
+        db.add(AnswerTiming(session_id=session_id, question_id=question_id, version=version,
+                            **timing))
+        return
+    row.version = version
+    for key, value in timing.items():
+        setattr(row, key, value)
+
+
+def _lateness(session: ExamSession, saved_at: datetime | None) -> dict:
+    """``saved_at``/``late``/``delay_s`` of a version, or a 409 when it came too late.
+
+    A version saved before the end (the exam's, or the session's finish when earlier)
+    counts however late it arrives and is marked ``late`` with the delivery delay; one
+    saved after the end is refused. Without ``saved_at`` the arrival time decides.
+    """
+    now = clock.now()
+    end = ends_at(session.exam)
+    if session.finished_at is not None:
+        end = min(end, session.finished_at)
+    if saved_at is None:
+        if session.finished_at is not None and session.finished_at + ANSWER_GRACE < now:
+            raise ApiProblem(409, "session_finished", "This exam session is finished.")
+        if now > ends_at(session.exam) + ANSWER_GRACE:
+            raise ApiProblem(409, "exam_over", "The time for this exam is over.")
+        return {"saved_at": None, "late": now > end, "delay_s": None}
+    if saved_at.tzinfo is None:
+        saved_at = saved_at.replace(tzinfo=timezone.utc)
+    if saved_at > now + SAVED_AT_FUTURE:
+        raise ApiProblem(422, "invalid_saved_at", "saved_at is in the future.")
+    if saved_at > end + SAVED_AT_TOLERANCE:
+        raise ApiProblem(409, "saved_after_end",
+                         f"This version was saved after the end ({clock.iso(end)}).",
+                         ends_at=clock.iso(end))
+    late = now > end
+    return {"saved_at": saved_at, "late": late,
+            "delay_s": round((now - saved_at).total_seconds(), 3) if late else None}
 
 
 @router.put("/sessions/{session_id}/answers/{question_id}", response_model=AnswerReply)
@@ -91,15 +153,15 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
                db: Session = Depends(get_db)) -> AnswerReply:
     """Store an answer; an older version never overwrites a newer one (409 ``stale_version``).
 
+    Versions saved before the end count however late they arrive (marked ``late``); one
+    saved after it is refused (409 ``saved_after_end``).
+
     Sending the stored version again with the same content is a no-op (safe to retry).
     """
     if not question_id or len(question_id) > 64:
         raise ApiProblem(422, "invalid_question", "Question ids are 1 to 64 characters.")
     session = owned_session(db, candidate, session_id)
-    if session.finished_at is not None and session.finished_at + ANSWER_GRACE < clock.now():
-        raise ApiProblem(409, "session_finished", "This exam session is finished.")
-    if clock.now() > ends_at(session.exam) + ANSWER_GRACE:
-        raise ApiProblem(409, "exam_over", "The time for this exam is over.")
+    timing = _lateness(session, body.saved_at)
     _require_started(session)
     where = (Answer.session_id == session_id, Answer.question_id == question_id)
     for _attempt in range(3):
@@ -108,20 +170,27 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
         changed = db.execute(update(Answer).where(*where, Answer.version < body.version).values(
             version=body.version, content=body.content, updated_at=clock.now())).rowcount
         if changed:
-            db.commit()
-            return _answer_reply(_load(db, where))
+            _set_timing(db, session_id, question_id, body.version, timing)
+            try:
+                db.commit()
+            except IntegrityError:  # the timing's first row raced another save: re-check
+                db.rollback()
+                continue
+            return _answer_reply(_load(db, where), _timing(db, session_id, question_id))
         row = _load(db, where)
         if row is not None:
             if row.version == body.version and row.content == body.content:
-                return _answer_reply(row)  # a retry of what is stored
+                # a retry of what is stored
+                return _answer_reply(row, _timing(db, session_id, question_id))
             raise ApiProblem(409, "stale_version",
                              f"A newer answer (version {row.version}) is already saved.",
                              current_version=row.version)
         db.add(Answer(session_id=session_id, question_id=question_id, version=body.version,
                       content=body.content, updated_at=clock.now()))
+        _set_timing(db, session_id, question_id, body.version, timing)
         try:
             db.commit()
-            return _answer_reply(_load(db, where))
+            return _answer_reply(_load(db, where), _timing(db, session_id, question_id))
         except IntegrityError:  # the first save of this question raced another: re-check
             db.rollback()
     raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
@@ -134,7 +203,9 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
     owned_session(db, candidate, session_id)
     rows = db.scalars(select(Answer).where(Answer.session_id == session_id)
                       .order_by(Answer.question_id)).all()
-    return [_answer_reply(row) for row in rows]
+    timings = {t.question_id: t for t in db.scalars(
+        select(AnswerTiming).where(AnswerTiming.session_id == session_id))}
+    return [_answer_reply(row, timings.get(row.question_id)) for row in rows]
 
 
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)

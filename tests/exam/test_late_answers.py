@@ -1,0 +1,58 @@
+"""Late delivery is not loss: answers saved during the exam count however late they arrive;
+one written after the end is refused and reported."""
+
+from __future__ import annotations
+
+import json
+
+from tests.exam.conftest import login, shape
+from tests.exam.helpers import wait_for
+from zhishiyun.exam.runtime import ExamRuntime
+
+
+def test_server_back_an_hour_later_takes_every_answer_saved_during_the_exam(
+        server_factory, devices, isolated_home):
+    server = server_factory()
+    exam_id = shape(server, "written", start_in=0, duration_s=12)
+    client = login(server.url)
+    client.accept(exam_id)
+    runtime = ExamRuntime(client, isolated_home / "data")
+    runtime.start()
+    try:
+        session = runtime.session({"id": exam_id, "kind": "written"}, **devices)
+        session.enter()
+        sid = session.session_id
+        session.save_answer("1", "在线时写的")
+        wait_for(lambda: _answer_items(runtime, sid, "done"), 15, "the first answer")
+        server.stop()  # before the end; it comes back an hour later
+        session.save_answer("1", "断网后改的")  # version 2, saved during the exam
+        session.save_answer("2", "断网时写的")
+        wait_for(lambda: session.finish_reason == "time_up", 30, "the end of the exam")
+        wait_for(lambda: session.clock.seconds_until(session.ends_at) < -6, 15,
+                 "the end's tolerance (last keystrokes) to pass")
+        session.save_answer("3", "结束后才写的")  # written after the end
+
+        server.env = {"ZHISHIYUN_SERVER_CLOCK_OFFSET": "3600"}
+        server.start()
+        runtime.worker.retry_now()
+        wait_for(lambda: not _answer_items(runtime, sid, "pending", "uploading"), 60,
+                 "every answer delivered or refused")
+        reply = login(server.url).raw("GET", f"/sessions/{sid}/answers").json()
+        stored = {a["question_id"]: a for a in reply}  # the API, as a reviewer's tool sees it
+        assert set(stored) == {"1", "2"}
+        assert (stored["1"]["version"], stored["1"]["content"]) == (2, "断网后改的")
+        for question in ("1", "2"):
+            assert stored[question]["late"] is True
+            assert stored[question]["delay_s"] > 3000  # about an hour in transit
+            assert stored[question]["saved_at"]
+        refused = _answer_items(runtime, sid, "failed")
+        assert len(refused) == 1
+        assert json.loads(refused[0].payload)["content"] == "结束后才写的"
+        assert "saved_after_end" in refused[0].reason  # what `zhishiyun upload` reports
+    finally:
+        runtime.close()
+
+
+def _answer_items(runtime, session_id, *states):
+    return [i for i in runtime.queue.items(session_id) if i.kind == "answer"
+            and i.state in states]
