@@ -1,7 +1,8 @@
 """``SessionGuard``: what exam integrity does for one :class:`~zhishiyun.exam.session.ExamSession`.
 
 * before entering: look at the environment, refuse (translated :class:`EntryRefused`) what
-  the organisation blocks, and hand the report to ``POST /exams/{id}/sessions``;
+  the organisation blocks, and hand the report (with one camera picture for the identity
+  check at entry) to ``POST /exams/{id}/sessions``;
 * once recording: an ``environment`` event, then the :class:`~zhishiyun.exam.watchers.
   ExamWatchers` (prohibited programs, environment changes, battery, keep-awake, identity
   frames when the server asks);
@@ -23,6 +24,8 @@ from zhishiyun.exam.environment import Environment, EnvironmentProbe, integrity_
 from zhishiyun.exam.watchers import ExamWatchers, jpeg_b64, manifest_last_seqs
 
 log = logging.getLogger(__name__)
+#: How long entering waits for the camera picture of the identity check.
+ENTRY_FRAME_TIMEOUT_S = 4.0
 
 
 class EntryRefused(ZhishiyunError):
@@ -90,7 +93,21 @@ class SessionGuard:
         refusal = self.environment.refusal(self.integrity)
         if refusal:
             raise EntryRefused(refusal)
-        return self.environment.body()
+        return self.environment.body(self._entry_frame())
+
+    def _entry_frame(self) -> str | None:
+        """One camera picture for the server's identity check at entry (None: no camera)."""
+        camera = self.session.camera
+        if camera is None or str(camera).strip().lower() == "none":
+            return None
+        from zhishiyun.capture.errors import DeviceError
+        from zhishiyun.capture.probe import grab_camera_frame
+
+        try:
+            return jpeg_b64(grab_camera_frame(camera, timeout_s=ENTRY_FRAME_TIMEOUT_S))
+        except DeviceError as exc:  # the recorder reports the camera; the server notes no frame
+            log.info("no entry frame: %s", exc.message)
+            return None
 
     def start(self) -> None:
         """Recording started: report the environment and start watching."""
