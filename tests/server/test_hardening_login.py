@@ -94,3 +94,37 @@ def test_a_second_face_challenge_leaves_the_first_usable(tmp_path):
         db.refresh(mine)
         assert mine.used_at is None and mine.cancelled_at is None
     app.state.engine.dispose()
+
+
+def test_face_refusals_and_cancels_count_per_client_with_a_global_ceiling(tmp_path):
+    from sqlalchemy import select
+
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.demo import seed_if_empty
+    from zhishiyun_server.face import service
+    from zhishiyun_server.face.policy import FacePolicy
+    from zhishiyun_server.models import Candidate
+    from zhishiyun_server.settings import ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path)
+    app = create_app(config)
+    seed_if_empty(app.state.session_factory, config)
+    policy = FacePolicy.from_env(demo=True)
+    with app.state.session_factory() as db:
+        person = db.scalar(select(Candidate).where(Candidate.id_number == ZHANG_SAN[1]))
+        service.record_attempt(db, person, policy, outcome="cancelled",
+                               client_address="203.0.113.9")
+        for _ in range(policy.max_failures):
+            service.record_attempt(db, person, policy, outcome="refused",
+                                   client_address="203.0.113.9")
+        db.commit()
+        assert service.cooldown_left(db, person, policy, "203.0.113.9") > 0
+        assert service.cooldown_left(db, person, policy, "127.0.0.1") == 0
+        assert service.attempts_left(db, person, policy, "203.0.113.9") == 0
+        assert service.attempts_left(db, person, policy, "127.0.0.1") == policy.max_failures
+        for n in range(policy.max_failures * service.GLOBAL_FAILURE_FACTOR):
+            service.record_attempt(db, person, policy, outcome="refused",
+                                   client_address=f"198.51.100.{n % 250}")
+        db.commit()
+        assert service.attempts_left(db, person, policy, "127.0.0.1") == 0
+    app.state.engine.dispose()

@@ -104,8 +104,8 @@ def _identify(request: Request, db: Session, name: str, id_number: str):
     return candidate
 
 
-def _exhausted(db: Session, candidate, policy: FacePolicy) -> ApiProblem | None:
-    if service.attempts_left(db, candidate, policy) > 0:
+def _exhausted(db: Session, candidate, policy: FacePolicy, address: str) -> ApiProblem | None:
+    if service.attempts_left(db, candidate, policy, address) > 0:
         return None
     choice = service.fallback(organisation(db), candidate)
     how = ("Log in with your password." if choice == "password" else
@@ -122,12 +122,12 @@ def create_challenge(body: ChallengeRequest, request: Request,
     _require_face_login(db)
     policy = face_policy(request)
     candidate = _identify(request, db, body.name, body.id_number)
-    wait = service.cooldown_left(db, candidate, policy)
+    wait = service.cooldown_left(db, candidate, policy, _address(request))
     if wait:
         raise ApiProblem(429, "face_cooldown",
                          f"You cancelled a verification. Try again in {wait} seconds.",
                          headers={"Retry-After": str(wait)}, retry_after=wait)
-    problem = _exhausted(db, candidate, policy)
+    problem = _exhausted(db, candidate, policy, _address(request))
     if problem:
         raise problem
     if ensure_enrolled(candidate):
@@ -148,7 +148,7 @@ def create_challenge(body: ChallengeRequest, request: Request,
         challenge_id=challenge.id, actions=challenge.actions, step_seconds=policy.step_seconds,
         expires_at=challenge.expires_at, min_frames=policy.min_frames,
         max_frames=policy.max_frames, max_frame_bytes=policy.max_frame_bytes,
-        attempts_left=service.attempts_left(db, candidate, policy))
+        attempts_left=service.attempts_left(db, candidate, policy, _address(request)))
 
 
 @router.post("/auth/face/challenge/{challenge_id}/cancel", response_model=CancelReply)
@@ -165,7 +165,7 @@ def cancel_challenge(challenge_id: str, body: CancelRequest, request: Request,
         service.record_attempt(db, candidate, policy, outcome="cancelled",
                                challenge_id=challenge.id, client_address=_address(request))
         db.commit()
-    return CancelReply(cooldown_s=service.cooldown_left(db, candidate, policy))
+    return CancelReply(cooldown_s=service.cooldown_left(db, candidate, policy, _address(request)))
 
 
 def _check_length(request: Request, limit: int) -> None:
@@ -239,7 +239,7 @@ def _verify(request: Request, policy: FacePolicy, challenge_id: str, name: str,
         if challenge.expires_at <= clock.now():
             raise ApiProblem(410, "challenge_expired",
                              "The challenge expired. Start a new verification.")
-        problem = _exhausted(db, candidate, policy)
+        problem = _exhausted(db, candidate, policy, _address(request))
         if problem:
             raise problem
         challenge.used_at = clock.now()
@@ -264,7 +264,7 @@ def _verify(request: Request, policy: FacePolicy, challenge_id: str, name: str,
                                    stage=verdict.stage, code=verdict.code, **common)
             db.commit()
             record_address_failure(request)
-            left = service.attempts_left(db, candidate, policy)
+            left = service.attempts_left(db, candidate, policy, _address(request))
             extra = {"fallback": service.fallback(organisation(db), candidate)} if not left else {}
             if "action" in verdict.details:
                 extra.update(action=verdict.details["action"], step=verdict.details["step"])
@@ -310,7 +310,7 @@ def _submit_review(request: Request, policy: FacePolicy, name: str, id_number: s
         if ensure_enrolled(candidate):
             db.commit()
         not_enrolled = candidate.face_embedding is None and not policy.demo_enrol
-        if service.attempts_left(db, candidate, policy) > 0 and not not_enrolled:
+        if service.attempts_left(db, candidate, policy, _address(request)) > 0 and not not_enrolled:
             raise ApiProblem(403, "review_not_available",
                              "Manual review is offered only after face login has failed "
                              f"{policy.max_failures} times.")

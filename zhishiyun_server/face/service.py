@@ -35,22 +35,38 @@ def find_candidate(db: Session, name: str, id_number: str) -> Candidate | None:
     return row
 
 
-def failures(db: Session, candidate: Candidate, policy: FacePolicy) -> int:
-    """Refused attempts since the candidate's last success, within the failure window."""
+#: Refused face attempts from every client together, in multiples of the per-client limit,
+#: before face login stops for the candidate everywhere.
+GLOBAL_FAILURE_FACTOR = 10
+
+
+def failures(db: Session, candidate: Candidate, policy: FacePolicy,
+             client_address: str | None = None) -> int:
+    """Refused attempts since the candidate's last success, within the failure window.
+
+    With ``client_address``, only that client's refusals count (a stranger elsewhere who
+    knows the name and ID number cannot use up the candidate's attempts), until all clients
+    together reach ``GLOBAL_FAILURE_FACTOR`` times the limit.
+    """
     since = clock.now() - timedelta(seconds=policy.failure_window_s)
     last_ok = db.scalar(select(func.max(FaceAttempt.at)).where(
         FaceAttempt.candidate_id == candidate.id,
         FaceAttempt.outcome.in_(("accepted", "enrolled", "review_approved"))))
     if last_ok is not None and last_ok > since:
         since = last_ok
-    return db.scalar(select(func.count(FaceAttempt.id)).where(
+    refused = select(func.count(FaceAttempt.id)).where(
         FaceAttempt.candidate_id == candidate.id, FaceAttempt.outcome == "refused",
-        FaceAttempt.at > since)) or 0
+        FaceAttempt.at > since)
+    total = db.scalar(refused) or 0
+    if client_address is None or total >= policy.max_failures * GLOBAL_FAILURE_FACTOR:
+        return total
+    return db.scalar(refused.where(FaceAttempt.client_address == client_address)) or 0
 
 
-def attempts_left(db: Session, candidate: Candidate, policy: FacePolicy) -> int:
-    """How many more face attempts the candidate has before the fallback."""
-    return max(0, policy.max_failures - failures(db, candidate, policy))
+def attempts_left(db: Session, candidate: Candidate, policy: FacePolicy,
+                  client_address: str | None = None) -> int:
+    """How many more face attempts the candidate has (from that client) before the fallback."""
+    return max(0, policy.max_failures - failures(db, candidate, policy, client_address))
 
 
 def fallback(org: Organisation, candidate: Candidate) -> str:
@@ -60,10 +76,18 @@ def fallback(org: Organisation, candidate: Candidate) -> str:
     return "manual_review"
 
 
-def cooldown_left(db: Session, candidate: Candidate, policy: FacePolicy) -> int:
-    """Seconds until a new verification may start after the last cancelled one."""
-    last = db.scalar(select(func.max(FaceChallenge.cancelled_at)).where(
-        FaceChallenge.candidate_id == candidate.id))
+def cooldown_left(db: Session, candidate: Candidate, policy: FacePolicy,
+                  client_address: str | None = None) -> int:
+    """Seconds until a new verification may start after the last cancelled one.
+
+    With ``client_address``, only that client's cancels count: a stranger cancelling a
+    challenge of their own does not hold the candidate back.
+    """
+    cancels = select(func.max(FaceAttempt.at)).where(
+        FaceAttempt.candidate_id == candidate.id, FaceAttempt.outcome == "cancelled")
+    if client_address is not None:
+        cancels = cancels.where(FaceAttempt.client_address == client_address)
+    last = db.scalar(cancels)
     if last is None:
         return 0
     left = (last + timedelta(seconds=policy.cancel_cooldown_s) - clock.now()).total_seconds()
