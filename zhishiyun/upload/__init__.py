@@ -11,7 +11,8 @@ Compose them once (``cli.py`` / ``ui/app.py``)::
     recorder = Recorder(..., segment_did_close=uploads.on_segment_closed)
     worker.set_current_session(sid)
     worker.set_rate_limit(256_000)                           # while an interview is live
-    queue.enqueue_json("events", sid, f"{api}/sessions/{sid}/events", {"events": [...]})
+    uploads.put_answer("q3", 7, {"version": 7, "content": "…"})   # "put answer q3 v7"
+    uploads.post_events([{"id": …, "kind": "focus_lost", "at": …}])
     ...
     worker.stop()                                            # at quit (after asking)
 """

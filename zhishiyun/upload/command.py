@@ -20,6 +20,7 @@ from pathlib import Path
 
 from zhishiyun import paths
 from zhishiyun.api.errors import ApiError
+from zhishiyun.api.operations import server_root
 from zhishiyun.api.transport import Transport
 from zhishiyun.config import Settings
 from zhishiyun.i18n import _
@@ -34,12 +35,6 @@ log = logging.getLogger(__name__)
 def queue_path(settings: Settings) -> Path:
     """Where the upload queue lives (the GUI and this command share it)."""
     return paths.queue_db(settings.data_path)
-
-
-def server_root(api_url: str) -> str:
-    """``https://h/api/v1`` → ``https://h`` (the key of the token store)."""
-    api_url = api_url.rstrip("/")
-    return api_url[: -len("/api/v1")] if api_url.endswith("/api/v1") else api_url
 
 
 def _mb(n: int) -> str:

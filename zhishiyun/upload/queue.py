@@ -1,12 +1,18 @@
 """The persistent upload queue: SQLite in WAL mode, one row per thing to deliver.
 
-Rows hold segments (files sent with tus), manifest batches, event batches and answers
-(JSON sent with one HTTP call). States: ``pending`` → ``uploading`` → ``done``, or ``failed``
-with a reason and the attempt count. A row is written (and fsynced: ``synchronous=FULL``)
-before anything is sent, and marked ``done`` or ``failed`` (fsynced) only after the server
-answered; bookkeeping in between (progress, attempts, counters) is not fsynced. So a crash
-at any point leaves every row either done or resumable; rows left ``uploading`` by a crash
-go back to ``pending`` when the next worker starts (:meth:`UploadQueue.recover_interrupted`).
+Rows hold segments (files sent with tus to the server-given upload URL), and API operations
+with a JSON body — "put answer q3 v7", "post events", "post manifest lines", "finish" —
+named by ``operation``, ``args``, ``server`` and the session; the API layer
+(:mod:`zhishiyun.api.operations`) turns them into requests. Rows written by older versions
+stored a URL (``target``) instead: they are converted when the queue opens, and any that do
+not match a known operation are still delivered to their URL.
+
+States: ``pending`` → ``uploading`` → ``done``, or ``failed`` with a reason and the
+attempt count. A row is written (and fsynced: ``synchronous=FULL``) before anything is
+sent, and marked ``done`` or ``failed`` (fsynced) only after the server answered;
+bookkeeping in between (progress, attempts, counters) is not fsynced. So a crash at any
+point leaves every row either done or resumable; rows left ``uploading`` by a crash go back
+to ``pending`` when the next worker starts (:meth:`UploadQueue.recover_interrupted`).
 
 The same database keeps tus upload URLs (table ``tus_urls``) for
 :class:`~zhishiyun.upload.tus.SqliteUrlStorage`, so a resume needs nothing else.
@@ -57,7 +63,10 @@ CREATE TABLE IF NOT EXISTS items (
     restarts INTEGER NOT NULL DEFAULT 0,
     dedupe TEXT NOT NULL UNIQUE,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    operation TEXT,
+    args TEXT,
+    server TEXT
 );
 CREATE INDEX IF NOT EXISTS items_state ON items (state, session_id);
 CREATE TABLE IF NOT EXISTS tus_urls (key TEXT PRIMARY KEY, url TEXT NOT NULL);
@@ -94,17 +103,33 @@ class QueueItem:
     sent_bytes: int
     rejected_chunks: int
     restarts: int
+    operation: str | None = None
+    args: str | None = None
+    server: str | None = None
 
     @property
     def host(self) -> str:
         """``host:port`` of the server the item goes to."""
-        return urlsplit(self.target).netloc
+        return urlsplit(self.server or self.target).netloc
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The operation's arguments (e.g. ``question_id``)."""
+        try:
+            value = json.loads(self.args or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     @property
     def label(self) -> str:
         """Short human-readable name for logs and progress."""
         if self.kind == "segment":
             return f"{self.track}/{self.seq}.mp4"
+        if self.operation == "put_answer":
+            args = self.arguments
+            version = f" v{args['version']}" if "version" in args else ""
+            return f"answer {args.get('question_id', '?')}{version}"
         return f"{self.kind} #{self.id}"
 
 
@@ -123,8 +148,34 @@ class UploadQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         #: Called (on the enqueuing thread) after an item was added; the worker wakes here.
         self.item_was_added: list = []
+
+    def _migrate(self) -> None:
+        """Bring a queue written by an older version up to date (columns, then rows)."""
+        from zhishiyun.api.operations import parse_legacy
+
+        with self._lock:
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+            for column in ("operation", "args", "server"):
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+            rows = self._db.execute(
+                "SELECT id, target FROM items WHERE operation IS NULL AND kind != 'segment' "
+                "AND state != ?", (DONE,)).fetchall()
+            converted = 0
+            for item_id, target in rows:
+                parsed = parse_legacy(target)
+                if parsed is None:
+                    continue  # unknown shape: still delivered to its URL
+                server, operation, args = parsed
+                self._db.execute("UPDATE items SET operation=?, args=?, server=? WHERE id=?",
+                                 (operation, json.dumps(args, sort_keys=True), server,
+                                  item_id))
+                converted += 1
+        if converted:
+            log.info("upload queue: %d item(s) from an older version converted", converted)
 
     def recover_interrupted(self) -> int:
         """Items left ``uploading`` by a crash go back to ``pending``; returns how many.
@@ -175,12 +226,34 @@ class UploadQueue:
                             path=str(path.resolve()), target=target, size=int(size),
                             sha256=sha256)
 
-    def enqueue_json(self, kind: str, session_id: str, target: str, payload: Any, *,
-                     method: str = "POST", dedupe: str | None = None) -> int | None:
-        """Queue a JSON body (manifest batch, event batch, answer) for ``method target``.
+    def enqueue_operation(self, kind: str, session_id: str, operation: str, payload: Any, *,
+                          server: str, args: dict[str, Any] | None = None,
+                          dedupe: str | None = None) -> int | None:
+        """Queue an API ``operation`` (e.g. ``put_answer``) with a JSON body for ``server``.
 
         ``dedupe`` makes the call idempotent (e.g. ``answer:<sid>:<qid>:<version>``).
         """
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        key = dedupe or f"{kind}:{session_id}:{time.time_ns()}"
+        return self._insert(key, kind=kind, session_id=session_id, target="",
+                            method="", payload=body, size=len(body.encode("utf-8")),
+                            operation=operation, server=server.rstrip("/"),
+                            args=json.dumps(args or {}, ensure_ascii=False, sort_keys=True))
+
+    def enqueue_json(self, kind: str, session_id: str, target: str, payload: Any, *,
+                     method: str = "POST", dedupe: str | None = None) -> int | None:
+        """Queue a JSON body for ``method target`` (a URL: the older form of a row).
+
+        A URL of a known API operation is stored as that operation (see
+        :meth:`enqueue_operation`, which new code uses); any other is delivered to the URL.
+        """
+        from zhishiyun.api.operations import parse_legacy
+
+        parsed = parse_legacy(target)
+        if parsed is not None and (parsed[1] != "put_answer" or method.upper() == "PUT"):
+            server, operation, args = parsed
+            return self.enqueue_operation(kind, session_id, operation, payload,
+                                          server=server, args=args, dedupe=dedupe)
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         key = dedupe or f"{kind}:{session_id}:{time.time_ns()}"
         return self._insert(key, kind=kind, session_id=session_id, target=target,

@@ -2,6 +2,8 @@
 
 ``SessionUploads.on_segment_closed`` is the recorder's ``segment_did_close`` callback (it
 runs on the recorder's encoder thread: it only writes two queue rows and returns).
+``put_answer``, ``post_events`` and ``finish`` queue the session's other API operations; the
+queue stores the operation, the API layer builds the request.
 ``enqueue_session_dir`` scans a session directory (the recorder's ``<track>/<seq>.mp4`` files +
 ``manifest.jsonl``) and queues whatever is not queued yet: after a crash, or for
 ``zhishiyun upload``. Only segments named by the manifest are queued (a segment without a
@@ -15,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from zhishiyun.api.operations import server_root
 from zhishiyun.capture.manifest import MANIFEST_NAME, canonical_bytes, read_lines
 from zhishiyun.capture.recovery import segment_path
 from zhishiyun.upload.queue import UploadQueue
@@ -37,20 +40,39 @@ class SessionUploads:
                  session_dir: str | Path = "") -> None:
         self.queue, self.session_id = queue, session_id
         self.upload_url, self.api_url = upload_url, api_url.rstrip("/")
+        self.server = server_root(self.api_url)
         self.session_dir = Path(session_dir) if session_dir else None
         queue.register_session(session_id, upload_url, api_url, session_dir)
 
-    @property
-    def manifest_url(self) -> str:
-        """``POST`` target for manifest lines."""
-        return f"{self.api_url}/sessions/{self.session_id}/manifest"
+    def put_answer(self, question_id: str, version: int, payload: dict[str, Any]) -> bool:
+        """Queue "put answer ``question_id`` v``version``" (``payload``: the JSON body)."""
+        return self.queue.enqueue_operation(
+            "answer", self.session_id, "put_answer", payload, server=self.server,
+            args={"question_id": str(question_id), "version": int(version)},
+            dedupe=f"answer:{self.session_id}:{question_id}:{int(version)}") is not None
+
+    def post_events(self, events: list[dict[str, Any]]) -> bool:
+        """Queue "post events" for a batch of events (each with an ``id``)."""
+        first, last = (events[0].get("id"), events[-1].get("id")) if events else ("", "")
+        return self.queue.enqueue_operation(
+            "events", self.session_id, "post_events", {"events": events}, server=self.server,
+            dedupe=f"events:{self.session_id}:{first}:{last}") is not None
+
+    def finish(self, reason: str, last_seq: dict[str, int] | None = None) -> bool:
+        """Queue "finish" (when the server could not be told at once)."""
+        body: dict[str, Any] = {"reason": reason}
+        if last_seq is not None:
+            body["last_seq"] = last_seq
+        return self.queue.enqueue_operation(
+            "finish", self.session_id, "finish", body, server=self.server,
+            dedupe=f"finish:{self.session_id}") is not None
 
     def add_segment(self, track: str, seq: int, path: str | Path, line: str,
                     sha256: str | None = None, size: int | None = None) -> bool:
         """Queue a closed segment and its manifest line (idempotent); True if new."""
-        self.queue.enqueue_json("manifest", self.session_id, self.manifest_url,
-                                {"lines": [line]},
-                                dedupe=f"manifest:{self.session_id}:{track}:{seq}")
+        self.queue.enqueue_operation("manifest", self.session_id, "post_manifest",
+                                     {"lines": [line]}, server=self.server,
+                                     dedupe=f"manifest:{self.session_id}:{track}:{seq}")
         return self.queue.enqueue_segment(self.session_id, track, seq, path, self.upload_url,
                                           sha256=sha256, size=size) is not None
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from zhishiyun.api.errors import ApiError
+from zhishiyun.api.operations import UnknownOperation, request_for
 from zhishiyun.api.transport import Transport
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
@@ -385,8 +386,16 @@ class UploadWorker:
             raise Cancelled()
         self.bucket.take(item.size, self._stop)
         body = (item.payload or "").encode()
+        method, url = item.method, item.target  # a row from an older version: its URL
+        if item.operation:
+            try:
+                request = request_for(item.operation, item.server or "", item.session_id,
+                                      item.arguments)
+            except UnknownOperation as exc:
+                raise UploadError(str(exc), permanent=True) from exc
+            method, url = request.method, request.url
         try:
-            resp = self.transport.send(item.method, item.target, bearer=token, data=body,
+            resp = self.transport.send(method, url, bearer=token, data=body,
                                        headers={"Content-Type": "application/json"},
                                        deadline=self.transport.deadline_for(len(body)))
         except ApiError as exc:
