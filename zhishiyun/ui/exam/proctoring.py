@@ -85,6 +85,12 @@ class ProctoringMixin:
             self.banners.show_banner("disk", _("The disk is nearly full ({detail}). Free some "
                                                "space now.").format(detail=event.detail), "red")
 
+    def _on_integrity_banner(self, key: str, text: str | None) -> None:
+        if text:
+            self.banners.show_banner(key, text, "red")
+        else:
+            self.banners.clear_banner(key)
+
     def _on_presence_hint(self, text: str | None) -> None:
         if text:
             self.banners.show_banner("presence", text, "orange")

@@ -251,6 +251,8 @@ class ExamWindow(ProctoringMixin, QWidget):
             self._on_recorder_event(value)
         elif kind == "presence":
             self._on_presence_hint(value)
+        elif kind == "banner":  # integrity watchers: (key, text or None)
+            self._on_integrity_banner(*value)
 
     def _show_state(self, state: State) -> None:
         in_exam = state in EXAM_STATES
