@@ -26,6 +26,13 @@ test hooks (environment variables read at start-up):
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
 
 
+def proxies_option(text: str) -> str:
+    """Checked ``--forwarded-allow-ips`` (see :mod:`zhishiyun_server.clientaddr`)."""
+    from zhishiyun_server.clientaddr import proxies_option as check
+
+    return check(text)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", default=None,
                         help="database URL (default: sqlite:///DATA/server.db); "
@@ -48,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the address clients use, when behind a reverse proxy "
                              "(e.g. https://exam.example.cn); default: from each request")
     parser.add_argument("--forwarded-allow-ips", metavar="IPS", default="",
+                        type=proxies_option,
                         help="reverse proxies whose X-Forwarded-For names the client "
                              "(comma-separated addresses or networks); default: none, the "
                              "TCP peer is the client")

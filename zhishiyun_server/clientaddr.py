@@ -62,3 +62,14 @@ def describe(trusted: tuple[Network, ...]) -> str:
     nets = ", ".join(str(n) for n in trusted)
     return (f"client addresses: X-Forwarded-For when the peer is a trusted proxy ({nets}), "
             "else the TCP peer")
+
+
+def proxies_option(text: str) -> str:
+    """``--forwarded-allow-ips`` as argparse checks it (a clear one-line error if bad)."""
+    import argparse
+
+    try:
+        parse_trusted(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an address or network: {exc}") from None
+    return text

@@ -128,3 +128,38 @@ def test_face_refusals_and_cancels_count_per_client_with_a_global_ceiling(tmp_pa
         db.commit()
         assert service.attempts_left(db, person, policy, "127.0.0.1") == 0
     app.state.engine.dispose()
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO, free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zhishiyun_server", "--data", str(tmp_path / "data"),
+             "--port", str(port), "--demo", "--forwarded-allow-ips", "127.0.0.1"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{url}/api/v1/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        target = "11010119800103" + uuid.uuid4().hex[:4]
+        first = {"X-Forwarded-For": "203.0.113.1"}
+        for _ in range(5):
+            assert password_login(url, target, "wrong", headers=first) == 401
+        assert password_login(url, target, "wrong", headers=first) == 429
+        assert password_login(url, target, "wrong",
+                              headers={"X-Forwarded-For": "203.0.113.2"}) == 401
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert "X-Forwarded-For when the peer is a trusted proxy (127.0.0.1/32)" in log.read_text()
