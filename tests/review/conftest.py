@@ -105,7 +105,7 @@ def start_exam(server, camera: Path, seconds: float, tmp_path: Path,
 def finish_exam(process: subprocess.Popen, timeout: float = 180) -> dict:
     """Wait for a started exam; its JSON summary (everything must be on the server)."""
     out, err = process.communicate(timeout=timeout)
-    assert process.returncode == 0, err[-2000:]
+    assert process.returncode == 0, (out[-2000:], err[-2000:])
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -1,0 +1,73 @@
+"""What the pages say about a real finished session: counts, wall tile, late answers, language."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import requests
+from sqlalchemy import select
+
+from tests.exam.conftest import server_db
+from tests.review.conftest import candidate_token, staff_login
+
+
+def _counts(html: str, exam_name: str) -> dict[str, int]:
+    row = next(r for r in html.split("<tr ")[1:] if exam_name in r)
+    return {k: int(v) for k, v in re.findall(r'data-count="(\w+)">(\d+)<', row)}
+
+
+def test_counts_flags_wall_tile_and_late_answers(finished_exam):
+    from zhishiyun_server.models import Answer, ExamSession
+    from zhishiyun_server.recordings import ManifestLine
+    from zhishiyun_server.routes.exams import ends_at
+
+    server, summary = finished_exam
+    sid = summary["session_id"]
+    http = staff_login(server.url)
+    exam = "2026 年春季招聘笔试（演示）"
+    before = _counts(http.get(server.url + "/review/exams", timeout=10).text, exam)
+    assert before["entered"] == 1 and before["finished"] == 1 and before["in_progress"] == 0
+
+    bearer = {"Authorization": f"Bearer {candidate_token(server.url)}"}
+    requests.post(f"{server.url}/api/v1/sessions/{sid}/events", headers=bearer, timeout=10,
+                  json={"events": [{"id": "x-1", "kind": "prohibited_program",
+                                    "at": datetime.now(timezone.utc).isoformat(),
+                                    "details": {"name": "TeamViewer"}}]}).raise_for_status()
+    after = _counts(http.get(server.url + "/review/exams", timeout=10).text, exam)
+    assert after["flagged"] == before["flagged"] + 1
+
+    factory = server_db(server)
+    with factory() as db:
+        session = db.get(ExamSession, sid)
+        answer = db.scalar(select(Answer).where(Answer.session_id == sid,
+                                                Answer.question_id == "4"))
+        answer.updated_at = ends_at(session.exam) + timedelta(minutes=2)
+        line = db.scalar(select(ManifestLine).where(ManifestLine.session_id == sid)
+                         .order_by(ManifestLine.seq.desc()).limit(1))
+        db.add(ManifestLine(session_id=sid, track=line.track, seq=line.seq + 1,
+                            sha256="0" * 64, line='{"note": "not yet uploaded"}'))
+        exam_id = session.exam_id
+        db.commit()
+    page = http.get(f"{server.url}/review/sessions/{sid}", timeout=10).text
+    late_rows = re.findall(r"<tr class=late><td>([^<]+)</td>", page)
+    assert late_rows == ["4"] and "迟交" in page
+
+    tile = http.get(f"{server.url}/review/exams/{exam_id}/wall.json", timeout=10).json()["tiles"]
+    assert [t["session_id"] for t in tile] == [sid]
+    assert tile[0]["finished"] is True and tile[0]["online"] is False
+    assert tile[0]["backlog"] == 1  # the line whose segment never arrived
+    assert tile[0]["flags"][0]["kind"] == "prohibited_program"
+    assert tile[0]["flags"][0]["severity"] == "critical"
+    picture = http.get(f"{server.url}/review/sessions/{sid}/picture.jpg", timeout=30)
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert picture.content[:2] == b"\xff\xd8"
+
+
+def test_english_on_request(review_server):
+    english = requests.get(review_server.url + "/review/", timeout=10,
+                           headers={"Accept-Language": "en-GB,en;q=0.8"}).text
+    assert "Log in" in english and "登录" not in english
+    chinese = requests.get(review_server.url + "/review/", timeout=10).text
+    assert "登录" in chinese
+    assert "Log in" in requests.get(review_server.url + "/review/?lang=en", timeout=10).text
