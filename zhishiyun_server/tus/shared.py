@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Float, String, delete, update
+from sqlalchemy import Float, String, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -70,9 +70,9 @@ class Leases:
         """Take the lease if it is free or expired; True on success."""
         now = time.time()
         with self._sessions() as db:
-            try:
-                db.add(UploadLease(upload_id=upload_id, holder=holder,
-                                   expires_at=now + LEASE_S))
+            try:  # Core statements: no unit-of-work bookkeeping for one row
+                db.execute(insert(UploadLease).values(upload_id=upload_id, holder=holder,
+                                                      expires_at=now + LEASE_S))
                 db.commit()
                 return True
             except IntegrityError:

@@ -1,0 +1,101 @@
+"""Slow uploads do not starve the database pool, and past capacity the answer is 503 + Retry-After.
+
+Real server processes (``zhishiyun-server --demo`` on SQLite) with small limits set through
+their environment, and PATCHes that stall mid-body as on a slow uplink.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import sqlite3
+import time
+
+import pytest
+import requests
+
+from tests.upload.conftest import enter_written_exam
+
+pytestmark = pytest.mark.integration
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _create(server, entered, seq: int, length: int) -> str:
+    meta = {"session_id": entered.session_id, "track": "screen", "seq": str(seq),
+            "sha256": "0" * 64}
+    resp = requests.post(f"{server.url}/files/", timeout=10, headers={
+        **TUS, **entered.auth, "Upload-Length": str(length), "Upload-Metadata": ",".join(
+            f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())})
+    assert resp.status_code == 201, resp.text
+    return resp.headers["Location"]
+
+
+def _stall(server, entered, location: str, length: int) -> socket.socket:
+    """A PATCH that sent its headers and a little of its body, and then nothing."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall((f"PATCH {location} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                  f"Authorization: {entered.auth['Authorization']}\r\n"
+                  "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+                  f"Content-Length: {length}\r\n\r\n").encode() + b"\0" * 1000)
+    return sock
+
+
+def test_streaming_patches_hold_no_database_connection(server_factory):
+    server = server_factory(env={"ZHISHIYUN_SERVER_DB_POOL_SIZE": "2",
+                                 "ZHISHIYUN_SERVER_DB_POOL_OVERFLOW": "0"})
+    entered = enter_written_exam(server.url)
+    stalled = [_stall(server, entered, _create(server, entered, seq, 100_000), 100_000)
+               for seq in range(4)]  # twice as many slow uploads as pooled connections
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        resp = requests.get(f"{server.url}/api/v1/exams", headers=entered.auth, timeout=15)
+        assert resp.status_code == 200, resp.text
+        assert time.monotonic() - started < 3.0  # not queued behind the uploads
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_past_the_inflight_cap_requests_get_503_with_retry_after(server_factory):
+    server = server_factory(env={"ZHISHIYUN_SERVER_MAX_INFLIGHT": "3"})
+    entered = enter_written_exam(server.url)
+    stalled = [_stall(server, entered, _create(server, entered, seq, 100_000), 100_000)
+               for seq in range(3)]
+    try:
+        time.sleep(0.5)
+        resp = requests.get(f"{server.url}/api/v1/time", timeout=5)
+        assert resp.status_code == 503
+        assert resp.headers["Retry-After"].isdigit()
+        assert resp.json()["error"]["code"] == "server_busy"
+        assert requests.get(f"{server.url}/api/v1/health", timeout=5).status_code == 200
+    finally:
+        for sock in stalled:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while requests.get(f"{server.url}/api/v1/time", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the server stayed busy after the uploads ended"
+        time.sleep(0.2)
+
+
+def _event(server, entered) -> requests.Response:
+    return requests.post(f"{server.url}/api/v1/sessions/{entered.session_id}/events",
+                         json={"events": [{"id": "e1", "kind": "focus_lost",
+                                           "at": "2026-12-01T09:00:00.000+08:00"}]},
+                         headers=entered.auth, timeout=30)
+
+
+def test_a_database_busy_past_its_timeout_is_503_not_500(server_factory):
+    server = server_factory()
+    entered = enter_written_exam(server.url)
+    blocker = sqlite3.connect(server.db_url.removeprefix("sqlite:///"), timeout=1)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        resp = _event(server, entered)
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["Retry-After"].isdigit()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    resp = _event(server, entered)
+    assert resp.status_code == 200, resp.text  # the client's retry after Retry-After works
