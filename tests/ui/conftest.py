@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
 from tests.conftest import styled_app  # noqa: E402
+from tests.exam.conftest import camera_video, devices  # noqa: E402,F401 - fixtures
 from zhishiyun.config import load_settings  # noqa: E402
 
 DEMO_ID = "110101199003070011"

@@ -24,8 +24,8 @@ from zhishiyun.ui.tasks import on_main, run_task
 from zhishiyun.ui.widgets import button, label, retone, tag
 
 log = logging.getLogger(__name__)
-
-
+#: QR code width on short screens (a phone still reads it from 30 cm).
+COMPACT_QR = 120
 
 def guide_text() -> str:
     """Where the phone goes (the manuals' framing rule)."""
@@ -110,7 +110,7 @@ class SecondCameraWidget(QWidget):
                                            poll_seconds=poll_seconds)
         self.bind_code: BindCode | None = None
         self.status = SecondCameraStatus()
-        self.qr_size = qr_size
+        self.qr_size = self.full_qr_size = qr_size
         self._requesting = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -143,6 +143,21 @@ class SecondCameraWidget(QWidget):
         monitor = self.monitor
         self.destroyed.connect(lambda *_args: monitor.stop(timeout=0.5))
 
+    def set_compact(self, compact: bool) -> None:
+        """A smaller QR code on short screens (still scannable: level M, quiet zone kept)."""
+        size = COMPACT_QR if compact else self.full_qr_size
+        if size == self.qr_size:
+            return
+        self.qr_size = size
+        self.qr.setMinimumSize(0, 0)
+        if self.bind_code is not None:
+            self._show_qr(self.bind_code)
+
+    def _show_qr(self, code: BindCode) -> None:
+        pixmap = qr_pixmap(code.qr_payload, self.qr_size)
+        self.qr.setPixmap(pixmap)
+        self.qr.setFixedSize(pixmap.size())
+
     def start(self) -> None:
         """Ask for a code and start following the phone (both off the UI thread)."""
         self.monitor.start()
@@ -170,9 +185,7 @@ class SecondCameraWidget(QWidget):
             self.qr.setText(_("No bind code: {error}").format(error=message_for(error)))
             return
         self.bind_code = code
-        pixmap = qr_pixmap(code.qr_payload, self.qr_size)
-        self.qr.setPixmap(pixmap)
-        self.qr.setFixedSize(pixmap.size())
+        self._show_qr(code)
         self.code.setText(code.code)
         base = code.url.split("#", 1)[0]
         self.how.setText(_("Scan the code with the phone's camera, or open {url} on the phone "

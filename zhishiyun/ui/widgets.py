@@ -69,6 +69,25 @@ class CardWidget(QFrame):
         self.body.setSpacing(10)
 
 
+def scrolling_layout(owner: QWidget) -> QVBoxLayout:
+    """A vertical layout in a frameless scroll area filling ``owner``.
+
+    A short window (a laptop at 150 % scaling) then scrolls the content instead of
+    squeezing it until widgets overlap.
+    """
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    body = QWidget()
+    body.setObjectName("scrollBody")
+    scroll.setWidget(body)
+    outer.addWidget(scroll)
+    return QVBoxLayout(body)
+
+
 class PageWidget(QWidget):
     """A scrollable page with a title row; add content to ``content``."""
 

@@ -18,7 +18,7 @@ from zhishiyun.ui.qt import (
     Signal,
 )
 from zhishiyun.ui.tasks import run_task
-from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
+from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label, scrolling_layout
 
 log = logging.getLogger(__name__)
 ECHO_SECONDS = 3
@@ -61,8 +61,8 @@ class DeviceConfirmWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(40, 24, 40, 24)
+        outer = scrolling_layout(self)
+        outer.setContentsMargins(24, 16, 24, 16)
         outer.addWidget(label(_("Device confirmation"), "title"))
         outer.addWidget(label(_("Make sure your face is clearly visible and the microphone "
                                 "picks up your voice. Recording has already started."),
@@ -71,6 +71,7 @@ class DeviceConfirmWidget(QWidget):
         left = CardWidget()
         self.preview = PreviewWidget(_("Waiting for the camera…"))
         self.preview.setObjectName("confirmPreview")
+        self.preview.setMinimumSize(200, 150)
         left.body.addWidget(self.preview, 1)
         row.addWidget(left, 3)
         right = CardWidget()
@@ -153,8 +154,8 @@ class WaitingWidget(QWidget):
         super().__init__(parent)
         outer = QVBoxLayout(self)
         outer.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        card = CardWidget(margins=40)
-        card.setMinimumWidth(560)
+        card = CardWidget(margins=28)
+        card.setMaximumWidth(560)
         card.body.addWidget(label(_("Waiting room"), "title"))
         card.body.addWidget(label(_("The papers appear here by themselves when the exam "
                                     "starts. Stay in front of the camera."), "muted",
@@ -183,8 +184,8 @@ class FinishingWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(80, 30, 80, 30)
-        self.title = label(_("The exam has ended"), "title", name="finishTitle")
+        outer.setContentsMargins(32, 20, 32, 20)
+        self.title = label(_("The exam has ended"), "title", wrap=True, name="finishTitle")
         outer.addWidget(self.title)
         self.summary = label(_("Uploading the recordings… Keep this window open and stay "
                                "connected until everything is uploaded."), "muted", wrap=True,

@@ -11,6 +11,7 @@ from zhishiyun.i18n import _
 from zhishiyun.ui.model import get
 from zhishiyun.ui.qt import (
     QButtonGroup,
+    QFrame,
     QHBoxLayout,
     QImage,
     QLabel,
@@ -102,13 +103,24 @@ class PaperViewWidget(QWidget):
         self.zoom = 1.0
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        tools = QHBoxLayout()
+        # The paper tabs get a row of their own that scrolls sideways when the window is
+        # narrow; zoom and refresh sit under it.
         self.tabs = QButtonGroup(self)
         self.tabs.setExclusive(True)
         self.tabs.idClicked.connect(self._show)
-        self.tab_row = QHBoxLayout()
+        tab_strip = QWidget()
+        self.tab_row = QHBoxLayout(tab_strip)
+        self.tab_row.setContentsMargins(0, 0, 0, 0)
         self.tab_row.setSpacing(6)
-        tools.addLayout(self.tab_row)
+        self.tab_row.addStretch(1)
+        self.tab_scroll = QScrollArea()
+        self.tab_scroll.setObjectName("paperTabs")
+        self.tab_scroll.setWidgetResizable(True)
+        self.tab_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.tab_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tab_scroll.setWidget(tab_strip)
+        layout.addWidget(self.tab_scroll)
+        tools = QHBoxLayout()
         tools.addStretch(1)
         self.current = -1
         self.zoom_out = button("−", name="zoomOut")
@@ -152,7 +164,12 @@ class PaperViewWidget(QWidget):
             tab.setCheckable(True)
             tab.setVisible(len(papers) > 1)
             self.tabs.addButton(tab, index)
-            self.tab_row.addWidget(tab)
+            self.tab_row.insertWidget(self.tab_row.count() - 1, tab)  # before the stretch
+        self.tab_scroll.setVisible(len(papers) > 1)
+        if papers:  # one button's height, plus room for the sideways scroll bar
+            height = self.tabs.button(0).sizeHint().height()
+            self.tab_scroll.setFixedHeight(height + self.tab_scroll.horizontalScrollBar()
+                                           .sizeHint().height() + 4)
         if papers:
             self.select(0)
         else:

@@ -34,6 +34,7 @@ from zhishiyun.ui.qt import (
     QGuiApplication,
     QHBoxLayout,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     Qt,
     QTimer,
@@ -46,6 +47,8 @@ from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
 
 log = logging.getLogger(__name__)
 TICK_MS = 250
+#: Below this height (logical pixels) the side column shrinks its picture and QR code.
+COMPACT_HEIGHT = 700
 
 
 def load_papers(session: Any) -> list[LoadedPaper]:
@@ -178,21 +181,34 @@ class ExamWindow(ProctoringMixin, QWidget):
     def _build_side(self, candidate_name: str) -> QWidget:
         side = CardWidget(margins=14)
         side.setFixedWidth(300)
+        # A short window (1366×768 at 150 % leaves 512 logical pixels) scrolls the column;
+        # the hand-in buttons stay under it, always in view.
+        column = QWidget()
+        column.setObjectName("sideColumn")
+        box = QVBoxLayout(column)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setObjectName("sideScroll")
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.setWidget(column)
+        side.body.addWidget(self.side_scroll, 1)
         self.preview = PreviewWidget(_("Camera starting…"))
         self.preview.setObjectName("examPreview")
-        self.preview.setMinimumSize(260, 195)
+        self.preview.setMinimumSize(200, 110)
         self.preview.setMaximumHeight(200)
-        side.body.addWidget(self.preview)
-        side.body.addWidget(label(candidate_name, "subtitle", name="candidateName"))
+        box.addWidget(self.preview)
+        box.addWidget(label(candidate_name, "subtitle", name="candidateName"))
         self.phase = label("", "muted", name="phaseLabel")
-        side.body.addWidget(self.phase)
+        box.addWidget(self.phase)
         self.countdown = label("--:--:--", "title", name="examCountdown")
         self.countdown.setStyleSheet("font-size: 32px;")
-        side.body.addWidget(self.countdown)
+        box.addWidget(self.countdown)
         self.side_slot = QVBoxLayout()
         self.side_slot.setContentsMargins(0, 0, 0, 0)
-        side.body.addLayout(self.side_slot)
-        side.body.addStretch(1)
+        box.addLayout(self.side_slot)
+        box.addStretch(1)
         self.submit_button = button(_("Submit answers"), "primary", name="submitButton")
         self.submit_button.clicked.connect(self._on_submit)
         self.submit_button.setVisible(self.session.kind == "written")
@@ -209,6 +225,21 @@ class ExamWindow(ProctoringMixin, QWidget):
         """Show ``panel`` in the side column under the countdown (e.g. the second camera)."""
         self.side_slot.addWidget(panel)
         self.side_panels.append(panel)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Short screens get a smaller picture, countdown and phone QR code."""
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        compact = self.height() < COMPACT_HEIGHT
+        self.preview.setMaximumHeight(120 if compact else 200)
+        self.countdown.setStyleSheet("font-size: 24px;" if compact else "font-size: 32px;")
+        for panel in self.side_panels:
+            set_compact = getattr(panel, "set_compact", None)
+            if set_compact is not None:
+                set_compact(compact)
 
     # --- life cycle ---------------------------------------------------------------------
 
