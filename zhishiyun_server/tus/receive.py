@@ -1,7 +1,8 @@
 """Receiving a PATCH body: written and hashed off the event loop, committed with its completion.
 
-The writer lock (one writer per upload) is the storage's (:meth:`UploadStorage.hold`);
-``Writers`` and ``LOCK_WAIT_S`` are re-exported here for the protocol code.
+One writer per upload: the protocol's in-process :class:`Writers` (re-exported here with
+``LOCK_WAIT_S``), and for a storage shared by several processes its ``write_lease`` (a
+database lease, :mod:`zhishiyun_server.tus.shared`) around the whole PATCH.
 """
 
 from __future__ import annotations

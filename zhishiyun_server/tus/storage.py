@@ -11,10 +11,11 @@ durable and *before* the final offset becomes visible. When the callback raises,
 stays where it was, so HEAD never reports an upload complete that the application has not
 recorded: the client re-sends the last chunk and the completion runs again.
 
-:class:`LocalDiskStorage` keeps each upload's info as a JSON file beside its bytes and
-locks in process memory: one process only (the tus router on its own, tests). The exam
-server uses :class:`zhishiyun_server.tus.shared.SharedUploadStorage` (info and lock in the
-database, bytes on a local disk or in S3), which any number of processes can share.
+:class:`LocalDiskStorage` keeps each upload's info as a JSON file beside its bytes; alone it
+is for one process (the tus router on its own, tests). The exam server uses
+:class:`zhishiyun_server.tus.shared.SharedDiskStorage` (the same files plus a writer lease
+in the database, for ``--workers``) or :class:`zhishiyun_server.tus.s3.S3Storage` (info and
+bytes in an object store, the lease in the database, for several machines).
 """
 
 from __future__ import annotations
@@ -136,18 +137,6 @@ class ChunkWriter(abc.ABC):
 
 class UploadStorage(abc.ABC):
     """The storage behind the tus endpoint."""
-
-    #: True when the storage removes expired uploads on its own (no sweep in requests).
-    sweeps_itself = False
-
-    def hold(self, upload_id: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """Hold the upload's writer lock for one request (423 when it stays busy).
-
-        The default lock lives in this process; a storage shared by several processes
-        overrides it with a shared one.
-        """
-        writers = self.__dict__.setdefault("_writers", Writers())
-        return writers.hold(upload_id)
 
     @abc.abstractmethod
     def create(self, length: int, metadata: dict[str, str], owner: str,
