@@ -173,6 +173,18 @@ def _has_encoder(name: str, kind: str) -> bool:
         return False
 
 
+def to_yuv420p(image: np.ndarray, pixel_format: str, width: int, height: int) -> av.VideoFrame:
+    """A BGR/BGRA array (``pixel_format`` ``bgr24``/``bgra``) as a new ``yuv420p`` frame.
+
+    One OpenCV pass (resized first when the size differs); the frame's planes are the
+    result's memory, not a copy of it.
+    """
+    if image.shape[1] != width or image.shape[0] != height:
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return av.VideoFrame.from_numpy_buffer(cv2.cvtColor(image, _TO_I420[pixel_format]),
+                                           format="yuv420p")
+
+
 class SegmentFile:
     """One open segment: a fragmented MP4 with a video stream and optionally audio.
 
@@ -258,16 +270,14 @@ class SegmentFile:
         (``VideoFrame.reformat``) 3.1 ms, so OpenCV converts; the result is wrapped as the
         frame's planes without a copy (``from_numpy_buffer``).
         """
+        if not self._reuse_buffer:
+            return to_yuv420p(image, pixel_format, self.width, self.height)
         if image.shape[1] != self.width or image.shape[0] != self.height:
             image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
-        shape = (self.height * 3 // 2, self.width)
-        if self._reuse_buffer and self._yuv is not None:
-            yuv = cv2.cvtColor(image, _TO_I420[pixel_format], dst=self._yuv)
-        else:
-            yuv = cv2.cvtColor(image, _TO_I420[pixel_format])
-            if self._reuse_buffer and yuv.shape == shape:
-                self._yuv = yuv
-        return av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
+        if self._yuv is None:
+            self._yuv = np.empty((self.height * 3 // 2, self.width), np.uint8)
+        cv2.cvtColor(image, _TO_I420[pixel_format], dst=self._yuv)
+        return av.VideoFrame.from_numpy_buffer(self._yuv, format="yuv420p")
 
     def repeat_last(self, t_ms: int) -> int:
         """Encode the previous picture again at ``t_ms`` (no conversion); 0 if none yet."""

@@ -332,6 +332,7 @@ class Recorder:
             screen.open()
             self.sources["screen"] = screen
             size = scaled_size(*screen.size, s.screen_max_side)
+            screen.encoder_size = size
             self.tracks.append(Track("screen", screen, size, s.screen_fps, "bgra"))
         camera = None
         if self._camera_spec is not None:

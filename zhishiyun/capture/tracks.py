@@ -27,6 +27,7 @@ import numpy as np
 from zhishiyun.capture.context import TrackContext
 from zhishiyun.capture.encoder import SegmentFile
 from zhishiyun.capture.manifest import format_time, fsync_path, sha256_file
+from zhishiyun.capture.memory import release_free_memory
 from zhishiyun.capture.recovery import ClosedSegment, marker_path, segment_path
 from zhishiyun.capture.sources import MicrophoneSource, Source, clock
 from zhishiyun.config import RecordingSettings
@@ -389,6 +390,8 @@ class Track:
         if segment.sha256:
             record.update(bytes=segment.bytes, sha256=segment.sha256)
         self._closing.put((segment.path, record))
+        del segment  # the encoder's memory is freed here; hand it back before the next one
+        release_free_memory()
 
     def _run_closer(self) -> None:
         """On ``close-<track>``: fsync, manifest line, ``segment_did_close``, in order.
