@@ -26,6 +26,7 @@ from zhishiyun.capture.manifest import MANIFEST_NAME, read_records
 from zhishiyun.capture.recovery import recover_session, segment_files
 from zhishiyun.config import Settings
 from zhishiyun.exam import session_keys
+from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.record import END_GRACE, clear_active, is_over, read_record
 from zhishiyun.upload.queue import PENDING, UPLOADING, UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -119,6 +120,9 @@ def run_upload(args: argparse.Namespace, settings: Settings) -> int:
         queue = UploadQueue(queue_path)
         try:
             tidy_record(settings.data_path, queue)
+            reason = stuck_reason(queue.items())
         finally:
             queue.close()
+        if reason:
+            print(describe(reason))
     return code

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zhishiyun import paths
 from zhishiyun.api.errors import ApiError
 from zhishiyun.clock import ClockSample, ServerClock
+from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.record import (
     ActiveSession,
     clear_active,
@@ -113,6 +114,13 @@ class ExamRuntime:
     def pending_uploads(self) -> int:
         """Items still to deliver (all sessions); 0 once closed."""
         return 0 if self._closed else self.queue.unfinished()
+
+    def upload_problem(self, session_id: str | None = None) -> str | None:
+        """A translated line when uploads (of one session) keep failing, else None."""
+        if self._closed:
+            return None
+        reason = stuck_reason(self.queue.items(session_id))
+        return describe(reason) if reason else None
 
     def upload_totals(self, session_id: str) -> dict[str, int]:
         """One session's queue totals (items/bytes done and total, failed); {} once closed."""

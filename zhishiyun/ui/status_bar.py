@@ -49,6 +49,7 @@ class StatusBarWidget(QStatusBar):
         self.health.start(HEALTH_EVERY_MS)
         self._counting = False
         self.pending: int | None = None
+        self.problem: str | None = None
         self.uploads = QTimer(self)
         self.uploads.timeout.connect(self.count_uploads)
         self.uploads.start(UPLOADS_EVERY_MS)
@@ -66,16 +67,22 @@ class StatusBarWidget(QStatusBar):
         if self._counting:
             return
         self._counting = True
-        run_quick(self.runtime.pending_uploads, self._on_uploads_counted)
+        runtime = self.runtime
+        run_quick(lambda: (runtime.pending_uploads(), runtime.upload_problem()),
+                  self._on_uploads_counted)
 
-    def _on_uploads_counted(self, count: Any, error: BaseException | None) -> None:
+    def _on_uploads_counted(self, counted: Any, error: BaseException | None) -> None:
         self._counting = False
         if error is not None:
             self.uploads_label.setText(_("Uploads: queue unreadable"))
             return
+        count, self.problem = counted
         self.pending = int(count)
-        self.uploads_label.setText(_("Pending uploads: {n}").format(n=self.pending) if count
-                                   else _("All uploads done"))
+        text = (_("Pending uploads: {n}").format(n=self.pending) if count
+                else _("All uploads done"))
+        # a reason that keeps coming back is shown, with what to do, never hidden
+        self.uploads_label.setText(f"{text} — {self.problem}" if self.problem else text)
+        self.uploads_label.setToolTip(self.problem or "")
 
     def check_network(self) -> None:
         """Probe the server (and re-measure its clock) in the background."""

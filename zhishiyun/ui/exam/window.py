@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.session import State
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
@@ -435,16 +436,23 @@ class ExamWindow(ProctoringMixin, QWidget):
             return
         self._polling = True
         session = self.session
-        run_quick(lambda: (session.segment_items(), session.upload_totals()),
-                  self._on_upload_view)
+
+        def read() -> tuple[list, dict, str | None]:
+            reason = stuck_reason(session.queue.items(session.session_id))
+            return session.segment_items(), session.upload_totals(), \
+                describe(reason) if reason else None
+
+        run_quick(read, self._on_upload_view)
 
     def _on_upload_view(self, view: Any, error: BaseException | None) -> None:
         self._polling = False
         if error is None:
-            self._upload_view = view
-            items, totals = view
+            items, totals, problem = view
+            self._upload_view = (items, totals)
             self.finishing.update_uploads(items, totals, self.session.state == State.DONE,
                                           self.session.online)
+            if problem:  # a reason that keeps coming back, with what to do
+                self.finishing.summary.setText(problem)
 
     # --- leaving ------------------------------------------------------------------------
 
