@@ -283,12 +283,9 @@ class ExamSession:
         saved = store.save_answer(str(question_id), content, self.clock.timestamp())
         if saved is None:
             return None
-        url = f"{self.client.api_url}/sessions/{self.session_id}/answers/{saved.question_id}"
         saved_at = datetime.fromtimestamp(saved.saved_at, tz=timezone.utc).isoformat()
-        self.queue.enqueue_json(
-            "answer", self.session_id, url,
-            {"version": saved.version, "content": content, "saved_at": saved_at},
-            method="PUT", dedupe=f"answer:{self.session_id}:{saved.question_id}:{saved.version}")
+        self.uploads.put_answer(saved.question_id, saved.version, {
+            "version": saved.version, "content": content, "saved_at": saved_at})
         return saved.version
 
     def answers(self) -> dict[str, str]:
@@ -309,10 +306,7 @@ class ExamSession:
             events = store.unqueued_events()
             if not events:
                 return 0
-            url = f"{self.client.api_url}/sessions/{self.session_id}/events"
-            self.queue.enqueue_json(
-                "events", self.session_id, url, {"events": events},
-                dedupe=f"events:{self.session_id}:{events[0]['id']}:{events[-1]['id']}")
+            self.uploads.post_events(events)
             store.mark_queued([e["id"] for e in events])
         return len(events)
 
@@ -360,10 +354,7 @@ class ExamSession:
                 self.finish_posted = True
             except ApiError as exc:
                 log.info("finish not delivered (%s); queued", exc.code)
-                self.queue.enqueue_json(
-                    "finish", self.session_id,
-                    f"{self.client.api_url}/sessions/{self.session_id}/finish",
-                    {"reason": reason, "last_seq": last_seq}, dedupe=f"finish:{self.session_id}")
+                self.uploads.finish(reason, last_seq)
             clear_active(self.data_dir, self.session_id)
             self._closed_out.set()
         self._start_ticker()
