@@ -26,6 +26,7 @@ from typing import Any
 
 import requests
 
+from zhishiyun.api.client import api_endpoint
 from zhishiyun.config import Settings
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
@@ -66,7 +67,7 @@ class DemoServer:
                 raise ZhishiyunError(_("The demo server stopped at start-up."),
                                      hint=_("see {path}").format(path=log_path))
             try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
+                if requests.get(api_endpoint(self.url, "/health"), timeout=1).ok:
                     return
             except requests.RequestException:
                 time.sleep(0.2)
