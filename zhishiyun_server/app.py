@@ -36,7 +36,7 @@ from zhishiyun_server import capacity, clock
 from zhishiyun_server.clientaddr import describe as describe_client_addresses
 from zhishiyun_server.clientaddr import parse_trusted
 from zhishiyun_server.db import make_engine, make_session_factory
-from zhishiyun_server.edge import EdgeFilter, request_id
+from zhishiyun_server.edge import EdgeFilter, crash_reply
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.login_limits import Limits
 from zhishiyun_server.security import ServerBusy
@@ -63,6 +63,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(identity, prefix=API)
     from zhishiyun_server import review  # review console /review/ + 求助 API (help/)
     review.install(app)
+    from zhishiyun_server.agreements import router as agreements  # 用户协议 / 隐私政策
+    app.include_router(agreements, prefix=API)
     # Other parts register here, one line each:
     # tus endpoint + recordings (upload), face login (face), bindings.
 
@@ -96,13 +98,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        rid = request_id()
-        log.error("unhandled error, request %s: %s %s", rid, request.method, request.url.path,
-                  exc_info=exc)
-        return JSONResponse({"error": {"code": "internal_error", "request_id": rid,
-                                       "message": "The server had a problem. Try again; "
-                                                  f"support can look up request {rid}."}},
-                            status_code=500, headers={"X-Request-Id": rid})
+        return crash_reply(request, exc)
 
 
 def make_private(data_dir: Path, db_url: str) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from zhishiyun_server.db import is_overload
+from zhishiyun_server.edge import crash_reply
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,7 @@ def install(app: FastAPI) -> None:
 
     async def _overloaded(_request: Request, exc: Exception) -> JSONResponse:
         if not is_overload(exc):
-            log.exception("database error", exc_info=exc)
-            return JSONResponse({"error": {"code": "internal_error",
-                                           "message": "The server had a problem. Try again."}},
-                                status_code=500)
+            return crash_reply(_request, exc)
         log.warning("database busy: %s", str(exc).splitlines()[0] if str(exc) else exc)
         return busy_response()
 

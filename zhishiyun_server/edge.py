@@ -208,3 +208,16 @@ def _counting(receive: Receive, limit: int) -> Receive:
 def request_id() -> str:
     """A short random id that ties a 500 reply to its log entry."""
     return secrets.token_hex(8)
+
+
+def crash_reply(request, exc: BaseException):
+    """The 500 for an error no route handled: logged with a request id, no internals."""
+    from fastapi.responses import JSONResponse
+
+    rid = request_id()
+    log.error("unhandled error, request %s: %s %s", rid, request.method, request.url.path,
+              exc_info=exc)
+    return JSONResponse({"error": {"code": "internal_error", "request_id": rid,
+                                   "message": "The server had a problem. Try again; "
+                                              f"support can look up request {rid}."}},
+                        status_code=500, headers={"X-Request-Id": rid})

@@ -154,3 +154,16 @@ def test_the_phone_page_is_served_with_a_strict_content_security_policy(inside):
         assert "script-src 'self'" in policy and "unsafe" not in policy
         assert "frame-ancestors 'none'" in policy
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_nul_in_a_multipart_form_field_is_refused(inside):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "gray").save(buffer, "JPEG")
+    resp = requests.post(f"{inside.url}/api/v1/auth/face/review", timeout=30,
+                         files={"photo": ("me.jpg", buffer.getvalue(), "image/jpeg")},
+                         data={"name": "张\x00三", "id_number": "110101199003070011"})
+    assert code(resp) == (422, "invalid_request")

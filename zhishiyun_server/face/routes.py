@@ -53,7 +53,7 @@ from zhishiyun_server.routes.auth import (
 )
 from zhishiyun_server.routes.meta import organisation
 from zhishiyun_server.schemas import CandidateBrief, LoginReply
-from zhishiyun_server.validation import DbId
+from zhishiyun_server.validation import DbId, text_problem
 
 router = APIRouter(tags=["face"])
 FORM_SLACK = 256 * 1024
@@ -179,6 +179,8 @@ def _text(form, key: str, limit: int = 200) -> str:
     value = form.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise ApiProblem(422, "invalid_request", f"Invalid request: {key} is missing.")
+    if text_problem(value):  # NUL cannot be stored or looked up in PostgreSQL
+        raise ApiProblem(422, "invalid_request", f"Invalid request: {key} {text_problem(value)}.")
     return value.strip()
 
 
