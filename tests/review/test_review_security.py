@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.review.conftest import (
     STAFF,
+    add_staff,
     admin,
     candidate_token,
     csrf_of,
@@ -157,3 +158,11 @@ def test_out_of_range_ids_are_a_clear_error_not_a_crash(review_server):
     missing = http.post(f"{review_server.url}/review/help/123/reply", timeout=10,
                         data={"csrf": csrf, "text": "好"})
     assert missing.status_code == 404
+
+
+def test_only_admins_read_the_audit_log_in_the_browser(review_server):
+    add_staff(review_server, "审核员甲", "reviewer-pass-1", role="reviewer")
+    reviewer = staff_login(review_server.url, "审核员甲", "reviewer-pass-1")
+    assert reviewer.get(review_server.url + "/review/audit", timeout=10).status_code == 403
+    page = staff_login(review_server.url).get(review_server.url + "/review/audit", timeout=10)
+    assert page.status_code == 200 and "审核员甲" in page.text  # its login is in the log
