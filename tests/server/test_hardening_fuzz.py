@@ -43,10 +43,13 @@ def test_no_operation_answers_a_server_error(tmp_path_factory, tmp_path, backend
         require("PostgreSQL", "ZHISHIYUN_TEST_PG_URL names the test server")
     command = schemathesis_cli()
     with running_server(tmp_path_factory, backend, env=STARTED) as server:
-        inside = enter(server.url)  # a session exists, so session routes go past 404
+        inside = enter(server.url)
         report = tmp_path / "junit.xml"
+        config = tmp_path / "schemathesis.toml"  # the real session, so its routes go deep
+        config.write_text(f'[parameters]\n"path.session_id" = "{inside.session_id}"\n',
+                          encoding="utf-8")
         result = subprocess.run(
-            [*command, "run", f"{server.url}/openapi.json",
+            [*command, "--config-file", str(config), "run", f"{server.url}/openapi.json",
              "-H", f"Authorization: Bearer {inside.token}",
              "--checks", "not_a_server_error", "--phases", "coverage,fuzzing",
              "--max-examples", str(MAX_EXAMPLES), "--request-timeout", "10",
