@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
@@ -9,6 +12,8 @@ pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 from tests.conftest import styled_app  # noqa: E402
 from tests.exam.conftest import camera_video, devices  # noqa: E402,F401 - fixtures
 from zhishiyun.config import load_settings  # noqa: E402
+
+FACE_TESTS = Path(__file__).resolve().parent.parent / "face"
 
 DEMO_ID = "110101199003070011"
 DEMO_PASSWORD = "zsy-demo-1"
@@ -39,3 +44,18 @@ def logged_in_client(url: str):
     client = ServerClient.from_settings(load_settings({"server_url": url}))
     client.login_password(DEMO_ID, DEMO_PASSWORD)
     return client
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory):
+    """A looping video of a face (the face tests' pose generator) standing in for a webcam."""
+    pytest.importorskip("dlib", reason="face verification needs dlib (server extra)")
+    sys.path.insert(0, str(FACE_TESTS))
+    try:
+        import faces  # the face tests' own pose generator (astronaut, scikit-image)
+    except ImportError as exc:
+        pytest.skip(f"face test helpers unavailable: {exc}")
+    finally:
+        sys.path.remove(str(FACE_TESTS))
+    return faces.write_cycle_video(tmp_path_factory.mktemp("camera") / "face.avi",
+                                   "astronaut", pose_s=0.4, seconds=6.4)  # looped by the source

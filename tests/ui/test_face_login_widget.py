@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-import pytest
-
 from zhishiyun.ui.login_page import LoginWidget
 from zhishiyun.ui.qt import Qt
 
 from .conftest import make_services
 
-FACE_TESTS = Path(__file__).resolve().parent.parent / "face"
 # Each liveness step lasts 4 s; the video cycles through every pose well within that.
 ENV = {"ZHISHIYUN_SERVER_FACE_STEP_SECONDS": "4"}
-
-
-@pytest.fixture(scope="module")
-def face_video(tmp_path_factory):
-    pytest.importorskip("dlib", reason="face verification needs dlib (server extra)")
-    sys.path.insert(0, str(FACE_TESTS))
-    try:
-        import faces  # the face tests' own pose generator (astronaut, scikit-image)
-    except ImportError as exc:
-        pytest.skip(f"face test helpers unavailable: {exc}")
-    finally:
-        sys.path.remove(str(FACE_TESTS))
-    return faces.write_cycle_video(tmp_path_factory.mktemp("camera") / "face.avi",
-                                   "astronaut", pose_s=0.4, seconds=6.4)  # looped by the source
 
 
 def test_face_login_guides_and_logs_in(qtbot, server_factory, face_video):

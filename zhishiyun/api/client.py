@@ -213,6 +213,11 @@ class ServerClient:
         """``GET /config``."""
         return self.call("GET", "/config", m.ClientConfig, auth=False, idempotent=True)
 
+    def agreements(self) -> dict[str, str]:
+        """``GET /agreements``: the 用户协议 and 隐私政策 texts (plain text, before login)."""
+        data = self._json("GET", "/agreements", auth=False, idempotent=True)
+        return {key: str(data.get(key, "")) for key in ("user_agreement", "privacy_policy")}
+
     def release(self, platform: str, current: str = zhishiyun.__version__) -> m.Release:
         """``GET /client/release?platform=&current=``."""
         return self.call("GET", "/client/release", m.Release, auth=False, idempotent=True,

@@ -7,6 +7,7 @@ the session's own thread and reach this widget through :func:`on_main`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from zhishiyun.ui.qt import (
     QLineEdit,
     QProgressBar,
     QSizePolicy,
+    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -54,14 +56,28 @@ def _with_box(frame: Any, box: Any) -> Any:
 
 
 class FaceLoginWidget(QWidget):
-    """Face login; emits ``logged_in(LoginResult)``. Unavailable states are explained."""
+    """Face login; emits ``logged_in(LoginResult)``. Unavailable states are explained.
+
+    While an attempt runs, the bar keeps moving (also while the server verifies) and 取消
+    stops it. ``fallback_offered(kind)`` fires when the server allows no more attempts
+    (``password`` or ``manual_review``); for the review, :meth:`offer_review` shows the
+    photo panel (``review_client`` sends it).
+    """
+
+    fallback_offered = Signal(str)
 
     logged_in = Signal(object)
 
     def __init__(self, face_login: FaceLoginFactory | None, available_on_server: bool,
-                 preferred_camera: str = "", parent: QWidget | None = None) -> None:
+                 preferred_camera: str = "", review_client: Any = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._factory = face_login
+        self._review_client = review_client
+        self.last_frame: Any = None
+        self._frozen: Any = None  # the manual-review photo, shown instead of the live picture
+        self._attempt = 0  # results of an abandoned (cancelled) attempt are ignored
+        self._busy_since = 0.0
         self._preferred_camera = preferred_camera
         self._live: LivePreview | None = None
         self._shown = False
@@ -97,11 +113,28 @@ class FaceLoginWidget(QWidget):
         self.error.hide()
         self.button = button(_("Face login"), "primary", name="faceLogin")
         self.button.clicked.connect(self._on_login_clicked)
+        self.cancel_button = button(_("Cancel"), name="faceCancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        self._creep = QTimer(self)  # the bar moves while the server verifies
+        self._creep.setInterval(250)
+        self._creep.timeout.connect(self._on_creep)
         for widget in (self.name, self.id_number):
             box.addWidget(widget)
         box.addLayout(camera_row)
-        for widget in (self.preview, self.progress, self.hint, self.error, self.button):
+        for widget in (self.preview, self.progress, self.hint, self.error):
             box.addWidget(widget)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.button, 1)
+        buttons.addWidget(self.cancel_button)
+        box.addLayout(buttons)
+        from zhishiyun.ui.face_review_widget import FaceReviewWidget
+
+        self.review = FaceReviewWidget(review_client, lambda: self.last_frame,
+                                       self._show_photo)
+        self.review.logged_in.connect(self.logged_in.emit)
+        self.review.hide()
+        box.addWidget(self.review)
         self.note = label("", "error", wrap=True, name="faceUnavailable")
         if not available_on_server:
             self.note.setText(_("Face login is not available on this server. Use password "
@@ -171,7 +204,9 @@ class FaceLoginWidget(QWidget):
 
     def _on_live_frame(self, frame: Any) -> None:
         if self._live is not None:
-            self.preview.show_frame(frame)
+            self.last_frame = frame
+            if self._frozen is None:
+                self.preview.show_frame(frame)
             self.preview.setToolTip("" if self._available else self.unavailable_text())
 
     def unavailable_text(self) -> str:
@@ -185,11 +220,15 @@ class FaceLoginWidget(QWidget):
             return
         camera = self.camera_box.currentData()
         self._stop_live()  # the session opens the camera itself
+        self._attempt += 1
+        guarded = self._guarded
         try:
             self._session = self._factory(
                 self.name.text(), self.id_number.text(), 0 if camera is None else camera,
-                on_frame=on_main(self._on_frame), on_hint=on_main(self._on_hint),
-                on_progress=on_main(self._on_progress), on_result=on_main(self._on_result))
+                on_frame=on_main(guarded(self._on_frame)),
+                on_hint=on_main(guarded(self._on_hint)),
+                on_progress=on_main(guarded(self._on_progress)),
+                on_result=on_main(guarded(self._on_result)))
         except Exception as exc:  # noqa: BLE001 - a bad ID number or name: shown inline
             self._show_error(message_for(exc))
             self._start_live()
@@ -198,27 +237,70 @@ class FaceLoginWidget(QWidget):
         self.button.setEnabled(False)
         self.button.setText(_("Recognising…"))
         self.progress.setValue(0)
+        self.progress.setFormat("%p%")
         self.progress.show()
+        self.cancel_button.show()
+        self._busy_since = time.monotonic()
+        self._creep.start()
+
+    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback`` for this attempt only: a cancelled attempt's late calls are dropped."""
+        attempt = self._attempt
+
+        def call(*args: Any) -> None:
+            if attempt == self._attempt:
+                callback(*args)
+
+        return call
+
+    def cancel(self) -> None:
+        """取消: stop the running attempt; its late result is ignored."""
+        session, self._session = self._session, None
+        self._attempt += 1
+        if session is not None:
+            run_task(session.cancel)
+        self._end_attempt()
+        self._show_error(_("Face login was cancelled."))
+
+    def _end_attempt(self) -> None:
+        self._creep.stop()
+        self.progress.hide()
+        self.hint.hide()
+        self.cancel_button.hide()
+        self.button.setText(_("Face login"))
+        self.button.setEnabled(True)
+        self._start_live()
+
+    def _on_creep(self) -> None:
+        """Past the capture, move towards 99 % while the server answers, with the seconds."""
+        if 90 <= self.progress.value() < 99:
+            self.progress.setValue(self.progress.value() + 1)
+        waited = int(time.monotonic() - self._busy_since)
+        self.progress.setFormat(_("%p% · {n} s").format(n=waited))
 
     def _on_frame(self, frame: Any, box: Any = None) -> None:
         if self._session is not None:
             self.preview.show_frame(_with_box(frame, box))
 
     def _on_hint(self, text: str, _code: str = "") -> None:
+        if self._session is None:
+            return
         self.hint.setText(text)
         self.hint.setVisible(bool(text))
 
     def _on_progress(self, fraction: float, text: str = "") -> None:
-        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 100))
+        if self._session is None:
+            return
+        self.progress.setValue(max(self.progress.value(),
+                                   int(max(0.0, min(1.0, fraction)) * 100)))
         if text:
             self._on_hint(text)
 
     def _on_result(self, result: Any) -> None:
+        if self._session is None:  # cancelled meanwhile
+            return
         self._session = None
-        self._start_live()
-        self.progress.hide()
-        self.button.setText(_("Face login"))
-        self.button.setEnabled(True)
+        self._end_attempt()
         if get(result, "ok") and get(result, "login") is not None:
             self.logged_in.emit(result.login)
             return
@@ -226,15 +308,27 @@ class FaceLoginWidget(QWidget):
             self._show_error(_("Face login was cancelled."))
             return
         error = get(result, "error")
+        # One message: the error's own text already says what to do next.
         parts = [message_for(error) if error is not None else _("Face login failed.")]
         left = get(result, "attempts_left")
-        if left is not None:
+        fallback = get(result, "fallback") or getattr(error, "fallback", None)
+        if left and not fallback:
             parts.append(_("Attempts left: {n}.").format(n=left))
-        if get(result, "fallback") == "password":
-            parts.append(_("Use password login instead."))
-        elif get(result, "fallback") == "manual_review":
-            parts.append(_("Call the service phone for a manual check."))
-        self._show_error(" ".join(parts))
+        self._show_error(" ".join(p for p in parts if p))
+        if fallback in ("password", "manual_review"):
+            self.fallback_offered.emit(fallback)
+
+    def offer_review(self) -> None:
+        """Show the manual-review photo panel for the identity typed in."""
+        if self._review_client is None:
+            return
+        self.review.start(self.name.text(), self.id_number.text())
+        self.button.setEnabled(False)
+
+    def _show_photo(self, photo: Any) -> None:
+        self._frozen = photo
+        if photo is not None:
+            self.preview.show_frame(photo)
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -243,6 +337,7 @@ class FaceLoginWidget(QWidget):
 
     def stop(self) -> None:
         """Cancel a running attempt and release the camera."""
+        self.review.stop()
         self.deactivate()
         if self._session is not None:
             try:

@@ -13,6 +13,7 @@ from zhishiyun.ui.qt import (
     QCheckBox,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     Qt,
@@ -83,15 +84,27 @@ class LoginWidget(QWidget):
         self.consent.setObjectName("consent")
         self.consent.setAccessibleName(_("Agree to the User Agreement and the Privacy Policy"))
         self.consent.toggled.connect(self._on_consent_toggled)
-        consent_text = label(_("I have read and agree to the User Agreement and the Privacy "
-                               "Policy (camera, microphone and screen are recorded during "
-                               "exams)"), "muted", wrap=True)
+        consent_text = label(_("I have read and agree to the {user} and the {privacy} (camera, "
+                               "microphone and screen are recorded during exams)").format(
+            user=f'<a href="user_agreement">{_("User Agreement")}</a>',
+            privacy=f'<a href="privacy_policy">{_("Privacy Policy")}</a>'), "muted", wrap=True,
+            name="consentText")
+        consent_text.setTextFormat(Qt.TextFormat.RichText)
+        consent_text.linkActivated.connect(self.show_agreement)
         consent_text.setBuddy(self.consent)
         # The card has a fixed width: reserve the wrapped text's full height up front.
         consent_text.setMinimumHeight(consent_text.heightForWidth(CARD_WIDTH - 90))
         consent_row.addWidget(self.consent, 0, Qt.AlignmentFlag.AlignTop)
         consent_row.addWidget(consent_text, 1)
         card.body.addLayout(consent_row)
+        self.missing = label("", "muted", wrap=True, name="loginMissing")
+        card.body.addWidget(self.missing)
+        phone = (self._config.get("support") or {}).get("phone") or ""
+        self.support_line = label(_("Trouble logging in? Call the service phone {phone}.")
+                                  .format(phone=phone) if phone else "", "muted", wrap=True,
+                                  selectable=True, name="loginSupport")
+        self.support_line.setVisible(bool(phone))
+        card.body.addWidget(self.support_line)
         centred = QHBoxLayout()  # stretches, not an alignment: wrapped text keeps its height
         centred.addStretch(1)
         centred.addWidget(card)
@@ -138,9 +151,18 @@ class LoginWidget(QWidget):
         return hero
 
     def _build_face_form(self) -> QWidget:
+        review = None
+        if self._face_login is not None:
+            from zhishiyun.auth.face_client import FaceClient
+
+            review = FaceClient(client=self._client)
         self.face = FaceLoginWidget(self._face_login, bool(self._config.get("face_login", True)),
-                                    preferred_camera=self._preferred_camera)
+                                    preferred_camera=self._preferred_camera,
+                                    review_client=review)
         self.face.logged_in.connect(self._on_face_logged_in)
+        self.face.fallback_offered.connect(self._on_fallback)
+        for field in (self.face.name, self.face.id_number):
+            field.textChanged.connect(self._explain_missing)
         self.face_button = self.face.button
         self.preview = self.face.preview
         return self.face
@@ -180,11 +202,63 @@ class LoginWidget(QWidget):
             self.face.deactivate()
         self.face_tab.setChecked(index == 0)
         self.password_tab.setChecked(index == 1)
+        if hasattr(self, "missing"):
+            self._explain_missing()
         (self.face.name if index == 0 else self.id_number).setFocus()
 
     def _on_consent_toggled(self, checked: bool) -> None:
         self.face.set_allowed(checked)
         self.password_button.setEnabled(checked)
+        self._explain_missing()
+
+    def missing_text(self) -> str:
+        """What the visible form still needs before its button can log in ("" when ready)."""
+        if not self.consent.isChecked():
+            return _("To log in, first tick the box to agree to the User Agreement and the "
+                     "Privacy Policy.")
+        if self._form_index == 0:
+            if not self.face.available:
+                return ""
+            if not self.face.name.text().strip():
+                return _("Enter your name.")
+            if not ID_NUMBER.match(self.face.id_number.text().strip()):
+                return _("Enter your 18-character ID number.")
+        return ""
+
+    def _explain_missing(self) -> None:
+        text = self.missing_text()
+        self.missing.setText(text)
+        self.missing.setVisible(bool(text))
+        for widget in (self.face_button, self.password_button):
+            widget.setToolTip(text)
+
+    def show_agreement(self, which: str) -> None:
+        """Open 用户协议 or 隐私政策 as the server publishes it (fetched off the UI thread)."""
+        title = _("User Agreement") if which == "user_agreement" else _("Privacy Policy")
+        box = QMessageBox(QMessageBox.Icon.NoIcon, title, _("Loading…"), parent=self)
+        box.setObjectName("agreementDialog")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        self.agreement_box = box
+        client = self._client
+
+        def shown(texts: Any, error: BaseException | None) -> None:
+            text = message_for(error) if error is not None else texts.get(which, "")
+            try:
+                box.setText(text or _("The server publishes no text for this."))
+            except RuntimeError:  # closed meanwhile
+                pass
+
+        run_task(client.agreements, shown)
+
+    def _on_fallback(self, kind: str) -> None:
+        """No more face attempts: point to password login or the manual review."""
+        if kind == "password" and not self.password_tab.isHidden():
+            self._show_form(1)
+            _error(self.password_error, _("Face login did not succeed. Log in with your ID "
+                                          "number and password instead."))
+        elif kind == "manual_review":
+            self.face.offer_review()
 
     # --- password login --------------------------------------------------------------------
 
