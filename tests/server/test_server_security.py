@@ -44,3 +44,25 @@ def test_login_limits_block_after_the_failures_and_reset_on_success(tmp_path):
     login_limits.settle(factory, held[0], ok=True)
     login_limits.reserve(factory, limits, "ID1", "10.0.0.1")
     app.state.engine.dispose()
+
+
+def test_scrypt_runs_in_bounded_slots_and_a_full_house_is_busy(monkeypatch):
+    from zhishiyun_server import security
+
+    monkeypatch.setattr(security, "SCRYPT_WAIT_S", 0.2)
+    stored = hash_password("pw")
+    taken = 0
+    while security._scrypt_slots.acquire(blocking=False):
+        taken += 1
+    try:
+        assert taken == security.SCRYPT_SLOTS
+        with pytest.raises(security.ServerBusy):
+            verify_password("pw", stored)
+    finally:
+        for _ in range(taken):
+            security._scrypt_slots.release()
+    assert verify_password("pw", stored)
+
+
+def test_a_stored_hash_cannot_ask_for_unbounded_scrypt_work():
+    assert not verify_password("pw", "scrypt$1073741824$8$1$c2FsdA==$ZGlnZXN0")
