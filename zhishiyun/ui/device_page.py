@@ -77,7 +77,7 @@ class DeviceTestWidget(PageWidget):
         left = CardWidget()
         self.preview = PreviewWidget(_("Choose a camera and a microphone, then press Start "
                                        "test."))
-        self.preview.setMinimumSize(480, 300)
+        self.preview.setMinimumSize(320, 200)  # grows with the window; fits 1280×720 at 150 %
         left.body.addWidget(self.preview, 1)
         self.caption = label(_("Read aloud: {text}").format(text=READ_ALOUD), "subtitle",
                              wrap=True)
