@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 T = TypeVar("T", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
+#: ``GET`` path of the release description (the version check asks it directly too).
+RELEASE_PATH = "/client/release"
 
 
 def api_endpoint(server_url: str, path: str) -> str:
@@ -220,13 +222,13 @@ class ServerClient:
 
     def release(self, platform: str, current: str = zhishiyun.__version__) -> m.Release:
         """``GET /client/release?platform=&current=``."""
-        return self.call("GET", "/client/release", m.Release, auth=False, idempotent=True,
+        return self.call("GET", RELEASE_PATH, m.Release, auth=False, idempotent=True,
                          params={"platform": platform, "current": current})
 
     def release_reply(self, platform: str, current: str = zhishiyun.__version__
                       ) -> dict[str, Any]:
         """``GET /client/release`` as JSON (the updater verifies it field by field itself)."""
-        response = self.raw("GET", "/client/release", auth=False, idempotent=True,
+        response = self.raw("GET", RELEASE_PATH, auth=False, idempotent=True,
                             params={"platform": platform, "current": current})
         data = _load_json(response.content)
         if not isinstance(data, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from zhishiyun.api.errors import HINTS, MESSAGES
+from zhishiyun.api.errors import MESSAGES
 from zhishiyun.checks import network
 from zhishiyun.checks.base import Check, CheckResult, Status
 from zhishiyun.checks.context import CheckContext
@@ -44,7 +44,10 @@ def failure_text(kind: str, host: str, port: int | None, timeout_s: float,
                 _("The server may be down or the address may be wrong. Check the address, "
                   "wait a minute and try again; if it persists, contact exam support."))
     if kind == network.UNTRUSTED_CERT:  # the same words wherever the client meets it
-        return _(MESSAGES["tls"]), _(HINTS["tls"])
+        return (_(MESSAGES["tls"]),
+                _("Check that your computer's date and time are correct. On a school or "
+                  "company network, ask IT whether HTTPS is intercepted; the organiser's CA "
+                  "file can be set as ca_bundle."))
     if kind == network.TIMED_OUT:
         return (_("The exam server {host} did not answer within {seconds:g} s.").format(
                     host=host, seconds=timeout_s),

@@ -7,6 +7,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from zhishiyun.api.client import RELEASE_PATH
 from zhishiyun.checks import network
 from zhishiyun.checks.base import Check, CheckResult, Status
 from zhishiyun.checks.context import CheckContext
@@ -46,7 +47,7 @@ class VersionCheck(Check):
         details: dict[str, object] = {"current": current, "platform": platform}
         try:
             reply = network.request_json(
-                context.session, "GET", context.api_url("/client/release"),
+                context.session, "GET", context.api_url(RELEASE_PATH),
                 params={"platform": platform, "current": current},
                 timeout=context.probe_timeout_s)
         except network.ProbeError as exc:
