@@ -33,7 +33,7 @@ def runtime_for(isolated_home):
 def test_written_exam_waits_shows_papers_saves_answers_and_ends_at_time_up(
         server_factory, runtime_for, devices):
     server = server_factory()
-    exam_id = shape(server, "written", start_in=4, duration_s=6)
+    exam_id = shape(server, "written", start_in=10, duration_s=6)  # entering takes a few s
     runtime = runtime_for(server)
     runtime.client.accept(exam_id)
     states = []
