@@ -1,10 +1,15 @@
 """Past capacity the server says "busy, retry in N s" (503 + ``Retry-After``), never 500 or hang.
 
-Two guards, installed by :func:`install`:
+Three guards, installed by :func:`install`:
 
 - a cap on requests in progress per process (``ZHISHIYUN_SERVER_MAX_INFLIGHT``, default
   400): one more is answered 503 at once instead of queueing behind the others until every
   client times out (uploads keep their offset; the client backs off and resumes);
+- the event loop's lag: when the process is so busy that a timer due now runs more than
+  ``ZHISHIYUN_SERVER_MAX_LAG_MS`` (default 200) late on average, new work (creating an
+  upload, API calls) is answered 503 until it catches up, so the requests it does take stay
+  fast instead of every request stalling; PATCH and HEAD of uploads already under way go
+  on (their bytes are half-sent work), and so does ``/health``;
 - database overload (no free pooled connection within the pool timeout, SQLite busy,
   PostgreSQL out of connections) is answered 503 as well, see
   :func:`zhishiyun_server.db.is_overload`.
@@ -12,6 +17,7 @@ Two guards, installed by :func:`install`:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -32,9 +38,47 @@ RETRY_AFTER_S = 2
 _ALWAYS = ("/api/v1/health",)
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
+
+
 def _max_inflight() -> int:
-    raw = os.environ.get("ZHISHIYUN_SERVER_MAX_INFLIGHT", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 400
+    return _env_int("ZHISHIYUN_SERVER_MAX_INFLIGHT", 400)
+
+
+class LoopLag:
+    """A smoothed measure of how late this process's event loop runs its timers."""
+
+    TICK_S = 0.05
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s, self.lag_s = limit_s, 0.0
+        self._task: asyncio.Task | None = None
+
+    def watch(self) -> None:
+        """Start measuring on the running loop (once)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._measure())
+
+    async def _measure(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.TICK_S
+            await asyncio.sleep(self.TICK_S)
+            late = max(0.0, loop.time() - due)
+            self.lag_s = 0.8 * self.lag_s + 0.2 * late  # a few ticks of memory
+
+    @property
+    def overloaded(self) -> bool:
+        """True while the loop is more than ``limit_s`` late on average."""
+        return self.lag_s > self.limit_s
+
+
+def _sheddable(scope) -> bool:
+    """New work; not a PATCH/HEAD of an upload already under way."""
+    return not (scope.get("path", "").startswith("/files/") and scope.get("method") in (
+        "PATCH", "HEAD", "OPTIONS"))
 
 
 def busy_body() -> dict:
@@ -52,15 +96,22 @@ def busy_response() -> JSONResponse:
 class InflightLimit:
     """ASGI middleware: at most ``limit`` HTTP requests in progress, 503 beyond."""
 
-    def __init__(self, app, limit: int | None = None) -> None:
+    def __init__(self, app, limit: int | None = None, lag_ms: int | None = None) -> None:
         self.app, self.limit, self.inflight = app, limit or _max_inflight(), 0
+        self.lag = LoopLag((lag_ms or _env_int("ZHISHIYUN_SERVER_MAX_LAG_MS", 200)) / 1000)
+        self.shed = 0
         self._body = json.dumps(busy_body()).encode("utf-8")
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: D102
         if scope["type"] != "http" or scope.get("path") in _ALWAYS:
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.limit:
+        self.lag.watch()
+        if self.inflight >= self.limit or (self.lag.overloaded and _sheddable(scope)):
+            self.shed += 1
+            if self.shed % 100 == 1:
+                log.warning("busy: %d in flight, event loop %.0f ms late; answering 503",
+                            self.inflight, self.lag.lag_s * 1000)
             await send({"type": "http.response.start", "status": 503, "headers": [
                 (b"content-type", b"application/json"),
                 (b"retry-after", str(RETRY_AFTER_S).encode()),

@@ -7,6 +7,7 @@ their environment, and PATCHes that stall mid-body as on a slow uplink.
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import sqlite3
 import time
@@ -63,8 +64,14 @@ def test_past_the_inflight_cap_requests_get_503_with_retry_after(server_factory)
     stalled = [_stall(server, entered, _create(server, entered, seq, 100_000), 100_000)
                for seq in range(3)]
     try:
-        time.sleep(0.5)
-        resp = requests.get(f"{server.url}/api/v1/time", timeout=5)
+        deadline = time.monotonic() + 10  # until the three PATCHes have reached the app
+        while (resp := requests.get(f"{server.url}/api/v1/time", timeout=5)).status_code \
+                == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for sock in stalled:  # still waiting for their bodies, not answered
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                assert not sock.recv(200), "a stalled PATCH was answered"
         assert resp.status_code == 503
         assert resp.headers["Retry-After"].isdigit()
         assert resp.json()["error"]["code"] == "server_busy"
@@ -99,3 +106,45 @@ def test_a_database_busy_past_its_timeout_is_503_not_500(server_factory):
         blocker.close()
     resp = _event(server, entered)
     assert resp.status_code == 200, resp.text  # the client's retry after Retry-After works
+
+
+def test_a_lagging_event_loop_sheds_new_work_until_it_catches_up():
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from tests.conftest import free_port
+    from zhishiyun_server.capacity import InflightLimit
+
+    app = FastAPI()
+
+    @app.get("/api/v1/busy")
+    async def busy() -> dict:  # work that holds the event loop, as a saturated process does
+        time.sleep(0.3)
+        return {}
+
+    @app.get("/api/v1/time")
+    async def now() -> dict:
+        return {"ok": True}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(InflightLimit(app, lag_ms=50), host="127.0.0.1",
+                                           port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert requests.get(f"{base}/time", timeout=5).status_code == 200
+        for _ in range(3):
+            requests.get(f"{base}/busy", timeout=5)
+        shed = requests.get(f"{base}/time", timeout=5)
+        assert shed.status_code == 503 and shed.headers["Retry-After"].isdigit()
+        time.sleep(1.0)  # the loop is on time again
+        assert requests.get(f"{base}/time", timeout=5).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
