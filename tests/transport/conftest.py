@@ -106,7 +106,8 @@ class Tinyproxy:
 
     def saw(self, method: str, fragment: str) -> bool:
         """Whether a ``METHOD http://…fragment…`` request line went through."""
-        return any(f"{method} " in line and fragment in line for line in self.lines())
+        return any(f"): {method} " in line and fragment in line for line in self.lines()
+                   if "Request (" in line)
 
 
 def start_tinyproxy(directory: Path, connect_ports: tuple[int, ...] = ()) -> tuple[

@@ -72,3 +72,22 @@ def test_the_checks_go_through_the_proxy_too(demo_server, tinyproxy):
     assert results["server"]["status"] == "pass", results
     assert tinyproxy.saw("GET", "/api/v1/health")
     assert tinyproxy.saw("GET", "/api/v1/client/release")
+
+
+def test_https_through_the_proxy_with_the_organisations_ca(tls_server, tmp_path):
+    from urllib.parse import urlsplit
+
+    from tests.transport.conftest import start_tinyproxy
+
+    port = urlsplit(tls_server.url).port
+    proxy, process = start_tinyproxy(tmp_path, connect_ports=(port,))
+    try:
+        settings = load_settings({"server_url": tls_server.url, "proxy": proxy.url,
+                                  "ca_bundle": str(tls_server.ca)})
+        client = ServerClient.from_settings(settings, token_store=MemoryTokenStore())
+        client.login_password(*ZHANG)
+        assert client.exams()
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert proxy.saw("CONNECT", f"127.0.0.1:{port}")
