@@ -109,6 +109,12 @@ def test_session_page_plays_the_camera_and_an_event_click_seeks(browser, finishe
         wait_for(lambda: abs(browser.execute_script(state, screen[0])[0]
                              - browser.execute_script(state, camera)[0]) < 1, 10,
                  "the screen in sync with the camera")
+    ticks = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#event-strip .tick"), 10,
+                     "the event strip under the players")
+    assert len(ticks) == len(rows)
+    ticks[-1].click()  # the strip seeks like the table
+    wait_for(lambda: browser.execute_script(state, camera)[0] > duration - 3, 10,
+             "the player at the end after clicking the last tick")
     answers = browser.find_element(By.CSS_SELECTOR, "#answers").text
     assert "片段录制是崩溃安全的" in answers
 

@@ -61,6 +61,12 @@ def _list(lang: str, items: list, title: str) -> str:
     return f'<h3>{h(t(lang, title))}</h3><ul class="signals">{body}</ul>'
 
 
+def _identity_level(result: Any) -> str:
+    if result in ("mismatch", "stand_in", "different_person"):
+        return "critical"
+    return "info" if result in ("match", "ok", "pass", "passed") else "warning"
+
+
 def render(lang: str, report: dict[str, Any]) -> str:
     """HTML of ``report`` (either summary form)."""
     parts = [_tracks(lang, report.get("tracks") or {})]
@@ -68,8 +74,8 @@ def render(lang: str, report: dict[str, Any]) -> str:
     parts.append(_list(lang, [{"kind": i.get("kind", "identity_check"),
                                "detail": " ".join(str(i.get(k)) for k in (
                                    "moment", "result", "distance") if i.get(k) is not None),
-                               "severity": "critical" if i.get("result") == "mismatch"
-                               else "info"} for i in identity], "identity"))
+                               "severity": _identity_level(i.get("result"))}
+                              for i in identity], "identity"))
     environment = report.get("environment") or []
     if isinstance(environment, dict):
         signals = [s for s in environment.get("at_entry") or [] if isinstance(s, dict)]

@@ -68,7 +68,8 @@ def _players(lang: str, tracks: dict[str, Any]) -> str:
         figures.append(f'<figure><figcaption>{h(t(lang, track))}</figcaption>'
                        f'<video id="video-{h(track)}" data-track="{h(track)}" preload="metadata"'
                        f'{controls}{muted} playsinline></video></figure>')
-    return f'<div class="players" data-master="{h(master)}">{"".join(figures)}</div>'
+    return (f'<div class="players" data-master="{h(master)}">{"".join(figures)}</div>'
+            f'<div id="event-strip" class="strip" aria-hidden="true"></div>')
 
 
 def _timeline(lang: str, events: list[Event]) -> str:

@@ -70,6 +70,24 @@
     });
   }
 
+  // A strip under the players: one tick per event at its place on the master track.
+  function drawStrip() {
+    const strip = document.getElementById("event-strip");
+    if (!strip || !master || !master.duration || !isFinite(master.duration)) return;
+    strip.replaceChildren();
+    document.querySelectorAll("tr.event").forEach(function (row) {
+      const at = fromWall(masterName, Date.parse(row.dataset.at) / 1000);
+      const tick = document.createElement("button");
+      tick.type = "button";
+      tick.className = "tick " + (row.className.match(/sev-\w+/) || [""])[0];
+      tick.style.left = Math.min(100, Math.max(0, 100 * at / master.duration)) + "%";
+      tick.title = row.children[0].textContent + " " + row.children[2].textContent;
+      tick.addEventListener("click", function () { row.click(); });
+      strip.appendChild(tick);
+    });
+  }
+  if (master) master.addEventListener("loadedmetadata", drawStrip);
+
   // A click (or Enter) on an event seeks every track to that moment.
   document.querySelectorAll("tr.event").forEach(function (row) {
     function seek() {
