@@ -9,7 +9,8 @@ Three guards, installed by :func:`install`:
   ``ZHISHIYUN_SERVER_MAX_LAG_MS`` (default 200) late on average, new work (creating an
   upload, API calls) is answered 503 until it catches up, so the requests it does take stay
   fast instead of every request stalling; PATCH and HEAD of uploads already under way go
-  on (their bytes are half-sent work), and so does ``/health``;
+  on (their bytes are half-sent work), and so does ``/health``; the same when more than
+  ``ZHISHIYUN_SERVER_MAX_QUEUE`` (default 16) requests wait for a worker thread;
 - database overload (no free pooled connection within the pool timeout, SQLite busy,
   PostgreSQL out of connections) is answered 503 as well, see
   :func:`zhishiyun_server.db.is_overload`.
@@ -75,6 +76,13 @@ class LoopLag:
         return self.lag_s > self.limit_s
 
 
+def _threads_queued() -> int:
+    """Requests waiting for a worker thread (sync handlers, database work) right now."""
+    import anyio.to_thread
+
+    return anyio.to_thread.current_default_thread_limiter().statistics().tasks_waiting
+
+
 def _sheddable(scope) -> bool:
     """New work; not a PATCH/HEAD of an upload already under way."""
     return not (scope.get("path", "").startswith("/files/") and scope.get("method") in (
@@ -99,6 +107,7 @@ class InflightLimit:
     def __init__(self, app, limit: int | None = None, lag_ms: int | None = None) -> None:
         self.app, self.limit, self.inflight = app, limit or _max_inflight(), 0
         self.lag = LoopLag((lag_ms or _env_int("ZHISHIYUN_SERVER_MAX_LAG_MS", 200)) / 1000)
+        self.max_queue = _env_int("ZHISHIYUN_SERVER_MAX_QUEUE", 16)
         self.shed = 0
         self._body = json.dumps(busy_body()).encode("utf-8")
 
@@ -107,11 +116,13 @@ class InflightLimit:
             await self.app(scope, receive, send)
             return
         self.lag.watch()
-        if self.inflight >= self.limit or (self.lag.overloaded and _sheddable(scope)):
+        busy = self.lag.overloaded or _threads_queued() > self.max_queue
+        if self.inflight >= self.limit or (busy and _sheddable(scope)):
             self.shed += 1
             if self.shed % 100 == 1:
-                log.warning("busy: %d in flight, event loop %.0f ms late; answering 503",
-                            self.inflight, self.lag.lag_s * 1000)
+                log.warning("busy: %d in flight, %d waiting for a thread, event loop %.0f ms "
+                            "late; answering 503", self.inflight, _threads_queued(),
+                            self.lag.lag_s * 1000)
             await send({"type": "http.response.start", "status": 503, "headers": [
                 (b"content-type", b"application/json"),
                 (b"retry-after", str(RETRY_AFTER_S).encode()),

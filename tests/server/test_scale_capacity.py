@@ -108,7 +108,7 @@ def test_a_database_busy_past_its_timeout_is_503_not_500(server_factory):
     assert resp.status_code == 200, resp.text  # the client's retry after Retry-After works
 
 
-def test_a_lagging_event_loop_sheds_new_work_until_it_catches_up():
+def test_a_lagging_loop_or_a_thread_queue_sheds_new_work_until_it_catches_up():
     import threading
 
     import uvicorn
@@ -128,6 +128,11 @@ def test_a_lagging_event_loop_sheds_new_work_until_it_catches_up():
     async def now() -> dict:
         return {"ok": True}
 
+    @app.get("/api/v1/slow")
+    def slow() -> dict:  # a sync handler: it holds one of the 40 worker threads
+        time.sleep(1.0)
+        return {}
+
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(InflightLimit(app, lag_ms=50), host="127.0.0.1",
                                            port=port, log_level="error"))
@@ -145,6 +150,17 @@ def test_a_lagging_event_loop_sheds_new_work_until_it_catches_up():
         assert shed.status_code == 503 and shed.headers["Retry-After"].isdigit()
         time.sleep(1.0)  # the loop is on time again
         assert requests.get(f"{base}/time", timeout=5).status_code == 200
+
+        # More requests waiting for a worker thread than the queue allows: new work is shed.
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(70) as pool:
+            slow = [pool.submit(requests.get, f"{base}/slow", timeout=20) for _ in range(70)]
+            time.sleep(0.5)
+            queued = requests.get(f"{base}/time", timeout=5)
+            statuses = sorted({f.result().status_code for f in slow})
+        assert queued.status_code == 503
+        assert statuses[0] == 200  # the work it had taken on finished normally
     finally:
         server.should_exit = True
         thread.join(10)
