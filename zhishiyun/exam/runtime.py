@@ -26,6 +26,7 @@ from zhishiyun.exam.record import (
     load_active,
 )
 from zhishiyun.exam.recover import recover_open_segments, tidy_record
+from zhishiyun.exam.retention import DEFAULT_RETENTION_DAYS, sweep
 from zhishiyun.exam.session import ExamSession, State
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -65,6 +66,8 @@ class ExamRuntime:
         self._started = False
         self._closed = False
         self.sessions: list[ExamSession] = []
+        #: ``local_retention_days`` of the server's ``/config`` (see :mod:`.retention`).
+        self.retention_days: float = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_settings(cls, settings: Settings, *, token_store: TokenStore | None = None,
@@ -100,6 +103,8 @@ class ExamRuntime:
             self.resume_uploads()
             self._started = True
         self.tidy_active()
+        self.retention_days = self._retention_from_config()
+        self.sweep_local()
 
     def resume_uploads(self) -> int:
         """Queue every segment a session directory holds but the queue does not."""
@@ -148,6 +153,24 @@ class ExamRuntime:
             clear_active(self.data_dir, record.session_id)
             return None
         return record
+
+    def _retention_from_config(self) -> float:
+        """``local_retention_days`` of ``/config`` (a number ≥ 0), else the current value."""
+        try:
+            value = self.client.raw("GET", "/config", auth=False).json().get(
+                "local_retention_days", self.retention_days)
+        except (ApiError, ValueError, AttributeError) as exc:
+            log.info("retention from /config not read (%s); %s day(s)", exc,
+                     self.retention_days)
+            return self.retention_days
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            log.warning("local_retention_days %r from /config ignored", value)
+            return self.retention_days
+        return float(value)
+
+    def sweep_local(self) -> list[str]:
+        """Delete local files of sessions the server has confirmed, after the retention."""
+        return [] if self._closed else sweep(self.queue, self.data_dir, self.retention_days)
 
     def tidy_active(self) -> bool:
         """Remove a record whose exam ended (plus grace) with nothing of it left to send."""

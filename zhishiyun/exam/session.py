@@ -416,7 +416,8 @@ class ExamSession:
         if online == self.online:
             return
         self.online = online
-        self.record_event("network_back" if online else "network_lost", {})
+        if not self.finish_reason:  # after the end it is no proctoring fact any more
+            self.record_event("network_back" if online else "network_lost", {})
         if online and self.worker is not None:
             self.worker.retry_now()
         self._emit("network", online)

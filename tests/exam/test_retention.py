@@ -1,0 +1,56 @@
+"""Local retention: files leave this computer only after the server confirmed them."""
+
+from __future__ import annotations
+
+import time
+
+from tests.exam.conftest import login, shape
+from tests.exam.helpers import wait_for
+from zhishiyun.capture.recovery import segment_files
+from zhishiyun.exam.retention import MARK_NAME, sweep
+from zhishiyun.exam.runtime import ExamRuntime
+from zhishiyun.exam.session import State
+
+DAY = 86400
+
+
+def test_confirmed_sessions_go_after_the_retention_unconfirmed_ones_never(
+        server_factory, devices, isolated_home):
+    server = server_factory()
+    written = shape(server, "written", start_in=0, duration_s=600)
+    interview = shape(server, "interview", start_in=0, duration_s=600)
+    client = login(server.url)
+    client.accept(written)
+    client.draw_lot(interview)
+    client.accept(interview)
+    data = isolated_home / "data"
+    runtime = ExamRuntime(client, data)
+    runtime.start()
+    try:
+        done = runtime.session({"id": written, "kind": "written"}, **devices)
+        done.enter()
+        wait_for(lambda: len(done.segment_items()) >= 2, 20, "closed segments")
+        done.finish("candidate_ended")
+        wait_for(lambda: done.state == State.DONE, 60, "every upload confirmed")
+
+        pending = runtime.session({"id": interview, "kind": "interview"}, **devices)
+        pending.enter()
+        wait_for(lambda: len(pending.segment_items()) >= 2, 20, "closed segments")
+        server.stop()  # its last segments are never confirmed
+        pending.finish("candidate_ended")
+        unconfirmed = [p for _t, _s, p in segment_files(pending.session_dir)]
+
+        now = time.time()
+        assert sweep(runtime.queue, data, 7, now) == []  # confirmed: the clock starts
+        assert (done.session_dir / MARK_NAME).exists()
+        assert sweep(runtime.queue, data, 7, now + 6 * DAY) == []
+        assert done.session_dir.is_dir()
+        assert sweep(runtime.queue, data, 7, now + 8 * DAY) == [done.session_id]
+        assert not done.session_dir.exists()
+
+        for days in (0, 7):  # whatever the clock and the setting say
+            assert sweep(runtime.queue, data, days, now + 1000 * DAY) == []
+        assert all(p.exists() for p in unconfirmed) and unconfirmed
+        assert not (pending.session_dir / MARK_NAME).exists()
+    finally:
+        runtime.close()

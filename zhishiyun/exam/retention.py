@@ -1,0 +1,68 @@
+"""Local retention: a finished session's files leave this computer once the server has them.
+
+When every segment file of a session directory is confirmed by the server (its upload
+item is done), nothing of the session is pending and it is not the running exam, the
+directory gets a ``confirmed`` mark with the time. ``local_retention_days`` (from the
+server's ``/config``; default 7, 0 = at once) after that mark, the directory is deleted and
+the session key forgotten. A segment the server has not confirmed is never deleted,
+whatever the clock says: the check is made again at every sweep, right before deleting.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from zhishiyun.capture.recovery import segment_files
+from zhishiyun.exam import session_keys
+from zhishiyun.exam.record import read_record
+from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
+
+log = logging.getLogger(__name__)
+DEFAULT_RETENTION_DAYS = 7
+MARK_NAME = "confirmed"
+
+
+def fully_confirmed(queue: UploadQueue, session_id: str, session_dir: Path) -> bool:
+    """True when the server confirmed every segment file here and nothing is left to send."""
+    items = queue.items(session_id)
+    if any(i.state not in (DONE, FAILED) for i in items):
+        return False
+    if any(i.state == FAILED for i in items if i.kind == "segment"):
+        return False
+    done = {Path(i.path).resolve() for i in items if i.kind == "segment" and i.state == DONE
+            and i.path}
+    files = [path.resolve() for _track, _seq, path in segment_files(session_dir)]
+    return bool(files) and all(path in done for path in files)
+
+
+def sweep(queue: UploadQueue, data_dir: Path, retention_days: float = DEFAULT_RETENTION_DAYS,
+          now: float | None = None) -> list[str]:
+    """Mark and delete confirmed sessions past their retention; the ids deleted."""
+    now = time.time() if now is None else now
+    active = read_record(data_dir)
+    deleted = []
+    for s in queue.sessions():
+        directory = Path(s["session_dir"]) if s["session_dir"] else None
+        if directory is None or not directory.is_dir():
+            continue
+        if active is not None and active.session_id == s["session_id"]:
+            continue  # the running (or interrupted) exam
+        if not fully_confirmed(queue, s["session_id"], directory):
+            continue
+        mark = directory / MARK_NAME
+        if not mark.exists():
+            mark.write_text(f"{now:.0f}\n", encoding="utf-8")
+        try:
+            confirmed_at = float(mark.read_text(encoding="utf-8").strip() or now)
+        except (OSError, ValueError):
+            confirmed_at = now
+        if now - confirmed_at >= retention_days * 86400:
+            shutil.rmtree(directory, ignore_errors=True)
+            session_keys.forget(s["session_id"])
+            deleted.append(s["session_id"])
+            log.info("session %s: the server has everything; local files deleted after "
+                     "%s day(s)", s["session_id"], retention_days)
+    return deleted
