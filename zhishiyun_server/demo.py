@@ -124,7 +124,7 @@ def seed(db: Session, config: ServerConfig) -> None:
         support_hours="每天 8:00–22:00 (Beijing time)", password_login=True, face_login=True,
         ntp_servers=["ntp.aliyun.com", "ntp.tencent.com", "cn.pool.ntp.org"],
         checks={}, recording={}))
-    integrity_settings.allow_stand_ins_for_demo(db)
+    integrity_settings.demo_defaults(db)
     zhang = Candidate(name=ZHANG_SAN[0], id_number=ZHANG_SAN[1], phone="13800138000",
                       email="zhangsan@example.com",
                       # A real face when scikit-image is installed (embedded at first face

@@ -124,8 +124,16 @@ def test_with_stand_ins_off_entering_is_refused_by_client_and_server(
     assert summary["devices"]["camera"] == "clip.mp4"
 
 
+def client_blocking(server) -> list[str]:
+    return login(server.url).config().model_extra["blocking_environment"]
+
+
 def test_a_blocked_environment_signal_refuses_entry_with_the_reason(server_factory):
     server = server_factory(demo=True)
+    assert client_blocking(server) == []  # the demo only reports the environment
+    assert admin(server, "integrity", "--blocking-environment",
+                 "virtual_camera,remote_session").returncode == 0  # the defaults elsewhere
+    assert client_blocking(server) == ["virtual_camera", "remote_session"]
     exam_id = shape(server, "written", start_in=0, duration_s=600)
     client = login(server.url)
     client.accept(exam_id)

@@ -65,14 +65,16 @@ def client_config(db: Session) -> dict[str, Any]:
     return {k: values[k] for k in IntegrityConfig.model_fields}
 
 
-def allow_stand_ins_for_demo(db: Session) -> None:
-    """The demo organisation lets a video file be the camera (tests and demos have none).
+def demo_defaults(db: Session) -> None:
+    """The demo organisation: stand-ins allowed, the environment reported but not blocking.
 
-    A database still below revision ``0008_integrity`` (an upgrade test seeding the old
-    schema) has no table for it yet; then nothing is written.
+    A demo runs on machines without a camera, in virtual machines and over SSH (tests, CI,
+    a first try); an organisation's own server keeps the defaults. A database still below
+    revision ``0008_integrity`` (an upgrade test seeding the old schema) has no table for
+    it yet; then nothing is written.
     """
     if inspect(db.get_bind()).has_table(IntegrityOverrides.__tablename__):
-        change(db, stand_in_devices=True)
+        change(db, stand_in_devices=True, blocking_environment=[])
 
 
 def change(db: Session, exam_id: int | None = None, **values: Any) -> dict[str, Any]:
