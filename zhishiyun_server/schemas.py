@@ -281,6 +281,8 @@ class FinishReply(BaseModel):
     session_id: str
     finished_at: datetime
     reason: str
+    #: ``XXXX-XXXX`` of the answers the server holds now (zhishiyun_formats.receipt).
+    answers_receipt: str = ""
 
 
 class MessageInfo(BaseModel):

@@ -85,7 +85,7 @@ def test_written_exam_and_finishing_fit_laptop_screens(server_factory, runtime_f
 
     def exam():
         return {**bottom_and_side(window), "submit": window.submit_button,
-                "end": window.end_button, "refresh": window.paper_view.refresh_button,
+                "refresh": window.paper_view.refresh_button,
                 "firstAnswer": first, "tab": window.paper_view.tabs.button(0),
                 "paper": window.paper_view.stack}
 
@@ -120,17 +120,19 @@ def test_interview_with_the_phone_panel_fits_laptop_screens(server_factory, runt
     window = exam_window(session, qtbot)
     attach_to_exam_window(window)
     window.start()
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.confirm, timeout=20000)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.confirm,
+                    timeout=30000)
     qtbot.waitUntil(lambda: bool(window.side_panels)
                     and window.side_panels[0].bind_code is not None, timeout=20000)
     panel = window.side_panels[0]
     confirm = window.confirm
 
     def with_panel(**more):
-        return {**bottom_and_side(window), "end": window.end_button, "qr": panel.qr,
+        return {**bottom_and_side(window), "qr": panel.qr,
                 "code": panel.code, "how": panel.how, "phoneState": panel.state_tag,
                 "newCode": panel.new_code, **more}
 
+    assert not window.end_button.isVisible(), "no 结束考试 before the start"
     try:
         each_size(window, lambda: with_panel(camera=confirm.camera_box, mic=confirm.mic_box,
                                              confirmPreview=confirm.preview,
@@ -140,6 +142,7 @@ def test_interview_with_the_phone_panel_fits_laptop_screens(server_factory, runt
         qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=10000)
         each_size(window, lambda: with_panel(countdown2=window.waiting.countdown),
                   together=(panel.qr, panel.code))
+        assert not window.end_button.isVisible()
     finally:
         panel.stop()
         window._leave("home")

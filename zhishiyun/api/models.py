@@ -269,6 +269,8 @@ class FinishResult(Reply):
     session_id: str
     finished_at: datetime
     reason: str
+    #: The answers the server holds, as ``zhishiyun_formats.receipt`` codes them.
+    answers_receipt: str = ""
 
 
 class Message(Reply):

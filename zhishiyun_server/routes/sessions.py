@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from zhishiyun_formats.receipt import answers_receipt
 from zhishiyun_server import clock
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
@@ -246,5 +247,8 @@ def finish(session_id: str, body: FinishIn, candidate: Candidate = Depends(curre
     evidence.record_track_ends(db, session_id, body.last_seq)
     db.commit()
     db.refresh(session)
+    held = {a.question_id: a.content for a in
+            db.scalars(select(Answer).where(Answer.session_id == session_id))}
     return FinishReply(session_id=session_id, finished_at=session.finished_at,
-                       reason=session.finish_reason or body.reason)
+                       reason=session.finish_reason or body.reason,
+                       answers_receipt=answers_receipt(held))

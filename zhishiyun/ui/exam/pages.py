@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 ECHO_SECONDS = 3
 
 
+def track_text(track: str, seq: int) -> str:
+    """屏幕录像 第 1 段: a recording segment as people name it (``seq`` counts from 0)."""
+    name = {"screen": _("Screen recording"), "camera": _("Camera recording"),
+            "phone": _("Phone recording")}.get(track, track)
+    return _("{track} part {n}").format(track=name, n=seq + 1)
+
+
 def clock_text(seconds: float) -> str:
     """``HH:MM:SS`` for a countdown (never negative)."""
     seconds = max(0, int(seconds + 0.999))
@@ -191,6 +198,9 @@ class FinishingWidget(QWidget):
                                "connected until everything is uploaded."), "muted", wrap=True,
                              name="finishSummary")
         outer.addWidget(self.summary)
+        self.receipt = label("", "subtitle", wrap=True, selectable=True, name="answerReceipt")
+        self.receipt.hide()
+        outer.addWidget(self.receipt)
         self.total = QProgressBar()
         self.total.setObjectName("uploadTotal")
         self.total.setRange(0, 1000)
@@ -210,6 +220,24 @@ class FinishingWidget(QWidget):
         outer.addLayout(row)
         self.done = False
 
+    def show_receipt(self, submitted_at: str, code: str, server_code: str | None) -> None:
+        """答卷已提交: when, the receipt code, and whether the server holds the same answers.
+
+        ``server_code`` is None while the server's code is not known yet.
+        """
+        self.title.setText(_("Answers submitted"))
+        text = _("Submitted at {time} · receipt code {code}").format(time=submitted_at,
+                                                                      code=code)
+        if server_code is None:
+            text += "\n" + _("The server confirms the code once your answers have arrived.")
+        elif server_code == code:
+            text += "\n" + _("The server holds exactly these answers (the same code).")
+        else:
+            text += "\n" + _("The server shows {code} for now: answers are still being "
+                              "sent.").format(code=server_code)
+        self.receipt.setText(text)
+        self.receipt.show()
+
     def update_uploads(self, items: list[Any], totals: dict[str, int], done: bool,
                        online: bool) -> None:
         """Refresh the list from the queue's segment rows and the session totals."""
@@ -220,8 +248,8 @@ class FinishingWidget(QWidget):
                      "failed": _("upload failed"), "pending": _("waiting")}.get(
                 item.state, item.state)
             percent = 100 * item.bytes_done // item.size if item.size else 0
-            lines.append(f"{item.track}/{item.seq:04d}  {item.size / 1e6:6.2f} MB  "
-                         f"{percent:3d}%  {state}")
+            lines.append(f"{track_text(item.track, item.seq)}  {item.size / 1e6:.2f} MB  "
+                         f"{percent}%  {state}")
         if [self.items.item(i).text() for i in range(self.items.count())] != lines:
             self.items.clear()
             self.items.addItems(lines)

@@ -14,7 +14,9 @@ camera) plug into the declared side-panel slot under the countdown (:meth:`add_s
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from zhishiyun.exam.problems import describe, stuck_reason
@@ -45,9 +47,12 @@ from zhishiyun.ui.qt import (
 )
 from zhishiyun.ui.tasks import on_main, run_quick, run_task, serial_pool
 from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
+from zhishiyun_formats.receipt import answers_receipt
 
 log = logging.getLogger(__name__)
 TICK_MS = 250
+#: How often the server's answer receipt is asked for again when it could not be read.
+RECEIPT_RETRY_S = 10.0
 #: Below this height (logical pixels) the side column shrinks its picture and QR code.
 COMPACT_HEIGHT = 700
 
@@ -212,9 +217,10 @@ class ExamWindow(ProctoringMixin, QWidget):
         box.addStretch(1)
         self.submit_button = button(_("Submit answers"), "primary", name="submitButton")
         self.submit_button.clicked.connect(self._on_submit)
-        self.submit_button.setVisible(self.session.kind == "written")
+        self.submit_button.hide()  # shown once the exam has started (_show_state)
         self.end_button = button(_("End exam"), "danger", name="endButton")
         self.end_button.clicked.connect(self._on_end)
+        self.end_button.hide()
         self.full_button = button(_("Back to full screen"), name="fullScreenButton")
         self.full_button.clicked.connect(self.go_full_screen)
         self.full_button.hide()
@@ -287,10 +293,20 @@ class ExamWindow(ProctoringMixin, QWidget):
             self._on_integrity_banner(*value)
 
     def _show_state(self, state: State) -> None:
-        in_exam = state in EXAM_STATES
-        self.end_button.setVisible(in_exam)
-        self.submit_button.setVisible(in_exam and self.session.kind == "written")
-        self.submit_button.setEnabled(state == State.IN_PROGRESS)
+        # One way to hand in, and only once the exam has started: 交卷 for written exams,
+        # 结束考试 for interviews.
+        started = state == State.IN_PROGRESS
+        written = self.session.kind == "written"
+        self.end_button.setVisible(started and not written)
+        self.submit_button.setVisible(started and written)
+        self.submit_button.setEnabled(started)
+        ended = state in (State.FINISHING, State.DONE)
+        self.home_button.setVisible(not ended)  # the finishing page has its own 返回主页
+        for panel in self.side_panels if ended else ():  # no phone binding after the end
+            panel.hide()
+            stop = getattr(panel, "stop", None)
+            if stop is not None:
+                stop()
         self.phase.setText({
             State.DEVICE_CONFIRM: _("Until the start"), State.WAITING: _("Until the start"),
             State.IN_PROGRESS: _("Time left"), State.FINISHING: _("Uploading"),
@@ -314,6 +330,8 @@ class ExamWindow(ProctoringMixin, QWidget):
             self.banners.clear_all()
             if self.session.finish_reason == "time_up":
                 self.finishing.title.setText(_("Time is up: the exam has ended"))
+            if written:
+                self._show_receipt(state == State.DONE)
             self._update_finishing()
 
     # --- papers and answers -------------------------------------------------------------
@@ -358,9 +376,33 @@ class ExamWindow(ProctoringMixin, QWidget):
         text = (_("Questions without an answer: {list}.").format(list=", ".join(missing))
                 if missing else _("Every question has an answer."))
         if self.ask(self, _("Submit answers"), text + "\n" + _(
-                "After submitting, the exam ends and you cannot change your answers. "
-                "Submit now?")):
+                "Your answers will be submitted to the organiser and the exam ends; you "
+                "cannot change them afterwards. Submit now?")):
+            self._submitted_at = datetime.now().strftime("%H:%M:%S")
             self._finish("candidate_ended")
+
+    def _show_receipt(self, uploaded: bool) -> None:
+        """答卷已提交 with the receipt code; once uploaded, the server's code for comparison."""
+        code = answers_receipt(self.session.answers())
+        at = getattr(self, "_submitted_at", "") or datetime.now().strftime("%H:%M:%S")
+        self._submitted_at = at
+        self.finishing.show_receipt(at, code, getattr(self, "_server_receipt", None))
+        now = time.monotonic()
+        if not uploaded or now - getattr(self, "_receipt_asked", -60.0) < RECEIPT_RETRY_S:
+            return
+        self._receipt_asked = now
+        session = self.session
+
+        def server_code() -> str:
+            return session.client.finish(session.session_id, session.finish_reason
+                                         ).answers_receipt
+
+        def got(reply: Any, error: BaseException | None) -> None:
+            if error is None and reply:
+                self._server_receipt = reply
+                self.finishing.show_receipt(at, code, reply)
+
+        run_quick(server_code, got)
 
     def _on_end(self) -> None:
         self.answers.save_now()
@@ -416,6 +458,9 @@ class ExamWindow(ProctoringMixin, QWidget):
         elif state in (State.FINISHING, State.DONE):
             self.countdown.setText(clock_text(0))
             self._update_finishing()
+            if state == State.DONE and session.kind == "written" and \
+                    getattr(self, "_server_receipt", None) is None:
+                self._show_receipt(True)
         recorder = getattr(session, "recorder", None)
         if recorder is not None and recorder.running and not session.finish_reason:
             frame = recorder.latest_frame("camera")
