@@ -53,6 +53,7 @@ def test_entry_with_no_face_and_with_another_person_are_reported(server, exam):
 
     summary = report(server, session_id)
     assert [c["result"] for c in summary["identity_checks"]] == ["no_face", "mismatch", "match"]
+    assert summary["identity_overdue"] is False  # the next random check is not due yet
     assert {c["moment"] for c in summary["identity_checks"]} == {"entry"}
     severe = [e for e in summary["events"]["severe"] if e["kind"] == "identity_check"]
     assert [e["details"]["result"] for e in severe] == ["mismatch"]
@@ -94,3 +95,22 @@ def test_random_checks_come_when_the_server_asks_and_a_stranger_is_severe(server
     assert random_checks[-2:] == ["mismatch", "no_face"]
     assert any(e["kind"] == "identity_check" and e["details"]["result"] == "mismatch"
                for e in summary["events"]["severe"])
+
+
+def test_a_check_asked_for_and_never_answered_is_overdue_then_no_frame(server, exam):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.exam.conftest import server_db
+    from zhishiyun_server.integrity.models import SessionIntegrity
+
+    client, exam_id = exam
+    session_id = client.enter(exam_id).session_id
+    with server_db(server)() as db:  # the server asked ten minutes ago; nobody answered
+        row = db.get(SessionIntegrity, session_id)
+        row.identity_due_at = datetime.now(timezone.utc) - timedelta(minutes=10)
+        db.commit()
+    assert report(server, session_id)["identity_overdue"] is True
+    assert client.identity_wanted(session_id) is False  # too late now: noted, rescheduled
+    summary = report(server, session_id)
+    assert [c["result"] for c in summary["identity_checks"]] == ["no_frame"]
+    assert summary["identity_overdue"] is False

@@ -44,6 +44,16 @@ def _event(event: Event) -> dict[str, Any]:
             "details": dict(event.details or {})}
 
 
+def _overdue(facts: SessionIntegrity | None, session: ExamSession) -> bool:
+    """A check the server asked for was never answered (a client that stopped polling)."""
+    from zhishiyun_server.integrity.identity import ANSWER_WITHIN_S
+
+    if facts is None or facts.identity_due_at is None:
+        return False
+    end = session.finished_at or clock.now()
+    return (end - facts.identity_due_at).total_seconds() > ANSWER_WITHIN_S
+
+
 def session_report(db: Session, session_id: str) -> dict[str, Any]:
     """The integrity summary of ``session_id``.
 
@@ -86,6 +96,7 @@ def session_report(db: Session, session_id: str) -> dict[str, Any]:
             "events": [_event(e) for e in events if e.kind in ENVIRONMENT_KINDS],
         },
         "identity_checks": identity,
+        "identity_overdue": _overdue(facts, session),
         "identity_summary": dict(Counter(i["result"] for i in identity)),
         "prohibited_programs": sorted({str(e.details.get("name")) for e in events
                                        if e.kind.startswith("prohibited_program")
@@ -128,6 +139,8 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"identity {check['at']} ({check['moment']}): {check['result']}")
     else:
         lines.append("identity checks: none")
+    if report["identity_overdue"]:
+        lines.append("identity: a check the server asked for was never answered")
     if report["prohibited_programs"]:
         lines.append("prohibited programs: " + ", ".join(report["prohibited_programs"]))
     counts = report["events"]["by_severity"]
