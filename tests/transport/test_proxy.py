@@ -91,3 +91,21 @@ def test_https_through_the_proxy_with_the_organisations_ca(tls_server, tmp_path)
         process.terminate()
         process.wait(10)
     assert proxy.saw("CONNECT", f"127.0.0.1:{port}")
+
+
+def test_the_setting_wins_over_the_environment_which_applies_without_it(demo_server, tinyproxy,
+                                                                         monkeypatch):
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    configured = ServerClient.from_settings(
+        load_settings({"server_url": demo_server.url, "proxy": tinyproxy.url}),
+        token_store=MemoryTokenStore())
+    assert configured.health().status == "ok"
+
+    monkeypatch.setenv("HTTP_PROXY", tinyproxy.url)  # no setting: the environment's proxy
+    before = len([line for line in tinyproxy.lines() if "/api/v1/config" in line])
+    plain = ServerClient.from_settings(load_settings({"server_url": demo_server.url}),
+                                       token_store=MemoryTokenStore())
+    assert plain.config().org_name
+    assert len([line for line in tinyproxy.lines() if "/api/v1/config" in line]) > before
