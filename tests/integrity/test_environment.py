@@ -141,3 +141,21 @@ def test_this_linux_machine_for_real():
     assert ("remote_session" in env.kinds()) == current().remote_session().remote
     assert next(s for s in env.signals if s.kind == "monitors").data["count"] == len(
         env.monitors)
+
+
+def test_screen_scaling_from_each_platforms_answers():
+    from zhishiyun.exam.environment import screen_scale
+
+    assert screen_scale("linux", environ={"GDK_SCALE": "2"}, xrdb=lambda: None) == 2.0
+    assert screen_scale("linux", environ={}, xrdb=lambda: "Xft.dpi:\t144\nXft.hinting:\t1\n") \
+        == 1.5
+    assert screen_scale("linux", environ={}, xrdb=lambda: "Xcursor.size:\t24\n") == 1.0
+    assert screen_scale("linux", environ={}, xrdb=lambda: None) is None  # no X resources
+    assert screen_scale("win32", windows_dpi=lambda: 120) == 1.25
+    assert screen_scale("darwin") is None
+    env = EnvironmentProbe(IntegritySettings(), platform=AnsweringPlatform(),
+                           cameras=lambda: [], microphones=lambda: [MIC],
+                           screens=lambda: [screen(1, 2560, 1600)],
+                           scale=lambda: 1.25).snapshot(0, None)
+    assert env.monitors[0]["scale"] == 1.25
+    assert next(s for s in env.signals if s.kind == "screen").data["scale"] == 1.25

@@ -15,6 +15,7 @@ lists every signal.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -124,6 +125,61 @@ class Environment:
         return found
 
 
+def screen_scale(platform_name: str = sys.platform, *,
+                 environ: Mapping[str, str] | None = None,
+                 xrdb: Callable[[], str | None] | None = None,
+                 windows_dpi: Callable[[], int | None] | None = None) -> float | None:
+    """The desktop's scaling factor (1.0 = 96 dpi), or None where it cannot be read.
+
+    Linux: ``GDK_SCALE`` / ``QT_SCALE_FACTOR``, else ``Xft.dpi`` from ``xrdb -query``;
+    Windows: ``GetDpiForSystem``; macOS: not read (the backing scale needs AppKit).
+    """
+    environ = os.environ if environ is None else environ
+    if platform_name.startswith("linux"):
+        for var in ("GDK_SCALE", "QT_SCALE_FACTOR"):
+            try:
+                value = float(environ.get(var, ""))
+            except ValueError:
+                continue
+            if value > 0:
+                return value
+        text = (xrdb or _xrdb_query)() or ""
+        for line in text.splitlines():
+            key, _sep, value = line.partition(":")
+            if key.strip() == "Xft.dpi":
+                try:
+                    return round(float(value) / 96.0, 2)
+                except ValueError:
+                    return None
+        return 1.0 if text else None
+    if platform_name == "win32":
+        dpi = (windows_dpi or _windows_dpi)()
+        return round(dpi / 96.0, 2) if dpi else None
+    return None
+
+
+def _xrdb_query() -> str | None:
+    import shutil
+    import subprocess
+
+    if not shutil.which("xrdb") or not os.environ.get("DISPLAY"):
+        return None
+    try:
+        return subprocess.run(["xrdb", "-query"], capture_output=True, text=True,
+                              timeout=3, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _windows_dpi() -> int | None:  # pragma: no cover - Windows only
+    import ctypes
+
+    try:
+        return int(ctypes.windll.user32.GetDpiForSystem())
+    except (AttributeError, OSError):
+        return None
+
+
 def integrity_from_config(config: Any) -> IntegritySettings:
     """The organisation's settings from a ``ServerClient.config()`` reply (or a mapping)."""
     extra = config if isinstance(config, Mapping) else (getattr(config, "model_extra", None)
@@ -148,12 +204,14 @@ class EnvironmentProbe:
         cameras / microphones / screens: functions listing the devices (defaults: the
             capture package's); tests pass their own.
         max_displays: monitors allowed (more is ``several_monitors``).
+        scale: reads the desktop scaling (default :func:`screen_scale`).
     """
 
     def __init__(self, integrity: IntegritySettings | None = None, *, platform: Any = None,
                  cameras: Callable[[], list] | None = None,
                  microphones: Callable[[], list] | None = None,
-                 screens: Callable[[], list] | None = None, max_displays: int = 1) -> None:
+                 screens: Callable[[], list] | None = None, max_displays: int = 1,
+                 scale: Callable[[], float | None] | None = None) -> None:
         from zhishiyun.capture import devices
 
         self.integrity = integrity or IntegritySettings()
@@ -163,6 +221,7 @@ class EnvironmentProbe:
         self._microphones = microphones or devices.list_microphones
         self._screens = screens or devices.list_screens
         self.max_displays = max_displays
+        self._scale = scale or screen_scale
 
     @property
     def platform(self) -> Any:
@@ -218,7 +277,9 @@ class EnvironmentProbe:
             signals.append(Signal("several_monitors", SIGNAL_SEVERITY["several_monitors"],
                                   _("{count} monitors are connected").format(
                                       count=len(monitors)), {"count": len(monitors)}))
+        scale = _safe(self._scale, None)
         for screen in monitors:
+            screen["scale"] = scale
             signals.append(Signal("screen", "info", f"{screen['width']}×{screen['height']}",
                                   dict(screen)))
         return Environment(devices=devices, stand_ins=stand_ins, signals=signals,
