@@ -49,7 +49,7 @@ PROFILE_RATE = 100
 
 GRAB_ONLY = """
 import sys, time
-from zhishiyun.capture.sources import ScreenSource
+from zhishiyun.capture.screen import ScreenSource
 from zhishiyun.capture.devices import primary_screen_index, list_screens
 seconds, fps = float(sys.argv[1]), float(sys.argv[2])
 source = ScreenSource(primary_screen_index(list_screens()), fps, True)

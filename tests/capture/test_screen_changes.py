@@ -7,8 +7,21 @@ import subprocess
 import time
 
 from tests.conftest import require
-from zhishiyun.capture.devices import list_screens, primary_screen_index
-from zhishiyun.capture.sources import COMPARE_STRIDE, ScreenSource
+from zhishiyun.capture.devices import list_screens, mss_instance, primary_screen_index
+from zhishiyun.capture.screen import COMPARE_STRIDE, ScreenSource
+
+
+def _strip_moves(timeout: float) -> bool:
+    """True once the strip's rows differ between two grabs 0.3 s apart."""
+    deadline = time.monotonic() + timeout
+    with mss_instance() as screens:
+        region = {"left": 200, "top": 297, "width": 320, "height": 4}
+        while time.monotonic() < deadline:
+            first = bytes(screens.grab(region).raw)
+            time.sleep(0.3)
+            if bytes(screens.grab(region).raw) != first:
+                return True
+    return False
 
 
 def test_a_changing_strip_four_rows_tall_is_recorded(display):
@@ -18,11 +31,11 @@ def test_a_changing_strip_four_rows_tall_is_recorded(display):
     # (0, 8, 16, ...) would never see it change
     strip = subprocess.Popen(
         ["ffplay", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=320x4:rate=10", "-an", "-noborder", "-left", "200", "-top", "297",
-         "-x", "320", "-y", "4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "testsrc2=size=320x240:rate=10", "-vf", "crop=320:4:0:100", "-an", "-noborder",
+         "-left", "200", "-top", "297"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     source = ScreenSource(primary_screen_index(list_screens()), fps=10.0)
     try:
-        time.sleep(1.5)  # the window is mapped
+        assert _strip_moves(timeout=15.0), "the test strip never appeared on the display"
         source.open()
         source.start()
         time.sleep(3.0)

@@ -1,7 +1,8 @@
 """Capture sources: one class per device, each with its own thread and a bounded queue.
 
 Every item a source queues is ``(t, payload)`` with ``t`` from :func:`clock` (the one
-monotonic clock of the recorder). When a queue is full the item is dropped and counted;
+monotonic clock of the recorder; the screen source is in :mod:`~zhishiyun.capture.screen`).
+When a queue is full the item is dropped and counted;
 the queue sizes encode the drop order: the screen queue is the smallest (dropped first),
 the camera queue holds about a second, and the audio queue is large enough that audio is
 never dropped in practice (a drop would be counted).
@@ -24,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from zhishiyun.capture.camera_open import CameraSpec, cv2, open_capture
-from zhishiyun.capture.encoder import to_yuv420p
 from zhishiyun.capture.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 #: The one clock every timestamp comes from.
 clock = time.monotonic
 
-SCREEN_QUEUE = 2
-COMPARE_STRIDE = 8
 CAMERA_QUEUE_SECONDS = 1.0
 AUDIO_QUEUE_CHUNKS = 3000  # ~60 s of 20 ms callbacks
 RETRY_SECONDS = 3.0
@@ -121,84 +119,6 @@ class Source:
 
     def _run(self) -> None:
         raise NotImplementedError
-
-
-class ScreenSource(Source):
-    """A monitor via mss at ``fps``; frames identical to the previous one are skipped.
-
-    Options: ``monitor`` (mss number, 1 = first), ``fps`` (5), ``drop_duplicates`` (True),
-    ``encoder_size`` (None).
-    Items: ``(t, ndarray H×W×4 BGRA)``; with ``encoder_size`` each new picture is converted
-    right after the comparison into a ``yuv420p`` :class:`av.VideoFrame` of that size, so
-    the queue holds 3 MB frames instead of 8 MB screenshots (1080p) and nothing is
-    converted twice.
-
-    Change detection compares every ``COMPARE_STRIDE``-th pixel row with the last frame
-    queued, starting one row further down on each grab: an eighth of a full comparison,
-    and still every row is looked at within ``COMPARE_STRIDE`` grabs. Anything at least
-    that many rows tall (a line of text, a window, a dialog) is noticed at once; a change
-    confined to fewer rows within ``COMPARE_STRIDE`` grabs (1.6 s at 5 fps).
-    """
-
-    name = "screen"
-
-    def __init__(self, monitor: int = 1, fps: float = 5.0, drop_duplicates: bool = True,
-                 on_event: EventSink | None = None, *,
-                 encoder_size: tuple[int, int] | None = None) -> None:
-        super().__init__(SCREEN_QUEUE, on_event)
-        self.monitor, self.fps, self.drop_duplicates = monitor, fps, drop_duplicates
-        self.encoder_size = encoder_size
-        self.size = (0, 0)
-
-    def open(self) -> None:
-        """Check the monitor exists and learn its size (raises DeviceError)."""
-        from zhishiyun.capture.devices import mss_instance
-
-        with mss_instance() as grabber:
-            monitors = grabber.monitors
-            if not 0 < self.monitor < len(monitors):
-                raise DeviceError(f"screen {self.monitor} does not exist "
-                                  f"({len(monitors) - 1} found)", code="display_unavailable")
-            mon = monitors[self.monitor]
-            self.size = (int(mon["width"]), int(mon["height"]))
-
-    def _run(self) -> None:
-        from zhishiyun.capture.devices import mss_instance
-
-        interval = 1.0 / self.fps
-        previous: np.ndarray | None = None
-        phase = 0
-        with mss_instance() as grabber:
-            region = grabber.monitors[self.monitor]
-            next_due = clock()
-            while not self._stop.is_set():
-                t = clock()
-                try:
-                    shot = grabber.grab(region)
-                except Exception as exc:  # noqa: BLE001 - mss raises its own and OSError
-                    self._set_lost(True, str(exc))
-                    self._stop.wait(RETRY_SECONDS)
-                    continue
-                self._set_lost(False)
-                # mss hands out a new buffer per grab: it is wrapped, never copied
-                image = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
-                if (self.drop_duplicates and previous is not None
-                        and previous.shape == image.shape
-                        and np.array_equal(previous[phase::COMPARE_STRIDE],
-                                           image[phase::COMPARE_STRIDE])):
-                    self.counters.captured += 1
-                    self.counters.duplicates += 1
-                else:
-                    previous = image
-                    self._offer(t, image if self.encoder_size is None
-                                else to_yuv420p(image, "bgra", *self.encoder_size))
-                phase = (phase + 1) % COMPARE_STRIDE
-                next_due += interval
-                delay = next_due - clock()
-                if delay < -interval:  # fell behind: skip ahead instead of bursting
-                    next_due = clock()
-                    delay = 0
-                self._stop.wait(max(0.0, delay))
 
 
 class CameraSource(Source):
