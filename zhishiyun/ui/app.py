@@ -239,4 +239,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return int(app.exec())
     finally:
+        desk.close()
         services.runtime.close()

@@ -160,9 +160,10 @@ class ExamDesk:
         run_task(check, checked)
 
     def close(self) -> None:
-        """Stop every exam window's timer (the runtime closes with the app)."""
+        """Close every exam window for good (the app quits; the runtime closes after)."""
         for exam_window in self.windows.values():
-            exam_window.timer.stop()
+            exam_window.dispose()
+        self.windows.clear()
 
 
 def _support(config: Any) -> dict:

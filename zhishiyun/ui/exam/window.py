@@ -528,6 +528,17 @@ class ExamWindow(ProctoringMixin, QWidget):
         else:
             self._on_leave_requested()
 
+    def dispose(self) -> None:
+        """Close for good when the app quits (no question; session listeners removed)."""
+        self.timer.stop()
+        for panel in self.side_panels:
+            stop = getattr(panel, "stop", None)
+            if stop is not None:
+                stop()
+        self._leaving = True
+        self.close()
+        self.deleteLater()
+
     def _leave(self, how: str) -> None:
         self.timer.stop()
         self._leaving = True
