@@ -142,3 +142,42 @@ def test_the_last_seq_of_each_track_comes_from_the_manifest(tmp_path):
                              "duration_ms": 2000, "bytes": 1, "sha256": "0" * 64})
     assert manifest_last_seqs(tmp_path) == {"screen": 2, "camera": 1}
     assert manifest_last_seqs(tmp_path / "nothing") == {}
+
+
+def test_a_device_switch_and_a_second_monitor_during_the_exam_are_reported():
+    from zhishiyun.capture.devices import Camera, Microphone, Screen
+    from zhishiyun.exam.environment import EnvironmentProbe
+
+    class Platform:
+        def virtual_machine(self):
+            from zhishiyun.platform.base import VmReport
+            return VmReport(virtual=False)
+
+        def remote_session(self):
+            from zhishiyun.platform.base import RemoteSessionReport
+            return RemoteSessionReport(remote=False)
+
+    screens = [Screen(index=1, name="A", left=0, top=0, width=1920, height=1080,
+                      is_primary=True)]
+    mic = Microphone(index=0, name="Headset", host_api="ALSA", channels=1,
+                     default_samplerate=48000.0, is_default=True)
+    probe = EnvironmentProbe(IntegritySettings(), platform=Platform(), scale=lambda: 1.0,
+                             cameras=lambda: [Camera(0, "Webcam"), Camera(1, "USB Camera")],
+                             microphones=lambda: [mic], screens=lambda: list(screens))
+    current = {"camera": 0}
+    seen = Recorder()
+    watchers = ExamWatchers(record_event=seen.event, banner=seen.banner, probe=probe,
+                            baseline=probe.snapshot(0, None),
+                            devices=lambda: (current["camera"], None))
+    watchers.check_environment()
+    assert seen.events == []
+    current["camera"] = 1
+    screens.append(Screen(index=2, name="B", left=1920, top=0, width=1920, height=1080))
+    watchers.check_environment()
+    changed = {d["kind"]: d for k, d in seen.events if k == "environment_changed"}
+    assert changed["device_switched"]["data"]["after"] == "USB Camera"
+    assert changed["monitors_changed"]["severity"] == "severe"
+    assert seen.banners[-1][0] == "monitors" and "Unplug" in seen.banners[-1][1]
+    screens.pop()
+    watchers.check_environment()
+    assert seen.banners[-1] == ("monitors", None)

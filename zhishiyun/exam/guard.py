@@ -119,8 +119,9 @@ class SessionGuard:
             record_event=self.session.record_event,
             banner=lambda key, text: self.session._emit("banner", (key, text)),
             integrity=self.integrity, prohibited=self.thresholds.prohibited_processes,
-            probe=self._probe, baseline=self.environment, camera=self.session.camera,
-            microphone=self.session.microphone, platform=self.platform,
+            probe=self._probe, baseline=self.environment,
+            devices=lambda: (self.session.camera, self.session.microphone),
+            platform=self.platform,
             identity=self._identity, **self.watcher_options)
         self.watchers.start()
 

@@ -69,6 +69,8 @@ class ExamWatchers:
         probe: looks at the environment; None skips environment watching.
         baseline: the environment at entry (changes are reported against it).
         camera / microphone: what the session records from (for the probe).
+        devices: ``() -> (camera, microphone)`` read at each look instead (the session's
+            current devices, which device confirmation may switch).
         platform: keep-awake and battery (None: no keep-awake, no battery watch).
         identity: ``() -> None`` asking the server whether it wants a frame now, and
             sending one when it does (None: no identity checks).
@@ -81,7 +83,8 @@ class ExamWatchers:
                  prohibited: tuple[str, ...] = (),
                  probe: EnvironmentProbe | None = None, baseline: Environment | None = None,
                  camera: int | str | None = None, microphone: str | None = None,
-                 platform: Any = None, identity: Callable[[], None] | None = None,
+                 devices: Callable[[], tuple[Any, Any]] | None = None, platform: Any = None,
+                 identity: Callable[[], None] | None = None,
                  process_interval_s: float = 3.0, environment_interval_s: float = 10.0,
                  identity_interval_s: float = 20.0,
                  now: Callable[[], float] = time.monotonic) -> None:
@@ -89,7 +92,7 @@ class ExamWatchers:
         self.integrity = integrity or IntegritySettings()
         self.prohibited = tuple(prohibited)
         self.probe, self.baseline = probe, baseline
-        self.camera, self.microphone = camera, microphone
+        self.devices = devices or (lambda: (camera, microphone))
         self.platform, self.identity = platform, identity
         self.intervals = {"processes": process_interval_s,
                           "environment": environment_interval_s,
@@ -191,7 +194,7 @@ class ExamWatchers:
     def check_environment(self) -> None:
         """What changed in the environment, and the battery."""
         if self.probe is not None:
-            newer = self.probe.snapshot(self.camera, self.microphone)
+            newer = self.probe.snapshot(*self.devices())
             if self.baseline is not None:
                 for signal in self.baseline.changes(newer):
                     self.record_event("environment_changed", {
