@@ -465,6 +465,19 @@ class ServerClient:
         return self._json("GET", f"/sessions/{_seg(session_id)}/bindings/status",
                           idempotent=True, timeout=timeout)
 
+    # --- 求助 (help requests of a session) ---------------------------------------------
+
+    def send_help(self, session_id: str, text: str) -> dict[str, Any]:
+        """``POST /sessions/{sid}/help``: a help request to the organisation."""
+        return self._json("POST", f"/sessions/{_seg(session_id)}/help", json={"text": text})
+
+    def help_requests(self, session_id: str) -> list[dict[str, Any]]:
+        """``GET /sessions/{sid}/help``: this session's requests with the staff's replies."""
+        data = self._json("GET", f"/sessions/{_seg(session_id)}/help", idempotent=True)
+        requests = data.get("requests", [])
+        return [r for r in requests if isinstance(r, dict)] if isinstance(requests, list) \
+            else []
+
     # --- messages ---------------------------------------------------------------------
 
     def messages(self) -> m.MessageList:

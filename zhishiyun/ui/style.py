@@ -88,6 +88,8 @@ QWidget#sidebar QPushButton {{
 }}
 QWidget#sidebar QPushButton:hover {{ background: #1c3360; color: white; }}
 QWidget#sidebar QPushButton:checked {{ background: {PRIMARY}; color: white; }}
+QPushButton[paperTab="true"]:checked {{ background: {PRIMARY}; color: white;
+    border-color: {PRIMARY}; font-weight: 600; }}
 QWidget#sidebar QPushButton:focus {{ outline: none; border: 1px solid #5f8dff; }}
 QWidget#header {{ background: white; border-bottom: 1px solid {BORDER}; }}
 QToolButton#nameMenu {{

@@ -61,6 +61,7 @@ class AnswerPanelWidget(QWidget):
             box = QPlainTextEdit()
             box.setObjectName(f"answer_{qid}")
             box.setPlaceholderText(_("Type your answer to question {n} here").format(n=qid))
+            box.setAccessibleName(_("Question {n}").format(n=qid))
             box.setMinimumHeight(110)
             box.setPlainText(saved.get(qid, ""))
             box.textChanged.connect(lambda q=qid: self._changed(q))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from zhishiyun.i18n import _
@@ -133,6 +134,9 @@ class PaperViewWidget(QWidget):
         for widget in (self.zoom_out, self.zoom_label, self.zoom_in, self.refresh_button):
             tools.addWidget(widget)
         layout.addLayout(tools)
+        self.refresh_note = label("", "muted", wrap=True, name="refreshNote")
+        self.refresh_note.hide()
+        layout.addWidget(self.refresh_note)
         self.stack = QStackedWidget()
         self.message = label("", "muted", wrap=True, name="paperMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -154,13 +158,35 @@ class PaperViewWidget(QWidget):
         self.stack.setCurrentWidget(self.message)
 
     def set_papers(self, papers: list[LoadedPaper]) -> None:
-        """Show these papers (the first one at once)."""
+        """Show these papers (the first one at once; after 刷新试卷 the one shown before).
+
+        After a refresh, :attr:`refresh_note` says what changed.
+        """
+        before = {p.title: p.data for p in self.papers}
+        keep = self.current if self.papers else 0
+        if self.papers:
+            added = sum(1 for p in papers if p.title not in before)
+            changed = sum(1 for p in papers if p.title in before and before[p.title] != p.data)
+            removed = sum(1 for title in before if title not in {p.title for p in papers})
+            parts = [_("{n} papers").format(n=len(papers))]
+            if added:
+                parts.append(_("{n} new").format(n=added))
+            if changed:
+                parts.append(_("{n} changed").format(n=changed))
+            if removed:
+                parts.append(_("{n} withdrawn").format(n=removed))
+            if len(parts) == 1:
+                parts.append(_("nothing changed"))
+            self.refresh_note.setText(_("Refreshed at {time}: {what}.").format(
+                time=datetime.now().strftime("%H:%M:%S"), what=_(", ").join(parts)))
+            self.refresh_note.show()
         self.papers = papers
         for old in self.tabs.buttons():
             self.tabs.removeButton(old)
             old.deleteLater()
         for index, paper in enumerate(papers):
             tab = button(paper.title + (" ⚠" if paper.error else ""), name=f"paperTab{index}")
+            tab.setProperty("paperTab", "true")  # the style marks the checked (current) one
             tab.setCheckable(True)
             tab.setVisible(len(papers) > 1)
             self.tabs.addButton(tab, index)
@@ -171,7 +197,7 @@ class PaperViewWidget(QWidget):
             self.tab_scroll.setFixedHeight(height + self.tab_scroll.horizontalScrollBar()
                                            .sizeHint().height() + 4)
         if papers:
-            self.select(0)
+            self.select(keep if 0 <= keep < len(papers) else 0)
         else:
             self.show_message(_("This exam has no papers."))
 

@@ -25,6 +25,7 @@ from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.exam.answers import AnswerPanelWidget
 from zhishiyun.ui.exam.banners import BannerStackWidget
+from zhishiyun.ui.exam.live import ExamLiveFeed, HelpDialog
 from zhishiyun.ui.exam.pages import (
     DeviceConfirmWidget,
     FinishingWidget,
@@ -123,6 +124,7 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_tick)
+        self.live = ExamLiveFeed(self) if getattr(session, "client", None) else None
 
     # --- building -----------------------------------------------------------------------
 
@@ -270,8 +272,12 @@ class ExamWindow(ProctoringMixin, QWidget):
             run_task(self.session.enter, self._on_entered)
         else:
             self._show_state(self.session.state)
+            if self.live is not None:
+                self.live.start()
 
     def _on_entered(self, _result: Any, error: BaseException | None) -> None:
+        if error is None and self.live is not None:
+            self.live.start()  # organiser messages and 求助 replies as banners
         if error is not None:
             self.entering.setText(_("Could not enter the exam: {error}\nPress Back to home "
                                     "and try again.").format(error=message_for(error)))
@@ -541,21 +547,22 @@ class ExamWindow(ProctoringMixin, QWidget):
 
     def _leave(self, how: str) -> None:
         self.timer.stop()
+        if self.live is not None:
+            self.live.stop()
         self._leaving = True
         self.close()
         self.left.emit(how)
 
     def show_help(self) -> None:
-        """求助: the support contacts."""
+        """求助: the support contacts, and a help request to the organisation."""
         rows = [(_("Phone"), self.support.get("support_phone")),
                 (_("QQ"), self.support.get("support_qq")),
                 (_("Email"), self.support.get("support_email")),
                 (_("Hours"), self.support.get("support_hours"))]
         text = "\n".join(f"{name}: {value}" for name, value in rows if value) or _(
             "No support contacts were published by the exam server.")
-        box = QMessageBox(QMessageBox.Icon.Information, _("Help"), text, parent=self)
-        box.setObjectName("helpDialog")
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box = HelpDialog(text, getattr(self.session, "client", None),
+                         self.session.session_id, self.live, parent=self)
         box.open()
         self.help_box = box
 
