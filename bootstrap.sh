@@ -21,6 +21,7 @@ APT_PACKAGES=(
   gnome-keyring libsecret-tools dbus-x11
   postgresql nsis chromium chromium-driver shellcheck
   tinyproxy
+  openbox imagemagick  # the 1366×768 walkthrough: a window manager and `import -window root`
 )
 # node may come from elsewhere (e.g. NodeSource, which bundles npm): only ask apt when absent.
 command -v node >/dev/null || APT_PACKAGES+=(nodejs)
