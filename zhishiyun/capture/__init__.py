@@ -23,7 +23,9 @@ Also: :func:`~zhishiyun.capture.recovery.recover_session` (crash recovery withou
 recording), :func:`~zhishiyun.capture.devicetest.run_device_test` (设备检测),
 :mod:`~zhishiyun.capture.devices` (``list_cameras/list_microphones/list_screens``),
 :mod:`~zhishiyun.capture.probe` (``grab_camera_frame``, ``record_audio_clip``, levels),
-:mod:`~zhishiyun.capture.encoder` (``choose_encoder``), sources in
-:mod:`~zhishiyun.capture.sources`. Errors: ``DeviceError``, ``RecordingError``
+:mod:`~zhishiyun.capture.encoder` (``choose_encoder``; hardware encoders verified by
+``probe.probe_video_encoder``), sources in :mod:`~zhishiyun.capture.sources` and
+:mod:`~zhishiyun.capture.screen`, a track's inputs in :mod:`~zhishiyun.capture.context`.
+What recording costs and why: docs/performance.md. Errors: ``DeviceError``, ``RecordingError``
 (:mod:`~zhishiyun.capture.errors`).
 """
