@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urljoin
+from urllib.parse import urljoin
 
 import requests
 from pydantic import BaseModel
@@ -26,6 +26,7 @@ from pydantic import BaseModel
 import zhishiyun
 from zhishiyun.api import models as m
 from zhishiyun.api.errors import ApiError
+from zhishiyun.api.face_phone import FaceAndPhoneCalls
 from zhishiyun.api.tokens import TokenStore
 from zhishiyun.api.transport import Transport
 from zhishiyun.api.wire import (
@@ -35,6 +36,7 @@ from zhishiyun.api.wire import (
     parse_reply,
     safe_filename,
 )
+from zhishiyun.api.wire import path_segment as _seg
 
 __all__ = ["ServerClient", "parse_list", "parse_reply", "safe_filename"]
 
@@ -51,7 +53,7 @@ def api_endpoint(server_url: str, path: str) -> str:
     return server_url.rstrip("/") + API + path
 
 
-class ServerClient:
+class ServerClient(FaceAndPhoneCalls):
     """The exam server's API, typed.
 
     Args:
@@ -258,45 +260,6 @@ class ServerClient:
         """Keep the token of a login made elsewhere (e.g. face login)."""
         self.tokens.set(result.token)
 
-    # --- face login (the auth package turns refusals into candidate messages) ----------
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.raw(method, path, **kwargs)
-        data = _load_json(response.content)
-        if not isinstance(data, dict):
-            raise ApiError(response.status_code, "bad_reply", "expected a JSON object")
-        return data
-
-    def face_challenge(self, name: str, id_number: str) -> dict[str, Any]:
-        """``POST /auth/face/challenge``: the actions to perform, as JSON."""
-        return self._json("POST", "/auth/face/challenge", auth=False,
-                          json={"name": name, "id_number": id_number})
-
-    def face_verify(self, fields: Mapping[str, str],
-                    frames: list[tuple[str, bytes]]) -> dict[str, Any]:
-        """``POST /auth/face`` with the form ``fields`` and JPEG ``frames`` (name, bytes)."""
-        files = [("frames", (name, jpeg, "image/jpeg")) for name, jpeg in frames]
-        size = sum(len(jpeg) for _name, jpeg in frames)
-        return self._json("POST", "/auth/face", auth=False, files=files, data=dict(fields),
-                          timeout=self.transport.deadline_for(size))
-
-    def face_cancel(self, challenge_id: str, id_number: str) -> dict[str, Any]:
-        """``POST /auth/face/challenge/{id}/cancel``."""
-        return self._json("POST", f"/auth/face/challenge/{_seg(challenge_id)}/cancel",
-                          auth=False, json={"id_number": id_number})
-
-    def face_review(self, name: str, id_number: str, photo_jpeg: bytes) -> dict[str, Any]:
-        """``POST /auth/face/review`` with a photo holding the ID card."""
-        return self._json("POST", "/auth/face/review", auth=False,
-                          data={"name": name, "id_number": id_number},
-                          files=[("photo", ("review.jpg", photo_jpeg, "image/jpeg"))],
-                          timeout=self.transport.deadline_for(len(photo_jpeg)))
-
-    def face_review_status(self, review_id: int, secret: str) -> dict[str, Any]:
-        """``GET /auth/face/review/{id}`` (the secret proves it is the same candidate)."""
-        return self._json("GET", f"/auth/face/review/{int(review_id)}", auth=False,
-                          idempotent=True, headers={"X-Review-Secret": secret})
-
     def logout(self) -> None:
         """``POST /auth/logout``; the local token is forgotten even if the call fails."""
         try:
@@ -453,18 +416,6 @@ class ServerClient:
         return self.call("GET", f"/sessions/{_seg(session_id)}/recordings", m.Recordings,
                          idempotent=True)
 
-    # --- second camera ----------------------------------------------------------------
-
-    def create_binding(self, session_id: str, ttl_s: int | None = None) -> dict[str, Any]:
-        """``POST /sessions/{sid}/bindings``: a fresh bind code for the phone, as JSON."""
-        body = {"ttl_s": int(ttl_s)} if ttl_s else {}
-        return self._json("POST", f"/sessions/{_seg(session_id)}/bindings", json=body)
-
-    def binding_status(self, session_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """``GET /sessions/{sid}/bindings/status`` as JSON."""
-        return self._json("GET", f"/sessions/{_seg(session_id)}/bindings/status",
-                          idempotent=True, timeout=timeout)
-
     # --- 求助 (help requests of a session) ---------------------------------------------
 
     def send_help(self, session_id: str, text: str) -> dict[str, Any]:
@@ -490,10 +441,6 @@ class ServerClient:
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def _seg(value: str) -> str:
-    return quote(str(value), safe="")
 
 
 def _event_json(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -63,6 +64,11 @@ def _error_fields(response: requests.Response) -> tuple[str | None, str, dict[st
     details = {k: v for k, v in error.items() if k not in ("code", "message")
                and isinstance(v, (str, int, float, bool))}
     return code, message, details
+
+
+def path_segment(value: str) -> str:
+    """``value`` quoted as one URL path segment (``/`` and ``?`` included)."""
+    return quote(str(value), safe="")
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
