@@ -91,7 +91,14 @@ class ExamRuntime:
     # --- start and uploads ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Sync the clock if needed (blocking), re-queue leftovers and start the worker."""
+        """Sync the clock if needed (blocking); the first time also start the uploads.
+
+        The first call takes the queue's lock, recovers and re-queues what a crash left,
+        starts the worker and applies the local retention.
+
+        Raises:
+            UploadsBusy: another Zhishiyun process runs the uploads of this data directory.
+        """
         if not self.clock.synced:
             try:
                 self.sync_clock()
@@ -102,9 +109,9 @@ class ExamRuntime:
             recover_open_segments(self.queue)
             self.resume_uploads()
             self._started = True
+            self.retention_days = self._retention_from_config()
+            self.sweep_local()
         self.tidy_active()
-        self.retention_days = self._retention_from_config()
-        self.sweep_local()
 
     def resume_uploads(self) -> int:
         """Queue every segment a session directory holds but the queue does not."""
