@@ -10,8 +10,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 
 from tests.server.support import ZHANG_SAN
-from zhishiyun.api import ServerClient
-from zhishiyun.api import tokens
+from zhishiyun.api import ServerClient, tokens
 from zhishiyun.api.tokens import TokenStore, secure_backend
 
 
