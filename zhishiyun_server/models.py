@@ -220,6 +220,20 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
+class LateEvent(Base):
+    """An event that arrived after the end although it happened before (queued offline)."""
+
+    __tablename__ = "late_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), unique=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    #: From when it happened to when it arrived.
+    delay_s: Mapped[float] = mapped_column(Float)
+
+
 class Message(Base):
     """A message to one candidate (a broadcast is one row per candidate)."""
 

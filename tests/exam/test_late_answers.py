@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.exam.conftest import login, shape
+from tests.exam.conftest import login, server_rows, shape
 from tests.exam.helpers import wait_for
 from zhishiyun.exam.runtime import ExamRuntime
 
@@ -49,6 +49,14 @@ def test_server_back_an_hour_later_takes_every_answer_saved_during_the_exam(
         assert len(refused) == 1
         assert json.loads(refused[0].payload)["content"] == "结束后才写的"
         assert "saved_after_end" in refused[0].reason  # what `zhishiyun upload` reports
+
+        wait_for(lambda: not [i for i in runtime.queue.items(sid)
+                              if i.kind == "events" and i.state != "done"], 60, "the events")
+        events = {e.id: e.kind for e in server_rows(server, "Event", sid)}
+        late = {events[row.event_id]: row.delay_s for row in server_rows(server, "LateEvent",
+                                                                          sid)}
+        assert "exam_finished" in late and "network_lost" in late, late
+        assert min(late.values()) > 3000  # kept, and marked an hour late
     finally:
         runtime.close()
 

@@ -21,6 +21,7 @@ from zhishiyun_server.models import (
     Candidate,
     Event,
     ExamSession,
+    LateEvent,
     Paper,
 )
 from zhishiyun_server.routes.exams import ends_at
@@ -213,21 +214,37 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
 def post_events(session_id: str, body: EventBatch,
                 candidate: Candidate = Depends(current_candidate),
                 db: Session = Depends(get_db)) -> EventsReply:
-    """Record proctoring events; an id already known (or repeated in the batch) is skipped."""
-    owned_session(db, candidate, session_id)
+    """Record proctoring events; an id already known (or repeated in the batch) is skipped.
+
+    Events that arrive after the end (queued while offline) are kept like the others and
+    marked late with their delay.
+    """
+    session = owned_session(db, candidate, session_id)
+    end = ends_at(session.exam)
+    if session.finished_at is not None:
+        end = min(end, session.finished_at)
     ids = {e.id for e in body.events}
     for _attempt in range(3):
         known = set(db.scalars(select(Event.client_event_id).where(
             Event.session_id == session_id, Event.client_event_id.in_(ids)))) if ids else set()
-        accepted = 0
+        accepted, added = 0, []
         for item in body.events:
             if item.id in known:
                 continue
             known.add(item.id)
-            db.add(Event(session_id=session_id, client_event_id=item.id, kind=item.kind,
-                         at=item.at, details=item.details))
+            event = Event(session_id=session_id, client_event_id=item.id, kind=item.kind,
+                          at=item.at, details=item.details)
+            db.add(event)
+            added.append(event)
             accepted += 1
         try:
+            now = clock.now()
+            if added and now > end:
+                db.flush()  # the events' ids
+                for event in added:
+                    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=timezone.utc)
+                    db.add(LateEvent(event_id=event.id, session_id=session_id,
+                                     delay_s=round(max(0.0, (now - at).total_seconds()), 3)))
             db.commit()
             return EventsReply(accepted=accepted, duplicates=len(body.events) - accepted)
         except IntegrityError:  # another request stored some of them meanwhile: look again
