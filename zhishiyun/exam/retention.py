@@ -17,7 +17,7 @@ from pathlib import Path
 
 from zhishiyun.capture.recovery import segment_files
 from zhishiyun.exam import session_keys
-from zhishiyun.exam.record import read_record
+from zhishiyun.active_session import read_record
 from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from zhishiyun import paths
 from zhishiyun.api.errors import ApiError
 from zhishiyun.clock import ClockSample, ServerClock
 from zhishiyun.exam.problems import describe, stuck_reason
-from zhishiyun.exam.record import (
+from zhishiyun.active_session import (
     ActiveSession,
     clear_active,
     load_active,

@@ -45,7 +45,7 @@ from zhishiyun.errors import ZhishiyunError
 from zhishiyun.exam import session_keys
 from zhishiyun.exam.guard import SessionGuard
 from zhishiyun.exam.local import STORE_NAME, LocalStore
-from zhishiyun.exam.record import ActiveSession, clear_active, save_active
+from zhishiyun.active_session import ActiveSession, clear_active, save_active
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads

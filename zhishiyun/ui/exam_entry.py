@@ -19,7 +19,7 @@ from zhishiyun.ui.qt import QEvent, QMessageBox, QObject, QWidget
 from zhishiyun.ui.tasks import run_task
 
 if TYPE_CHECKING:
-    from zhishiyun.exam.record import ActiveSession
+    from zhishiyun.active_session import ActiveSession
     from zhishiyun.exam.session import ExamSession
     from zhishiyun.ui.exam.window import ExamWindow
     from zhishiyun.ui.services import AppServices

@@ -107,7 +107,7 @@ class Updater:
         data_dir = settings.data_path
 
         def in_exam() -> bool:
-            from zhishiyun.exam.record import load_active
+            from zhishiyun.active_session import load_active
 
             return load_active(data_dir) is not None or bool(
                 exam_in_progress and exam_in_progress())
