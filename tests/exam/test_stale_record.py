@@ -10,8 +10,8 @@ import sys
 
 from tests.exam.conftest import REPO_ROOT, login, shape
 from tests.exam.helpers import wait_for
-from zhishiyun.config import load_settings
 from zhishiyun.active_session import read_record
+from zhishiyun.config import load_settings
 from zhishiyun.exam.runtime import ExamRuntime
 from zhishiyun.update.updater import Updater
 

@@ -122,8 +122,8 @@ def test_an_installer_that_cannot_start_is_a_clear_error(tmp_path):
 
 
 def test_an_unfinished_exam_on_disk_blocks_updates(tmp_path):
-    from zhishiyun.config import load_settings
     from zhishiyun.active_session import ActiveSession, clear_active, save_active
+    from zhishiyun.config import load_settings
     from zhishiyun.update import UpdateKind, UpdateOffer, Updater
 
     settings = load_settings({"server_url": "http://127.0.0.1:9", "data_dir": str(tmp_path)})

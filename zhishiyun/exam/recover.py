@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import IO
 
 from zhishiyun import paths
+from zhishiyun.active_session import END_GRACE, clear_active, is_over, read_record
 from zhishiyun.capture.manifest import MANIFEST_NAME, read_records
 from zhishiyun.capture.recovery import recover_session, segment_files
 from zhishiyun.config import Settings
 from zhishiyun.exam import session_keys
 from zhishiyun.exam.problems import describe, stuck_reason
-from zhishiyun.active_session import END_GRACE, clear_active, is_over, read_record
 from zhishiyun.upload.queue import PENDING, UPLOADING, UploadQueue
 from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadsBusy

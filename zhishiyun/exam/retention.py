@@ -15,9 +15,9 @@ import shutil
 import time
 from pathlib import Path
 
+from zhishiyun.active_session import read_record
 from zhishiyun.capture.recovery import segment_files
 from zhishiyun.exam import session_keys
-from zhishiyun.active_session import read_record
 from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 
 log = logging.getLogger(__name__)

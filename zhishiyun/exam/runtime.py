@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zhishiyun import paths
-from zhishiyun.api.errors import ApiError
-from zhishiyun.clock import ClockSample, ServerClock
-from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.active_session import (
     ActiveSession,
     clear_active,
     load_active,
 )
+from zhishiyun.api.errors import ApiError
+from zhishiyun.clock import ClockSample, ServerClock
+from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.recover import recover_open_segments, tidy_record
 from zhishiyun.exam.retention import DEFAULT_RETENTION_DAYS, sweep
 from zhishiyun.exam.session import ExamSession, State

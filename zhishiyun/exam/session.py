@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from zhishiyun.active_session import ActiveSession, clear_active, save_active
 from zhishiyun.api.errors import ApiError
 from zhishiyun.auth.presence import PresenceEvent, PresenceSampler, PresenceSettings
 from zhishiyun.capture.recorder import Recorder, RecorderEvent
@@ -45,7 +46,6 @@ from zhishiyun.errors import ZhishiyunError
 from zhishiyun.exam import session_keys
 from zhishiyun.exam.guard import SessionGuard
 from zhishiyun.exam.local import STORE_NAME, LocalStore
-from zhishiyun.active_session import ActiveSession, clear_active, save_active
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
