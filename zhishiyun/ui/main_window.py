@@ -329,10 +329,11 @@ class MainWindow(QMainWindow):
                 log.info("saved window geometry ignored")
         screen = QApplication.primaryScreen()
         room = screen.availableGeometry().size() if screen is not None else None
-        if room is None or (room.width() >= 1280 and room.height() >= 760):
+        if room is None or (room.width() >= 1340 and room.height() >= 820):
             self.resize(1280, 760)
-        else:  # a small laptop screen, or a large scaling: fill it
-            self.resize(max(MINIMUM_SIZE[0], room.width()), max(MINIMUM_SIZE[1], room.height()))
+        else:  # a small laptop screen, or a large scaling: fill it, title bar included
+            self.resize(max(MINIMUM_SIZE[0], room.width() - 16),
+                        max(MINIMUM_SIZE[1], room.height() - 48))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         """Save the geometry and release devices."""

@@ -162,6 +162,7 @@ class WaitingWidget(QWidget):
         outer = QVBoxLayout(self)
         outer.setAlignment(Qt.AlignmentFlag.AlignCenter)
         card = CardWidget(margins=28)
+        card.setMinimumWidth(420)  # fits beside the side column at 1280×720, 150 %
         card.setMaximumWidth(560)
         card.body.addWidget(label(_("Waiting room"), "title"))
         card.body.addWidget(label(_("The papers appear here by themselves when the exam "

@@ -201,6 +201,9 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.side_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.side_scroll.setWidget(column)
+        self.side_scroll.setStyleSheet("QScrollArea, QWidget#sideColumn { background: "
+                                       "transparent; }")  # the card's white shows through
+        self.side_scroll.viewport().setAutoFillBackground(False)
         side.body.addWidget(self.side_scroll, 1)
         self.preview = PreviewWidget(_("Camera starting…"))
         self.preview.setObjectName("examPreview")
@@ -379,7 +382,8 @@ class ExamWindow(ProctoringMixin, QWidget):
     def _on_submit(self) -> None:
         self.answers.save_now()
         missing = self.answers.unanswered()
-        text = (_("Questions without an answer: {list}.").format(list=", ".join(missing))
+        text = (_("Questions without an answer: {list}.").format(
+            list=_(", ").join(missing))  # zh_CN: 未作答：第 2、3、4 题。
                 if missing else _("Every question has an answer."))
         if self.ask(self, _("Submit answers"), text + "\n" + _(
                 "Your answers will be submitted to the organiser and the exam ends; you "
@@ -559,7 +563,8 @@ class ExamWindow(ProctoringMixin, QWidget):
                 (_("QQ"), self.support.get("support_qq")),
                 (_("Email"), self.support.get("support_email")),
                 (_("Hours"), self.support.get("support_hours"))]
-        text = "\n".join(f"{name}: {value}" for name, value in rows if value) or _(
+        text = "\n".join(_("{name}: {value}").format(name=name, value=value)
+                          for name, value in rows if value) or _(
             "No support contacts were published by the exam server.")
         box = HelpDialog(text, getattr(self.session, "client", None),
                          self.session.session_id, self.live, parent=self)
