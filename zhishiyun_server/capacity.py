@@ -6,7 +6,7 @@ Three guards, installed by :func:`install`:
   400): one more is answered 503 at once instead of queueing behind the others until every
   client times out (uploads keep their offset; the client backs off and resumes);
 - the event loop's lag: when the process is so busy that a timer due now runs more than
-  ``ZHISHIYUN_SERVER_MAX_LAG_MS`` (default 75) late on average, new work (creating an
+  ``ZHISHIYUN_SERVER_MAX_LAG_MS`` (default 500) late on average, new work (creating an
   upload, API calls) is answered 503 until it catches up, so the requests it does take stay
   fast instead of every request stalling; PATCH and HEAD of uploads already under way go
   on (their bytes are half-sent work), and so does ``/health``; the same when more than
@@ -106,7 +106,7 @@ class InflightLimit:
 
     def __init__(self, app, limit: int | None = None, lag_ms: int | None = None) -> None:
         self.app, self.limit, self.inflight = app, limit or _max_inflight(), 0
-        self.lag = LoopLag((lag_ms or _env_int("ZHISHIYUN_SERVER_MAX_LAG_MS", 75)) / 1000)
+        self.lag = LoopLag((lag_ms or _env_int("ZHISHIYUN_SERVER_MAX_LAG_MS", 500)) / 1000)
         self.max_queue = _env_int("ZHISHIYUN_SERVER_MAX_QUEUE", 16)
         self.shed = 0
         self._body = json.dumps(busy_body()).encode("utf-8")

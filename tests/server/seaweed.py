@@ -6,6 +6,7 @@ S3 endpoint takes any key pair (no identities configured), which boto3 needs to 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -47,10 +48,12 @@ def seaweed(work: Path, timeout: float = 60.0):
     root = Path(work) / f"weed-{uuid.uuid4().hex[:8]}"
     root.mkdir(parents=True)
     # The master's gRPC port is its HTTP port + 10000: keep both free and below 55536.
+    # The Iceberg and Lance catalogs (fixed default ports) are not needed: off.
     ports = {name: _free_port() % 20000 + 20000 for name in ("master", "volume", "filer")}
-    s3_port = _free_port()
+    s3_port, s3_grpc = _free_port(), _free_port()
     cmd = [binary, "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
-           f"-s3.port={s3_port}", f"-master.port={ports['master']}",
+           f"-s3.port={s3_port}", f"-s3.port.grpc={s3_grpc}",
+           "-s3.port.iceberg=0", "-s3.port.lance=0", f"-master.port={ports['master']}",
            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
            "-volume.max=0", "-master.volumeSizeLimitMB=64"]
     log = root / "weed.log"
@@ -93,14 +96,23 @@ def seaweed(work: Path, timeout: float = 60.0):
 
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory):
-    """One SeaweedFS for the test run (a fresh bucket per use: see :func:`s3_bucket`)."""
+    """One SeaweedFS for the test run (a fresh bucket per use: see :func:`s3_bucket`).
+
+    Started again on other ports when a port it picked was taken meanwhile.
+    """
     from tests.conftest import require
 
-    try:
-        with seaweed(tmp_path_factory.mktemp("seaweed")) as store:
-            yield store
-    except RuntimeError as exc:
-        require("SeaweedFS", f"weed server -s3 did not start: {exc}")
+    with contextlib.ExitStack() as stack:
+        problem = None
+        for _attempt in range(3):
+            try:
+                store = stack.enter_context(seaweed(tmp_path_factory.mktemp("seaweed")))
+                break
+            except RuntimeError as exc:
+                problem = exc
+        else:
+            require("SeaweedFS", f"weed server -s3 did not start: {problem}")
+        yield store
 
 
 @pytest.fixture
