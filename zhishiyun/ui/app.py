@@ -24,18 +24,18 @@ STARTUP_CHECK_ORDER = ("server", "version", "clock", "disk", "memory", "os", "ca
                        "microphone", "display", "processes", "bandwidth")
 
 
-def _make_check_runner(settings: Settings) -> Callable[..., Any]:
+def _make_check_runner(settings: Settings, transport: Any) -> Callable[..., Any]:
     from zhishiyun.checks import CheckContext, CheckRunner, create_checks
 
     def run_checks(on_result: Callable[[Any], None], only: Sequence[str] | None = None) -> Any:
-        context = CheckContext(settings)
+        context = CheckContext(settings, session=transport.session)
         runner = CheckRunner(create_checks(only), context, on_result=on_result, in_order=True)
         return runner.run()
 
     return run_checks
 
 
-def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
+def _make_face_login(settings: Settings, transport: Any) -> Callable[..., Any] | None:
     """A starter for face-login sessions, or None when this build has no face engine."""
     try:
         from zhishiyun.auth.face_client import FaceClient
@@ -45,7 +45,7 @@ def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
         return None
 
     def start(name: str, id_number: str, camera: Any, **callbacks: Any) -> Any:
-        client = FaceClient.from_settings(settings)
+        client = FaceClient.from_settings(settings, transport=transport)
         session = FaceLoginSession(client, name, id_number, camera, **callbacks)
         session.start()  # raises at once for a bad name or ID number
         return session
@@ -53,7 +53,7 @@ def _make_face_login(settings: Settings) -> Callable[..., Any] | None:
     return start
 
 
-def _make_updater(settings: Settings) -> Callable[..., Any] | None:
+def _make_updater(settings: Settings, transport: Any) -> Callable[..., Any] | None:
     """``update_now(cancel, progress)`` from the update package (refuses during an exam)."""
     try:
         from zhishiyun.update.updater import Updater
@@ -61,7 +61,8 @@ def _make_updater(settings: Settings) -> Callable[..., Any] | None:
         return None
 
     def update_now(cancel: Any, progress: Callable[[int, int], None]) -> Any:
-        return Updater.from_settings(settings).update_now(cancel, progress)
+        return Updater.from_settings(settings, transport=transport).update_now(cancel,
+                                                                             progress)
 
     return update_now
 
@@ -83,6 +84,7 @@ def build_services(settings: Settings) -> AppServices:
     from zhishiyun.exam.runtime import ExamRuntime
 
     runtime = ExamRuntime.from_settings(settings)
+    transport = runtime.client.transport  # the one road: CAs, proxy, deadlines, token
     check_ids = [i for i in STARTUP_CHECK_ORDER if i in ALL_CHECK_IDS]
 
     def save(updates: dict) -> None:
@@ -95,12 +97,12 @@ def build_services(settings: Settings) -> AppServices:
         settings=settings,
         client=runtime.client,
         runtime=runtime,
-        run_checks=_make_check_runner(settings),
+        run_checks=_make_check_runner(settings, transport),
         check_ids=check_ids,
         download_dir=settings.data_path / "attachments",
-        face_login=_make_face_login(settings),
+        face_login=_make_face_login(settings, transport),
         device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
-        update_now=_make_updater(settings),
+        update_now=_make_updater(settings, transport),
         save_settings=save,
     )
 
