@@ -21,6 +21,7 @@ test hooks (environment variables read at start-up):
   ZHISHIYUN_DEMO_WRITTEN_START_DELAY_S demo written exam starts this long after start-up (120);
                                       its entry window is open from start-up
   ZHISHIYUN_SERVER_DATA               default data directory
+  ZHISHIYUN_SERVER_STORAGE            default --storage (a directory or s3://bucket/prefix)
 """
 
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.json"
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="reverse proxies whose X-Forwarded-For names the client "
                              "(comma-separated addresses or networks); default: none, the "
                              "TCP peer is the client")
-    parser.add_argument("--storage", metavar="DIR|s3://BUCKET/PREFIX", default="",
+    parser.add_argument("--storage", metavar="DIR|s3://BUCKET/PREFIX",
+                        default=os.environ.get("ZHISHIYUN_SERVER_STORAGE", ""),
                         help="where uploaded recordings live (default: DATA/uploads); "
                              "s3://… takes endpoint and keys from AWS_ENDPOINT_URL, "
                              "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION")
