@@ -211,3 +211,45 @@ def test_a_process_killed_mid_patch_leaves_the_upload_resumable_elsewhere(
     track = entered.client.recordings(entered.session_id).tracks["screen"]
     assert track.received == [0] and track.bytes == len(data)
     assert _stored_sha256(s3_bucket, location.rsplit("/", 1)[1]) == sha256
+
+
+def test_workers_serve_one_upload_from_several_processes(tmp_path, s3_bucket):
+    """``zhishiyun-server --workers 2``: two worker processes share the port; uploads arrive."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.conftest import REPO, free_port
+
+    if pg_url() is None:
+        require("PostgreSQL", "ZHISHIYUN_TEST_PG_URL is not set (start_postgres)")
+    port = free_port()
+    with fresh_pg_database() as url, open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "zhishiyun_server", "--db", url, "--data",
+             str(tmp_path / "data"), "--port", str(port), "--demo", "--workers", "2",
+             "--storage", s3_bucket["storage"]], stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, env={**os.environ, **s3_bucket["env"]})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(base + "/api/v1/health", timeout=1).ok:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.3)
+            workers = psutil.Process(server.pid).children(recursive=True)
+            assert len([p for p in workers if "python" in p.name().lower()]) >= 2
+            entered = enter_written_exam(base)
+            path, data, sha256 = _segment(tmp_path, 3 * MIB)
+            uploader = TusClient(entered.upload_url, headers=entered.auth).uploader(
+                str(path), chunk_size=MIB // 2, metadata=_meta(entered, 0, sha256))
+            uploader.upload()
+            track = entered.client.recordings(entered.session_id).tracks["screen"]
+            assert track.received == [0] and track.bytes == len(data)
+            assert _stored_sha256(s3_bucket, uploader.url.rsplit("/", 1)[1]) == sha256
+        finally:
+            server.terminate()
+            server.wait(20)
