@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -24,10 +25,9 @@ class ServedApp:
     url: str
 
 
-@pytest.fixture
-def served_app(tmp_path):
-    """The exam server app with demo data, on a free port, for this test only."""
-    config = ServerConfig(data_dir=tmp_path / "data", demo=True)
+@contextlib.contextmanager
+def serve(config: ServerConfig):
+    """Serve ``config``'s app with demo data on a free port; yields a :class:`ServedApp`."""
     app = create_app(config)
     seed_if_empty(app.state.session_factory, config)
     port = free_port()
@@ -38,10 +38,19 @@ def served_app(tmp_path):
     deadline = time.monotonic() + 15
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    yield ServedApp(app, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(10)
-    app.state.engine.dispose()
+    try:
+        yield ServedApp(app, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.engine.dispose()
+
+
+@pytest.fixture
+def served_app(tmp_path):
+    """The exam server app with demo data, on a free port, for this test only."""
+    with serve(ServerConfig(data_dir=tmp_path / "data", demo=True)) as served:
+        yield served
 
 
 @pytest.fixture

@@ -79,3 +79,46 @@ def test_a_one_chunk_segment_is_one_object(server_factory, s3_bucket, tmp_path):
                                            Key=f"uploads/{upload_id}")
     assert head["ContentLength"] == len(data) and "-" not in head["ETag"]  # not multipart
     assert entered.client.recordings(entered.session_id).tracks["screen"].received == [1]
+
+
+def test_a_completion_that_fails_on_s3_is_done_again_by_the_resume(s3_bucket, tmp_path,
+                                                                    monkeypatch):
+    from sqlalchemy.exc import OperationalError
+    from tusclient.exceptions import TusCommunicationError
+
+    from tests.server.scale_app import serve
+    from zhishiyun_server.settings import ServerConfig
+    from zhishiyun_server.tus.endpoint import ExamUploadHooks
+
+    for key, value in s3_bucket["env"].items():
+        monkeypatch.setenv(key, value)
+    real, calls = ExamUploadHooks.on_complete, []
+
+    def fails_once(self, principal, info, storage):
+        calls.append(info.id)
+        if len(calls) == 1:  # the segment is in the bucket; recording it fails
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(self, principal, info, storage)
+
+    monkeypatch.setattr(ExamUploadHooks, "on_complete", fails_once)
+    config = ServerConfig(data_dir=tmp_path / "data", demo=True, storage=s3_bucket["storage"])
+    with serve(config) as served:
+        entered = enter_written_exam(served.url)
+        data = os.urandom(7 * MIB + 5)
+        path = tmp_path / "000002.mp4"
+        path.write_bytes(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        client = TusClient(entered.upload_url, headers=entered.auth)
+        meta = {"session_id": entered.session_id, "track": "screen", "seq": "2",
+                "sha256": sha256}
+        first = client.uploader(str(path), chunk_size=3 * MIB, metadata=meta, retries=0)
+        with pytest.raises(TusCommunicationError):
+            first.upload()
+        assert first.get_offset() < len(data)  # not called complete while unrecorded
+        client.uploader(str(path), url=first.url, chunk_size=3 * MIB, metadata=meta).upload()
+        track = entered.client.recordings(entered.session_id).tracks["screen"]
+        assert track.received == [2] and track.bytes == len(data)
+        upload_id = first.url.rsplit("/", 1)[1]
+        stored = s3_bucket["client"].get_object(Bucket=s3_bucket["bucket"],
+                                                Key=f"uploads/{upload_id}")["Body"].read()
+        assert hashlib.sha256(stored).hexdigest() == sha256 and len(calls) == 2
