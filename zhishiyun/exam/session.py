@@ -110,6 +110,7 @@ class ExamSession:
         self.session_did_change: list[Callable[[str, Any], None]] = []
         self.state = State.NEW
         self.online = True
+        self._outage_in_exam = False
         self.resumed = False
         self.session_id = ""
         self.session_dir = Path()
@@ -416,8 +417,14 @@ class ExamSession:
         if online == self.online:
             return
         self.online = online
-        if not self.finish_reason:  # after the end it is no proctoring fact any more
+        # After the end a new outage is no proctoring fact any more, but the end of one that
+        # began during the exam is: it tells the reviewer why lines arrived late.
+        if not self.finish_reason:
+            self._outage_in_exam = not online
             self.record_event("network_back" if online else "network_lost", {})
+        elif online and self._outage_in_exam:
+            self._outage_in_exam = False
+            self.record_event("network_back", {"after_end": True})
         if online and self.worker is not None:
             self.worker.retry_now()
         self._emit("network", online)
