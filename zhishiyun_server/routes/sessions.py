@@ -172,8 +172,8 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
         changed = db.execute(update(Answer).where(*where, Answer.version < body.version).values(
             version=body.version, content=body.content, updated_at=clock.now())).rowcount
         if changed:
-            _set_timing(db, session_id, question_id, body.version, timing)
             try:
+                _set_timing(db, session_id, question_id, body.version, timing)
                 db.commit()
             except IntegrityError:  # the timing's first row raced another save: re-check
                 db.rollback()
@@ -187,14 +187,17 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
             raise ApiProblem(409, "stale_version",
                              f"A newer answer (version {row.version}) is already saved.",
                              current_version=row.version)
-        db.add(Answer(session_id=session_id, question_id=question_id, version=body.version,
-                      content=body.content, updated_at=clock.now()))
-        _set_timing(db, session_id, question_id, body.version, timing)
         try:
+            db.add(Answer(session_id=session_id, question_id=question_id, version=body.version,
+                          content=body.content, updated_at=clock.now()))
+            # The timing's lookup flushes the new answer first: a racing first save of the
+            # same question shows up here as a unique violation, not only at the commit.
+            _set_timing(db, session_id, question_id, body.version, timing)
             db.commit()
-            return _answer_reply(_load(db, where), _timing(db, session_id, question_id))
         except IntegrityError:  # the first save of this question raced another: re-check
             db.rollback()
+            continue
+        return _answer_reply(_load(db, where), _timing(db, session_id, question_id))
     raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
 
 
