@@ -8,10 +8,9 @@ by ``ZHISHIYUN_SERVER_AGREEMENTS_DIR``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,8 +47,7 @@ class Agreements(BaseModel):
     privacy_policy: str
 
 
-def _text(name: str, default: str, org: str) -> str:
-    folder = os.environ.get("ZHISHIYUN_SERVER_AGREEMENTS_DIR", "").strip()
+def _text(folder: str, name: str, default: str, org: str) -> str:
     if folder:
         path = Path(folder) / name
         try:
@@ -61,9 +59,10 @@ def _text(name: str, default: str, org: str) -> str:
 
 
 @router.get("/agreements", response_model=Agreements)
-def agreements(db: Session = Depends(get_db)) -> Agreements:
+def agreements(request: Request, db: Session = Depends(get_db)) -> Agreements:
     """用户协议 and 隐私政策 of this organisation."""
+    folder = request.app.state.config.agreements_dir
     org = db.scalar(select(Organisation).limit(1))
     name = org.name if org is not None else ""
-    return Agreements(user_agreement=_text("user_agreement.md", USER_AGREEMENT, name),
-                      privacy_policy=_text("privacy_policy.md", PRIVACY_POLICY, name))
+    return Agreements(user_agreement=_text(folder, "user_agreement.md", USER_AGREEMENT, name),
+                      privacy_policy=_text(folder, "privacy_policy.md", PRIVACY_POLICY, name))

@@ -38,6 +38,7 @@ from zhishiyun_server.clientaddr import parse_trusted
 from zhishiyun_server.db import make_engine, make_session_factory
 from zhishiyun_server.edge import EdgeFilter, crash_reply
 from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.face.policy import FacePolicy
 from zhishiyun_server.login_limits import Limits
 from zhishiyun_server.security import ServerBusy
 from zhishiyun_server.settings import ServerConfig
@@ -57,8 +58,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(recordings.router, prefix=API)
     from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
     app.include_router(tus_router)
-    from zhishiyun_server import bindings  # second camera: bind codes, /phone/ (issue 11)
-    bindings.install(app)
+    from zhishiyun_server.bindings.routes import install as install_bindings  # second camera
+    install_bindings(app)
     from zhishiyun_server.integrity.identity import router as identity  # random identity checks
     app.include_router(identity, prefix=API)
     from zhishiyun_server import review  # review console /review/ + 求助 API (help/)
@@ -119,16 +120,20 @@ def make_private(data_dir: Path, db_url: str) -> None:
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """Build the application for ``config`` (migrates the database when ``config.migrate``)."""
     config = config or ServerConfig.from_env()
+    face_policy = FacePolicy.from_config(config)  # a bad override stops start-up here
     clock.configure(config.clock_offset_s)
+    face_policy.install()
     make_private(config.data_dir, config.db_url)
     app = FastAPI(title="Zhishiyun exam server", version=zhishiyun_server.__version__,
                   description="Reference exam server for the Zhishiyun client (API v1).")
-    engine = make_engine(config.db_url)
+    engine = make_engine(config.db_url, config.db_pool_size, config.db_pool_overflow,
+                         config.db_pool_timeout_s)
     if config.migrate:
         from zhishiyun_server.migrate import upgrade
 
         upgrade(engine)
     app.state.config = config
+    app.state.face_policy = face_policy
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.login_limits = Limits(config.login_max_failures, config.login_window_s)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -37,15 +36,6 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 2
 #: Paths never shed: reachability must stay visible while the server is busy.
 _ALWAYS = ("/api/v1/health",)
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else default
-
-
-def _max_inflight() -> int:
-    return _env_int("ZHISHIYUN_SERVER_MAX_INFLIGHT", 400)
 
 
 class LoopLag:
@@ -104,10 +94,10 @@ def busy_response() -> JSONResponse:
 class InflightLimit:
     """ASGI middleware: at most ``limit`` HTTP requests in progress, 503 beyond."""
 
-    def __init__(self, app, limit: int | None = None, lag_ms: int | None = None) -> None:
-        self.app, self.limit, self.inflight = app, limit or _max_inflight(), 0
-        self.lag = LoopLag((lag_ms or _env_int("ZHISHIYUN_SERVER_MAX_LAG_MS", 500)) / 1000)
-        self.max_queue = _env_int("ZHISHIYUN_SERVER_MAX_QUEUE", 16)
+    def __init__(self, app, limit: int = 400, lag_ms: int = 500, max_queue: int = 16) -> None:
+        self.app, self.limit, self.inflight = app, limit, 0
+        self.lag = LoopLag(lag_ms / 1000)
+        self.max_queue = max_queue
         self.shed = 0
         self._body = json.dumps(busy_body()).encode("utf-8")
 
@@ -148,4 +138,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(PoolTimeout, _overloaded)
     app.add_exception_handler(DBAPIError, _overloaded)
-    app.add_middleware(InflightLimit)
+    config = app.state.config
+    app.add_middleware(InflightLimit, limit=config.max_inflight, lag_ms=config.max_lag_ms,
+                       max_queue=config.max_queue)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -44,6 +43,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (serve options at the top level, subcommands beside them)."""
+    from zhishiyun_server.settings import default_storage
+
     parser = argparse.ArgumentParser(
         prog="zhishiyun-server", description="Zhishiyun reference exam server.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(comma-separated addresses or networks); default: none, the "
                              "TCP peer is the client")
     parser.add_argument("--storage", metavar="DIR|s3://BUCKET/PREFIX",
-                        default=os.environ.get("ZHISHIYUN_SERVER_STORAGE", ""),
+                        default=default_storage(),
                         help="where uploaded recordings live (default: DATA/uploads); "
                              "s3://… takes endpoint and keys from AWS_ENDPOINT_URL, "
                              "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION")
@@ -112,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from zhishiyun_server.app import create_app
-    from zhishiyun_server.settings import ServerConfig, default_data_dir
+    from zhishiyun_server.settings import ServerConfig, SettingsError, default_data_dir
 
     os.umask(0o077)  # every file this server writes (uploads, database) is the owner's only
     logging.basicConfig(level=args.log_level.upper(),
@@ -121,13 +122,16 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         print("error: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
-    config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
-                                   host=args.host, port=args.port, demo=args.demo,
-                                   public_url=args.public_url.rstrip("/"),
-                                   forwarded_allow_ips=args.forwarded_allow_ips,
-                                   storage=args.storage, workers=max(1, args.workers))
     try:
+        config = ServerConfig.from_env(data_dir=args.data or default_data_dir(), db_url=args.db,
+                                       host=args.host, port=args.port, demo=args.demo,
+                                       public_url=args.public_url.rstrip("/"),
+                                       forwarded_allow_ips=args.forwarded_allow_ips,
+                                       storage=args.storage, workers=max(1, args.workers))
         app = create_app(config)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (SQLAlchemyError, OSError) as exc:
         print(f"error: cannot open the database {_safe_url(config.db_url)}: "
               f"{str(exc).splitlines()[0]}", file=sys.stderr)
@@ -141,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
               flush=True)
     if config.workers > 1:  # migrated and seeded above, once; each worker builds its app
         app.state.engine.dispose()
-        os.environ[WORKER_CONFIG_ENV] = json.dumps(_config_json(config))
+        config.publish_for_workers()
         app = "zhishiyun_server.cli:worker_app"
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 workers=config.workers if config.workers > 1 else None,
@@ -151,25 +155,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-#: How ``--workers`` hands the parent's configuration to each worker process.
-WORKER_CONFIG_ENV = "ZHISHIYUN_SERVER_WORKER_CONFIG"
-
-
-def _config_json(config) -> dict:
-    values = dataclasses.asdict(config)
-    values["data_dir"] = str(config.data_dir)
-    values["migrate"] = False  # the parent migrated before it started the workers
-    return values
-
-
 def worker_app():
     """The app of one ``--workers`` process (uvicorn calls this factory in each worker)."""
     from zhishiyun_server.app import create_app
-    from zhishiyun_server.settings import ServerConfig
+    from zhishiyun_server.settings import worker_config
 
-    values = json.loads(os.environ[WORKER_CONFIG_ENV])
-    known = {f.name for f in dataclasses.fields(ServerConfig)}
-    return create_app(ServerConfig(**{k: v for k, v in values.items() if k in known}))
+    return create_app(worker_config())
 
 
 def main(argv: list[str] | None = None) -> int:

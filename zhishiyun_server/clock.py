@@ -1,23 +1,19 @@
 """The server's notion of now (UTC), with a test hook to shift it.
 
-``ZHISHIYUN_SERVER_CLOCK_OFFSET`` (float seconds, read at start-up) is added to the real
-time, so GUI and entry-window tests can put the server before or after a window.
+``ServerConfig.clock_offset_s`` (``ZHISHIYUN_SERVER_CLOCK_OFFSET``, read at start-up) is added
+to the real time, so GUI and entry-window tests can put the server before or after a window.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
 _offset = timedelta(0)
 
 
-def configure(offset_s: float | None = None) -> None:
-    """Set the offset from ``offset_s`` or, when None, from the environment."""
+def configure(offset_s: float) -> None:
+    """Shift this process's clock by ``offset_s`` seconds."""
     global _offset
-    if offset_s is None:
-        raw = os.environ.get("ZHISHIYUN_SERVER_CLOCK_OFFSET", "").strip()
-        offset_s = float(raw) if raw else 0.0
     _offset = timedelta(seconds=offset_s)
 
 

@@ -6,7 +6,6 @@ revision under ``zhishiyun_server/migrations/versions/`` for them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -57,22 +56,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw.isdigit() else default
-
-
 #: Connections each process keeps open, and how many more it may open under a burst.
 #: Every request that touches the database runs on the worker thread pool (40 threads) and
 #: holds a connection only for its short queries, so 10 + 30 never runs dry in one process;
 #: N processes on one PostgreSQL need N x 40 of its ``max_connections``.
-POOL_SIZE = _env_int("ZHISHIYUN_SERVER_DB_POOL_SIZE", 10)
-POOL_OVERFLOW = _env_int("ZHISHIYUN_SERVER_DB_POOL_OVERFLOW", 30)
+#: The server's own values come from ``ServerConfig.db_pool_*`` (ZHISHIYUN_SERVER_DB_POOL_*).
+POOL_SIZE = 10
+POOL_OVERFLOW = 30
 #: Seconds a request waits for a free connection before it is answered 503 (not 30 s, 500).
-POOL_TIMEOUT_S = float(os.environ.get("ZHISHIYUN_SERVER_DB_POOL_TIMEOUT_S", "") or 5.0)
+POOL_TIMEOUT_S = 5.0
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = POOL_SIZE, max_overflow: int = POOL_OVERFLOW,
+                pool_timeout_s: float = POOL_TIMEOUT_S) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
 
     The pool is sized for the worker thread pool (see ``POOL_SIZE``); a request that cannot
@@ -80,8 +76,8 @@ def make_engine(url: str) -> Engine:
     the app answers with 503 and ``Retry-After`` (:func:`is_overload`).
     """
     url = normalise_url(url)
-    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
-            "pool_timeout": POOL_TIMEOUT_S}
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},

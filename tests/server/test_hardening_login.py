@@ -86,7 +86,7 @@ def test_a_second_face_challenge_leaves_the_first_usable(tmp_path):
     seed_if_empty(app.state.session_factory, config)
     with app.state.session_factory() as db:
         person = db.scalar(select(Candidate).where(Candidate.id_number == ZHANG_SAN[1]))
-        policy = FacePolicy.from_env(demo=True)
+        policy = FacePolicy(demo_enrol=True)
         mine = service.new_challenge(db, person, policy)
         db.commit()
         service.new_challenge(db, person, policy)  # a stranger knowing name + ID number
@@ -109,7 +109,7 @@ def test_face_refusals_and_cancels_count_per_client_with_a_global_ceiling(tmp_pa
     config = ServerConfig(data_dir=tmp_path)
     app = create_app(config)
     seed_if_empty(app.state.session_factory, config)
-    policy = FacePolicy.from_env(demo=True)
+    policy = FacePolicy(demo_enrol=True)
     with app.state.session_factory() as db:
         person = db.scalar(select(Candidate).where(Candidate.id_number == ZHANG_SAN[1]))
         service.record_attempt(db, person, policy, outcome="cancelled",

@@ -19,6 +19,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.face.models import FaceAttempt, FaceReview
 from zhishiyun_server.face.policy import FacePolicy
 from zhishiyun_server.routes.auth import mask_id_number
+from zhishiyun_server.settings import ServerConfig
 
 
 def add_commands(sub, register: Callable) -> None:
@@ -77,7 +78,7 @@ def _decide(db: Session, args: argparse.Namespace) -> None:
     review.decided_at = clock.now()
     review.decided_by = args.by or getpass.getuser()
     review.note = args.note
-    if FacePolicy.from_env().retention_days <= 0:
+    if FacePolicy.from_config(ServerConfig.from_env()).retention_days <= 0:
         review.photo_jpeg = None  # decided: keep no image beyond the retention setting
     db.add(FaceAttempt(candidate_id=review.candidate_id, outcome=f"review_{review.status}"[:16],
                        code="manual_review"))

@@ -13,6 +13,7 @@ from zhishiyun_server.face.engine import EngineUnavailable, distance, get_engine
 from zhishiyun_server.face.enrol import ensure_enrolled
 from zhishiyun_server.face.liveness import FrameRejected, decode_jpeg
 from zhishiyun_server.face.policy import FacePolicy
+from zhishiyun_server.face.policy import current as current_policy
 from zhishiyun_server.face.service import enrolled_embedding
 from zhishiyun_server.models import Candidate
 
@@ -48,7 +49,7 @@ class IdentityResult:
 def compare_frame(candidate: Candidate, jpeg: bytes,
                   policy: FacePolicy | None = None) -> IdentityResult:
     """Compare one camera JPEG with ``candidate``'s enrolled face (blocking, ~0.1 s)."""
-    policy = policy or FacePolicy.from_env()
+    policy = policy or current_policy()
     ensure_enrolled(candidate)  # the demo enrols its photos lazily; the caller commits
     enrolled = enrolled_embedding(candidate)
     if enrolled is None:

@@ -1,17 +1,17 @@
-"""The organisation's face-login rules, read once per process from the environment.
+"""The organisation's face-login rules, built once per process from the server's settings.
 
 Every field can be set with ``ZHISHIYUN_SERVER_FACE_<FIELD>`` (e.g.
-``ZHISHIYUN_SERVER_FACE_TOLERANCE=0.5``). Defaults follow the seed manuals: three failed
+``ZHISHIYUN_SERVER_FACE_TOLERANCE=0.5``; :class:`~zhishiyun_server.settings.ServerConfig`
+reads them into ``face_overrides``). Defaults follow the seed manuals: three failed
 attempts then a fallback, one minute of cooldown after a cancelled verification.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
-ENV_PREFIX = "ZHISHIYUN_SERVER_FACE_"
+from zhishiyun_server.settings import FACE_ENV_PREFIX, ServerConfig, SettingsError
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,42 @@ class FacePolicy:
     demo_enrol: bool = False
 
     @classmethod
-    def from_env(cls, *, demo: bool = False) -> FacePolicy:
-        """Defaults overridden by ``ZHISHIYUN_SERVER_FACE_*``; bad values keep the default."""
-        values = {}
-        for f in dataclasses.fields(cls):
-            raw = os.environ.get(ENV_PREFIX + f.name.upper(), "").strip()
-            if not raw or f.name == "demo_enrol":
-                continue
+    def from_config(cls, config: ServerConfig) -> FacePolicy:
+        """Defaults overridden by ``config.face_overrides``.
+
+        Raises:
+            SettingsError: an override names no field or holds no number of its type.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "demo_enrol"}
+        values: dict[str, object] = {}
+        for name, raw in config.face_overrides.items():
+            env = FACE_ENV_PREFIX + name.upper()
+            if name not in fields:
+                raise SettingsError(f"{env}={raw!r}: no such face-login setting")
+            kind = type(fields[name].default)
             try:
-                values[f.name] = type(f.default)(raw)
+                value = kind(raw)
             except ValueError:
-                continue
-        enrol = os.environ.get("ZHISHIYUN_DEMO_FACE_ENROL", "1").strip() not in ("0", "false")
-        values["demo_enrol"] = demo and enrol
+                raise SettingsError(f"{env}={raw!r} is not a valid {kind.__name__}") from None
+            if value < 0:
+                raise SettingsError(f"{env}={raw!r} must not be negative")
+            values[name] = value
+        values["demo_enrol"] = config.demo and config.demo_face_enrol
         return cls(**values)
+
+    def install(self) -> None:
+        """Make this the policy of the process (:func:`current`)."""
+        global _current
+        _current = self
 
     def challenge_seconds(self) -> float:
         """How long a challenge stays valid."""
         return self.actions * self.step_seconds + self.step_seconds + self.challenge_slack_s
+
+
+_current = FacePolicy()
+
+
+def current() -> FacePolicy:
+    """The policy :meth:`FacePolicy.install` made this process's (defaults before that)."""
+    return _current

@@ -74,13 +74,8 @@ _REVIEW_FORM = {"requestBody": {"required": True, "content": {"multipart/form-da
 
 
 def face_policy(request: Request) -> FacePolicy:
-    """The process's :class:`FacePolicy` (read from the environment once)."""
-    policy = getattr(request.app.state, "face_policy", None)
-    if policy is None:
-        config = request.app.state.config
-        policy = FacePolicy.from_env(demo=bool(getattr(config, "demo", False)))
-        request.app.state.face_policy = policy
-    return policy
+    """The app's :class:`FacePolicy` (built from its settings by ``create_app``)."""
+    return request.app.state.face_policy
 
 
 def _address(request: Request) -> str:

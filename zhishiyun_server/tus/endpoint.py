@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 
@@ -69,11 +68,14 @@ class Caller:
 
     candidate_id: int
     sessions: sessionmaker[Session]
+    #: Seconds an unfinished upload may be resumed (``ServerConfig.upload_expiry_s``).
+    upload_expiry_s: float = 24 * 3600.0
 
 
 def caller(request: Request, candidate_id: int = Depends(current_candidate_id)) -> Caller:
     """FastAPI dependency: the logged-in candidate (401 otherwise); holds no DB session."""
-    return Caller(candidate_id, request.app.state.session_factory)
+    return Caller(candidate_id, request.app.state.session_factory,
+                  request.app.state.config.upload_expiry_s)
 
 
 def app_storage(app: FastAPI) -> UploadStorage:
@@ -84,11 +86,6 @@ def app_storage(app: FastAPI) -> UploadStorage:
     return store
 
 
-def _expiry_s() -> float:
-    raw = os.environ.get("ZHISHIYUN_SERVER_UPLOAD_EXPIRY_S", "").strip()
-    return min(float(raw), MAX_EXPIRATION_S) if raw else 24 * 3600.0
-
-
 class ExamUploadHooks(TusHooks):
     """Ownership, limits and completion rules for exam recordings."""
 
@@ -97,7 +94,8 @@ class ExamUploadHooks(TusHooks):
 
     def limits(self, principal: Caller) -> TusLimits:  # noqa: D102
         org = org_limits(principal.sessions)
-        return TusLimits(max_size=org.max_upload_bytes, expiration_s=_expiry_s())
+        return TusLimits(max_size=org.max_upload_bytes,
+                         expiration_s=min(principal.upload_expiry_s, MAX_EXPIRATION_S))
 
     def before_create(self, principal: Caller, length: int,
                       metadata: dict[str, str]) -> None:

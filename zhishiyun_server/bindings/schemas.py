@@ -1,4 +1,4 @@
-"""Request and reply bodies of the second camera API (:mod:`zhishiyun_server.bindings`)."""
+"""Request and reply bodies of the second camera API (:mod:`zhishiyun_server.bindings.routes`)."""
 
 from __future__ import annotations
 

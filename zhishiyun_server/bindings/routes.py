@@ -1,35 +1,11 @@
-"""Second camera: bind a phone to an exam session by QR code or bind code.
+"""The second camera's routes, its phone page at ``/phone/`` and phone access to ``/files/``.
 
-Desktop side (candidate's bearer token):
-
-- ``POST /api/v1/sessions/{sid}/bindings`` issues a bind code (8 characters, shown as
-  ``ABCD-EFGH``), the phone page URL carrying it (``/phone/#code=…``: a URL fragment, so
-  the code never reaches access logs) and the QR payload (that URL). A code lives
-  ``ZHISHIYUN_SERVER_BIND_CODE_TTL_S`` seconds (default 300; the body may ask for less),
-  works once, and only the newest code of a session works.
-- ``GET /api/v1/sessions/{sid}/bindings/status``: ``not_bound`` / ``bound`` / ``recording``
-  / ``lost`` (no heartbeat for ``ZHISHIYUN_SERVER_PHONE_LOST_S``, default 15 s), the last
-  phone upload and the phone's warnings (page in background, chunks buffered offline).
-
-Phone side (no login): ``POST /api/v1/phone/redeem`` turns a code into a phone credential
-(``zsyp_…``) scoped to the ``phone`` track of that one session; a later bind revokes it.
-With it the phone may only: send heartbeats (``/phone/heartbeat``), have its manifest
-lines signed (``/phone/manifest``) and upload to ``/files/`` with metadata
-``session_id`` = its session and ``track`` = ``phone``.
-
-Why the server signs the phone's manifest lines: the session key stays on the desktop and
-the server (the one party that verifies it anyway). The phone computes each chunk's sha256
-and sends ``{seq, start_ms, duration_ms, bytes, sha256}``; the server writes the line with
-the same rules as the client (:mod:`zhishiyun.capture.manifest`: ``prev`` chain per track,
-HMAC with the session key, ``signer: "server"``) and stores it before the chunk arrives, so
-the tus endpoint checks the chunk against it. A stolen phone credential can therefore add
-``phone`` chunks to one session until it ends, and nothing else.
+Bind codes for the desktop; redeem, heartbeat and manifest for the phone (see the package).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -37,12 +13,13 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Boolean, ForeignKey, Integer, String, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from zhishiyun_formats.manifest import canonical_bytes, compute_mac, format_time, line_hash
 from zhishiyun_server import clock, login_limits
-from zhishiyun_server.bindings_schemas import (
+from zhishiyun_server.bindings.models import Binding
+from zhishiyun_server.bindings.schemas import (
     BindingIn,
     BindingOut,
     BindingStatus,
@@ -54,7 +31,6 @@ from zhishiyun_server.bindings_schemas import (
     RedeemOut,
 )
 from zhishiyun_server.clientaddr import client_address
-from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import (
     bearer,
     current_candidate,
@@ -63,7 +39,7 @@ from zhishiyun_server.deps import (
     token_candidate_id,
 )
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
+from zhishiyun_server.models import Candidate, RecordingSegment
 from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.routes.meta import organisation
 
@@ -77,26 +53,6 @@ PHONE_DIR = Path(__file__).with_name("phone")
 UPLOAD_GRACE = timedelta(hours=1)
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def code_ttl_s() -> float:
-    """Life of a bind code (``ZHISHIYUN_SERVER_BIND_CODE_TTL_S``, default 300 s)."""
-    return _env_float("ZHISHIYUN_SERVER_BIND_CODE_TTL_S", 300.0)
-
-
-def lost_after_s() -> float:
-    """Silence after which a bound phone counts as lost (``ZHISHIYUN_SERVER_PHONE_LOST_S``)."""
-    return _env_float("ZHISHIYUN_SERVER_PHONE_LOST_S", 15.0)
-
-
-def segment_s() -> int:
-    """Length of the phone's chunks (``ZHISHIYUN_SERVER_PHONE_SEGMENT_S``, default 10 s)."""
-    return max(2, int(_env_float("ZHISHIYUN_SERVER_PHONE_SEGMENT_S", 10.0)))
-
-
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -104,30 +60,6 @@ def _digest(secret: str) -> str:
 def normalise_code(code: str) -> str:
     """Upper case without separators (what the candidate types may contain ``-`` or spaces)."""
     return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-class Binding(Base):
-    """One bind code and, once redeemed, the phone that holds it."""
-
-    __tablename__ = "second_camera_bindings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    credential_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
-    credential_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    phone_state: Mapped[str] = mapped_column(String(16), default="")
-    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
-    buffered: Mapped[int] = mapped_column(Integer, default=0)
-    user_agent: Mapped[str] = mapped_column(String(300), default="")
-
-    session: Mapped[ExamSession] = relationship()
 
 
 # --- desktop side ---------------------------------------------------------------------
@@ -151,7 +83,8 @@ def create_binding(session_id: str, request: Request, body: BindingIn | None = N
                                      Binding.redeemed_at.is_(None),
                                      Binding.code_expires_at > now)
                .values(code_expires_at=now))
-    ttl = min(code_ttl_s(), float(body.ttl_s)) if body and body.ttl_s else code_ttl_s()
+    longest = request.app.state.config.bind_code_ttl_s
+    ttl = min(longest, float(body.ttl_s)) if body and body.ttl_s else longest
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     row = Binding(session_id=session.id, code_hash=_digest(code), created_at=now,
                   code_expires_at=now + timedelta(seconds=ttl))
@@ -162,19 +95,21 @@ def create_binding(session_id: str, request: Request, body: BindingIn | None = N
                       qr_payload=url, expires_at=row.code_expires_at)
 
 
-def _state(row: Binding | None, now: datetime) -> str:
+def _state(row: Binding | None, now: datetime, lost_after_s: float) -> str:
     if row is None:
         return "not_bound"
     seen = row.last_seen_at or row.redeemed_at
-    if seen is None or now - seen > timedelta(seconds=lost_after_s()):
+    if seen is None or now - seen > timedelta(seconds=lost_after_s):
         return "lost"
     return "recording" if row.phone_state == "recording" else "bound"
 
 
 @router.get("/sessions/{session_id}/bindings/status", response_model=BindingStatus)
-def binding_status(session_id: str, candidate: Candidate = Depends(current_candidate),
+def binding_status(session_id: str, request: Request,
+                   candidate: Candidate = Depends(current_candidate),
                    db: Session = Depends(get_db)) -> BindingStatus:
     """The second camera's state as the desktop shows it."""
+    lost_after_s = request.app.state.config.phone_lost_s
     session = owned_session(db, candidate, session_id)
     now = clock.now()
     active = db.scalar(select(Binding).where(
@@ -189,13 +124,13 @@ def binding_status(session_id: str, candidate: Candidate = Depends(current_candi
     count = db.scalar(select(func.count(RecordingSegment.id)).where(
         RecordingSegment.session_id == session.id, RecordingSegment.track == TRACK)) or 0
     return BindingStatus(
-        state=_state(active, now), code_active=code_active,
+        state=_state(active, now, lost_after_s), code_active=code_active,
         bound_at=active.redeemed_at if active else None,
         last_seen_at=active.last_seen_at if active else None,
         last_upload_at=last.received_at if last else None,
         last_upload_seq=last.seq if last else None, segments=count,
         hidden=bool(active and active.hidden), buffered=active.buffered if active else 0,
-        lost_after_s=lost_after_s(), server_time=now)
+        lost_after_s=lost_after_s, server_time=now)
 
 
 # --- phone side -----------------------------------------------------------------------
@@ -258,7 +193,7 @@ def redeem(body: RedeemIn, request: Request, db: Session = Depends(get_db)) -> R
     return RedeemOut(credential=credential, session_id=session.id, track=TRACK,
                      exam_name=session.exam.name,
                      candidate_name=name[:1] + "*" * max(1, len(name) - 1),
-                     upload_url="/files/", segment_s=segment_s(),
+                     upload_url="/files/", segment_s=request.app.state.config.phone_segment_s,
                      next_seq=_next_seq(db, session.id), expires_at=expires,
                      server_time_ms=int(now.timestamp() * 1000))
 
@@ -344,10 +279,11 @@ def _phone_or_candidate(request: Request,
     from zhishiyun_server.tus.protocol import TusError, parse_metadata
 
     factory = request.app.state.session_factory
+    expiry_s = request.app.state.config.upload_expiry_s
     raw = credentials.credentials if credentials else ""
     if not raw.startswith(CREDENTIAL_PREFIX):
         # No session held for the length of the upload: the token lookup is its own.
-        return Caller(token_candidate_id(factory, raw), factory)
+        return Caller(token_candidate_id(factory, raw), factory, expiry_s)
     row = phone_binding(credentials, db)
     tus = {"Tus-Resumable": "1.0.0"}
     upload_id = request.path_params.get("upload_id")
@@ -367,7 +303,7 @@ def _phone_or_candidate(request: Request,
     candidate_id = row.session.candidate_id  # loaded before the commit ends the transaction
     row.last_seen_at = clock.now()
     db.commit()
-    return Caller(candidate_id, factory)
+    return Caller(candidate_id, factory, expiry_s)
 
 
 #: The phone page runs only its own script and style and talks only to this server: an
