@@ -129,6 +129,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     for option in ("name", "support-phone", "support-qq", "support-email", "support-hours"):
         p.add_argument(f"--{option}")
     p.add_argument("--ntp-servers", help="comma-separated host names")
+    p.add_argument("--local-retention-days", type=float, metavar="DAYS",
+                   help="days clients keep a session's files after the server has them all")
 
     sub.add_parser("list-exams", help="list exams with their windows")
     from zhishiyun_server.face.admin import add_commands as add_face_commands  # face reviews
@@ -312,6 +314,10 @@ def _set_org(db: Session, args: argparse.Namespace) -> None:
             setattr(org, field, value)
     if args.ntp_servers is not None:
         org.ntp_servers = [h.strip() for h in args.ntp_servers.split(",") if h.strip()]
+    if args.local_retention_days is not None:
+        if not 0 <= args.local_retention_days <= 3650:
+            raise AdminError("--local-retention-days must be between 0 and 3650")
+        org.local_retention_days = args.local_retention_days
     print(f"organisation: {org.name}")
 
 

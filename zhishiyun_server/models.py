@@ -53,6 +53,8 @@ class Organisation(Base):
     recording: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     max_upload_bytes: Mapped[int] = mapped_column(BigInteger, default=200 * 1024 * 1024)
     max_session_bytes: Mapped[int] = mapped_column(BigInteger, default=2 * 1024 * 1024 * 1024)
+    #: Days a client keeps a session's files after the server confirmed them all (0: at once).
+    local_retention_days: Mapped[float] = mapped_column(Float, default=7.0, server_default="7")
 
 
 class Candidate(Base):

@@ -52,6 +52,8 @@ class ClientConfig(IntegrityConfig):
     checks: dict[str, Any]
     recording: dict[str, Any]
     upload: UploadLimits
+    local_retention_days: float = Field(
+        default=7.0, ge=0, description="Days the client keeps a confirmed session's files")
 
 
 class ReleaseInfo(BaseModel):

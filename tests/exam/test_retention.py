@@ -54,3 +54,32 @@ def test_confirmed_sessions_go_after_the_retention_unconfirmed_ones_never(
         assert not (pending.session_dir / MARK_NAME).exists()
     finally:
         runtime.close()
+
+
+def test_zero_retention_from_the_server_deletes_right_after_confirmation(
+        server_factory, devices, isolated_home):
+    import subprocess
+    import sys
+
+    server = server_factory()
+    subprocess.run([sys.executable, "-m", "zhishiyun_server", "admin", "--db", server.db_url,
+                    "set-org", "--local-retention-days", "0"], check=True,
+                   capture_output=True, timeout=60)
+    written = shape(server, "written", start_in=0, duration_s=600)
+    client = login(server.url)
+    assert client.raw("GET", "/config", auth=False).json()["local_retention_days"] == 0
+    client.accept(written)
+    runtime = ExamRuntime(client, isolated_home / "data")
+    runtime.start()
+    try:
+        session = runtime.session({"id": written, "kind": "written"}, **devices)
+        session.enter()
+        wait_for(lambda: len(session.segment_items()) >= 2, 20, "closed segments")
+        session.finish("candidate_ended")
+        # no restart, no later sweep: the last confirmation itself removes the files
+        wait_for(lambda: not session.session_dir.exists(), 60, "local files deleted")
+        assert runtime.queue.items(session.session_id)
+        assert all(i.state == "done" for i in runtime.queue.items(session.session_id)
+                   if i.kind == "segment")
+    finally:
+        runtime.close()

@@ -28,7 +28,7 @@ from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.recover import recover_open_segments, tidy_record
 from zhishiyun.exam.retention import DEFAULT_RETENTION_DAYS, sweep
 from zhishiyun.exam.session import ExamSession, State
-from zhishiyun.upload.queue import UploadQueue
+from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadWorker
 
@@ -61,8 +61,7 @@ class ExamRuntime:
         self.queue = UploadQueue(paths.queue_db(self.data_dir))  # shared with `zhishiyun upload`
         worker_options.setdefault("transport", client.transport)  # the one road
         self.worker = UploadWorker(self.queue, lambda: self.client.token, **worker_options)
-        # the last upload of an ended exam also ends its active-session record
-        self.worker.item_did_finish.append(lambda _item: self.tidy_active())
+        self.worker.item_did_finish.append(self._item_finished)
         self._started = False
         self._closed = False
         self.sessions: list[ExamSession] = []
@@ -178,6 +177,13 @@ class ExamRuntime:
     def sweep_local(self) -> list[str]:
         """Delete local files of sessions the server has confirmed, after the retention."""
         return [] if self._closed else sweep(self.queue, self.data_dir, self.retention_days)
+
+    def _item_finished(self, item: Any) -> None:
+        """The last upload of an ended exam ends its record and starts its retention."""
+        self.tidy_active()
+        if self._started and not self._closed and all(
+                i.state in (DONE, FAILED) for i in self.queue.items(item.session_id)):
+            self.sweep_local()  # marked confirmed now; with 0 days deleted right away
 
     def tidy_active(self) -> bool:
         """Remove a record whose exam ended (plus grace) with nothing of it left to send."""

@@ -82,6 +82,8 @@ def client_config(db: Session = Depends(get_db)) -> ClientConfig:
         recording=recording_settings(org),
         upload=UploadLimits(max_upload_bytes=org.max_upload_bytes,
                             max_session_bytes=org.max_session_bytes),
+        local_retention_days=7.0 if org.local_retention_days is None
+        else org.local_retention_days,
         **integrity_settings.client_config(db),
     )
 
