@@ -72,3 +72,12 @@ def test_the_server_importing_the_client_breaks_the_contract(tmp_path):
     result = _lint_copy(tmp_path, {"zhishiyun_server/planted.py": reach})
     assert result.returncode != 0
     assert "zhishiyun_server.planted -> zhishiyun.config" in result.stdout
+
+
+def test_an_import_cycle_between_server_packages_breaks_the_contract(tmp_path):
+    # app mounts bindings; bindings reaching back into app closes a cycle.
+    back = "def prefix():\n    from zhishiyun_server.app import API\n    return API\n"
+    result = _lint_copy(tmp_path, {"zhishiyun_server/bindings/planted.py": back})
+    assert result.returncode != 0
+    assert "No cycles are allowed in zhishiyun_server" in result.stdout
+    assert ".bindings -> .app" in result.stdout

@@ -59,7 +59,7 @@ def _include_routers(app: FastAPI) -> None:
     from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
     app.include_router(tus_router)
     from zhishiyun_server.bindings.routes import install as install_bindings  # second camera
-    install_bindings(app)
+    install_bindings(app, API)
     from zhishiyun_server.integrity.identity import router as identity  # random identity checks
     app.include_router(identity, prefix=API)
     from zhishiyun_server import review  # review console /review/ + 求助 API (help/)

@@ -327,11 +327,10 @@ class _PhonePage(StaticFiles):
         return response
 
 
-def install(app: FastAPI) -> None:
-    """Mount the bindings API, the phone page at ``/phone/`` and phone access to ``/files/``."""
-    from zhishiyun_server.app import API
+def install(app: FastAPI, prefix: str) -> None:
+    """Mount the bindings API under ``prefix``, the phone page and phone access to ``/files/``."""
     from zhishiyun_server.tus.endpoint import caller
 
-    app.include_router(router, prefix=API)
+    app.include_router(router, prefix=prefix)
     app.mount("/phone", _PhonePage(directory=PHONE_DIR, html=True), name="phone")
     app.dependency_overrides[caller] = _phone_or_candidate
