@@ -103,8 +103,8 @@ class LoginWidget(QWidget):
         self.support_line = label(_("Trouble logging in? Call the service phone {phone}.")
                                   .format(phone=phone) if phone else "", "muted", wrap=True,
                                   selectable=True, name="loginSupport")
+        card.body.addWidget(self.support_line)  # first: shown without a parent it is a window
         self.support_line.setVisible(bool(phone))
-        card.body.addWidget(self.support_line)
         centred = QHBoxLayout()  # stretches, not an alignment: wrapped text keeps its height
         centred.addStretch(1)
         centred.addWidget(card)

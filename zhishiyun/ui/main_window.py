@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from zhishiyun.i18n import _, current_language
+from zhishiyun.i18n import _, current_language, set_language
 from zhishiyun.ui.checks_page import ChecksWidget
 from zhishiyun.ui.device_page import DeviceTestWidget
 from zhishiyun.ui.errors import message_for, on_login_lost
@@ -22,7 +22,6 @@ from zhishiyun.ui.qt import (
     QKeySequence,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QStackedWidget,
     Qt,
     QTimer,
@@ -309,9 +308,27 @@ class MainWindow(QMainWindow):
     def _on_language_requested(self, code: str) -> None:
         if self.services.save_settings:
             self.services.save_settings({"language": code})
+        set_language(code)
         self.language_changed.emit(code)
-        QMessageBox.information(self, _("Language"),
-                                _("The language changes the next time Zhishiyun starts."))
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        """Show the home pages in the current language now (rebuilt; no restart)."""
+        self.setWindowTitle(_("Zhishiyun exam client"))
+        old = self.home
+        if old is None:
+            return
+        key = HomeWidget.PAGES[max(0, old.stack.currentIndex())]
+        self.home = HomeWidget(self.services, self.server_config, self.candidate)
+        self.home.logout_requested.connect(self._on_logout_requested)
+        self.home.language_requested.connect(self._on_language_requested)
+        self.home.exams.enter_requested.connect(self.exam_enter_requested.emit)
+        self.stack.addWidget(self.home)
+        self.stack.setCurrentWidget(self.home)
+        self.home.show_page(key)
+        old.shutdown()
+        self.stack.removeWidget(old)
+        old.deleteLater()
 
     def _on_quit_requested(self) -> None:
         self.close()
