@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from zhishiyun_formats.answer_chain import ANSWERS_TRACK
 from zhishiyun_formats.manifest import (
     ManifestVerification,
     TrackVerification,
@@ -295,6 +296,11 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
     ends = evidence.track_ends(db, session.id)
     result: dict[str, TrackState] = {}
     for track in sorted({s.track for s in segments} | set(lines) | set(ends)):
+        if track == ANSWERS_TRACK:  # signed answer versions, no media
+            from zhishiyun_server.answer_chain import answers_state
+
+            result[track] = answers_state(db, session, lines.get(track, []), verification)
+            continue
         got = {s.seq: s for s in segments if s.track == track}
         named = {row.seq: row for row in lines.get(track, [])}
         found = evidence.track_evidence(got, named, ends.get(track))
@@ -311,6 +317,33 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
                                    chain_ok=chain_ok, unsigned=found["unsigned"],
                                    late=found["late"], last_seq=found["last_seq"], **gaps)
     return result
+
+
+def store_line(db: Session, session: ExamSession, text: str) -> bool:
+    """Store one manifest line sent with something else (an answer); True when new.
+
+    The caller has checked the line; a line already held for its (track, seq) is kept.
+    The caller commits (a racing copy of the same line fails there as a unique violation).
+    """
+    text = text.rstrip("\r\n")
+    record = json.loads(text)
+    track, seq = record["track"], record["seq"]
+    if db.scalar(select(ManifestLine.id).where(
+            ManifestLine.session_id == session.id, ManifestLine.track == track,
+            ManifestLine.seq == seq)) is not None:
+        return False
+    held, _tracks = _held_lines(db, session.id)
+    if held >= MAX_LINES_PER_SESSION:
+        raise ApiProblem(413, "manifest_too_large",
+                         f"A session's manifest holds at most {MAX_LINES_PER_SESSION} lines.")
+    _backfill(db, session)
+    row = ManifestLine(session_id=session.id, track=track, seq=seq,
+                       sha256=str(record["sha256"])[:64], line=text)
+    _facts(row, key_bytes(session.session_key))
+    db.add(row)
+    db.flush()
+    _chain_in(db, row)
+    return True
 
 
 def record_segment(db: Session, session_id: str, track: str, seq: int, size: int,

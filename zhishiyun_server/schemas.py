@@ -231,6 +231,8 @@ class AnswerIn(BaseModel):
     #: When the candidate saved it (server time as the client's clock knew it); versions
     #: saved before the end count however late they arrive.
     saved_at: datetime | None = None
+    #: This version's line of the session's ``answers`` chain (zhishiyun_formats.answer_chain).
+    chain: str | None = Field(default=None, max_length=4096)
 
 
 class AnswerReply(BaseModel):

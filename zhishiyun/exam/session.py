@@ -44,6 +44,7 @@ from zhishiyun.capture.recorder import Recorder, RecorderEvent
 from zhishiyun.config import RecordingSettings, merge_from_server
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.exam import session_keys
+from zhishiyun.exam.answer_chain import AnswerChain
 from zhishiyun.exam.guard import SessionGuard
 from zhishiyun.exam.local import STORE_NAME, LocalStore
 from zhishiyun.i18n import _
@@ -123,6 +124,7 @@ class ExamSession:
         self.guard = SessionGuard(self, **(guard_options or {}))  # integrity (exam.guard)
         self.store: LocalStore | None = None
         self.uploads: SessionUploads | None = None
+        self.answer_chain: AnswerChain | None = None
         self.finish_reason = ""
         self.finish_posted = False
         self._key = ""
@@ -160,6 +162,8 @@ class ExamSession:
             self.resumed = (self.session_dir / STORE_NAME).exists()
             if self.store is None:
                 self.store = LocalStore(self.session_dir / STORE_NAME)
+            if self.answer_chain is None:
+                self.answer_chain = AnswerChain(self.session_dir, self._key)
             self.uploads = SessionUploads(self.queue, self.session_id, reply.upload_url,
                                           self.client.api_url, self.session_dir)
             queued = self.uploads.enqueue_session_dir()
@@ -285,8 +289,11 @@ class ExamSession:
         if saved is None:
             return None
         saved_at = datetime.fromtimestamp(saved.saved_at, tz=timezone.utc).isoformat()
-        self.uploads.put_answer(saved.question_id, saved.version, {
-            "version": saved.version, "content": content, "saved_at": saved_at})
+        body = {"version": saved.version, "content": content, "saved_at": saved_at}
+        if self.answer_chain is not None:  # the version's signed line travels with it
+            body["chain"] = self.answer_chain.append(saved.question_id, saved.version,
+                                                     saved_at, content)
+        self.uploads.put_answer(saved.question_id, saved.version, body)
         return saved.version
 
     def answers(self) -> dict[str, str]:
@@ -369,6 +376,9 @@ class ExamSession:
             self.recorder.stop("closed")
         if self.store is not None:
             self.flush_events()
+        chain, self.answer_chain = self.answer_chain, None
+        if chain is not None:
+            chain.close()
         if self._ticker is not None and self._ticker is not threading.current_thread():
             self._ticker.join(timeout)
 

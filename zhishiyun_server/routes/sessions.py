@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
 from zhishiyun_server import clock
+from zhishiyun_server.answer_chain import store_answer_line
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
 from zhishiyun_server.integrity import evidence
@@ -163,6 +164,8 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     if not question_id or len(question_id) > 64:
         raise ApiProblem(422, "invalid_question", "Question ids are 1 to 64 characters.")
     session = owned_session(db, candidate, session_id)
+    store_answer_line(db, session, question_id, body.version, body.content, body.saved_at,
+                      body.chain)
     timing = _lateness(session, body.saved_at)
     _require_started(session)
     where = (Answer.session_id == session_id, Answer.question_id == question_id)

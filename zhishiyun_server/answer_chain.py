@@ -1,0 +1,97 @@
+"""Answer versions in the session's signed chain (:mod:`zhishiyun_formats.answer_chain`).
+
+Each saved answer version arrives with its ``answers`` manifest line. The line must
+describe that version (question, version, saved_at and the hash of the text), else the
+answer is refused with 422 ``answer_chain_mismatch``; it is stored with the session's
+manifest lines, also for a version refused later as stale or saved after the end (it was
+written on the candidate's computer). ``GET /sessions/{sid}/recordings`` reports the
+``answers`` track: its lines, gaps and whether the chain verifies and every answer the
+server holds still hashes to the line of its version.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from zhishiyun_formats.answer_chain import ANSWERS_TRACK, describes, version_hash
+from zhishiyun_formats.manifest import ManifestVerification
+from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.models import Answer, AnswerTiming, ExamSession
+from zhishiyun_server.recordings import ManifestLine, TrackState, store_line
+
+
+def _instant(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _record(text: str) -> dict:
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("seq"), int) \
+            or isinstance(record.get("seq"), bool) or record.get("seq") < 0:
+        raise ApiProblem(422, "answer_chain_mismatch", "The answer's chain line is not a "
+                         "manifest line.")
+    return record
+
+
+def store_answer_line(db: Session, session: ExamSession, question_id: str, version: int,
+                      content: str, saved_at: datetime | None, line: str | None) -> None:
+    """Check that ``line`` is this answer version's and keep it (commits). None: no line."""
+    if line is None:
+        return
+    record = _record(line)
+    if not describes(record, question_id, version, content):
+        raise ApiProblem(422, "answer_chain_mismatch",
+                         "The answer's chain line does not describe this version.")
+    try:
+        start = datetime.fromisoformat(record["start"])
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None or (
+            saved_at is not None and _instant(saved_at) != start):
+        raise ApiProblem(422, "answer_chain_mismatch",
+                         "The answer's chain line names another saved_at.")
+    try:
+        store_line(db, session, line)
+        db.commit()
+    except IntegrityError:  # the same line from a racing retry: it is held
+        db.rollback()
+
+
+def answers_state(db: Session, session: ExamSession, lines: list[ManifestLine],
+                  verification: ManifestVerification | None) -> TrackState:
+    """The ``answers`` track: lines received, gaps, and whether chain and answers agree."""
+    records = {}
+    for row in lines:
+        try:
+            record = json.loads(row.line)
+            records[(record["question"], record["version"])] = record
+        except (ValueError, KeyError, TypeError):
+            continue
+    check = verification.tracks.get(ANSWERS_TRACK) if verification is not None else None
+    chain_ok = bool(check and check.ok and not verification.malformed_lines)
+    timings = {t.question_id: t for t in db.scalars(
+        select(AnswerTiming).where(AnswerTiming.session_id == session.id))}
+    for answer in db.scalars(select(Answer).where(Answer.session_id == session.id)):
+        record = records.get((answer.question_id, answer.version))
+        if record is None:
+            continue  # sent by a client without the chain, or its line is missing (a gap)
+        timing = timings.get(answer.question_id)
+        same_time = timing is None or timing.version != answer.version \
+            or timing.saved_at is None \
+            or _instant(timing.saved_at) == datetime.fromisoformat(record["start"])
+        if not same_time or record["sha256"] != version_hash(
+                answer.question_id, answer.version, record["start"], answer.content):
+            chain_ok = False  # the stored version is not the one the candidate signed
+    return TrackState(received=[row.seq for row in lines],
+                      missing=list(check.missing) if check else [],
+                      missing_count=len(check.missing) if check else 0,
+                      bytes=sum(int(r.get("bytes", 0)) for r in records.values()),
+                      chain_ok=chain_ok)
