@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.answer_chain import ANSWERS_TRACK, describes, version_hash
 from zhishiyun_formats.manifest import ManifestVerification
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Answer, AnswerTiming, ExamSession
-from zhishiyun_server.recordings import ManifestLine, TrackState, store_line
 
 
 def _instant(value: datetime) -> datetime:
@@ -41,11 +40,9 @@ def _record(text: str) -> dict:
     return record
 
 
-def store_answer_line(db: Session, session: ExamSession, question_id: str, version: int,
-                      content: str, saved_at: datetime | None, line: str | None) -> None:
-    """Check that ``line`` is this answer version's and keep it (commits). None: no line."""
-    if line is None:
-        return
+def check_answer_line(question_id: str, version: int, content: str,
+                      saved_at: datetime | None, line: str) -> None:
+    """Raise 422 ``answer_chain_mismatch`` unless ``line`` is this answer version's line."""
     record = _record(line)
     if not describes(record, question_id, version, content):
         raise ApiProblem(422, "answer_chain_mismatch",
@@ -58,16 +55,14 @@ def store_answer_line(db: Session, session: ExamSession, question_id: str, versi
             saved_at is not None and _instant(saved_at) != start):
         raise ApiProblem(422, "answer_chain_mismatch",
                          "The answer's chain line names another saved_at.")
-    try:
-        store_line(db, session, line)
-        db.commit()
-    except IntegrityError:  # the same line from a racing retry: it is held
-        db.rollback()
 
 
-def answers_state(db: Session, session: ExamSession, lines: list[ManifestLine],
-                  verification: ManifestVerification | None) -> TrackState:
-    """The ``answers`` track: lines received, gaps, and whether chain and answers agree."""
+def answers_state(db: Session, session: ExamSession, lines: list[Any],
+                  verification: ManifestVerification | None) -> dict[str, Any]:
+    """The ``answers`` track's ``TrackState`` fields: lines, gaps, chain and answers agree.
+
+    ``lines``: the track's stored manifest lines (rows with ``seq`` and ``line``).
+    """
     records = {}
     for row in lines:
         try:
@@ -90,8 +85,8 @@ def answers_state(db: Session, session: ExamSession, lines: list[ManifestLine],
         if not same_time or record["sha256"] != version_hash(
                 answer.question_id, answer.version, record["start"], answer.content):
             chain_ok = False  # the stored version is not the one the candidate signed
-    return TrackState(received=[row.seq for row in lines],
-                      missing=list(check.missing) if check else [],
-                      missing_count=len(check.missing) if check else 0,
-                      bytes=sum(int(r.get("bytes", 0)) for r in records.values()),
-                      chain_ok=chain_ok)
+    return {"received": [row.seq for row in lines],
+            "missing": list(check.missing) if check else [],
+            "missing_count": len(check.missing) if check else 0,
+            "bytes": sum(int(r.get("bytes", 0)) for r in records.values()),
+            "chain_ok": chain_ok}

@@ -36,6 +36,7 @@ from zhishiyun_formats.manifest import (
     key_bytes,
 )
 from zhishiyun_server import clock
+from zhishiyun_server.answer_chain import answers_state
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
@@ -297,9 +298,8 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
     result: dict[str, TrackState] = {}
     for track in sorted({s.track for s in segments} | set(lines) | set(ends)):
         if track == ANSWERS_TRACK:  # signed answer versions, no media
-            from zhishiyun_server.answer_chain import answers_state
-
-            result[track] = answers_state(db, session, lines.get(track, []), verification)
+            result[track] = TrackState(**answers_state(db, session, lines.get(track, []),
+                                                       verification))
             continue
         got = {s.seq: s for s in segments if s.track == track}
         named = {row.seq: row for row in lines.get(track, [])}

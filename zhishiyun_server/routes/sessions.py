@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
 from zhishiyun_server import clock
-from zhishiyun_server.answer_chain import store_answer_line
+from zhishiyun_server.answer_chain import check_answer_line
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
 from zhishiyun_server.integrity import evidence
@@ -25,6 +25,7 @@ from zhishiyun_server.models import (
     LateEvent,
     Paper,
 )
+from zhishiyun_server.recordings import store_line
 from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.schemas import (
     AnswerIn,
@@ -164,8 +165,13 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     if not question_id or len(question_id) > 64:
         raise ApiProblem(422, "invalid_question", "Question ids are 1 to 64 characters.")
     session = owned_session(db, candidate, session_id)
-    store_answer_line(db, session, question_id, body.version, body.content, body.saved_at,
-                      body.chain)
+    if body.chain is not None:  # kept even when this version is refused further down
+        check_answer_line(question_id, body.version, body.content, body.saved_at, body.chain)
+        try:
+            store_line(db, session, body.chain)
+            db.commit()
+        except IntegrityError:  # the same line from a racing retry: it is held
+            db.rollback()
     timing = _lateness(session, body.saved_at)
     _require_started(session)
     where = (Answer.session_id == session_id, Answer.question_id == question_id)
