@@ -22,6 +22,7 @@ from zhishiyun_formats.answer_chain import ANSWERS_TRACK, describes, version_has
 from zhishiyun_formats.manifest import ManifestVerification
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Answer, AnswerTiming, ExamSession
+from zhishiyun_server.validation import MAX_SEQ
 
 
 def _instant(value: datetime) -> datetime:
@@ -34,7 +35,7 @@ def _record(text: str) -> dict:
     except ValueError:
         record = None
     if not isinstance(record, dict) or not isinstance(record.get("seq"), int) \
-            or isinstance(record.get("seq"), bool) or record.get("seq") < 0:
+            or isinstance(record.get("seq"), bool) or not 0 <= record["seq"] <= MAX_SEQ:
         raise ApiProblem(422, "answer_chain_mismatch", "The answer's chain line is not a "
                          "manifest line.")
     return record
