@@ -1,6 +1,7 @@
 // Zhishiyun second camera: the phone page. Binds with a code, films with getUserMedia,
-// records short self-contained chunks with MediaRecorder and uploads each one with tus 1.0.0
-// (creation + checksum, resumed from the server's offset) as the `phone` track of the session.
+// records short self-contained chunks with MediaRecorder and uploads each one with the tus
+// project's browser client (tus-js-client, resumed from the server's offset) as the `phone`
+// track of the session; unsent chunks wait in IndexedDB, so a reload loses nothing.
 // The server signs each chunk's manifest line (the session key never reaches the phone).
 "use strict";
 
@@ -63,7 +64,7 @@
   // Observable state (the end-to-end test reads it too).
   const state = window.zsyPhone = {
     phase: "start", uploaded: 0, queued: 0, dropped: 0, offline: false, error: "",
-    seq: 0, hidden: false,
+    seq: 0, hidden: false, restored: 0,
   };
   let binding = null;   // {credential, session_id, track, segment_s, ...}
   let offsetMs = 0;     // server time - phone time
@@ -142,6 +143,7 @@
     show("camera", true);
     show("stats", true);
     setInterval(heartbeat, HEARTBEAT_MS);
+    await restorePending();  // what a reload or a killed tab left unsent
     await heartbeat();
     await openCamera();
   }
@@ -254,11 +256,15 @@
   // --- queue and tus upload -----------------------------------------------------------
 
   function enqueue(blob, startMs, durationMs) {
-    queue.push({seq: state.seq++, blob, startMs, durationMs, sha256: "", signed: false,
-                url: "", offset: null});
+    const item = {seq: state.seq++, blob, startMs, durationMs, sha256: "", signed: false,
+                  url: "", offset: null};
+    queue.push(item);
+    store.put(item);
     let held = queue.reduce((sum, item) => sum + item.blob.size, 0);
     while (held > MAX_BUFFER_BYTES && queue.length > 2) {
-      held -= queue.splice(1, 1)[0].blob.size;  // never the one being uploaded
+      const dropped = queue.splice(1, 1)[0];  // never the one being uploaded
+      store.remove(dropped);
+      held -= dropped.blob.size;
       state.dropped += 1;
       warn(t.dropped);
     }
@@ -269,46 +275,89 @@
   function hex(buffer) {
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
   }
-  function b64(buffer) {
-    return btoa(String.fromCharCode.apply(null, new Uint8Array(buffer)));
+  // The tus project's own browser client (vendor/tus.min.js, MIT, see its LICENSE).
+  function tusUpload(item) {
+    return new Promise((resolve, reject) => {
+      const ext = item.blob.type.includes("mp4") ? "mp4" : "webm";
+      const upload = new tus.Upload(item.blob, {
+        endpoint: binding.upload_url,
+        uploadUrl: item.url || null,  // resumes (HEAD) where the previous try stopped
+        chunkSize: CHUNK_BYTES,
+        retryDelays: null,            // pump() retries with its own back-off
+        storeFingerprintForResuming: false,  // the IndexedDB queue keeps the URL itself
+        headers: {Authorization: "Bearer " + binding.credential},
+        metadata: {session_id: binding.session_id, track: binding.track,
+                   seq: String(item.seq), sha256: item.sha256,
+                   filename: item.seq + "." + ext},
+        onUploadUrlAvailable() {
+          item.url = upload.url;
+          store.put(item);
+        },
+        onSuccess: () => resolve(),
+        onError(err) {
+          const response = err.originalResponse;
+          let body = null;
+          try { body = response ? JSON.parse(response.getBody() || "null") : null; } catch (e) {}
+          reject(new HttpError(response ? response.getStatus() : 0, body));
+        },
+      });
+      upload.start();
+    });
   }
 
-  async function tusUpload(item) {
-    const auth = {"Tus-Resumable": "1.0.0", Authorization: "Bearer " + binding.credential};
-    if (!item.url) {
-      const ext = item.blob.type.includes("mp4") ? "mp4" : "webm";
-      const meta = {session_id: binding.session_id, track: binding.track,
-                    seq: String(item.seq), sha256: item.sha256,
-                    filename: item.seq + "." + ext};
-      const response = await fetch(binding.upload_url, {method: "POST", headers: {...auth,
-        "Upload-Length": String(item.blob.size),
-        "Upload-Metadata": Object.entries(meta).map(([k, v]) => k + " " + btoa(v)).join(",")}});
-      if (response.status !== 201) throw new HttpError(response.status,
-                                                       await response.json().catch(() => null));
-      item.url = new URL(response.headers.get("Location"), location.href).href;
-      item.offset = 0;
+  // --- unsent chunks survive a reload or a locked phone: IndexedDB ----------------------
+
+  const store = {
+    db: null,
+    async open() {
+      if (this.db || !window.indexedDB) return this.db;
+      this.db = await new Promise((resolve) => {
+        const request = indexedDB.open("zsy-phone", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("chunks",
+                                                                         {keyPath: "key"});
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => resolve(null);  // private mode: memory only
+      });
+      return this.db;
+    },
+    async run(mode, action) {
+      const db = await this.open();
+      if (!db) return null;
+      return new Promise((resolve) => {
+        const tx = db.transaction("chunks", mode);
+        const request = action(tx.objectStore("chunks"));
+        tx.oncomplete = () => resolve(request && request.result);
+        tx.onerror = tx.onabort = () => resolve(null);
+      });
+    },
+    put(item) {
+      const {seq, blob, startMs, durationMs, sha256, signed, url} = item;
+      return this.run("readwrite", (s) => s.put({key: binding.session_id + ":" + seq,
+        session_id: binding.session_id, seq, blob, startMs, durationMs, sha256, signed, url}));
+    },
+    remove(item) {
+      return this.run("readwrite", (s) => s.delete(binding.session_id + ":" + item.seq));
+    },
+    async pending() {
+      const all = (await this.run("readonly", (s) => s.getAll())) || [];
+      return all.filter((row) => row.session_id === binding.session_id)
+        .sort((a, b) => a.seq - b.seq);
+    },
+  };
+
+  async function restorePending() {
+    const known = new Set(queue.map((item) => item.seq));
+    for (const row of await store.pending()) {
+      if (known.has(row.seq)) continue;
+      queue.push({seq: row.seq, blob: row.blob, startMs: row.startMs,
+                  durationMs: row.durationMs, sha256: row.sha256, signed: row.signed,
+                  url: row.url, offset: null});
+      state.seq = Math.max(state.seq, row.seq + 1);
+      state.restored += 1;
     }
-    if (item.offset === null) {  // resume: ask the server how much it has
-      const response = await fetch(item.url, {method: "HEAD", headers: auth});
-      if (response.status === 404 || response.status === 410) {
-        item.url = "";
-        return tusUpload(item);
-      }
-      if (!response.ok) throw new HttpError(response.status, null);
-      item.offset = Number(response.headers.get("Upload-Offset"));
-    }
-    while (item.offset < item.blob.size) {
-      const chunk = await item.blob.slice(item.offset, item.offset + CHUNK_BYTES).arrayBuffer();
-      const digest = await crypto.subtle.digest("SHA-256", chunk);
-      const response = await fetch(item.url, {method: "PATCH", body: chunk, headers: {...auth,
-        "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(item.offset),
-        "Upload-Checksum": "sha256 " + b64(digest)}});
-      if (response.status === 204 || response.status === 409) {
-        item.offset = Number(response.headers.get("Upload-Offset"));
-      } else if (response.status !== 460) {  // 460: checksum mismatch, send the chunk again
-        throw new HttpError(response.status, await response.json().catch(() => null));
-      }
-    }
+    queue.sort((a, b) => a.seq - b.seq);
+    refreshStats();
+    pump();
   }
 
   async function sendOne(item) {
@@ -320,6 +369,7 @@
         duration_ms: item.durationMs, bytes: item.blob.size, sha256: item.sha256,
         mime: item.blob.type.slice(0, 100)});
       item.signed = true;
+      store.put(item);
     }
     await tusUpload(item);
   }
@@ -334,6 +384,7 @@
         try {
           await sendOne(item);
           queue.shift();
+          store.remove(item);
           state.uploaded += 1;
           backoff = 1000;
           refreshStats();
@@ -343,6 +394,7 @@
               err.status !== 429) {
             state.error = err.code || String(err.status);  // refused for good: skip it
             queue.shift();
+            store.remove(item);
             refreshStats();
             continue;
           }
