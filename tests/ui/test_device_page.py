@@ -49,7 +49,8 @@ def test_record_ten_seconds_and_play_back(qtbot, tmp_path):
 
     clip = write_clip(tmp_path / "camera.mp4")
     settings = load_settings(environ={"ZHISHIYUN_CAMERA": str(clip)})
-    page = DeviceTestWidget(run_device_test, settings)
+    saved = []
+    page = DeviceTestWidget(run_device_test, settings, save_settings=saved.append)
     qtbot.addWidget(page)
     page.resize(1280, 720)
     page.show()
@@ -64,6 +65,9 @@ def test_record_ten_seconds_and_play_back(qtbot, tmp_path):
     assert result.camera_fps > 5 and result.camera_file.exists()
     assert not [p for p in result.problems if p.code.startswith("camera")], result.problems
     assert not page.preview.has_frame(), "the live picture stops once the video is made"
+    # the tested pair is what the exam will record with, kept on this computer
+    assert saved == [{"camera": str(clip), "microphone": str(page.mic_box.currentData() or "")}]
+    assert settings.camera == str(clip)
 
     qtbot.mouseClick(page.play_button, LEFT)
     qtbot.waitUntil(page.preview.has_frame, timeout=15_000)  # decoded frames of the recording

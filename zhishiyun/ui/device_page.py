@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,21 @@ class DeviceTestWidget(PageWidget):
     Args:
         device_test: the capture package's device-test entry point, or None when this build
             has none (the page then explains instead of recording).
-        settings: preferred camera / microphone.
+        settings: preferred camera / microphone; a device pair that passed the test becomes
+            the preference (what the exam records).
+        save_settings: persists the preference on this computer (the user settings file).
     """
 
     STEPS = ("choose", "start", "record", "generate", "playback")
 
     def __init__(self, device_test: Any, settings: Settings,
+                 save_settings: Callable[[dict], None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(_("Device test"), parent)
         self._device_test = device_test
         self._settings = settings
+        self._save_settings = save_settings
+        self._tested: tuple[Any, Any] = (None, None)
         self._cancel = threading.Event()
         self._player: ClipPlayer | None = None
         self._clip: Path | None = None
@@ -222,6 +228,15 @@ class DeviceTestWidget(PageWidget):
         elif self._device_test is not None:
             self._say("", "muted")
 
+    def _remember(self, camera: Any, microphone: Any) -> None:
+        """The tested devices become this computer's choice: the exam records with them."""
+        if camera is None:
+            return
+        chosen = {"camera": str(camera), "microphone": str(microphone or "")}
+        self._settings.values.update(chosen)
+        if self._save_settings is not None:
+            self._save_settings(chosen)
+
     def _select_preferred(self) -> None:
         for box, wanted in ((self.camera_box, self._settings.camera),
                             (self.mic_box, self._settings.microphone)):
@@ -245,6 +260,7 @@ class DeviceTestWidget(PageWidget):
         self._set_step("start")
         self._say(_("Starting the camera and microphone…"), "muted")
         camera, mic = self.camera_box.currentData(), self.mic_box.currentData()
+        self._tested = (camera, mic)
         out = Path(tempfile.mkdtemp(prefix="zhishiyun-devtest-"))
         cancel, test = self._cancel, self._device_test
         self.preview.show_placeholder(_("Recording… read the sentence below aloud."))
@@ -289,6 +305,7 @@ class DeviceTestWidget(PageWidget):
         else:
             self._say(summary + " " + _("Camera and microphone work. Play the recording back "
                                         "to check picture and sound."), "ok")
+            self._remember(*self._tested)
         self.progress.setValue(self.progress.maximum())
         self.play_button.setEnabled(self._clip is not None)
         self.start_button.setText(_("Test again"))

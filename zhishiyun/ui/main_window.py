@@ -56,7 +56,8 @@ class HomeWidget(QWidget):
         runtime = services.runtime
         self.exams = ExamsWidget(client, runtime.server_now, services.download_dir,
                                  upload_totals=runtime.upload_totals)
-        self.devices = DeviceTestWidget(services.device_test, services.settings)
+        self.devices = DeviceTestWidget(services.device_test, services.settings,
+                                        save_settings=services.save_settings)
         self.messages = MessagesWidget(client)
         self.profile = ProfileWidget(client)
         self.support = SupportWidget(server_config)
