@@ -31,6 +31,8 @@ def test_server_back_an_hour_later_takes_every_answer_saved_during_the_exam(
         wait_for(lambda: session.clock.seconds_until(session.ends_at) < -6, 15,
                  "the end's tolerance (last keystrokes) to pass")
         session.save_answer("3", "结束后才写的")  # written after the end
+        session.record_event("focus_lost", {"note": "after the end"})
+        session.flush_events()
 
         server.env = {"ZHISHIYUN_SERVER_CLOCK_OFFSET": "3600"}
         server.start()
@@ -57,6 +59,10 @@ def test_server_back_an_hour_later_takes_every_answer_saved_during_the_exam(
                                                                           sid)}
         assert "exam_finished" in late and "network_lost" in late, late
         assert min(late.values()) > 3000  # kept, and marked an hour late
+        # the event written after the end stayed on this computer: nothing failed for it
+        assert "after the end" not in json.dumps(
+            [e.details for e in server_rows(server, "Event", sid)])
+        assert any(e["details"].get("note") == "after the end" for e in session.store.events())
     finally:
         runtime.close()
 
@@ -64,3 +70,35 @@ def test_server_back_an_hour_later_takes_every_answer_saved_during_the_exam(
 def _answer_items(runtime, session_id, *states):
     return [i for i in runtime.queue.items(session_id) if i.kind == "answer"
             and i.state in states]
+
+
+def test_events_written_after_the_end_are_refused_the_others_kept_and_marked_late(
+        server_factory):
+    from datetime import datetime, timedelta, timezone
+
+    from zhishiyun.api.errors import ApiError
+
+    server = server_factory()
+    exam_id = shape(server, "written", start_in=-60, duration_s=600)
+    client = login(server.url)
+    client.accept(exam_id)
+    sid = client.enter(exam_id).session_id
+    server.stop()
+    server.env = {"ZHISHIYUN_SERVER_CLOCK_OFFSET": "3600"}  # back an hour later: it is over
+    server.start()
+    now = datetime.now(timezone.utc)
+    during, after = now - timedelta(seconds=10), now + timedelta(seconds=900)
+    batch = [{"id": "in-exam", "kind": "focus_lost", "at": during.isoformat()},
+             {"id": "after-end", "kind": "focus_lost", "at": after.isoformat()}]
+    try:
+        client.post_events(sid, batch)
+    except ApiError as exc:
+        refusal = exc
+    else:
+        raise AssertionError("an event written after the end was accepted")
+    assert refusal.code == "saved_after_end"
+    events = {e.client_event_id: e for e in server_rows(server, "Event", sid)}
+    assert set(events) == {"in-exam"}
+    late = server_rows(server, "LateEvent", sid)
+    assert [row.event_id for row in late] == [events["in-exam"].id]
+    assert late[0].delay_s > 3000

@@ -308,11 +308,20 @@ class ExamSession:
         return event
 
     def flush_events(self) -> int:
-        """Hand the events not yet queued to the upload queue as one batch."""
+        """Hand the events not yet queued to the upload queue as one batch.
+
+        Events recorded once the finish went out were written after the end: the server
+        refuses those (``saved_after_end``), so they stay in the local store and the log.
+        """
         store = self._need_store()
         with self._lock:
             events = store.unqueued_events()
             if not events:
+                return 0
+            if self._closed_out.is_set():
+                log.info("session %s: %d event(s) after the end kept on this computer only",
+                         self.session_id, len(events))
+                store.mark_queued([e["id"] for e in events])  # not sent: nothing to retry
                 return 0
             self.uploads.post_events(events)
             store.mark_queued([e["id"] for e in events])

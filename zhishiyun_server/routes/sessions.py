@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, Response
@@ -39,6 +40,7 @@ from zhishiyun_server.schemas import (
 )
 from zhishiyun_server.validation import DbId
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["sessions"])
 #: Answers without ``saved_at`` (older clients) arriving this long after the end still count.
 ANSWER_GRACE = timedelta(minutes=10)
@@ -46,6 +48,10 @@ ANSWER_GRACE = timedelta(minutes=10)
 SAVED_AT_TOLERANCE = timedelta(seconds=5)
 #: ``saved_at`` this far in the future cannot be right.
 SAVED_AT_FUTURE = timedelta(minutes=2)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _require_started(session: ExamSession) -> None:
@@ -229,16 +235,20 @@ def post_events(session_id: str, body: EventBatch,
     """Record proctoring events; an id already known (or repeated in the batch) is skipped.
 
     Events that arrive after the end (queued while offline) are kept like the others and
-    marked late with their delay.
+    marked late with their delay. Events written after the end are refused: the others of
+    the batch are stored, then the answer is 409 ``saved_after_end`` naming the refused ids.
     """
     session = owned_session(db, candidate, session_id)
     end = ends_at(session.exam)
     if session.finished_at is not None:
         end = min(end, session.finished_at)
+    after_end = list(dict.fromkeys(
+        e.id for e in body.events if _utc(e.at) > end + SAVED_AT_TOLERANCE))
     ids = {e.id for e in body.events}
     for _attempt in range(3):
         known = set(db.scalars(select(Event.client_event_id).where(
             Event.session_id == session_id, Event.client_event_id.in_(ids)))) if ids else set()
+        known.update(after_end)
         accepted, added = 0, []
         for item in body.events:
             if item.id in known:
@@ -254,13 +264,23 @@ def post_events(session_id: str, body: EventBatch,
             if added and now > end:
                 db.flush()  # the events' ids
                 for event in added:
-                    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=timezone.utc)
+                    at = _utc(event.at)
                     db.add(LateEvent(event_id=event.id, session_id=session_id,
                                      delay_s=round(max(0.0, (now - at).total_seconds()), 3)))
             db.commit()
-            return EventsReply(accepted=accepted, duplicates=len(body.events) - accepted)
         except IntegrityError:  # another request stored some of them meanwhile: look again
             db.rollback()
+            continue
+        if after_end:
+            log.warning("session %s: %d event(s) written after the end refused", session_id,
+                        len(after_end))
+            raise ApiProblem(409, "saved_after_end",
+                             f"{len(after_end)} event(s) were written after the end "
+                             f"({clock.iso(end)}); the others are stored.",
+                             ends_at=clock.iso(end), refused=after_end[:100],
+                             accepted=accepted)
+        return EventsReply(accepted=accepted,
+                           duplicates=len(body.events) - accepted)
     raise ApiProblem(409, "conflict", "The events changed while saving; try again.")
 
 
