@@ -157,6 +157,8 @@ class Updater:
         check_fresh(manifest, newest_seen=self._newest_seen())
         self._remember(manifest)
         kind = manifest.kind_for(self.current_version)
+        if kind is UpdateKind.MANDATORY and self.exam_in_progress():
+            self._remember_after_exam(manifest.version)
         log.info("release check: running %s, latest %s, minimum %s -> %s", self.current_version,
                  manifest.version, manifest.minimum_version, kind.value)
         return UpdateOffer(kind, self.current_version, manifest)
@@ -185,6 +187,48 @@ class Updater:
             tmp.replace(self._seen_file)
         except OSError as exc:  # the check still holds for this run
             log.warning("cannot remember the release manifest date: %s", exc)
+
+    # -- a required update found during an exam ---------------------------------------------
+
+    @property
+    def _after_exam_file(self) -> Path:
+        return self.download_dir.parent / "update-after-exam.json"
+
+    def _remember_after_exam(self, version: str) -> None:
+        try:
+            self._after_exam_file.parent.mkdir(parents=True, exist_ok=True)
+            self._after_exam_file.write_text(json.dumps({"version": version}), "utf-8")
+            log.info("required update %s remembered for after the exam", version)
+        except OSError as exc:  # the next check finds it again
+            log.warning("cannot remember the required update: %s", exc)
+
+    def pending_after_exam(self) -> str | None:
+        """The version of a required update a check found during an exam (None: none)."""
+        try:
+            return str(json.loads(self._after_exam_file.read_text("utf-8"))["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def install_after_exam(self, cancel: threading.Event | None = None,
+                           progress: Progress | None = None) -> list[str] | None:
+        """Install the required update held back by an exam, once no exam runs.
+
+        Returns the started installer command (the caller quits), or None when nothing is
+        held back or an exam still runs. The release is checked again first: a newer one
+        published meanwhile is the one installed.
+
+        Raises:
+            UpdateError: as :meth:`check`, :meth:`download` and :meth:`install`.
+        """
+        if self.pending_after_exam() is None or self.exam_in_progress():
+            return None
+        offer = self.check()
+        if offer.kind is UpdateKind.NONE:
+            self._after_exam_file.unlink(missing_ok=True)
+            return None
+        command = self.install(offer, self.download(offer, cancel, progress))
+        self._after_exam_file.unlink(missing_ok=True)
+        return command
 
     # -- download and install ---------------------------------------------------------------
 
