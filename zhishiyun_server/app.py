@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 
 def _include_routers(app: FastAPI) -> None:
-    from zhishiyun_server.routes import auth, exams, messages, meta, sessions
+    from zhishiyun_server.auth import routes as auth
+    from zhishiyun_server.routes import exams, messages, meta, sessions
 
     for module in (meta, auth, exams, sessions, messages):
         app.include_router(module.router, prefix=API)

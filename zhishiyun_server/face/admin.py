@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
+from zhishiyun_server.auth.routes import mask_id_number
 from zhishiyun_server.face.models import FaceAttempt, FaceReview
 from zhishiyun_server.face.policy import FacePolicy
-from zhishiyun_server.routes.auth import mask_id_number
 from zhishiyun_server.settings import ServerConfig
 
 

@@ -27,6 +27,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from zhishiyun_server import clock
+from zhishiyun_server.auth.routes import (
+    check_rate_limit,
+    login_reply,
+    record_address_failure,
+    record_attempt,
+    release_attempt,
+)
 from zhishiyun_server.clientaddr import client_address
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
@@ -43,13 +50,6 @@ from zhishiyun_server.face.schemas import (
     ChallengeRequest,
     ReviewReply,
     ReviewStatus,
-)
-from zhishiyun_server.routes.auth import (
-    check_rate_limit,
-    login_reply,
-    record_address_failure,
-    record_attempt,
-    release_attempt,
 )
 from zhishiyun_server.routes.meta import organisation
 from zhishiyun_server.schemas import CandidateBrief, LoginReply

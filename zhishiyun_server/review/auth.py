@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
+from zhishiyun_server.auth.routes import check_rate_limit, record_attempt
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.review.models import AuditEntry, StaffAccount, StaffSession
-from zhishiyun_server.routes.auth import check_rate_limit, record_attempt
 from zhishiyun_server.security import hash_password, token_digest, verify_password
 
 COOKIE = "zsy_review"

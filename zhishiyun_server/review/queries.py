@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
+from zhishiyun_server.auth.routes import mask_id_number
 from zhishiyun_server.models import (
     Answer,
     Candidate,
@@ -21,7 +22,6 @@ from zhishiyun_server.models import (
 from zhishiyun_server.recordings import ManifestLine
 from zhishiyun_server.review.models import Verdict
 from zhishiyun_server.review.severity import flagging_kinds, severity
-from zhishiyun_server.routes.auth import mask_id_number
 
 #: A candidate is online while something arrived from them within this time.
 ONLINE_WITHIN = timedelta(seconds=90)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
+from zhishiyun_server.auth.routes import mask_id_number
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.help import service as help_service
 from zhishiyun_server.models import Answer, Event, ExamSession, RecordingSegment
@@ -22,7 +23,6 @@ from zhishiyun_server.review.media import timeline, version_of
 from zhishiyun_server.review.models import VERDICTS, Verdict
 from zhishiyun_server.review.severity import severity
 from zhishiyun_server.review.summary import integrity_summary
-from zhishiyun_server.routes.auth import mask_id_number
 from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.tus.endpoint import app_storage
 
