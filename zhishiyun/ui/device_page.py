@@ -83,6 +83,7 @@ class DeviceTestWidget(PageWidget):
         left = CardWidget()
         self.preview = PreviewWidget(_("Choose a camera and a microphone, then press Start "
                                        "test."))
+        self.preview.mirror = True  # the live self-view; the playback is shown as recorded
         self.preview.setMinimumSize(320, 200)  # grows with the window; fits 1280×720 at 150 %
         left.body.addWidget(self.preview, 1)
         self.caption = label(_("Read aloud: {text}").format(text=READ_ALOUD), "subtitle",
@@ -319,7 +320,9 @@ class DeviceTestWidget(PageWidget):
             self._player.stop()
         self._set_step("playback")
         self.play_button.setEnabled(False)
-        self._player = ClipPlayer(self._clip, on_main(self.preview.show_frame),
+        preview = self.preview
+        self._player = ClipPlayer(self._clip,
+                                  on_main(lambda f: preview.show_frame(f, mirror=False)),
                                   on_main(self._on_playback_finished))
         self._player.start()
 

@@ -104,6 +104,7 @@ class FaceLoginWidget(QWidget):
         self.preview.setMaximumHeight(220)
         self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.preview.setMargin(16)
+        self.preview.mirror = True  # a self-view; the frames sent are not mirrored
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.hide()
@@ -328,7 +329,7 @@ class FaceLoginWidget(QWidget):
     def _show_photo(self, photo: Any) -> None:
         self._frozen = photo
         if photo is not None:
-            self.preview.show_frame(photo)
+            self.preview.show_frame(photo, mirror=False)  # the ID card reads the right way
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)

@@ -114,7 +114,11 @@ class PageWidget(QWidget):
 
 
 class PreviewWidget(QLabel):
-    """Shows video frames (RGB numpy arrays or QImages), scaled to fit, or a placeholder text."""
+    """Shows video frames (RGB numpy arrays or QImages), scaled to fit, or a placeholder text.
+
+    With ``mirror`` set, frames are shown mirrored like a looking-glass (a self-view feels
+    natural that way); only the display: recordings keep the camera's own picture.
+    """
 
     def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(placeholder, parent)
@@ -124,6 +128,7 @@ class PreviewWidget(QLabel):
         self.setWordWrap(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
+        self.mirror = False
 
     def show_placeholder(self, text: str) -> None:
         """Drop the picture and show ``text`` instead."""
@@ -131,14 +136,19 @@ class PreviewWidget(QLabel):
         self.setPixmap(QPixmap())
         self.setText(text)
 
-    def show_frame(self, frame) -> None:
-        """Show one frame: a QImage or an RGB ``numpy`` array (H×W×3, uint8)."""
+    def show_frame(self, frame, mirror: bool | None = None) -> None:
+        """Show one frame: a QImage or an RGB ``numpy`` array (H×W×3, uint8).
+
+        ``mirror`` overrides the widget's setting (a recording played back, a photo).
+        """
         if isinstance(frame, QImage):
             image = frame
         else:
             height, width = frame.shape[:2]
             image = QImage(frame.tobytes(), width, height, width * 3,
                            QImage.Format.Format_RGB888)
+        if self.mirror if mirror is None else mirror:
+            image = image.flipped(Qt.Orientation.Horizontal)
         self._image = image
         self._rescale()
 

@@ -79,6 +79,7 @@ class DeviceConfirmWidget(QWidget):
         self.preview = PreviewWidget(_("Waiting for the camera…"))
         self.preview.setObjectName("confirmPreview")
         self.preview.setMinimumSize(200, 150)
+        self.preview.mirror = True  # self-view only: the recording is not mirrored
         left.body.addWidget(self.preview, 1)
         row.addWidget(left, 3)
         right = CardWidget()

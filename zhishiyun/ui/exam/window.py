@@ -207,6 +207,7 @@ class ExamWindow(ProctoringMixin, QWidget):
         side.body.addWidget(self.side_scroll, 1)
         self.preview = PreviewWidget(_("Camera starting…"))
         self.preview.setObjectName("examPreview")
+        self.preview.mirror = True  # self-view only: the recording is not mirrored
         self.preview.setMinimumSize(200, 110)
         self.preview.setMaximumHeight(200)
         box.addWidget(self.preview)
