@@ -43,6 +43,18 @@ def test_confirmed_sessions_go_after_the_retention_unconfirmed_ones_never(
         now = time.time()
         assert sweep(runtime.queue, data, 7, now) == []  # confirmed: the clock starts
         assert (done.session_dir / MARK_NAME).exists()
+        # what the support page shows: how much this computer holds, for which exams
+        held = {h.session_id: h for h in runtime.local_holdings()}
+        assert set(held) == {done.session_id, pending.session_id}
+        assert held[done.session_id].exam_name == done.exam_name != ""
+        assert held[done.session_id].confirmed is True
+        assert held[done.session_id].delete_at > now + 6 * DAY
+        assert held[done.session_id].segments == len(segment_files(done.session_dir))
+        assert held[done.session_id].bytes >= sum(
+            p.stat().st_size for _t, _s, p in segment_files(done.session_dir))
+        assert (held[pending.session_id].confirmed, held[pending.session_id].delete_at) == (
+            False, None)
+        assert held[pending.session_id].segments >= 2
         assert sweep(runtime.queue, data, 7, now + 6 * DAY) == []
         assert done.session_dir.is_dir()
         assert sweep(runtime.queue, data, 7, now + 8 * DAY) == [done.session_id]

@@ -10,9 +10,11 @@ whatever the clock says: the check is made again at every sweep, right before de
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from zhishiyun.active_session import read_record
@@ -23,6 +25,69 @@ from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 log = logging.getLogger(__name__)
 DEFAULT_RETENTION_DAYS = 7
 MARK_NAME = "confirmed"
+#: ``{"exam_id", "exam_name", "kind"}`` of a session directory (written at entry).
+EXAM_INFO_NAME = "exam.json"
+
+
+@dataclass(frozen=True)
+class LocalSession:
+    """What this computer holds of one exam session."""
+
+    session_id: str
+    exam_name: str
+    #: Every file of the session directory (recordings, answers, events, manifest).
+    bytes: int
+    segments: int
+    #: The server confirmed every segment; ``delete_at`` (epoch seconds) once marked.
+    confirmed: bool
+    delete_at: float | None
+
+
+def write_exam_info(session_dir: Path, exam_id: int, exam_name: str, kind: str) -> None:
+    """Name the exam of a session directory (for :func:`holdings`)."""
+    try:
+        (session_dir / EXAM_INFO_NAME).write_text(json.dumps(
+            {"exam_id": exam_id, "exam_name": exam_name, "kind": kind}, ensure_ascii=False),
+            encoding="utf-8")
+    except OSError as exc:  # only the name shown on the support page is missing then
+        log.warning("session %s: exam name not written (%s)", session_dir.name, exc)
+
+
+def _exam_name(session_dir: Path) -> str:
+    try:
+        return str(json.loads((session_dir / EXAM_INFO_NAME).read_text("utf-8"))["exam_name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def _size(directory: Path) -> int:
+    total = 0
+    for path in directory.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:  # deleted meanwhile (a sweep, a recorder closing a segment)
+            continue
+    return total
+
+
+def holdings(queue: UploadQueue | None, data_dir: Path,
+             retention_days: float = DEFAULT_RETENTION_DAYS) -> list[LocalSession]:
+    """Every session directory on this computer: size, segments, confirmed, when deleted."""
+    found = []
+    root = Path(data_dir) / "sessions"
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        size = _size(directory)
+        confirmed = queue is not None and fully_confirmed(queue, directory.name, directory)
+        delete_at = None
+        try:
+            delete_at = float((directory / MARK_NAME).read_text("utf-8").strip()) \
+                + retention_days * 86400
+        except (OSError, ValueError):
+            pass
+        found.append(LocalSession(directory.name, _exam_name(directory), size,
+                                  len(segment_files(directory)), confirmed,
+                                  delete_at if confirmed else None))
+    return found
 
 
 def fully_confirmed(queue: UploadQueue, session_id: str, session_dir: Path) -> bool:

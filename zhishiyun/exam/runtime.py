@@ -26,7 +26,7 @@ from zhishiyun.api.errors import ApiError
 from zhishiyun.clock import ClockSample, ServerClock
 from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.recover import recover_open_segments, tidy_record
-from zhishiyun.exam.retention import DEFAULT_RETENTION_DAYS, sweep
+from zhishiyun.exam.retention import DEFAULT_RETENTION_DAYS, LocalSession, holdings, sweep
 from zhishiyun.exam.session import ExamSession, State
 from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -184,6 +184,10 @@ class ExamRuntime:
         if self._started and not self._closed and all(
                 i.state in (DONE, FAILED) for i in self.queue.items(item.session_id)):
             self.sweep_local()  # marked confirmed now; with 0 days deleted right away
+
+    def local_holdings(self) -> list[LocalSession]:
+        """What this computer holds, per session (for the support page); [] once closed."""
+        return [] if self._closed else holdings(self.queue, self.data_dir, self.retention_days)
 
     def tidy_active(self) -> bool:
         """Remove a record whose exam ended (plus grace) with nothing of it left to send."""

@@ -47,6 +47,7 @@ from zhishiyun.exam import session_keys
 from zhishiyun.exam.answer_chain import AnswerChain
 from zhishiyun.exam.guard import SessionGuard
 from zhishiyun.exam.local import STORE_NAME, LocalStore
+from zhishiyun.exam.retention import write_exam_info
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
@@ -164,6 +165,7 @@ class ExamSession:
                 self.store = LocalStore(self.session_dir / STORE_NAME)
             if self.answer_chain is None:
                 self.answer_chain = AnswerChain(self.session_dir, self._key)
+            write_exam_info(self.session_dir, self.exam_id, self.exam_name, self.kind)
             self.uploads = SessionUploads(self.queue, self.session_id, reply.upload_url,
                                           self.client.api_url, self.session_dir)
             queued = self.uploads.enqueue_session_dir()
