@@ -88,3 +88,15 @@ def test_support_contacts_come_from_the_server_and_copy(qtbot, demo_server):
     qtbot.mouseClick(buttons[0], LEFT)
     assert QApplication.clipboard().text() == phone
     assert phone in page.copied.text()
+
+
+def test_the_exam_flow_page_lists_the_manuals_steps_in_order(qtbot):
+    from zhishiyun.ui.info_pages import FlowWidget
+
+    page = FlowWidget()
+    qtbot.addWidget(page)
+    titles = [card.findChildren(type(page.title_label))[0].text() for card in page.steps]
+    assert [t.split(": ", 1)[1] for t in titles] == [
+        "System check", "Login", "Device test", "My exams", "Enter the exam",
+        "During the exam", "Hand in"]
+    assert titles[0].startswith("Step 1")

@@ -241,3 +241,43 @@ class SupportWidget(PageWidget):
     def _on_copy_clicked(self, value: str) -> None:
         QApplication.clipboard().setText(value)
         self.copied.setText(_("Copied: {value}").format(value=value))
+
+
+def flow_steps() -> list[tuple[str, str]]:
+    """考试流程: the manual's steps, as (title, what the candidate does)."""
+    return [
+        (_("System check"), _("Zhishiyun checks the server connection, the software version "
+                              "and the clock, then camera, microphone, disk and network. "
+                              "Every required check must pass.")),
+        (_("Login"), _("Face login with your name and ID number; if it fails, password login "
+                       "where the organiser allows it, or a manual review.")),
+        (_("Device test"), _("Record 10 seconds with the camera and microphone you will use "
+                             "and play them back; the exam records with the same devices.")),
+        (_("My exams"), _("Draw your lot (interviews only) and press Read and accept for each "
+                          "exam.")),
+        (_("Enter the exam"), _("Once the entry window is open, press Enter exam. Recording "
+                                "starts; interviews first confirm the devices, and a second "
+                                "camera (the phone) is bound with the QR code.")),
+        (_("During the exam"), _("Answer in the boxes (written exams) or follow the "
+                                 "interview. Use Help to ask the organiser; their messages "
+                                 "appear at the top.")),
+        (_("Hand in"), _("Submit answers (written exams) or End exam (interviews). Keep "
+                         "Zhishiyun open until every recording is uploaded.")),
+    ]
+
+
+class FlowWidget(PageWidget):
+    """考试流程: checks → login → device test → my exams → enter → hand in."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(_("Exam flow"), parent)
+        self.steps = []
+        for number, (title, text) in enumerate(flow_steps(), start=1):
+            card = CardWidget(margins=18)
+            card.setMaximumWidth(820)
+            card.body.addWidget(label(_("Step {n}: {title}").format(n=number, title=title),
+                                      "subtitle"))
+            card.body.addWidget(label(text, "muted", wrap=True))
+            self.content.addWidget(card)
+            self.steps.append(card)
+        self.content.addStretch(1)

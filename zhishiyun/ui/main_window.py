@@ -10,7 +10,7 @@ from zhishiyun.ui.checks_page import ChecksWidget
 from zhishiyun.ui.device_page import DeviceTestWidget
 from zhishiyun.ui.errors import message_for, on_login_lost
 from zhishiyun.ui.exams_page import ExamsWidget
-from zhishiyun.ui.info_pages import MessagesWidget, ProfileWidget, SupportWidget
+from zhishiyun.ui.info_pages import FlowWidget, MessagesWidget, ProfileWidget, SupportWidget
 from zhishiyun.ui.login_page import LoginWidget
 from zhishiyun.ui.model import get
 from zhishiyun.ui.qt import (
@@ -47,7 +47,7 @@ class HomeWidget(QWidget):
     logout_requested = Signal()
     language_requested = Signal(str)
 
-    PAGES = ("exams", "devices", "messages", "profile", "support")
+    PAGES = ("exams", "devices", "messages", "profile", "support", "flow")
 
     def __init__(self, services: AppServices, server_config: dict, candidate: Any,
                  parent: QWidget | None = None) -> None:
@@ -61,6 +61,7 @@ class HomeWidget(QWidget):
         self.messages = MessagesWidget(client)
         self.profile = ProfileWidget(client)
         self.support = SupportWidget(server_config)
+        self.flow = FlowWidget()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
@@ -69,7 +70,8 @@ class HomeWidget(QWidget):
         right.setSpacing(0)
         right.addWidget(self._build_header(server_config, candidate))
         self.stack = QStackedWidget()
-        for page in (self.exams, self.devices, self.messages, self.profile, self.support):
+        for page in (self.exams, self.devices, self.messages, self.profile, self.support,
+                     self.flow):
             self.stack.addWidget(page)
         right.addWidget(self.stack, 1)
         row.addLayout(right, 1)
@@ -136,7 +138,7 @@ class HomeWidget(QWidget):
         self.nav_buttons = {}
         names = {"exams": _("My exams"), "devices": _("Device test"),
                  "messages": _("Messages"), "profile": _("Personal information"),
-                 "support": _("Support centre")}
+                 "support": _("Support centre"), "flow": _("Exam flow")}
         for key in self.PAGES:
             nav_button = button(names[key], name=f"nav_{key}")
             nav_button.setCheckable(True)
@@ -148,7 +150,7 @@ class HomeWidget(QWidget):
         return side
 
     def _add_shortcuts(self) -> None:
-        """Ctrl+1…5 switch pages, F5 refreshes the page shown (keyboard-only use)."""
+        """Ctrl+1…6 switch pages, F5 refreshes the page shown (keyboard-only use)."""
         for number, key in enumerate(self.PAGES, start=1):
             action = QAction(self)
             action.setShortcut(QKeySequence(f"Ctrl+{number}"))
