@@ -116,6 +116,10 @@ class DeviceTestWidget(PageWidget):
         right.body.addLayout(grid)
         self.result = label("", "muted", wrap=True, name="deviceResult")
         right.body.addWidget(self.result)
+        from zhishiyun.ui.speaker_check import SpeakerCheckWidget
+
+        self.speaker = SpeakerCheckWidget()
+        right.body.addWidget(self.speaker)
         right.body.addStretch(1)
         buttons = QVBoxLayout()
         self.refresh_button = button(_("Refresh devices"))
