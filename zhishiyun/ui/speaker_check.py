@@ -46,7 +46,7 @@ class SpeakerCheckWidget(QWidget):
         box.addWidget(self.play_button)
         self.question = label(_("Did you hear the test sound?"), "", name="speakerQuestion")
         self.yes_button = button(_("Yes, I heard it"), name="speakerYes")
-        self.no_button = button(_("No"), name="speakerNo")
+        self.no_button = button(_("No, I did not"), name="speakerNo")
         self.yes_button.clicked.connect(lambda: self.answer(True))
         self.no_button.clicked.connect(lambda: self.answer(False))
         row = QHBoxLayout()
