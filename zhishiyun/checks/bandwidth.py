@@ -95,6 +95,6 @@ class BandwidthCheck(Check):
                 _("Use a faster network (a cable, or closer to the Wi-Fi router) and stop "
                   "downloads, video streams and cloud sync during the exam."), details)
         return self.result(Status.PASS, _("Upload speed {rate:.1f} Mbit/s (the recording needs "
-                                          "about {need:.1f}).").format(rate=kbps / 1000,
+                                          "about {need:.1f} Mbit/s).").format(rate=kbps / 1000,
                                                                        need=need / 1000),
                            details=details)
