@@ -70,5 +70,9 @@ def test_record_ten_seconds_and_play_back(qtbot, tmp_path):
     assert settings.camera == str(clip)
 
     qtbot.mouseClick(page.play_button, LEFT)
+    assert page.progress.value() < page.progress.maximum() // 2, "the bar restarts"
     qtbot.waitUntil(page.preview.has_frame, timeout=15_000)  # decoded frames of the recording
+    # the bar follows the playback to its end
+    qtbot.waitUntil(lambda: page.progress.value() >= page.progress.maximum() * 0.8,
+                    timeout=20_000)
     page.deactivate()

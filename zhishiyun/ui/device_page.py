@@ -108,7 +108,7 @@ class DeviceTestWidget(PageWidget):
         self.level.setProperty("tone", "level")
         self.level.setRange(0, 100)
         grid.addWidget(self.level, 2, 1)
-        grid.addWidget(label(_("Recording"), "muted"), 3, 0)
+        grid.addWidget(label(_("Progress"), "muted"), 3, 0)
         self.progress = QProgressBar()
         self.progress.setRange(0, TEST_SECONDS * 10)
         grid.addWidget(self.progress, 3, 1)
@@ -324,10 +324,13 @@ class DeviceTestWidget(PageWidget):
             self._player.stop()
         self._set_step("playback")
         self.play_button.setEnabled(False)
-        preview = self.preview
+        preview, bar = self.preview, self.progress
+        bar.setValue(0)  # the bar follows the playback now
         self._player = ClipPlayer(self._clip,
                                   on_main(lambda f: preview.show_frame(f, mirror=False)),
-                                  on_main(self._on_playback_finished))
+                                  on_main(self._on_playback_finished),
+                                  on_progress=on_main(lambda share: bar.setValue(
+                                      round(share * bar.maximum()))))
         self._player.start()
 
     def _on_playback_finished(self, error: str) -> None:

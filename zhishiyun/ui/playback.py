@@ -46,12 +46,15 @@ class ClipPlayer:
         on_frame: receives RGB ``numpy`` frames at their presentation time.
         on_finished: called once at the end with an error text ("" when fine).
         max_width: frames are scaled down to this width.
+        on_progress: receives the share played (0…1) with each frame.
     """
 
     def __init__(self, path: Path, on_frame: Callable[[Any], None],
-                 on_finished: Callable[[str], None], max_width: int = 640) -> None:
+                 on_finished: Callable[[str], None], max_width: int = 640,
+                 on_progress: Callable[[float], None] | None = None) -> None:
         self.path = Path(path)
         self._on_frame, self._on_finished = on_frame, on_finished
+        self._on_progress = on_progress
         self._max_width = max_width
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,6 +102,8 @@ class ClipPlayer:
                     time.sleep(0.05)
                 return
             stream = container.streams.video[0]
+            duration = (float(stream.duration * stream.time_base) if stream.duration else
+                        (container.duration or 0) / 1_000_000)
             width = min(self._max_width, stream.codec_context.width or self._max_width)
             first: float | None = None
             try:
@@ -114,5 +119,7 @@ class ClipPlayer:
                     height = int(frame.height * width / frame.width) // 2 * 2
                     self._on_frame(frame.to_ndarray(format="rgb24", width=width,
                                                     height=height))
+                    if self._on_progress is not None and duration > 0:
+                        self._on_progress(min(1.0, at / duration))
             except av.error.InvalidDataError:
                 log.info("test clip video ends early (cut file)")
