@@ -5,7 +5,7 @@ A written exam in the real exam window (real recorder, real server), in English.
 
 from __future__ import annotations
 
-from tests.exam.conftest import shape
+from tests.exam.conftest import server_rows, shape
 from zhishiyun.exam.session import State
 from zhishiyun_formats.receipt import answers_receipt
 
@@ -26,6 +26,14 @@ def test_written_exam_hands_in_once_with_a_receipt_the_server_confirms(
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=30000)
     # nothing to hand in or end before the start
     assert not window.submit_button.isVisible() and not window.end_button.isVisible()
+    # 考前确认: who and which exam, the camera's picture, the devices, the rules
+    checklist = window.waiting.checklist
+    assert checklist.isVisible() and "张三" in checklist.identity.text()
+    assert "笔试" in checklist.identity.text() and "camera.avi" in checklist.devices.text()
+    assert "Submit answers" in checklist.rules.text()
+    qtbot.waitUntil(checklist.preview.has_frame, timeout=10000)
+    checklist.tick.setChecked(True)
+    assert not checklist.tick.isEnabled()
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=30000)
     assert window.submit_button.isVisible() and window.submit_button.isEnabled()
     assert not window.end_button.isVisible(), "a written exam has one way to hand in"
@@ -47,6 +55,8 @@ def test_written_exam_hands_in_once_with_a_receipt_the_server_confirms(
     # the server's own code of what it holds is the same
     reply = runtime.client.finish(session.session_id, "candidate_ended")
     assert reply.answers_receipt == code
+    kinds = [e.kind for e in server_rows(server, "Event", session.session_id)]
+    assert "written_checklist_confirmed" in kinds
     lines = [finishing.items.item(i).text() for i in range(finishing.items.count())]
     assert lines and all(line.startswith(("Screen recording part ", "Camera recording part "))
                          for line in lines), lines

@@ -104,7 +104,7 @@ def _written_exam(window, session, runtime, server, qtbot, asked):
 
     # 交卷: the unanswered questions are listed before the confirmation
     window.submit_button.click()
-    assert asked and "2, 3, 4" in asked[-1][1]
+    assert asked and "第 2、3、4 题" in asked[-1][1]  # zh_CN: the unanswered, by number
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.finishing, timeout=10000)
     screenshot(window, "4_finishing")
     qtbot.waitUntil(lambda: session.state == State.DONE, timeout=40000)

@@ -160,8 +160,10 @@ class WaitingWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
+        outer = scrolling_layout(self)  # with the written checklist it may be taller
         outer.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.outer = outer
+        self.checklist = None
         card = CardWidget(margins=28)
         card.setMinimumWidth(420)  # fits beside the side column at 1280×720, 150 %
         card.setMaximumWidth(560)
@@ -177,6 +179,13 @@ class WaitingWidget(QWidget):
         self.starts.setAlignment(Qt.AlignmentFlag.AlignCenter)
         card.body.addWidget(self.starts)
         outer.addWidget(card, 0, Qt.AlignmentFlag.AlignCenter)
+
+    def add_checklist(self, checklist: QWidget) -> None:
+        """Show the written exam's 考前确认 under the countdown."""
+        checklist.setMinimumWidth(420)
+        checklist.setMaximumWidth(560)
+        self.outer.addWidget(checklist, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.checklist = checklist
 
     def update_time(self, seconds_to_start: float, starts_at: str) -> None:
         """Show the countdown."""

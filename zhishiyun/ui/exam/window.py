@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from zhishiyun.exam.problems import describe, stuck_reason
@@ -25,6 +26,7 @@ from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.exam.answers import AnswerPanelWidget
 from zhishiyun.ui.exam.banners import BannerStackWidget
+from zhishiyun.ui.exam.checklist import WrittenChecklistWidget
 from zhishiyun.ui.exam.live import ExamLiveFeed, HelpDialog
 from zhishiyun.ui.exam.pages import (
     DeviceConfirmWidget,
@@ -153,6 +155,12 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.confirm.confirmed.connect(self._on_devices_confirmed)
         self.confirm.devices_chosen.connect(self._on_devices_chosen)
         self.waiting = WaitingWidget()
+        if self.session.kind == "written":  # the manual's 考前确认 (interviews: 设备确认)
+            checklist = WrittenChecklistWidget(candidate_name, self.session.exam_name or "",
+                                               self._devices_text())
+            checklist.confirmed.connect(
+                lambda: self.session.record_event("written_checklist_confirmed", {}))
+            self.waiting.add_checklist(checklist)
         self.exam_page = QWidget()
         exam_row = QHBoxLayout(self.exam_page)
         exam_row.setContentsMargins(0, 0, 0, 0)
@@ -233,6 +241,15 @@ class ExamWindow(ProctoringMixin, QWidget):
         for widget in (self.full_button, self.submit_button, self.end_button):
             side.body.addWidget(widget)
         return side
+
+    def _devices_text(self) -> str:
+        camera, mic = getattr(self.session, "camera", None), getattr(self.session, "microphone",
+                                                                         None)
+        if isinstance(camera, str) and ("/" in camera or "\\" in camera):
+            camera = Path(camera).name  # a video file standing in for the camera
+        return _("Recorded with: camera {camera}, microphone {microphone} (chosen in the "
+                 "device test).").format(camera=camera if camera not in (None, "") else "—",
+                                         microphone=mic or _("System default"))
 
     def add_side_panel(self, panel: QWidget) -> None:
         """Show ``panel`` in the side column under the countdown (e.g. the second camera)."""
@@ -480,6 +497,8 @@ class ExamWindow(ProctoringMixin, QWidget):
                 self.preview.show_frame(rgb)
                 if state == State.DEVICE_CONFIRM:
                     self.confirm.preview.show_frame(rgb)
+                elif state == State.WAITING and self.waiting.checklist is not None:
+                    self.waiting.checklist.preview.show_frame(rgb)
             rms, peak = recorder.audio_level()
             self.confirm.level.setValue(int(min(1.0, peak) * 100))
 
