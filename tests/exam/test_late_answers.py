@@ -89,7 +89,10 @@ def test_events_written_after_the_end_are_refused_the_others_kept_and_marked_lat
     now = datetime.now(timezone.utc)
     during, after = now - timedelta(seconds=10), now + timedelta(seconds=900)
     batch = [{"id": "in-exam", "kind": "focus_lost", "at": during.isoformat()},
-             {"id": "after-end", "kind": "focus_lost", "at": after.isoformat()}]
+             {"id": "after-end", "kind": "focus_lost", "at": after.isoformat()},
+             # the end of an outage that began during the exam says so and is taken
+             {"id": "outage-end", "kind": "network_back", "at": after.isoformat(),
+              "details": {"after_end": True}}]
     try:
         client.post_events(sid, batch)
     except ApiError as exc:
@@ -98,7 +101,8 @@ def test_events_written_after_the_end_are_refused_the_others_kept_and_marked_lat
         raise AssertionError("an event written after the end was accepted")
     assert refusal.code == "saved_after_end"
     events = {e.client_event_id: e for e in server_rows(server, "Event", sid)}
-    assert set(events) == {"in-exam"}
-    late = server_rows(server, "LateEvent", sid)
-    assert [row.event_id for row in late] == [events["in-exam"].id]
-    assert late[0].delay_s > 3000
+    assert refusal.details["accepted"] == 2  # the refused id is named in the 409's body
+    assert set(events) == {"in-exam", "outage-end"}
+    late = {row.event_id: row.delay_s for row in server_rows(server, "LateEvent", sid)}
+    assert set(late) == {events["in-exam"].id, events["outage-end"].id}
+    assert late[events["in-exam"].id] > 3000

@@ -75,6 +75,12 @@ class ExamError(ZhishiyunError):
     """The exam cannot go on as asked (the message says why and what to do)."""
 
 
+def outage_end(event: dict[str, Any]) -> bool:
+    """The end of an outage that began during the exam, recorded after its end."""
+    return event.get("kind") == "network_back" and (event.get("details") or {}).get(
+        "after_end") is True
+
+
 class ExamSession:
     """One exam session of the logged-in candidate.
 
@@ -314,6 +320,8 @@ class ExamSession:
 
         Events recorded once the finish went out were written after the end: the server
         refuses those (``saved_after_end``), so they stay in the local store and the log.
+        The one exception is the end of an outage that began during the exam (it explains
+        late deliveries), which the server takes marked ``after_end``.
         """
         store = self._need_store()
         with self._lock:
@@ -321,10 +329,14 @@ class ExamSession:
             if not events:
                 return 0
             if self._closed_out.is_set():
-                log.info("session %s: %d event(s) after the end kept on this computer only",
-                         self.session_id, len(events))
-                store.mark_queued([e["id"] for e in events])  # not sent: nothing to retry
-                return 0
+                local = [e for e in events if not outage_end(e)]
+                if local:
+                    log.info("session %s: %d event(s) after the end kept on this computer "
+                             "only", self.session_id, len(local))
+                    store.mark_queued([e["id"] for e in local])  # never sent: no retry
+                events = [e for e in events if outage_end(e)]
+                if not events:
+                    return 0
             self.uploads.post_events(events)
             store.mark_queued([e["id"] for e in events])
         return len(events)

@@ -242,8 +242,11 @@ def post_events(session_id: str, body: EventBatch,
     end = ends_at(session.exam)
     if session.finished_at is not None:
         end = min(end, session.finished_at)
+    # The end of an outage that began during the exam is the one fact taken from after the
+    # end (it explains late deliveries); it says so itself and is marked late like the rest.
     after_end = list(dict.fromkeys(
-        e.id for e in body.events if _utc(e.at) > end + SAVED_AT_TOLERANCE))
+        e.id for e in body.events if _utc(e.at) > end + SAVED_AT_TOLERANCE
+        and not (e.kind == "network_back" and e.details.get("after_end") is True)))
     ids = {e.id for e in body.events}
     for _attempt in range(3):
         known = set(db.scalars(select(Event.client_event_id).where(
