@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from zhishiyun.i18n import _
@@ -119,6 +121,26 @@ class MessagesWidget(PageWidget):
         self.unread_changed.emit(self.unread())
 
 
+def stored_text(held: list) -> str:
+    """One line per exam session this computer holds: size, segments, upload state."""
+    if not held:
+        return _("No exam recordings are stored on this computer.")
+    lines = [_("{total} MB in {n} exam session(s):").format(
+        total=f"{sum(h.bytes for h in held) / 1e6:.1f}", n=len(held))]
+    for item in held:
+        name = item.exam_name or item.session_id[:8]
+        if item.confirmed and item.delete_at is not None:
+            when = datetime.fromtimestamp(item.delete_at).strftime("%Y-%m-%d %H:%M")
+            state = _("uploaded; deleted from this computer after {when}").format(when=when)
+        elif item.confirmed:
+            state = _("uploaded")
+        else:
+            state = _("not all uploaded yet; kept until the server has everything")
+        lines.append(_("{exam}: {mb} MB, {segments} segment(s), {state}").format(
+            exam=name, mb=f"{item.bytes / 1e6:.1f}", segments=item.segments, state=state))
+    return "\n".join(lines)
+
+
 def _escape(text: Any) -> str:
     return (str(text or "").replace("&", "&amp;").replace("<", "&lt;")
             .replace(">", "&gt;"))
@@ -204,10 +226,16 @@ class ProfileWidget(PageWidget):
 
 
 class SupportWidget(PageWidget):
-    """客服中心: phone, QQ and email from the server's config, each copyable."""
+    """客服中心: phone, QQ and email from the server's config, each copyable.
 
-    def __init__(self, server_config: dict, parent: QWidget | None = None) -> None:
+    ``holdings()`` (optional, blocking): what this computer holds per exam session
+    (:class:`zhishiyun.exam.retention.LocalSession` items), listed under the contacts.
+    """
+
+    def __init__(self, server_config: dict, parent: QWidget | None = None,
+                 holdings: Callable[[], list] | None = None) -> None:
         super().__init__(_("Support centre"), parent)
+        self._holdings = holdings
         support = get(server_config, "support") or {}
         card = CardWidget(margins=28)
         card.setMaximumWidth(720)
@@ -236,7 +264,30 @@ class SupportWidget(PageWidget):
         card.body.addLayout(form)
         card.body.addWidget(self.copied)
         self.content.addWidget(card)
+        self.stored = label("", "muted", wrap=True, selectable=True, name="storedHere")
+        if holdings is not None:
+            stored_card = CardWidget(margins=28)
+            stored_card.setMaximumWidth(720)
+            stored_card.body.addWidget(label(_("Stored on this computer"), "subtitle"))
+            stored_card.body.addWidget(self.stored)
+            self.content.addWidget(stored_card)
         self.content.addStretch(1)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Count what this computer holds each time the page is shown."""
+        super().showEvent(event)
+        self.refresh_holdings()
+
+    def refresh_holdings(self) -> None:
+        """Read the local recordings off the UI thread and list them."""
+        if self._holdings is not None:
+            run_task(self._holdings, self._on_holdings)
+
+    def _on_holdings(self, held: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self.stored.setText(message_for(error))
+            return
+        self.stored.setText(stored_text(held or []))
 
     def _on_copy_clicked(self, value: str) -> None:
         QApplication.clipboard().setText(value)

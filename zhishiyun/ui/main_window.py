@@ -60,7 +60,7 @@ class HomeWidget(QWidget):
                                         save_settings=services.save_settings)
         self.messages = MessagesWidget(client)
         self.profile = ProfileWidget(client)
-        self.support = SupportWidget(server_config)
+        self.support = SupportWidget(server_config, holdings=runtime.local_holdings)
         self.flow = FlowWidget()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
