@@ -67,6 +67,15 @@ def _make_updater(settings: Settings, transport: Any) -> Callable[..., Any] | No
     return update_now
 
 
+def _make_after_exam_updater(settings: Settings, transport: Any) -> Callable[[], Any] | None:
+    """Install the required update an exam held back, once it is over (see Updater)."""
+    try:
+        from zhishiyun.update.updater import Updater
+    except ImportError:
+        return None
+    return lambda: Updater.from_settings(settings, transport=transport).install_after_exam()
+
+
 def _optional(module: str, name: str) -> Any:
     """A callable from another part of the client, or None when this build lacks it."""
     import importlib
@@ -103,6 +112,7 @@ def build_services(settings: Settings) -> AppServices:
         face_login=_make_face_login(settings, transport),
         device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
         update_now=_make_updater(settings, transport),
+        update_after_exam=_make_after_exam_updater(settings, transport),
         save_settings=save,
     )
 

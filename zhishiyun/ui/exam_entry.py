@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.model import get
-from zhishiyun.ui.qt import QEvent, QMessageBox, QObject, QWidget
+from zhishiyun.ui.qt import QApplication, QEvent, QMessageBox, QObject, QWidget
 from zhishiyun.ui.tasks import run_task
 
 if TYPE_CHECKING:
@@ -139,6 +139,24 @@ class ExamDesk:
         exams = getattr(getattr(self.window, "home", None), "exams", None)
         if exams is not None and hasattr(exams, "refresh"):
             exams.refresh()
+        after = getattr(self.services, "update_after_exam", None)  # not in every build
+        if after is not None and not self.runtime.in_exam() \
+                and self.runtime.pending_uploads() == 0:  # else at the next start
+            run_task(after, self._on_updated_after_exam)
+
+    def _on_updated_after_exam(self, command: Any, error: BaseException | None) -> None:
+        if error is not None:
+            log.warning("the update held back by the exam did not install: %s", error)
+            QMessageBox.warning(self.window, _("Update"), message_for(error))
+            return
+        if not command:
+            return
+        log.info("update installer started after the exam; quitting")
+        QMessageBox.information(self.window, _("Update"), _(
+            "The installer has started. Zhishiyun closes now and opens again when the "
+            "update is installed."))
+        self.window.close()
+        QApplication.quit()
 
     def offer_resume(self) -> None:
         """After login: offer to return to an exam a crash interrupted."""

@@ -36,6 +36,8 @@ class AppServices:
         device_test: the capture package's ``run_device_test``, or None when missing.
         update_now: ``update_now(cancel, progress)`` downloads, verifies and starts the
             installer (blocking), or None when this build cannot update itself.
+        update_after_exam: installs a required update an exam held back (blocking);
+            returns the started installer command or None.
         save_settings: persists user settings (language, server, geometry).
         on_logged_in: called with the login reply (e.g. to keep the token in the keyring).
         on_logged_out: called after logout.
@@ -50,6 +52,7 @@ class AppServices:
     face_login: Callable[..., Any] | None = None
     device_test: Callable[..., Any] | None = None
     update_now: Callable[..., Any] | None = None
+    update_after_exam: Callable[[], Any] | None = None
     save_settings: Callable[[dict], None] | None = None
     on_logged_in: Callable[[LoginResult], None] | None = None
     on_logged_out: Callable[[], None] | None = None
