@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from zhishiyun_formats.answer_chain import ANSWERS_TRACK
 from zhishiyun_server import clock
 from zhishiyun_server.auth.routes import mask_id_number
 from zhishiyun_server.models import (
@@ -94,12 +95,16 @@ def _utc(value: datetime) -> datetime:
 
 
 def backlog(db: Session, ids: list[str]) -> dict[str, int]:
-    """Segments the server knows of (by manifest line or seq gap) but has not received."""
+    """Segments the server knows of (by manifest line or seq gap) but has not received.
+
+    The answers track is signed lines without media, so it has no segments to wait for.
+    """
     tops: dict[tuple[str, str], int] = {}
     for model in (RecordingSegment, ManifestLine):
         for sid, track, top in db.execute(
                 select(model.session_id, model.track, func.max(model.seq))
-                .where(model.session_id.in_(ids)).group_by(model.session_id, model.track)):
+                .where(model.session_id.in_(ids), model.track != ANSWERS_TRACK)
+                .group_by(model.session_id, model.track)):
             tops[(sid, track)] = max(tops.get((sid, track), -1), top)
     counts = {(sid, track): n for sid, track, n in db.execute(
         select(RecordingSegment.session_id, RecordingSegment.track,
