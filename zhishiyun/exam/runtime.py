@@ -189,6 +189,10 @@ class ExamRuntime:
         """What this computer holds, per session (for the support page); [] once closed."""
         return [] if self._closed else holdings(self.queue, self.data_dir, self.retention_days)
 
+    def _on_session_done(self) -> None:
+        if self._started and not self._closed:
+            self.sweep_local()
+
     def tidy_active(self) -> bool:
         """Remove a record whose exam ended (plus grace) with nothing of it left to send."""
         return tidy_record(self.data_dir, self.queue, self.clock.now())
@@ -201,6 +205,11 @@ class ExamRuntime:
         """A new :class:`ExamSession` for ``exam`` (not entered yet)."""
         session = ExamSession(self.client, self.clock, exam, data_dir=self.data_dir,
                               queue=self.queue, worker=self.worker, **options)
+        # done = finished and all confirmed; its last upload may have come before the
+        # finish ended the active record, when the sweep still had to skip it
+        session.session_did_change.append(
+            lambda kind, value: self._on_session_done() if kind == "state"
+            and value == State.DONE else None)
         self.sessions.append(session)
         return session
 
