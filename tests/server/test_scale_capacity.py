@@ -63,13 +63,20 @@ def test_past_the_inflight_cap_requests_get_503_with_retry_after(server_factory)
     server = server_factory(env={"ZHISHIYUN_SERVER_MAX_INFLIGHT": "3",
                                  "ZHISHIYUN_SERVER_MAX_LAG_MS": "60000"})
     entered = enter_written_exam(server.url)
-    stalled = [_stall(server, entered, _create(server, entered, seq, 100_000), 100_000)
-               for seq in range(3)]
+    # Create the uploads first, then stall PATCHes one by one until the cap is reached (the
+    # app's own work, e.g. a create's tail, may hold a slot too): the cap answers new
+    # requests with 503 and leaves the admitted uploads alone.
+    uploads = [_create(server, entered, seq, 100_000) for seq in range(4)]
+    stalled = []
     try:
-        deadline = time.monotonic() + 10  # until the three PATCHes have reached the app
-        while (resp := requests.get(f"{server.url}/api/v1/time", timeout=5)).status_code \
-                == 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        for upload in uploads:
+            stalled.append(_stall(server, entered, upload, 100_000))
+            deadline = time.monotonic() + 5  # until the PATCH has reached the app
+            while (resp := requests.get(f"{server.url}/api/v1/time", timeout=5)).status_code \
+                    == 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if resp.status_code == 503:
+                break
         for sock in stalled:  # still waiting for their bodies, not answered
             sock.setblocking(False)
             with contextlib.suppress(BlockingIOError):
