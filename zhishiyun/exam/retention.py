@@ -103,6 +103,16 @@ def fully_confirmed(queue: UploadQueue, session_id: str, session_dir: Path) -> b
     return bool(files) and all(path in done for path in files)
 
 
+def _remove(directory: Path, attempts: int = 3) -> None:
+    """Delete a session directory, again if a late write (a journal file) came in between."""
+    for _ in range(attempts):
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists():
+            return
+        time.sleep(0.2)
+    log.warning("%s could not be deleted completely; the next sweep tries again", directory)
+
+
 def sweep(queue: UploadQueue, data_dir: Path, retention_days: float = DEFAULT_RETENTION_DAYS,
           now: float | None = None) -> list[str]:
     """Mark and delete confirmed sessions past their retention; the ids deleted."""
@@ -125,7 +135,7 @@ def sweep(queue: UploadQueue, data_dir: Path, retention_days: float = DEFAULT_RE
         except (OSError, ValueError):
             confirmed_at = now
         if now - confirmed_at >= retention_days * 86400:
-            shutil.rmtree(directory, ignore_errors=True)
+            _remove(directory)
             session_keys.forget(s["session_id"])
             deleted.append(s["session_id"])
             log.info("session %s: the server has everything; local files deleted after "

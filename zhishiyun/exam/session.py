@@ -439,6 +439,7 @@ class ExamSession:
         if self.state == State.FINISHING and self._closed_out.is_set():
             totals = self.upload_totals()
             if totals and totals.get("items_done", 0) >= totals.get("items_total", 0):
+                self._stop.set()  # nothing is left to do: no more writes into the session
                 self._set_state(State.DONE)
 
     def _check_network(self) -> None:
