@@ -32,6 +32,13 @@ RATIO_KEYS = {
 }
 
 
+#: Benchmarks whose smoke run has its own test with closer checks (run once, not twice).
+OWN_SMOKE_TEST = {
+    "review_page": "tests/review/test_review_benchmark_smoke.py",
+    "server_load": "tests/server/test_scale_benchmark_smoke.py",
+}
+
+
 def _benchmarks() -> list[str]:
     """Scripts a person runs: a command line (argparse) and a ``__main__`` block.
 
@@ -42,7 +49,7 @@ def _benchmarks() -> list[str]:
     for path in sorted(BENCHMARKS.glob("*.py")):
         text = path.read_text(encoding="utf-8")
         if not path.stem.startswith(("_", "common")) and "argparse" in text \
-                and '__name__ == "__main__"' in text:
+                and '__name__ == "__main__"' in text and path.stem not in OWN_SMOKE_TEST:
             found.append(path.stem)
     return found
 
@@ -94,3 +101,11 @@ def test_benchmark_smoke_mode_prints_its_report(name):
     ratios = [v for path in RATIO_KEYS[name] for v in _values(report, path)]
     assert ratios, "a benchmark reports a ratio against a reference measured in the same run"
     assert all(isinstance(v, (int, float)) and v > 0 for v in ratios), ratios
+
+
+def test_benchmarks_with_their_own_smoke_test_have_one():
+    root = BENCHMARKS.parent
+    for name, test in OWN_SMOKE_TEST.items():
+        assert (BENCHMARKS / f"{name}.py").is_file(), name
+        assert f"{name}.py" in (root / test).read_text(encoding="utf-8"), (name, test)
+
