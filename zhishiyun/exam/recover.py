@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from zhishiyun import paths
 from zhishiyun.active_session import END_GRACE, clear_active, is_over, read_record
@@ -30,7 +28,7 @@ from zhishiyun.exam import session_keys
 from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.upload.queue import PENDING, UPLOADING, UploadQueue
 from zhishiyun.upload.session import SessionUploads
-from zhishiyun.upload.worker import UploadsBusy
+from zhishiyun.upload.worker import UploadsBusy, lock_exclusive, queue_lock_path
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +78,6 @@ def tidy_record(data_dir: Path, queue: UploadQueue, now: datetime | None = None)
     return True
 
 
-def _exclusive(path: Path) -> IO[bytes]:
-    """The upload queue's lock (the same file and lock the upload worker takes)."""
-    handle = open(str(path) + ".lock", "a+b")  # noqa: SIM115 - closed by the caller
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UploadsBusy("Another Zhishiyun is running and uploading.") from None
-    return handle
-
-
 def run_upload(args: argparse.Namespace, settings: Settings) -> int:
     """``zhishiyun upload``: recover what a crash left open, then resume every upload."""
     from zhishiyun.upload.command import run
@@ -105,7 +85,7 @@ def run_upload(args: argparse.Namespace, settings: Settings) -> int:
     queue_path = paths.queue_db(settings.data_path)
     if queue_path.exists():
         try:
-            lock = _exclusive(queue_path)
+            lock = lock_exclusive(queue_lock_path(queue_path))
         except UploadsBusy:
             lock = None  # the running client recovers and uploads; the command says so
         if lock is not None:

@@ -65,8 +65,17 @@ class UploadsBusy(ZhishiyunError):
     code = "uploads_busy"
 
 
-def _lock_file(path: str) -> IO[bytes]:
-    """An exclusive, non-blocking lock on ``path`` (released when the file is closed)."""
+def queue_lock_path(queue_path: object) -> str:
+    """The lock file beside an upload queue that one uploading process at a time holds."""
+    return str(queue_path) + ".lock"
+
+
+def lock_exclusive(path: str) -> IO[bytes]:
+    """An exclusive, non-blocking lock on ``path`` (released when the file is closed).
+
+    Raises:
+        UploadsBusy: another process holds it.
+    """
     handle = open(path, "a+b")  # noqa: SIM115 - kept open while the worker runs
     try:
         if os.name == "nt":
@@ -192,7 +201,7 @@ class UploadWorker:
             UploadsBusy: another process runs a worker on the same queue.
         """
         if self._thread is None:
-            self._lock = _lock_file(str(self.queue.path) + ".lock")
+            self._lock = lock_exclusive(queue_lock_path(self.queue.path))
             self.queue.recover_interrupted()
             self._thread = threading.Thread(target=self._run, name="upload-worker",
                                             daemon=True)
