@@ -129,7 +129,9 @@ def sweep(queue: UploadQueue, data_dir: Path, retention_days: float = DEFAULT_RE
             continue
         mark = directory / MARK_NAME
         if not mark.exists():
-            mark.write_text(f"{now:.0f}\n", encoding="utf-8")
+            # whole seconds rounded down: a mark rounded up would be "in the future" and
+            # hold a 0-day retention until some later sweep
+            mark.write_text(f"{int(now)}\n", encoding="utf-8")
         try:
             confirmed_at = float(mark.read_text(encoding="utf-8").strip() or now)
         except (OSError, ValueError):

@@ -107,8 +107,8 @@ class ExamRuntime:
             self.worker.start()  # the queue's lock first: no other process records here
             recover_open_segments(self.queue)
             self.resume_uploads()
-            self._started = True
             self.retention_days = self._retention_from_config()
+            self._started = True
             self.sweep_local()
         self.tidy_active()
 
