@@ -220,4 +220,8 @@ async def main(job: dict) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        print("usage: server_load_client.py JOB_JSON  (started by benchmarks/server_load.py; "
+              "run that instead)")
+        sys.exit(0 if sys.argv[1:] in (["-h"], ["--help"]) else 2)
     asyncio.run(main(json.loads(sys.argv[1])))
