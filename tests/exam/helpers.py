@@ -61,3 +61,25 @@ def decoded_frames(path) -> int:
         except av.error.InvalidDataError:
             pass
     return frames
+
+
+def kill_exam_mid_way(server_url: str, exam_id: int, data_dir, devices: dict) -> str:
+    """Enter ``exam_id`` in a child process, SIGKILL it once it records; the session id."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.exam.conftest import REPO_ROOT
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.exam.exam_child", server_url, str(exam_id),
+         str(data_dir), devices["camera"], devices["microphone"] or "default"],
+        stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env={**os.environ})
+    try:
+        line = child.stdout.readline().split()
+        assert line and line[0] == "READY", line
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    return line[1]

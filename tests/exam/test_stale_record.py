@@ -3,13 +3,8 @@ back no update, and goes away once nothing of the session is left to upload."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
-from tests.exam.conftest import REPO_ROOT, login, shape
-from tests.exam.helpers import wait_for
+from tests.exam.conftest import login, shape
+from tests.exam.helpers import kill_exam_mid_way, wait_for
 from zhishiyun.active_session import read_record
 from zhishiyun.config import load_settings
 from zhishiyun.exam.runtime import ExamRuntime
@@ -22,21 +17,12 @@ def test_a_record_left_by_a_kill_ends_after_the_exam(server_factory, devices, is
     login(server.url).accept(exam_id)
     settings = load_settings({"server_url": server.url})
     data = settings.data_path
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.exam.exam_child", server.url, str(exam_id), str(data),
-         devices["camera"], devices["microphone"] or "default"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env={**os.environ})
-    try:
-        line = child.stdout.readline().split()
-        assert line and line[0] == "READY", line
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    session_id = kill_exam_mid_way(server.url, exam_id, data, devices)
     record = read_record(data)
-    assert record is not None and record.session_id == line[1]
+    assert record is not None and record.session_id == session_id
     during = ExamRuntime(login(server.url), data)
     try:
-        assert during.active_session().session_id == line[1]  # the exam still runs
+        assert during.active_session().session_id == session_id  # the exam still runs
         assert Updater.from_settings(settings).exam_in_progress()  # no update mid-exam
     finally:
         during.close()

@@ -8,13 +8,8 @@ is gone, and the remembered update is downloaded from the organisation's host an
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
-from tests.exam.conftest import REPO_ROOT, login, shape
-from tests.exam.helpers import wait_for
+from tests.exam.conftest import login, shape
+from tests.exam.helpers import kill_exam_mid_way, wait_for
 from tests.update.conftest import file_server, org_key, publish  # noqa: F401 - fixtures
 from tests.update.test_update_end_to_end import make_installer
 from tests.update.test_update_end_to_end import wait_for as wait_for_file
@@ -37,16 +32,7 @@ def test_a_required_update_waits_for_the_exam_then_installs(
     login(server.url).accept(exam_id)
     settings = load_settings({"server_url": server.url})
     data = settings.data_path
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.exam.exam_child", server.url, str(exam_id), str(data),
-         devices["camera"], devices["microphone"] or "default"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env={**os.environ})
-    try:
-        line = child.stdout.readline().split()
-        assert line and line[0] == "READY", line
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    kill_exam_mid_way(server.url, exam_id, data, devices)
 
     # during the exam the organisation publishes a release everyone must install
     install_dir = tmp_path / "installed"
