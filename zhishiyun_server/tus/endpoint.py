@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import func, select
@@ -47,7 +48,7 @@ from zhishiyun_server.tus.protocol import (
     TusLimits,
     build_tus_router,
 )
-from zhishiyun_server.tus.shared import storage_for
+from zhishiyun_server.tus.shared import SharedDiskStorage
 from zhishiyun_server.tus.storage import UploadInfo, UploadStorage, sha256_of
 from zhishiyun_server.validation import (
     MAX_LINES_PER_SESSION,
@@ -76,6 +77,17 @@ def caller(request: Request, candidate_id: int = Depends(current_candidate_id)) 
     """FastAPI dependency: the logged-in candidate (401 otherwise); holds no DB session."""
     return Caller(candidate_id, request.app.state.session_factory,
                   request.app.state.config.upload_expiry_s)
+
+
+def storage_for(config, sessions: sessionmaker[Session]) -> UploadStorage:
+    """The upload storage ``config`` names (``--storage``; default: ``<data>/uploads``)."""
+    target = getattr(config, "storage", "") or ""
+    if target.startswith("s3://"):
+        from zhishiyun_server.tus.s3 import storage_from_url
+
+        return storage_from_url(target, sessions)
+    root = Path(target) if target else Path(config.data_dir) / "uploads"
+    return SharedDiskStorage(root, sessions)
 
 
 def app_storage(app: FastAPI) -> UploadStorage:
@@ -115,7 +127,8 @@ class ExamUploadHooks(TusHooks):
                 raise TusError(429, "too_many_uploads",
                                "finish or wait for the session's open uploads first",
                                {"Retry-After": "30"})
-            _check_budget(db, session.id, length)
+            _check_budget(db, session.id, length,
+                          org_limits(principal.sessions).max_session_bytes)
             _check_segment_count(db, session.id, track)
 
     def after_create(self, principal: Caller, info: UploadInfo) -> None:
@@ -125,7 +138,8 @@ class ExamUploadHooks(TusHooks):
             pending.add(db, info.id, session_id, info.length, max(0.0, info.expires_at -
                                                                   info.created_at))
             try:  # two creations may have passed the first check at once
-                _check_budget(db, session_id, 0)
+                _check_budget(db, session_id, 0,
+                              org_limits(principal.sessions).max_session_bytes)
             except TusError:
                 pending.remove(db, [info.id])
                 raise
@@ -184,10 +198,7 @@ class ExamUploadHooks(TusHooks):
             return pending.expired(db)
 
 
-def _check_budget(db: Session, session_id: str, adding: int) -> None:
-    from zhishiyun_server.routes.meta import organisation
-
-    limit = organisation(db).max_session_bytes
+def _check_budget(db: Session, session_id: str, adding: int, limit: int) -> None:
     if pending.held_bytes(db, session_id) + adding > limit:
         raise TusError(413, "session_too_large",
                        f"this session would exceed {limit} bytes of recordings")

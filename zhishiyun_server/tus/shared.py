@@ -35,12 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from zhishiyun_server.db import Base
 from zhishiyun_server.tus.errors import TusError
-from zhishiyun_server.tus.storage import (
-    LOCK_WAIT_S,
-    LocalDiskStorage,
-    UploadInfo,
-    UploadStorage,
-)
+from zhishiyun_server.tus.storage import LOCK_WAIT_S, LocalDiskStorage, UploadInfo
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +155,3 @@ class SharedDiskStorage(LeasedWrites, LocalDiskStorage):
         super().__init__(root)
         self.leases = Leases(sessions)
 
-
-def storage_for(config, sessions: sessionmaker[Session]) -> UploadStorage:
-    """The upload storage ``config`` names (``--storage``; default: ``<data>/uploads``)."""
-    target = getattr(config, "storage", "") or ""
-    if target.startswith("s3://"):
-        from zhishiyun_server.tus.s3 import storage_from_url
-
-        return storage_from_url(target, sessions)
-    root = Path(target) if target else Path(config.data_dir) / "uploads"
-    return SharedDiskStorage(root, sessions)
