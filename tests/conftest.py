@@ -129,6 +129,25 @@ def isolated_home(tmp_path_factory, monkeypatch):
     return home
 
 
+
+@pytest.fixture(autouse=True)
+def isolated_keyring():
+    """In this process, tokens live in the per-test memory store, never in a shared keyring.
+
+    The keyring library caches one backend per process; a Secret Service started by an earlier
+    test (and gone, or locked, since) would otherwise answer later tests. Child processes are
+    not touched: the tests that want a real keyring give their children one.
+    """
+    import keyring
+    from keyring.backends import fail
+
+    from zhishiyun.api import tokens
+
+    keyring.set_keyring(fail.Keyring())
+    tokens._memory.clear()
+    yield
+    tokens._memory.clear()
+
 # --- the real reference server, as a subprocess on 127.0.0.1 ------------------------------
 
 import socket  # noqa: E402
