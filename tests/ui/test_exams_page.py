@@ -169,3 +169,46 @@ def test_exam_card_shows_what_this_computer_still_has_to_upload(qtbot, demo_serv
     qtbot.waitUntil(lambda: "2 parts still to upload" in card.recordings_label.text(),
                     timeout=10_000)
     assert "segments uploaded" in card.recordings_label.text(), "the server's view stays"
+
+
+def _place(page, card):
+    """The card's rectangle in the page's viewport, and the scroll value."""
+    from zhishiyun.ui.qt import QRect, QScrollArea
+
+    scroll = page.findChild(QScrollArea)
+    top_left = card.mapTo(scroll.viewport(), card.rect().topLeft())
+    return QRect(top_left, card.size()), scroll.verticalScrollBar().value()
+
+
+def test_the_list_stays_put_after_drawing_a_lot_and_accepting(qtbot, server_factory, tmp_path,
+                                                             monkeypatch):
+    server = server_factory()
+    page, _client, _services = make_page(qtbot, server, tmp_path)
+    page.resize(900, 380)  # a short window: the list scrolls
+    qtbot.wait(100)
+    card = interview_card(page)
+    from zhishiyun.ui.qt import QScrollArea
+
+    scroll = page.findChild(QScrollArea)
+    scroll.ensureWidgetVisible(card.accept_button)
+    qtbot.wait(50)
+    before, value = _place(page, card)
+    assert value > 0, "precondition: the interview card is scrolled to"
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    card.lottery_button.setFocus()
+    qtbot.mouseClick(card.lottery_button, LEFT)
+    qtbot.waitUntil(lambda: get(interview_card(page).exam, "lottery_number") is not None,
+                    timeout=15_000)
+    qtbot.wait(100)  # let any late relayout happen
+    card = interview_card(page)
+    assert _place(page, card) == (before, value), "the card did not move on screen"
+    assert card.isAncestorOf(page.focusWidget()), "the focus stays on the card"
+
+    accept_rules_dialog(monkeypatch)
+    card.accept_button.setFocus()
+    qtbot.mouseClick(card.accept_button, LEFT)
+    qtbot.waitUntil(lambda: get(interview_card(page).exam, "accepted"), timeout=15_000)
+    qtbot.wait(100)
+    card = interview_card(page)
+    assert _place(page, card) == (before, value)
+    assert card.isAncestorOf(page.focusWidget())

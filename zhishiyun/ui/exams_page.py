@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from zhishiyun.i18n import N_, _
 from zhishiyun.ui.errors import message_for
@@ -17,6 +17,8 @@ from zhishiyun.ui.qt import (
     QHBoxLayout,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
+    Qt,
     QTimer,
     QUrl,
     QVBoxLayout,
@@ -34,6 +36,14 @@ ServerNow = Callable[[], datetime]
 _STATE_TEXT = {"upcoming": (N_("Not yet open"), "gray"), "open": (N_("Entry open"), "green"),
                "in_progress": (N_("In progress"), "orange"), "finished": (N_("Finished"), "gray"),
                "missed": (N_("Missed"), "red")}
+
+
+class _Anchor(NamedTuple):
+    """Where the card the candidate acted on was: its top in the viewport, the focus."""
+
+    exam_id: Any
+    top: int
+    focus: str
 
 
 def enter_state(exam: Any, now: datetime) -> tuple[bool, str]:
@@ -222,6 +232,7 @@ class ExamsWidget(PageWidget):
         self._loading = False
         self._opening_at: list[datetime] = []
         self._flash: tuple[str, str] | None = None
+        self._anchor: _Anchor | None = None
         self.refresh_button = button(_("Refresh"), name="refreshExams")
         self.refresh_button.clicked.connect(self.refresh)
         self.title_row.addWidget(self.refresh_button)
@@ -230,6 +241,9 @@ class ExamsWidget(PageWidget):
                               "time comes; if not, press Refresh."), "muted", wrap=True)
         self.content.addWidget(self.notice)
         self.status = label("", "muted", wrap=True, name="examsStatus")
+        # The status line keeps its room when empty, so a message after 抽签 or 已阅并接受
+        # does not push the cards down under the candidate's pointer.
+        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing())
         self.content.addWidget(self.status)
         self.cards_box = QVBoxLayout()
         self.cards_box.setSpacing(14)
@@ -261,6 +275,7 @@ class ExamsWidget(PageWidget):
     def _on_exams_loaded(self, exams: Any, error: BaseException | None) -> None:
         self._loading = False
         self.refresh_button.setEnabled(True)
+        anchor, self._anchor = self._anchor, None
         if error is not None:
             self._show_error(error)
             return
@@ -270,27 +285,78 @@ class ExamsWidget(PageWidget):
             self._flash = None
         else:
             self._say("" if exams else _("You have no exams."), "muted")
-        for card in self._cards:
-            card.setParent(None)
-            card.deleteLater()
-        self._cards = []
-        for exam in exams:
-            card = ExamCardWidget(exam)
-            card.lottery_requested.connect(self._on_lottery_requested)
-            card.accept_requested.connect(self._on_accept_requested)
-            card.enter_requested.connect(self.enter_requested.emit)
-            card.download_requested.connect(self._on_download_requested)
-            self.cards_box.addWidget(card)
-            self._cards.append(card)
+        self._show_cards(exams)
         now = self._server_now()
         self._opening_at = [t for t in (as_time(get(e, "entry_opens_at")) for e in exams)
                             if t is not None and t > now]
         self._on_tick()
+        if anchor is not None:
+            self._restore(anchor)
         self.exams_changed.emit(exams)
         sessions = [str(get(e, "session_id")) for e in exams if get(e, "session_id")]
         if self._upload_totals is not None and sessions:
             totals = self._upload_totals
             run_quick(lambda: {sid: totals(sid) for sid in sessions}, self._on_upload_totals)
+
+    def _show_cards(self, exams: list) -> None:
+        """Put one card per exam in the list; a card is swapped in its own place."""
+        same_list = [get(e, "id") for e in exams] == [get(c.exam, "id") for c in self._cards]
+        cards = []
+        for index, exam in enumerate(exams):
+            card = ExamCardWidget(exam)
+            card.lottery_requested.connect(self._on_lottery_requested)
+            card.accept_requested.connect(self._on_accept_requested)
+            card.enter_requested.connect(self.enter_requested.emit)
+            card.download_requested.connect(self._on_download_requested)
+            if same_list:
+                old = self._cards[index]
+                self.cards_box.replaceWidget(old, card)
+                old.setParent(None)
+                old.deleteLater()
+            else:
+                self.cards_box.addWidget(card)
+            card.show()  # now, not on the next turn of the loop: its place is measured next
+            cards.append(card)
+        if not same_list:
+            for old in self._cards:
+                old.setParent(None)
+                old.deleteLater()
+        self._cards = cards
+
+    # --- keeping the candidate's place --------------------------------------------------
+
+    def _scroll_area(self) -> QScrollArea | None:
+        return self.findChild(QScrollArea)
+
+    def _remember(self, exam: Any) -> None:
+        """Note where the card of ``exam`` is on screen and what has the focus in it."""
+        card, scroll = self.card(get(exam, "id")), self._scroll_area()
+        if card is None or scroll is None:
+            return
+        focused = self.focusWidget()
+        inside = focused is not None and card.isAncestorOf(focused)
+        top = card.mapTo(scroll.viewport(), card.rect().topLeft()).y()
+        self._anchor = _Anchor(get(exam, "id"), top, focused.objectName() if inside else "")
+
+    def _restore(self, anchor: _Anchor) -> None:
+        """Scroll so that the acted-on card stays where it was, and give its focus back."""
+        card, scroll = self.card(anchor.exam_id), self._scroll_area()
+        if card is None or scroll is None:
+            return
+        body = scroll.widget()
+        if body is not None and body.layout() is not None:
+            body.layout().activate()  # the new cards' positions, now rather than later
+        top = card.mapTo(scroll.viewport(), card.rect().topLeft()).y()
+        bar = scroll.verticalScrollBar()
+        bar.setValue(bar.value() + top - anchor.top)
+        target = card.findChild(QWidget, anchor.focus) if anchor.focus else None
+        choices = [target, card.enter_button, card.accept_button, card.lottery_button]
+        usable = next((w for w in choices if w is not None and w.isVisible()
+                       and w.isEnabled()), None)
+        if usable is None:
+            card.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            usable = card
+        usable.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_upload_totals(self, totals: Any, error: BaseException | None) -> None:
         if error is not None:
@@ -320,6 +386,7 @@ class ExamsWidget(PageWidget):
                 name=get(exam, "name")))
         if answer != QMessageBox.StandardButton.Yes:
             return
+        self._remember(exam)
         client, exam_id = self._client, get(exam, "id")
         run_task(lambda: client.draw_lot(exam_id), self._on_lottery_done)
 
@@ -334,6 +401,7 @@ class ExamsWidget(PageWidget):
         dialog = RulesDialog(exam, self)
         if dialog.exec() != RulesDialog.DialogCode.Accepted:
             return
+        self._remember(exam)
         client, exam_id = self._client, get(exam, "id")
         run_task(lambda: client.accept(exam_id), self._on_accept_done)
 
@@ -378,4 +446,3 @@ class ExamsWidget(PageWidget):
     def _say(self, text: str, role: str) -> None:
         self.status.setText(text)
         set_variant(self.status, "role", role)
-        self.status.setVisible(bool(text))
