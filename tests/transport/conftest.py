@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api.test_api_tls import make_ca_and_server_cert
 from tests.conftest import REPO, free_port, require
+from tests.transport.pki import make_ca_and_server_cert
 
 #: Variables that would make the client trust or route differently from a candidate's PC.
 FOREIGN_ENV = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
