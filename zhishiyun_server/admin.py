@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from zhishiyun_server import releases
 from zhishiyun_server.db import make_engine, make_session_factory, session_scope
+from zhishiyun_server.errors import AdminError
 from zhishiyun_server.migrate import upgrade
 from zhishiyun_server.models import (
     Attachment,
@@ -27,9 +28,9 @@ from zhishiyun_server.models import (
     Enrolment,
     Exam,
     Message,
-    Organisation,
     Paper,
 )
+from zhishiyun_server.organisation import organisation
 from zhishiyun_server.roster import RosterError, import_roster, read_roster
 from zhishiyun_server.security import hash_password
 from zhishiyun_server.settings import default_data_dir
@@ -38,10 +39,6 @@ COMMANDS: dict[str, Callable[[Session, argparse.Namespace], None]] = {}
 PAPER_TYPES = {".pdf": ("pdf", "application/pdf"), ".png": ("image", "image/png"),
                ".jpg": ("image", "image/jpeg"), ".jpeg": ("image", "image/jpeg"),
                ".txt": ("text", "text/plain; charset=utf-8")}
-
-
-class AdminError(Exception):
-    """A command cannot be done; the message says why (one line)."""
 
 
 def _command(name: str):
@@ -139,14 +136,6 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     add_review_commands(sub, _command)
     from zhishiyun_server.integrity.admin import add_commands as add_integrity  # stand-ins, report
     add_integrity(sub, _command)
-
-
-def _org(db: Session) -> Organisation:
-    org = db.scalar(select(Organisation).order_by(Organisation.id).limit(1))
-    if org is None:
-        org = Organisation(name="Zhishiyun", ntp_servers=[], checks={}, recording={})
-        db.add(org)
-    return org
 
 
 def _exam(db: Session, exam_id: int) -> Exam:
@@ -286,7 +275,7 @@ def _send(db: Session, args: argparse.Namespace) -> None:
 
 @_command("password-login")
 def _password_login(db: Session, args: argparse.Namespace) -> None:
-    _org(db).password_login = args.state == "on"
+    organisation(db, commit=False).password_login = args.state == "on"
     print(f"password login {args.state}")
 
 
@@ -307,7 +296,7 @@ def _set_password(db: Session, args: argparse.Namespace) -> None:
 
 @_command("set-org")
 def _set_org(db: Session, args: argparse.Namespace) -> None:
-    org = _org(db)
+    org = organisation(db, commit=False)
     for field in ("name", "support_phone", "support_qq", "support_email", "support_hours"):
         value = getattr(args, field)
         if value is not None:

@@ -1,4 +1,8 @@
-"""The server's one error type and the JSON body it becomes: ``{"error": {code, message}}``."""
+"""The server's error types.
+
+:class:`ApiProblem` is the one error a request can end with, and the JSON body it becomes
+(``{"error": {code, message}}``); :class:`AdminError` is the one an admin command ends with.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,14 @@ class ApiProblem(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON body of the reply."""
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+class AdminError(Exception):
+    """An admin command cannot be done; the message says why (one line).
+
+    Here rather than in :mod:`zhishiyun_server.admin` because every feature's ``admin.py``
+    raises it, and ``zhishiyun_server.admin`` imports those modules to register them.
+    """
 
 
 def not_found(what: str = "resource") -> ApiProblem:

@@ -19,7 +19,7 @@ from zhishiyun_server.deps import current_candidate, current_token, forget_token
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.login_limits import Reservation
 from zhishiyun_server.models import Candidate, Token
-from zhishiyun_server.routes.meta import organisation
+from zhishiyun_server.organisation import organisation
 from zhishiyun_server.schemas import (
     CandidateBrief,
     LoginReply,

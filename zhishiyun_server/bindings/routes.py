@@ -6,11 +6,13 @@ Bind codes for the desktop; redeem, heartbeat and manifest for the phone (see th
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select, update
@@ -40,8 +42,8 @@ from zhishiyun_server.deps import (
 )
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Candidate, RecordingSegment
+from zhishiyun_server.organisation import organisation
 from zhishiyun_server.routes.exams import ends_at
-from zhishiyun_server.routes.meta import organisation
 
 router = APIRouter(tags=["second camera"])
 TRACK = "phone"
@@ -49,6 +51,11 @@ CREDENTIAL_PREFIX = "zsyp_"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 8
 PHONE_DIR = Path(__file__).with_name("phone")
+#: The tus project's browser client, built from npm into the page (not kept in git).
+PHONE_CLIENT = Path("vendor") / "tus.min.js"
+PHONE_CLIENT_MISSING = ("the phone page is not served: its tus-js-client build is missing "
+                        "(run ./bootstrap.sh setup)")
+log = logging.getLogger(__name__)
 #: The phone may still upload what it buffered this long after the exam's end.
 UPLOAD_GRACE = timedelta(hours=1)
 
@@ -78,6 +85,8 @@ def create_binding(session_id: str, request: Request, body: BindingIn | None = N
     session = owned_session(db, candidate, session_id)
     if session.finished_at is not None:
         raise ApiProblem(409, "session_finished", "This exam session is finished.")
+    if not request.app.state.phone_page_served:  # a code would lead the phone nowhere
+        raise ApiProblem(503, "phone_page_unavailable", PHONE_CLIENT_MISSING)
     now = clock.now()
     db.execute(update(Binding).where(Binding.session_id == session.id,
                                      Binding.redeemed_at.is_(None),
@@ -332,5 +341,17 @@ def install(app: FastAPI, prefix: str) -> None:
     from zhishiyun_server.tus.endpoint import caller
 
     app.include_router(router, prefix=prefix)
-    app.mount("/phone", _PhonePage(directory=PHONE_DIR, html=True), name="phone")
+    app.state.phone_page_served = (PHONE_DIR / PHONE_CLIENT).is_file()
+    if app.state.phone_page_served:
+        app.mount("/phone", _PhonePage(directory=PHONE_DIR, html=True), name="phone")
+    else:
+        log.error(PHONE_CLIENT_MISSING)
+        app.mount("/phone", _phone_page_missing, name="phone")
     app.dependency_overrides[caller] = _phone_or_candidate
+
+
+async def _phone_page_missing(scope, receive, send) -> None:
+    """What ``/phone/`` answers while the page's tus client is not built: 503, one line."""
+    response = JSONResponse({"error": {"code": "phone_page_unavailable",
+                                       "message": PHONE_CLIENT_MISSING}}, status_code=503)
+    await response(scope, receive, send)

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
 from zhishiyun_server.auth.routes import mask_id_number
+from zhishiyun_server.errors import AdminError
 from zhishiyun_server.face.models import FaceAttempt, FaceReview
 from zhishiyun_server.face.policy import FacePolicy
+from zhishiyun_server.organisation import organisation
 from zhishiyun_server.settings import ServerConfig
 
 
@@ -40,10 +42,9 @@ def add_commands(sub, register: Callable) -> None:
 
 
 def _face_login(db: Session, args: argparse.Namespace) -> None:
-    from zhishiyun_server.admin import _org
     from zhishiyun_server.face.engine import engine_available
 
-    _org(db).face_login = args.state == "on"
+    organisation(db, commit=False).face_login = args.state == "on"
     note = "" if engine_available() or args.state == "off" else (
         " (but dlib / face-recognition-models are not installed: clients will not offer it)")
     print(f"face login {args.state}{note}")
@@ -59,8 +60,6 @@ def _list(db: Session, args: argparse.Namespace) -> None:
 
 
 def _decide(db: Session, args: argparse.Namespace) -> None:
-    from zhishiyun_server.admin import AdminError
-
     review = db.get(FaceReview, args.review_id)
     if review is None:
         raise AdminError(f"no face review {args.review_id}")

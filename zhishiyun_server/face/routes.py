@@ -51,7 +51,7 @@ from zhishiyun_server.face.schemas import (
     ReviewReply,
     ReviewStatus,
 )
-from zhishiyun_server.routes.meta import organisation
+from zhishiyun_server.organisation import organisation
 from zhishiyun_server.schemas import CandidateBrief, LoginReply
 from zhishiyun_server.validation import DbId, text_problem
 

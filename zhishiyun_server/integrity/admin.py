@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from zhishiyun_server.errors import AdminError
 from zhishiyun_server.integrity import settings as integrity_settings
 from zhishiyun_server.integrity.report import SessionNotFound, format_report, session_report
 from zhishiyun_server.models import Exam
@@ -40,15 +41,9 @@ def add_commands(sub, register: Callable) -> None:
     register("session-report")(_report)
 
 
-def _error(message: str) -> Exception:
-    from zhishiyun_server.admin import AdminError
-
-    return AdminError(message)
-
-
 def _check_exam(db: Session, exam_id: int | None) -> None:
     if exam_id is not None and db.get(Exam, exam_id) is None:
-        raise _error(f"no exam with id {exam_id}")
+        raise AdminError(f"no exam with id {exam_id}")
 
 
 def _stand_ins(db: Session, args: argparse.Namespace) -> None:
@@ -65,13 +60,13 @@ def _integrity(db: Session, args: argparse.Namespace) -> None:
         kinds = [k.strip() for k in args.blocking_environment.split(",") if k.strip()]
         unknown = [k for k in kinds if k not in SIGNALS]
         if unknown:
-            raise _error(f"unknown signal(s) {', '.join(unknown)}; use {', '.join(SIGNALS)}")
+            raise AdminError(f"unknown signal(s) {', '.join(unknown)}; use {', '.join(SIGNALS)}")
         changes["blocking_environment"] = kinds
     if args.identity_at_entry is not None:
         changes["identity_at_entry"] = args.identity_at_entry
     if args.identity_interval is not None:
         if args.identity_interval < 0:
-            raise _error("--identity-interval must be 0 or more seconds")
+            raise AdminError("--identity-interval must be 0 or more seconds")
         changes["identity_interval_s"] = args.identity_interval
     values = (integrity_settings.change(db, args.exam, **changes) if changes
               else integrity_settings.settings_for(db, args.exam))
@@ -85,5 +80,5 @@ def _report(db: Session, args: argparse.Namespace) -> None:
     try:
         report = session_report(db, args.session_id)
     except SessionNotFound:
-        raise _error(f"no session with id {args.session_id}") from None
+        raise AdminError(f"no session with id {args.session_id}") from None
     print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
-from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.errors import AdminError, ApiProblem
 from zhishiyun_server.help import service as help_service
 from zhishiyun_server.help.models import HelpRequest
 from zhishiyun_server.review import auth
@@ -43,17 +43,11 @@ def add_commands(sub, register: Callable) -> None:
     register("help-reply")(_help_reply)
 
 
-def _fail(message: str):
-    from zhishiyun_server.admin import AdminError
-
-    return AdminError(message)
-
-
 def _password() -> str:
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
-            raise _fail("the two passwords differ")
+            raise AdminError("the two passwords differ")
         return password
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -62,7 +56,7 @@ def _add_staff(db: Session, args: argparse.Namespace) -> None:
     try:
         account = auth.add_staff(db, args.name, args.role, _password())
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise AdminError(str(exc)) from None
     auth.audit(db, None, _system_user(), "add_staff", account.name, role=account.role)
     print(f"staff account {account.name} ({account.role}) ready; log in at /review/")
 
@@ -93,12 +87,12 @@ def _help_reply(db: Session, args: argparse.Namespace) -> None:
     by = args.by.strip() or _system_user()
     request = db.get(HelpRequest, args.request_id)
     if request is None:
-        raise _fail(f"no help request {args.request_id} (see: admin help-list)")
+        raise AdminError(f"no help request {args.request_id} (see: admin help-list)")
     auth.audit(db, None, by, "help_reply", request.session_id, help_request=request.id)
     try:
         help_service.reply(db, request.id, args.text, by)
     except ApiProblem as exc:
-        raise _fail(exc.message) from None
+        raise AdminError(exc.message) from None
     print(f"replied to help request {request.id}")
 
 

@@ -17,6 +17,7 @@ from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.face.engine import engine_available as face_engine_available
 from zhishiyun_server.integrity import settings as integrity_settings
 from zhishiyun_server.models import Organisation, Release
+from zhishiyun_server.organisation import organisation
 from zhishiyun_server.schemas import (
     ClientConfig,
     Health,
@@ -29,16 +30,6 @@ from zhishiyun_server.schemas import (
 
 router = APIRouter(tags=["meta"])
 SPEEDTEST_MAX_BYTES = 8 * 1024 * 1024
-
-
-def organisation(db: Session) -> Organisation:
-    """The organisation row (created with defaults when the database is empty)."""
-    org = db.scalar(select(Organisation).order_by(Organisation.id).limit(1))
-    if org is None:
-        org = Organisation(name="Zhishiyun", ntp_servers=[], checks={}, recording={})
-        db.add(org)
-        db.commit()
-    return org
 
 
 def _merged(defaults, overrides: dict) -> dict:
