@@ -54,12 +54,17 @@ install_python() {
   "$VENV/bin/python" -m zhishiyun.i18n >/dev/null
 }
 
+# The phone page's tus-js-client, built from npm (not in git); tests that need it fail under CI.
+build_phone_client() {
+  sh scripts/build_phone_client.sh || echo "bootstrap: the phone page is not built; the server will not serve /phone/"
+}
+
 case "$ACTION" in
-  setup) install_apt; install_python; echo "bootstrap: ready ($VENV)";;
-  bundle) install_apt; install_python
+  setup) install_apt; install_python; build_phone_client; echo "bootstrap: ready ($VENV)";;
+  bundle) install_apt; install_python; build_phone_client
           "$VENV/bin/pip" install -q -e ".[build]"
           exec "$VENV/bin/python" installer/build.py --ci "$@";;
-  demo)  install_apt; install_python
+  demo)  install_apt; install_python; build_phone_client
          # shellcheck source=scripts/services.sh
          source scripts/services.sh; start_audio
          if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = Linux ]; then
@@ -70,6 +75,7 @@ case "$ACTION" in
   test)  install_apt; install_python
          # shellcheck source=scripts/services.sh
          source scripts/services.sh; start_display; start_audio; start_postgres; install_node_peers
+         build_phone_client
          "$VENV/bin/lint-imports"
          "$VENV/bin/ruff" check zhishiyun zhishiyun_server tests benchmarks
          exec "$VENV/bin/python" -m pytest "$@";;

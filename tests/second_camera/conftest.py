@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
 from tests.exam.conftest import camera_video, devices  # noqa: F401 - fixtures (real devices)
 from zhishiyun.api.client import ServerClient
 from zhishiyun.api.tokens import MemoryTokenStore
 
 ZHANG = ("110101199003070011", "zsy-demo-1")
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 #: Short phone chunks and a quick "lost", so the end-to-end test takes seconds, not minutes.
@@ -64,6 +66,8 @@ def entered(phone_server):
 @pytest.fixture
 def chromium():
     """A headless Chromium with a fake camera, driven by Selenium (phone-sized screen)."""
+    if not (REPO / "zhishiyun_server" / "bindings" / "phone" / "vendor" / "tus.min.js").exists():
+        require("tus-js-client build", "the phone page needs it: ./bootstrap.sh setup")
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if missing:
         pytest.skip(f"{', '.join(missing)} absent: apt-get install chromium chromium-driver")
