@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhishiyun_server.integrity.settings import IntegrityConfig
+from zhishiyun_formats.settings import IntegritySettings
 from zhishiyun_server.validation import MAX_SEQ, SaneDatetime, Version
+
+_INTEGRITY = IntegritySettings()
 
 
 class Health(BaseModel):
@@ -39,6 +41,23 @@ class UploadLimits(BaseModel):
 
     max_upload_bytes: int
     max_session_bytes: int
+
+
+class IntegrityConfig(BaseModel):
+    """The integrity part of ``GET /config`` (top-level keys; the client merges them).
+
+    The defaults are the shared :class:`~zhishiyun_formats.settings.IntegritySettings`;
+    :mod:`zhishiyun_server.integrity.settings` fills in the organisation's values.
+    """
+
+    stand_in_devices: bool = _INTEGRITY.stand_in_devices
+    blocking_environment: list[str] = Field(
+        default_factory=lambda: list(_INTEGRITY.blocking_environment))
+    virtual_cameras: list[str] = Field(default_factory=lambda: list(_INTEGRITY.virtual_cameras))
+    virtual_audio: list[str] = Field(default_factory=lambda: list(_INTEGRITY.virtual_audio))
+    identity_interval_s: int = _INTEGRITY.identity_interval_s
+    prohibited_grace_s: int = _INTEGRITY.prohibited_grace_s
+    battery_warn_percent: int = _INTEGRITY.battery_warn_percent
 
 
 class ClientConfig(IntegrityConfig):

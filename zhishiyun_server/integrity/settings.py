@@ -1,9 +1,10 @@
 """The organisation's integrity settings, and one exam's changes to them.
 
-Built-in defaults are :class:`zhishiyun.config.IntegritySettings` (the client declares them
-once) plus the server-only ``identity_at_entry`` (``report``, ``refuse`` or ``off``). The
-organisation's overrides live in ``integrity_settings`` scope ``org``; an exam's in scope
-``exam:<id>`` and win over the organisation's.
+Built-in defaults are :class:`zhishiyun_formats.settings.IntegritySettings` (shared with
+the client) plus the server-only ``identity_at_entry`` (``report``, ``refuse`` or ``off``).
+The organisation's overrides live in ``integrity_settings`` scope ``org``; an exam's in
+scope ``exam:<id>`` and win over the organisation's. ``GET /config`` shows them as
+:class:`zhishiyun_server.schemas.IntegrityConfig`.
 """
 
 from __future__ import annotations
@@ -11,29 +12,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.settings import IntegritySettings, merge_from_server
 from zhishiyun_server.integrity.models import IntegrityOverrides
+from zhishiyun_server.schemas import IntegrityConfig
 
 IDENTITY_AT_ENTRY = ("report", "refuse", "off")
 SERVER_DEFAULTS: dict[str, Any] = {"identity_at_entry": "report"}
 _DEFAULTS = IntegritySettings()
-
-
-class IntegrityConfig(BaseModel):
-    """The integrity part of ``GET /config`` (top-level keys; the client merges them)."""
-
-    stand_in_devices: bool = _DEFAULTS.stand_in_devices
-    blocking_environment: list[str] = Field(
-        default_factory=lambda: list(_DEFAULTS.blocking_environment))
-    virtual_cameras: list[str] = Field(default_factory=lambda: list(_DEFAULTS.virtual_cameras))
-    virtual_audio: list[str] = Field(default_factory=lambda: list(_DEFAULTS.virtual_audio))
-    identity_interval_s: int = _DEFAULTS.identity_interval_s
-    prohibited_grace_s: int = _DEFAULTS.prohibited_grace_s
-    battery_warn_percent: int = _DEFAULTS.battery_warn_percent
 
 
 def _scope(exam_id: int | None) -> str:
