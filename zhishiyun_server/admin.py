@@ -136,6 +136,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     add_review_commands(sub, _command)
     from zhishiyun_server.integrity.admin import add_commands as add_integrity  # stand-ins, report
     add_integrity(sub, _command)
+    from zhishiyun_server.instruction import add_commands as add_instruction  # spoken
+    add_instruction(sub, _command)
 
 
 def _exam(db: Session, exam_id: int) -> Exam:

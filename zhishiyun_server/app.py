@@ -67,6 +67,8 @@ def _include_routers(app: FastAPI) -> None:
     review.install(app)
     from zhishiyun_server.agreements import router as agreements  # 用户协议 / 隐私政策
     app.include_router(agreements, prefix=API)
+    from zhishiyun_server.instruction import router as instruction  # spoken instruction
+    app.include_router(instruction, prefix=API)
     # Other parts register here, one line each:
     # tus endpoint + recordings (upload), face login (face), bindings.
 

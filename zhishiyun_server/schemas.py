@@ -150,6 +150,16 @@ class AttachmentInfo(BaseModel):
     url: str
 
 
+class InstructionInfo(BaseModel):
+    """The exam's spoken instruction; download from ``url``, check against ``sha256``."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
 class TrackSummary(BaseModel):
     """Segments received for one track."""
 
@@ -184,6 +194,7 @@ class ExamInfo(BaseModel):
     session_id: str | None
     attachments: list[AttachmentInfo]
     recordings: list[RecordingSummary]
+    instruction: InstructionInfo | None = None
 
 
 class ExamList(BaseModel):

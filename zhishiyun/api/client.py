@@ -352,6 +352,24 @@ class ServerClient(FaceAndPhoneCalls):
                 (lambda done: progress(done, max(total, done))) if progress else None))
         return target
 
+    def save_instruction(self, instruction: m.Instruction, directory: Path) -> Path:
+        """Download the exam's spoken instruction into ``directory``; its sha256 must match.
+
+        The attachment downloader does the transfer; a file whose digest differs from the
+        exam's is deleted and ``bad_reply`` raised. A file already there and intact is kept.
+        """
+        target = directory / safe_filename(instruction.filename, fallback="instruction")
+        if target.is_file() and _sha256(target) == instruction.sha256:
+            return target
+        as_attachment = m.Attachment(id=0, filename=instruction.filename,
+                                     content_type=instruction.content_type,
+                                     size=instruction.size, url=instruction.url)
+        saved = self.save_attachment(as_attachment, directory)
+        if _sha256(saved) != instruction.sha256:
+            saved.unlink(missing_ok=True)
+            raise ApiError(0, "bad_reply", "the instruction's sha256 does not match")
+        return saved
+
     # --- inside a session -------------------------------------------------------------
 
     def papers(self, session_id: str) -> m.PaperList:
@@ -441,6 +459,16 @@ class ServerClient(FaceAndPhoneCalls):
 
 
 # --- helpers ------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _event_json(event: Mapping[str, Any]) -> dict[str, Any]:

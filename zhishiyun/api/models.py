@@ -133,6 +133,22 @@ class Attachment(Reply):
         return safe_text(value)
 
 
+class Instruction(Reply):
+    """The exam's spoken instruction (``url`` relative to the server; ``sha256`` checked)."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+    @field_validator("filename")
+    @classmethod
+    def _shown_safely(cls, value: str) -> str:
+        """No control or bidi-override characters in a name kept on disk."""
+        return safe_text(value)
+
+
 class TrackSummary(Reply):
     """Segments received for a track."""
 
@@ -171,6 +187,7 @@ class Exam(Reply):
     session_id: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
     recordings: list[RecordingSummary] = Field(default_factory=list)
+    instruction: Instruction | None = None
 
 
 class ExamList(Reply):

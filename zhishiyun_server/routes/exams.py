@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from zhishiyun_server import clock
 from zhishiyun_server.deps import current_candidate, get_db
 from zhishiyun_server.errors import ApiProblem, not_found
+from zhishiyun_server.instruction import instruction_info
 from zhishiyun_server.integrity import entry as integrity_entry
 from zhishiyun_server.integrity.entry import EnterIn
 from zhishiyun_server.models import (
@@ -109,6 +110,7 @@ def exam_info(db: Session, enrolment: Enrolment) -> ExamInfo:
         state=exam_state(exam, session), session_id=session.id if session else None,
         attachments=attachment_infos(db, exam),
         recordings=[recording_summary(db, session)] if session else [],
+        instruction=instruction_info(db, exam.id),
     )
 
 
