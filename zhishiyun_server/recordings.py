@@ -35,12 +35,11 @@ from zhishiyun_formats.manifest import (
     check_record,
     key_bytes,
 )
-from zhishiyun_server import clock
+from zhishiyun_server import clock, evidence
 from zhishiyun_server.answer_chain import answers_state
 from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
 from zhishiyun_server.seqranges import missing_list, missing_ranges
 from zhishiyun_server.validation import (
@@ -103,7 +102,7 @@ class TrackState(BaseModel):
     missing_count: int = 0
     bytes: int
     chain_ok: bool | None
-    #: Segments that arrived without a manifest line (integrity.evidence).
+    #: Segments that arrived without a manifest line (evidence.py).
     unsigned: list[int] = Field(default_factory=list)
     #: ``{seq, late_s}``: lines that arrived long after their segment closed.
     late: list[dict] = Field(default_factory=list)

@@ -1,11 +1,15 @@
-"""Tables of the integrity part (revision ``0008_integrity``)."""
+"""Tables of the integrity part (revision ``0008_integrity``).
+
+The same revision's ``session_track_ends`` belongs to the recordings:
+:class:`zhishiyun_server.evidence.TrackEnd`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhishiyun_server import clock
@@ -38,16 +42,3 @@ class SessionIntegrity(Base):
     #: When the next random identity check is due (None: none scheduled).
     identity_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-
-class TrackEnd(Base):
-    """The last seq of a track, as the client named it when finishing."""
-
-    __tablename__ = "session_track_ends"
-    __table_args__ = (UniqueConstraint("session_id", "track"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
-    track: Mapped[str] = mapped_column(String(16))
-    last_seq: Mapped[int] = mapped_column(Integer)
-    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -12,11 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
-from zhishiyun_server import clock
+from zhishiyun_server import clock, evidence
 from zhishiyun_server.answer_chain import check_answer_line
 from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
-from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import (
     Answer,
     AnswerTiming,

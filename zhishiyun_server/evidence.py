@@ -1,5 +1,8 @@
 """How timely and complete a session's recordings are, beyond what arrived.
 
+Part of the core recordings model (next to :mod:`zhishiyun_server.recordings`, which
+reports it in ``GET /sessions/{sid}/recordings``), so that the integrity report and the
+review console read it through ``recordings`` without ``recordings`` importing a feature.
 Called from :mod:`zhishiyun_server.recordings` and the finish route:
 
 * :func:`refuse_unsigned_phone`: lines of the ``phone`` track are written by the server
@@ -19,17 +22,32 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from zhishiyun_server import clock
+from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.integrity.models import TrackEnd
 from zhishiyun_server.seqranges import missing_count, missing_list, missing_ranges
 
 PHONE_TRACK = "phone"
 #: A manifest line may trail its segment's end by this much (upload queue, short outages).
 LATE_AFTER_S = 120.0
 MAX_TRACKS = 16
+
+
+class TrackEnd(Base):
+    """The last seq of a track, as the client named it when finishing (``0008_integrity``)."""
+
+    __tablename__ = "session_track_ends"
+    __table_args__ = (UniqueConstraint("session_id", "track"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    track: Mapped[str] = mapped_column(String(16))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 def refuse_unsigned_phone(track: str) -> None:
