@@ -93,8 +93,11 @@ def make_engine(url: str, pool_size: int = POOL_SIZE, max_overflow: int = POOL_O
 
         return engine
     # hide_parameters: a logged database error names the statement, never the values bound
-    # to it (password hashes, tokens, answers).
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
+    # to it (password hashes, tokens, answers). No pre-ping: it is one more round trip at
+    # every checkout (several per request). A connection that died with a PostgreSQL restart
+    # fails its first statement instead; SQLAlchemy then drops the pool's stale connections
+    # and that request is answered 503 + Retry-After (is_overload), so the retry works.
+    return create_engine(url, hide_parameters=True, **pool)
 
 
 def is_overload(exc: BaseException) -> bool:

@@ -10,6 +10,11 @@ Use them in any router::
 ``owned_session(db, candidate, sid)`` returns the candidate's own exam session or raises
 404 (another candidate's id looks exactly like a missing one).
 
+Requests made many times a minute by every candidate (manifest lines, events, tus) use
+:func:`current_candidate_id`: the token is looked up once per ``TOKEN_CACHE_S`` per process
+instead of once per request; a logout takes effect at once in its own process and within
+``TOKEN_CACHE_S`` in the others.
+
 Long requests (a tus PATCH streams its body for seconds) must not hold a pooled database
 connection meanwhile: they authenticate with :func:`current_candidate_id`, which looks the
 token up in a short-lived session (cached for ``TOKEN_CACHE_S``) and holds nothing.
@@ -171,9 +176,18 @@ def current_candidate(token: Token = Depends(current_token)) -> Candidate:
     return token.candidate
 
 
-def owned_session(db: Session, candidate: Candidate, session_id: str) -> ExamSession:
-    """The candidate's own exam session ``session_id``, else 404 ``not_found``."""
-    row = db.get(ExamSession, session_id)
-    if row is None or row.candidate_id != candidate.id:
+def owned_session(db: Session, candidate: Candidate | int, session_id: str,
+                  with_exam: bool = False) -> ExamSession:
+    """The candidate's (a row or its id) own exam session ``session_id``, else 404.
+
+    ``with_exam`` loads the session's exam in the same query (one round trip, not two).
+    """
+    owner = candidate if isinstance(candidate, int) else candidate.id
+    if with_exam:
+        row = db.scalar(select(ExamSession).options(joinedload(ExamSession.exam))
+                        .where(ExamSession.id == session_id))
+    else:
+        row = db.get(ExamSession, session_id)
+    if row is None or row.candidate_id != owner:
         raise not_found("session")
     return row

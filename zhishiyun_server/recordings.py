@@ -24,7 +24,17 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhishiyun_formats.answer_chain import ANSWERS_TRACK
@@ -38,7 +48,7 @@ from zhishiyun_formats.manifest import (
 from zhishiyun_server import clock, evidence
 from zhishiyun_server.answer_chain import answers_state
 from zhishiyun_server.db import Base, UTCDateTime
-from zhishiyun_server.deps import current_candidate, get_db, owned_session
+from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
 from zhishiyun_server.seqranges import missing_list, missing_ranges
@@ -193,12 +203,15 @@ def _backfill(db: Session, session: ExamSession) -> None:
     db.commit()
 
 
-def verification_of(db: Session, session: ExamSession) -> ManifestVerification:
+def verification_of(db: Session, session: ExamSession,
+                    backfill: bool = True) -> ManifestVerification:
     """The session manifest's chain, MACs and numbering, from the stored facts.
 
     The same result as ``verify_manifest`` over the lines in (track, seq) order.
+    ``backfill=False``: the caller has just made sure every line has its facts.
     """
-    _backfill(db, session)
+    if backfill:
+        _backfill(db, session)
     result = ManifestVerification()
     rows = db.execute(select(ManifestLine.track, ManifestLine.seq, ManifestLine.mac_ok,
                              ManifestLine.prev_ok, ManifestLine.well_formed)
@@ -220,23 +233,26 @@ def verification_of(db: Session, session: ExamSession) -> ManifestVerification:
     return result
 
 
-def _held_lines(db: Session, session_id: str) -> tuple[int, set[str]]:
-    """Lines and tracks the session's manifest already holds."""
-    rows = db.execute(select(ManifestLine.track, func.count()).where(
+def _held_lines(db: Session, session_id: str) -> tuple[int, set[str], int]:
+    """Lines and tracks the session's manifest already holds, and how many lack facts."""
+    unverified = func.sum(case((ManifestLine.well_formed.is_(None), 1), else_=0))
+    rows = db.execute(select(ManifestLine.track, func.count(), unverified).where(
         ManifestLine.session_id == session_id).group_by(ManifestLine.track)).all()
-    return sum(count for _track, count in rows), {track for track, _count in rows}
+    return (sum(count for _track, count, _none in rows), {track for track, *_ in rows},
+            sum(int(none or 0) for *_, none in rows))
 
 
 @router.post("/sessions/{session_id}/manifest", response_model=ManifestReply)
 def post_manifest(session_id: str, body: ManifestBatch,
-                  candidate: Candidate = Depends(current_candidate),
+                  candidate_id: int = Depends(current_candidate_id),
                   db: Session = Depends(get_db)) -> ManifestReply:
     """Store manifest lines (idempotent) and verify the chain so far."""
-    session = owned_session(db, candidate, session_id)
-    _backfill(db, session)  # so that the new lines chain onto verified ones
+    session = owned_session(db, candidate_id, session_id)
     key = key_bytes(session.session_key)
     accepted, conflicts = 0, []
-    held, tracks = _held_lines(db, session.id)
+    held, tracks, unverified = _held_lines(db, session.id)
+    if unverified:
+        _backfill(db, session)  # so that the new lines chain onto verified ones
     for text in body.lines:
         text = text.rstrip("\r\n")
         try:
@@ -266,15 +282,15 @@ def post_manifest(session_id: str, body: ManifestBatch,
         row = ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
                            line=text)
         _facts(row, key)
-        db.add(row)
-        db.flush()
+        # Linked before it is added: the row is inserted with its chain fact, no UPDATE.
         _chain_in(db, row)  # only the new line and its neighbours: no whole-session pass
+        db.add(row)
         accepted += 1
     db.commit()
     if conflicts:
         log.warning("session %s: %d manifest line(s) differ from what was received first",
                     session.id, len(conflicts))
-    verification = verification_of(db, session)
+    verification = verification_of(db, session, backfill=False)
     return ManifestReply(accepted=accepted, conflicts=conflicts,
                          verification=verification.to_dict())
 
@@ -331,7 +347,7 @@ def store_line(db: Session, session: ExamSession, text: str) -> bool:
             ManifestLine.session_id == session.id, ManifestLine.track == track,
             ManifestLine.seq == seq)) is not None:
         return False
-    held, _tracks = _held_lines(db, session.id)
+    held, _tracks, _unverified = _held_lines(db, session.id)
     if held >= MAX_LINES_PER_SESSION:
         raise ApiProblem(413, "manifest_too_large",
                          f"A session's manifest holds at most {MAX_LINES_PER_SESSION} lines.")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -123,13 +123,17 @@ class ExamUploadHooks(TusHooks):
             session = db.get(ExamSession, session_id) if _SESSION_ID.match(session_id) else None
             if session is None or session.candidate_id != principal.candidate_id:
                 raise TusError(404, "not_found", "No such session.")
-            if pending.open_count(db, session.id) >= pending.MAX_OPEN_PER_SESSION:
-                raise TusError(429, "too_many_uploads",
-                               "finish or wait for the session's open uploads first",
-                               {"Retry-After": "30"})
-            _check_budget(db, session.id, length,
-                          org_limits(principal.sessions).max_session_bytes)
-            _check_segment_count(db, session.id, track)
+            held = pending.usage(db, session.id, track)  # every count in one round trip
+        if held.open_uploads >= pending.MAX_OPEN_PER_SESSION:
+            raise TusError(429, "too_many_uploads",
+                           "finish or wait for the session's open uploads first",
+                           {"Retry-After": "30"})
+        _check_budget(held.held_bytes + length, org_limits(principal.sessions).max_session_bytes)
+        if held.segments >= MAX_LINES_PER_SESSION or \
+                held.tracks + (not held.track_known) > MAX_TRACKS_PER_SESSION:
+            raise TusError(413, "session_too_large",
+                           f"a session holds at most {MAX_LINES_PER_SESSION} segments in "
+                           f"{MAX_TRACKS_PER_SESSION} tracks")
 
     def after_create(self, principal: Caller, info: UploadInfo) -> None:
         """Count the new upload against its session's budget at its declared length."""
@@ -138,7 +142,7 @@ class ExamUploadHooks(TusHooks):
             pending.add(db, info.id, session_id, info.length, max(0.0, info.expires_at -
                                                                   info.created_at))
             try:  # two creations may have passed the first check at once
-                _check_budget(db, session_id, 0,
+                _check_budget(pending.held_bytes(db, session_id),
                               org_limits(principal.sessions).max_session_bytes)
             except TusError:
                 pending.remove(db, [info.id])
@@ -156,24 +160,27 @@ class ExamUploadHooks(TusHooks):
             first = _segment(db, session_id, track, seq)
             if first is not None and first.storage_key == info.id:
                 return  # recorded by an earlier try whose reply (or offset) was lost
-            pending.remove(db, [info.id])
             if sha256 != meta.get("sha256"):
+                pending.remove(db, [info.id])
                 storage.delete(info.id)
                 raise TusError(422, "sha256_mismatch",
                                "the uploaded file does not match the sha256 in its metadata")
-            first = _segment(db, session_id, track, seq)
             if first is None:
+                # The pending row goes in the same transaction that records the segment.
+                pending.remove(db, [info.id], commit=False)
                 try:
                     record_segment(db, session_id, track, seq, info.length, sha256, info.id)
                     return
                 except ApiProblem as exc:
                     db.rollback()
                     if exc.code != "segment_exists":
+                        pending.remove(db, [info.id])
                         storage.delete(info.id)
                         raise TusError(exc.status, exc.code, exc.message) from None
                 except IntegrityError:  # another upload of this seq completed meanwhile
                     db.rollback()
                 first = _segment(db, session_id, track, seq)
+            pending.remove(db, [info.id], commit=False)  # committed with the event below
             _record_reupload(db, info, sha256, first)
         storage.delete(info.id)
         if first.sha256 != sha256:
@@ -198,21 +205,10 @@ class ExamUploadHooks(TusHooks):
             return pending.expired(db)
 
 
-def _check_budget(db: Session, session_id: str, adding: int, limit: int) -> None:
-    if pending.held_bytes(db, session_id) + adding > limit:
+def _check_budget(held: int, limit: int) -> None:
+    if held > limit:
         raise TusError(413, "session_too_large",
                        f"this session would exceed {limit} bytes of recordings")
-
-
-def _check_segment_count(db: Session, session_id: str, track: str) -> None:
-    rows = db.execute(select(RecordingSegment.track, func.count()).where(
-        RecordingSegment.session_id == session_id).group_by(RecordingSegment.track)).all()
-    tracks = {name for name, _count in rows} | {track}
-    if sum(count for _name, count in rows) >= MAX_LINES_PER_SESSION or \
-            len(tracks) > MAX_TRACKS_PER_SESSION:
-        raise TusError(413, "session_too_large",
-                       f"a session holds at most {MAX_LINES_PER_SESSION} segments in "
-                       f"{MAX_TRACKS_PER_SESSION} tracks")
 
 
 def _segment(db: Session, session_id: str, track: str, seq: int) -> RecordingSegment | None:

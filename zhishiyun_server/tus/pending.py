@@ -9,6 +9,7 @@ The rows live in the database, so every server process sees the same budget.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import BigInteger, ForeignKey, String, delete, func, select
@@ -37,21 +38,52 @@ class PendingUpload(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What a session holds now, as one creation's checks need it."""
+
+    #: Unfinished, unexpired uploads.
+    open_uploads: int
+    #: Received segments plus unfinished uploads at their declared length.
+    held_bytes: int
+    #: Received segments, and the tracks they are in.
+    segments: int
+    tracks: int
+    #: Whether the track of the upload being created already has a received segment.
+    track_known: bool
+
+
+def _pending(session_id: str, column):
+    return select(column).where(PendingUpload.session_id == session_id,
+                                PendingUpload.expires_at > clock.now()).scalar_subquery()
+
+
+def _received(session_id: str, column, *where):
+    return select(column).where(RecordingSegment.session_id == session_id,
+                                *where).scalar_subquery()
+
+
+def usage(db: Session, session_id: str, track: str) -> Usage:
+    """The session's uploads, bytes, segments and tracks, in one statement (one round trip)."""
+    row = db.execute(select(
+        _pending(session_id, func.count()),
+        _pending(session_id, func.coalesce(func.sum(PendingUpload.length), 0)),
+        _received(session_id, func.coalesce(func.sum(RecordingSegment.bytes), 0)),
+        _received(session_id, func.count()),
+        _received(session_id, func.count(func.distinct(RecordingSegment.track))),
+        _received(session_id, func.count(), RecordingSegment.track == track))).one()
+    return Usage(open_uploads=int(row[0] or 0), held_bytes=int(row[1] or 0) + int(row[2] or 0),
+                 segments=int(row[3] or 0), tracks=int(row[4] or 0),
+                 track_known=bool(row[5]))
+
+
 def held_bytes(db: Session, session_id: str) -> int:
     """Bytes the session holds: received segments plus unfinished uploads at full length."""
-    received = db.scalar(select(func.coalesce(func.sum(RecordingSegment.bytes), 0))
-                         .where(RecordingSegment.session_id == session_id)) or 0
-    pending = db.scalar(select(func.coalesce(func.sum(PendingUpload.length), 0))
-                        .where(PendingUpload.session_id == session_id,
-                               PendingUpload.expires_at > clock.now())) or 0
-    return int(received) + int(pending)
+    row = db.execute(select(
+        _pending(session_id, func.coalesce(func.sum(PendingUpload.length), 0)),
+        _received(session_id, func.coalesce(func.sum(RecordingSegment.bytes), 0)))).one()
+    return int(row[0] or 0) + int(row[1] or 0)
 
-
-def open_count(db: Session, session_id: str) -> int:
-    """Unfinished, unexpired uploads of the session."""
-    return db.scalar(select(func.count()).select_from(PendingUpload).where(
-        PendingUpload.session_id == session_id,
-        PendingUpload.expires_at > clock.now())) or 0
 
 
 def add(db: Session, upload_id: str, session_id: str, length: int, expiry_s: float) -> None:
@@ -62,11 +94,12 @@ def add(db: Session, upload_id: str, session_id: str, length: int, expiry_s: flo
     db.commit()
 
 
-def remove(db: Session, upload_ids: list[str]) -> None:
-    """Forget uploads that completed, expired or were terminated (commits)."""
+def remove(db: Session, upload_ids: list[str], commit: bool = True) -> None:
+    """Forget uploads that completed, expired or were terminated (commits unless told not)."""
     if upload_ids:
         db.execute(delete(PendingUpload).where(PendingUpload.upload_id.in_(upload_ids)))
-        db.commit()
+        if commit:
+            db.commit()
 
 
 def expired(db: Session, limit: int = 500) -> list[str]:
