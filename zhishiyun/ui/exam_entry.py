@@ -130,6 +130,9 @@ class ExamDesk:
         from zhishiyun.ui.second_camera_widget import attach_to_exam_window
 
         attach_to_exam_window(exam_window)
+        from zhishiyun.ui.exam.instruction import attach_instruction
+
+        attach_instruction(exam_window, self.services.download_dir)
         self.window.hide()
         exam_window.start()
 

@@ -96,10 +96,13 @@ class ClipPlayer:
                 log.info("no sound output for playback: %r", exc)
         start = time.monotonic()
         with av.open(str(self.path)) as container:
-            if not container.streams.video:
-                while audio is not None and not self._stop.is_set() and \
-                        time.monotonic() - start < len(audio[0]) / audio[1]:
-                    time.sleep(0.05)
+            if not container.streams.video:  # sound only (the spoken instruction)
+                length = len(audio[0]) / audio[1] if audio is not None else 0.0
+                while not self._stop.is_set() and time.monotonic() - start < length:
+                    if self._on_progress is not None:
+                        self._on_progress(min(1.0, (time.monotonic() - start) / length))
+                    self._stop.wait(0.1)
+                self.stop()  # close the output stream: nothing is left open on the device
                 return
             stream = container.streams.video[0]
             duration = (float(stream.duration * stream.time_base) if stream.duration else

@@ -230,7 +230,8 @@ def attach_to_exam_window(exam_window: Any) -> None:
         return bool(getattr(client.exam(session.exam_id), "requires_second_camera", False))
 
     def checked(needed: Any, error: BaseException | None) -> None:
-        if error is not None or not needed or exam_window.side_panels:
+        present = any(isinstance(p, SecondCameraWidget) for p in exam_window.side_panels)
+        if error is not None or not needed or present:
             if error is not None:
                 log.info("second camera requirement unknown: %s", error)
             return
