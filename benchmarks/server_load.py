@@ -147,21 +147,28 @@ def run_config(server: dict, args: argparse.Namespace) -> dict:
     generator = subprocess.Popen(
         [sys.executable, str(REPO / "benchmarks" / "server_load_client.py"), json.dumps(job)],
         stdout=subprocess.PIPE, text=True, cwd=REPO)
-    steps, cpu_start = [], 0.0
+    steps, cpu_start, load_start = [], 0.0, 0.0
     for raw in generator.stdout:
         line = json.loads(raw)
         if line["event"] == "step_start":
-            cpu_start = _cpu_s(server["process"])
+            cpu_start, load_start = _cpu_s(server["process"]), _cpu_s(generator)
         elif line["event"] == "step":
             cpu = _cpu_s(server["process"]) - cpu_start
             mib = line["bytes"] / 2**20
             line["server_cpu_s"] = round(cpu, 2)
+            # The load generator shares the cores: its share says whether it, not the
+            # server, was the limit (one core is 1.0).
+            line["generator_cpu_share"] = round((_cpu_s(generator) - load_start)
+                                                / line["window_s"], 3)
+            line["server_cpu_share"] = round(cpu / line["window_s"], 3)
             line["cpu_s_per_mib"] = round(cpu / mib, 4) if mib else None
             line.pop("event")
             steps.append(line)
             print(f"  {server['kind']}: {line['candidates']} candidates, "
                   f"{line['segments_per_s']} seg/s, p99 {line['segment_p99_s']} s, "
-                  f"errors {line['errors']}, {line['cpu_s_per_mib']} CPU-s/MiB",
+                  f"errors {line['errors']}, {line['cpu_s_per_mib']} CPU-s/MiB, "
+                  f"server {line['server_cpu_share']} / generator "
+                  f"{line['generator_cpu_share']} of a core",
                   file=sys.stderr, flush=True)
     generator.wait()
     held = [s for s in steps if not s["errors"] and s["segment_p99_s"] is not None

@@ -38,7 +38,6 @@ from zhishiyun_server.deps import (
     current_candidate,
     get_db,
     owned_session,
-    token_candidate_id,
 )
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Candidate, RecordingSegment
@@ -280,20 +279,26 @@ def phone_manifest(body: PhoneSegmentIn, row: Binding = Depends(phone_binding),
 # --- /files/ for phones ---------------------------------------------------------------
 
 
-def _phone_or_candidate(request: Request,
-                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                        db: Session = Depends(get_db)):
-    """The tus caller: a candidate token as before, or a phone credential held to its scope."""
+def _phone_caller(request: Request, raw: str):
+    """The tus caller for a phone credential, held to its scope (None: not a phone's).
+
+    A plain function the tus endpoint asks (``app.state.tus_callers``), not a dependency
+    override: any override makes FastAPI rebuild every route's dependencies per request.
+    """
+    if not raw.startswith(CREDENTIAL_PREFIX):
+        return None
+    factory = request.app.state.session_factory
+    with factory() as db:  # closed before the upload's body streams
+        return _phone_scope(request, raw, db)
+
+
+def _phone_scope(request: Request, raw: str, db: Session):
     from zhishiyun_server.tus.endpoint import Caller, app_storage
     from zhishiyun_server.tus.protocol import TusError, parse_metadata
 
     factory = request.app.state.session_factory
     expiry_s = request.app.state.config.upload_expiry_s
-    raw = credentials.credentials if credentials else ""
-    if not raw.startswith(CREDENTIAL_PREFIX):
-        # No session held for the length of the upload: the token lookup is its own.
-        return Caller(token_candidate_id(factory, raw), factory, expiry_s)
-    row = phone_binding(credentials, db)
+    row = phone_binding(HTTPAuthorizationCredentials(scheme="Bearer", credentials=raw), db)
     tus = {"Tus-Resumable": "1.0.0"}
     upload_id = request.path_params.get("upload_id")
     if request.method == "POST":
@@ -338,8 +343,6 @@ class _PhonePage(StaticFiles):
 
 def install(app: FastAPI, prefix: str) -> None:
     """Mount the bindings API under ``prefix``, the phone page and phone access to ``/files/``."""
-    from zhishiyun_server.tus.endpoint import caller
-
     app.include_router(router, prefix=prefix)
     app.state.phone_page_served = (PHONE_DIR / PHONE_CLIENT).is_file()
     if app.state.phone_page_served:
@@ -347,7 +350,7 @@ def install(app: FastAPI, prefix: str) -> None:
     else:
         log.error(PHONE_CLIENT_MISSING)
         app.mount("/phone", _phone_page_missing, name="phone")
-    app.dependency_overrides[caller] = _phone_or_candidate
+    app.state.tus_callers = [*getattr(app.state, "tus_callers", ()), _phone_caller]
 
 
 async def _phone_page_missing(scope, receive, send) -> None:

@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhishiyun_server import clock
-from zhishiyun_server.deps import current_candidate_id, org_limits
+from zhishiyun_server.deps import bearer, current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Event, ExamSession, RecordingSegment
 from zhishiyun_server.tus import pending
@@ -73,9 +74,19 @@ class Caller:
     upload_expiry_s: float = 24 * 3600.0
 
 
-def caller(request: Request, candidate_id: int = Depends(current_candidate_id)) -> Caller:
-    """FastAPI dependency: the logged-in candidate (401 otherwise); holds no DB session."""
-    return Caller(candidate_id, request.app.state.session_factory,
+def caller(request: Request,
+           credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+    """FastAPI dependency: the logged-in candidate (401 otherwise); holds no DB session.
+
+    Other credentials (a bound phone's) are accepted by the functions in
+    ``app.state.tus_callers``: ``(request, raw_credential) -> Caller | None``, asked first.
+    """
+    raw = credentials.credentials if credentials else ""
+    for other in getattr(request.app.state, "tus_callers", ()):
+        found = other(request, raw)
+        if found is not None:
+            return found
+    return Caller(current_candidate_id(request, credentials), request.app.state.session_factory,
                   request.app.state.config.upload_expiry_s)
 
 
