@@ -69,4 +69,10 @@ def test_checks_login_home_and_device_test_fit_laptop_screens(qtbot, demo_server
                                "mic": devices.mic_box, "level": devices.level,
                                "start": devices.start_button, "play": devices.play_button,
                                "caption": devices.caption})
+    qtbot.mouseClick(home.nav_buttons["recordings"], LEFT)
+    recordings = home.recordings
+    qtbot.waitUntil(lambda: bool(recordings.cards), timeout=15_000)
+    each_size(window, lambda: {"refresh": recordings.refresh_button,
+                               "parts": recordings.cards[0].parts,
+                               "play": recordings.cards[0].play_button})
     home.shutdown()

@@ -30,6 +30,7 @@ from zhishiyun.ui.qt import (
     QWidget,
     Signal,
 )
+from zhishiyun.ui.recordings_page import RecordingsWidget, gather_recordings
 from zhishiyun.ui.services import AppServices
 from zhishiyun.ui.status_bar import StatusBarWidget
 from zhishiyun.ui.tasks import run_task
@@ -47,7 +48,7 @@ class HomeWidget(QWidget):
     logout_requested = Signal()
     language_requested = Signal(str)
 
-    PAGES = ("exams", "devices", "messages", "profile", "support", "flow")
+    PAGES = ("exams", "devices", "messages", "profile", "support", "flow", "recordings")
 
     def __init__(self, services: AppServices, server_config: dict, candidate: Any,
                  parent: QWidget | None = None) -> None:
@@ -62,6 +63,8 @@ class HomeWidget(QWidget):
         self.profile = ProfileWidget(client)
         self.support = SupportWidget(server_config, holdings=runtime.local_holdings)
         self.flow = FlowWidget()
+        self.recordings = RecordingsWidget(
+            lambda: gather_recordings(client, runtime.queue, runtime.data_dir))
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
@@ -71,7 +74,7 @@ class HomeWidget(QWidget):
         right.addWidget(self._build_header(server_config, candidate))
         self.stack = QStackedWidget()
         for page in (self.exams, self.devices, self.messages, self.profile, self.support,
-                     self.flow):
+                     self.flow, self.recordings):
             self.stack.addWidget(page)
         right.addWidget(self.stack, 1)
         row.addLayout(right, 1)
@@ -138,7 +141,8 @@ class HomeWidget(QWidget):
         self.nav_buttons = {}
         names = {"exams": _("My exams"), "devices": _("Device test"),
                  "messages": _("Messages"), "profile": _("Personal information"),
-                 "support": _("Support centre"), "flow": _("Exam flow")}
+                 "support": _("Support centre"), "flow": _("Exam flow"),
+                 "recordings": _("Exam recordings")}
         for key in self.PAGES:
             nav_button = button(names[key], name=f"nav_{key}")
             nav_button.setCheckable(True)
@@ -150,7 +154,7 @@ class HomeWidget(QWidget):
         return side
 
     def _add_shortcuts(self) -> None:
-        """Ctrl+1…6 switch pages, F5 refreshes the page shown (keyboard-only use)."""
+        """Ctrl+1…7 switch pages, F5 refreshes the page shown (keyboard-only use)."""
         for number, key in enumerate(self.PAGES, start=1):
             action = QAction(self)
             action.setShortcut(QKeySequence(f"Ctrl+{number}"))
@@ -167,7 +171,8 @@ class HomeWidget(QWidget):
     def _on_refresh_requested(self) -> None:
         page = self.PAGES[self.stack.currentIndex()]
         {"exams": self.exams.refresh, "messages": self.messages.refresh,
-         "profile": self.profile.refresh, "devices": self.devices.refresh_devices}.get(
+         "profile": self.profile.refresh, "devices": self.devices.refresh_devices,
+         "recordings": self.recordings.refresh}.get(
             page, lambda: None)()
 
     def show_page(self, key: str) -> None:
@@ -178,6 +183,10 @@ class HomeWidget(QWidget):
             self.devices.activate()
         else:
             self.devices.deactivate()
+        if key == "recordings":
+            self.recordings.refresh()
+        else:
+            self.recordings.deactivate()
 
     def _on_unread_changed(self, count: int) -> None:
         text = _("Messages")
@@ -191,6 +200,7 @@ class HomeWidget(QWidget):
         """Stop timers and release devices."""
         self.exams.timer.stop()
         self.devices.deactivate()
+        self.recordings.deactivate()
 
 
 class MainWindow(QMainWindow):
