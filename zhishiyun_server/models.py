@@ -206,6 +206,36 @@ class AnswerTiming(Base):
     delay_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class AnswerVersion(Base):
+    """Every version of an answer the candidate saved, also those not taken as the answer.
+
+    The answer itself (:class:`Answer`) is the newest version saved before the end; the
+    others stay here for the reviewer: older versions, versions that arrived after a newer
+    one (``refused="stale_version"``) and versions saved after the end
+    (``refused="saved_after_end"``).
+    """
+
+    __tablename__ = "answer_versions"
+    __table_args__ = (UniqueConstraint("session_id", "question_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    #: When the candidate saved it (the client's server time); NULL: the client did not say.
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: It arrived after the end; ``delay_s``: from saving to arriving.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    delay_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The ``sha256`` of its line in the ``answers`` chain; NULL: it came without a line.
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Why it is not the answer (``stale_version``, ``saved_after_end``); NULL: it was taken.
+    refused: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
 class Event(Base):
     """A proctoring event reported by the client (idempotent by client event id)."""
 

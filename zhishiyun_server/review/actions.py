@@ -39,6 +39,18 @@ def _session(db: Session, session_id: str) -> ExamSession:
 def track_mp4(session_id: str, track: str, request: Request, v: str = "",
               staff: Staff = Depends(data_staff), db: Session = Depends(get_db)) -> Response:
     """The whole track as one MP4 (remuxed, cached); Range requests are answered."""
+    return _track(session_id, track, "mp4", request, v, db)
+
+
+@router.get("/sessions/{session_id}/tracks/{track}.webm")
+def track_webm(session_id: str, track: str, request: Request, v: str = "",
+               staff: Staff = Depends(data_staff), db: Session = Depends(get_db)) -> Response:
+    """A WebM track (the phone's VP8) as one WebM, the chunks remuxed; with Range."""
+    return _track(session_id, track, "webm", request, v, db)
+
+
+def _track(session_id: str, track: str, ext: str, request: Request, v: str,
+           db: Session) -> Response:
     if not TRACK.match(track):
         raise not_found("track")
     session = _session(db, session_id)
@@ -54,7 +66,12 @@ def track_mp4(session_id: str, track: str, request: Request, v: str = "",
                          f"The {track} track cannot be put into one file: {exc}") from None
     if path is None:
         raise not_found("track")
-    return FileResponse(path, media_type=media.media_type(path), headers=PRIVATE)
+    kind = media.media_type(path)
+    if kind != f"video/{ext}":  # one name per track: the one its container has
+        actual = kind.removeprefix("video/")
+        raise ApiProblem(404, "not_found", f"The {track} track is {actual}: ask for "
+                         f"{track}.{actual}.")
+    return FileResponse(path, media_type=kind, headers=PRIVATE)
 
 
 @router.get("/sessions/{session_id}/picture.jpg")

@@ -5,7 +5,8 @@ Layout::
     session.json          who, which exam, entered / finished, verdicts
     manifest.jsonl        the manifest lines exactly as received, by track and seq
     segments/<track>/<seq:06d>.mp4
-    events.json, answers.json, help.json
+    events.json, help.json
+    answers.json          per question: the answer taken and every version saved
     report.json           the integrity summary (see :mod:`zhishiyun_server.review.summary`)
     SHA256SUMS            "<sha256>  <path>" per file above (``sha256sum -c`` checks it)
 """
@@ -26,6 +27,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.help import service as help_service
 from zhishiyun_server.models import Event, ExamSession, RecordingSegment
 from zhishiyun_server.recordings import ManifestLine
+from zhishiyun_server.review import answers_view
 from zhishiyun_server.review.media import cache_dir
 from zhishiyun_server.review.models import Verdict
 from zhishiyun_server.review.summary import integrity_summary
@@ -39,8 +41,6 @@ def _json(value: Any) -> bytes:
 def build_export(db: Session, storage: UploadStorage, data_dir: Path,
                  session: ExamSession) -> Path:
     """Write the session's export ZIP to a temporary file and return its path."""
-    from zhishiyun_server.review.session_page import answer_versions
-
     path = cache_dir(data_dir, session.id) / f".export-{uuid.uuid4().hex}.zip"
     sums: list[str] = []
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -79,8 +79,8 @@ def build_export(db: Session, storage: UploadStorage, data_dir: Path,
         add("events.json", _json([{"id": e.client_event_id, "kind": e.kind,
                                    "at": clock.iso(e.at), "received_at": clock.iso(e.received_at),
                                    "details": e.details} for e in events]))
-        add("answers.json", _json([{**a, "saved_at": clock.iso(a["saved_at"])}
-                                   for a in answer_versions(db, session)]))
+        add("answers.json", _json(answers_view.export_rows(
+            answers_view.answer_history(db, session))))
         add("help.json", _json([{**help_service.public(r),
                                  "replies": [{"text": x.text, "by": x.staff_name,
                                               "at": clock.iso(x.created_at)}

@@ -125,6 +125,8 @@ def _first_streams(container) -> dict:
 
 #: Codecs an MP4 cannot carry (the phone's MediaRecorder WebM): those tracks stay WebM.
 WEBM_CODECS = frozenset({"vp8", "vorbis"})
+#: The first bytes of every WebM (Matroska) file.
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
 def _remux(storage: UploadStorage, pieces: list[Piece], out_path: Path) -> None:
@@ -253,10 +255,24 @@ def _jpeg(frame: av.VideoFrame) -> bytes:
     return b"".join(bytes(p) for p in packets)
 
 
+def container_of(storage: UploadStorage, pieces: list[Piece]) -> str:
+    """``webm`` when the track's first segment is WebM (EBML magic), else ``mp4``.
+
+    The desktop records MP4; a phone's MediaRecorder WebM (VP8) stays WebM when remuxed.
+    """
+    if not pieces:
+        return "mp4"
+    try:
+        with storage.open(pieces[0].storage_key) as f:
+            return "webm" if f.read(4) == EBML_MAGIC else "mp4"
+    except OSError:
+        return "mp4"
+
+
 def media_type(path: Path) -> str:
     """``video/mp4``, or ``video/webm`` for a track kept as WebM (EBML magic)."""
     with open(path, "rb") as f:
-        return "video/webm" if f.read(4) == b"\x1a\x45\xdf\xa3" else "video/mp4"
+        return "video/webm" if f.read(4) == EBML_MAGIC else "video/mp4"
 
 
 def cached(data_dir: Path, session_id: str, track: str, version: str) -> bool:

@@ -14,33 +14,19 @@ from zhishiyun_server import clock
 from zhishiyun_server.auth.routes import mask_id_number
 from zhishiyun_server.deps import get_db
 from zhishiyun_server.help import service as help_service
-from zhishiyun_server.models import Answer, Event, ExamSession, RecordingSegment
-from zhishiyun_server.review import auth, integrity_view
+from zhishiyun_server.models import Event, ExamSession, RecordingSegment
+from zhishiyun_server.review import answers_view, auth, integrity_view
 from zhishiyun_server.review.auth import Staff, page_staff
 from zhishiyun_server.review.html import data_block, h, page, when
 from zhishiyun_server.review.i18n import choose, t
-from zhishiyun_server.review.media import timeline, version_of
+from zhishiyun_server.review.media import container_of, timeline, version_of
 from zhishiyun_server.review.models import VERDICTS, Verdict
 from zhishiyun_server.review.severity import severity
 from zhishiyun_server.review.summary import integrity_summary
-from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.tus.endpoint import app_storage
 
 router = APIRouter(prefix="/review", include_in_schema=False)
 TRACK_ORDER = ("screen", "camera", "phone")
-
-
-def answer_versions(db: Session, session: ExamSession) -> list[dict[str, Any]]:
-    """Every stored version of every answer with its save time and ``late`` mark.
-
-    The server keeps the newest version of each answer (older ones are in the client's
-    chain); an answer saved after the exam's end is ``late``.
-    """
-    end = ends_at(session.exam)
-    rows = db.scalars(select(Answer).where(Answer.session_id == session.id)
-                      .order_by(Answer.question_id)).all()
-    return [{"question_id": row.question_id, "version": row.version, "content": row.content,
-             "saved_at": row.updated_at, "late": row.updated_at > end} for row in rows]
 
 
 def _tracks(request: Request, db: Session, session: ExamSession) -> dict[str, Any]:
@@ -51,8 +37,9 @@ def _tracks(request: Request, db: Session, session: ExamSession) -> dict[str, An
     for track in sorted(names, key=lambda n: (TRACK_ORDER.index(n) if n in TRACK_ORDER
                                               else 9, n)):
         pieces = timeline(db, storage, session.id, track)
+        ext = container_of(storage, pieces)
         tracks[track] = {
-            "url": f"/review/sessions/{session.id}/tracks/{track}.mp4?v={version_of(pieces)}",
+            "url": f"/review/sessions/{session.id}/tracks/{track}.{ext}?v={version_of(pieces)}",
             "pieces": [[round(p.offset, 3), round(p.duration, 3), p.start] for p in pieces]}
     return tracks
 
@@ -86,19 +73,6 @@ def _timeline(lang: str, events: list[Event]) -> str:
     heads = "".join(f"<th>{h(t(lang, k))}</th>" for k in ("time", "severity", "event", "details"))
     return (f'<table class="timeline"><thead><tr>{heads}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
-
-
-def _answers(lang: str, answers: list[dict[str, Any]]) -> str:
-    if not answers:
-        return f'<p class="empty">{h(t(lang, "no_answers"))}</p>'
-    heads = "".join(f"<th>{h(t(lang, k))}</th>" for k in (
-        "question", "version", "saved_at", "answers"))
-    rows = "".join(
-        f'<tr{" class=late" if a["late"] else ""}><td>{h(a["question_id"])}</td>'
-        f'<td>{a["version"]}</td><td>{h(when(a["saved_at"]))}'
-        + (f' <span class="late-mark">{h(t(lang, "late"))}</span>' if a["late"] else "")
-        + f'</td><td class="answer">{h(a["content"])}</td></tr>' for a in answers)
-    return f'<table class="answers"><thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def _verdict(lang: str, staff: Staff, session: ExamSession, current: Verdict | None) -> str:
@@ -165,7 +139,7 @@ def session_page(session_id: str, request: Request, staff: Staff = Depends(page_
             f'<section id="events"><h2>{h(t(lang, "events"))} ({len(events)})</h2>'
             f'{_timeline(lang, events)}</section>'
             f'<div class="columns"><section id="answers"><h2>{h(t(lang, "answers"))}</h2>'
-            f'{_answers(lang, answer_versions(db, session))}</section>'
+            f'{answers_view.render(lang, answers_view.answer_history(db, session))}</section>'
             f'<section id="integrity"><h2>{h(t(lang, "integrity"))}</h2>'
             f'{integrity_view.render(lang, integrity_summary(db, session))}</section></div>'
             f'<div class="columns"><section id="verdict"><h2>{h(t(lang, "verdict"))}</h2>'

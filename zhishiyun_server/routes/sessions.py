@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -12,13 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
-from zhishiyun_server import clock, evidence
+from zhishiyun_server import clock
 from zhishiyun_server.answer_chain import check_answer_line
-from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
+from zhishiyun_server.deps import current_candidate, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
+from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import (
     Answer,
     AnswerTiming,
+    AnswerVersion,
     Candidate,
     Event,
     ExamSession,
@@ -126,6 +129,41 @@ def _set_timing(db: Session, session_id: str, question_id: str, version: int,
         setattr(row, key, value)
 
 
+def _keep_version(db: Session, session_id: str, question_id: str, body: AnswerIn,
+                  timing: dict, refused: str | None = None) -> None:
+    """Add this version to the answer's history unless it is there (a retry keeps the first).
+
+    ``timing``: its ``saved_at``/``late``/``delay_s``; ``refused``: why it is not the answer.
+    """
+    if db.scalar(select(AnswerVersion.id).where(
+            AnswerVersion.session_id == session_id, AnswerVersion.question_id == question_id,
+            AnswerVersion.version == body.version)) is not None:
+        return
+    # The chain line was checked to describe this version: its hash names it.
+    sha256 = json.loads(body.chain)["sha256"] if body.chain is not None else None
+    db.add(AnswerVersion(session_id=session_id, question_id=question_id,
+                         version=body.version, content=body.content, received_at=clock.now(),
+                         sha256=sha256, refused=refused, **timing))
+
+
+def _keep_refused(db: Session, session_id: str, question_id: str, body: AnswerIn,
+                  timing: dict, refused: str) -> None:
+    """Commit a version that is not taken as the answer to the history (racing retries ok)."""
+    try:
+        _keep_version(db, session_id, question_id, body, timing, refused)
+        db.commit()
+    except IntegrityError:  # a racing retry of the same version holds it
+        db.rollback()
+
+
+def _after_end_timing(saved_at: datetime) -> dict:
+    """The timing of a version saved after the end (kept in the history, never the answer)."""
+    now = clock.now()
+    saved_at = _utc(saved_at)
+    return {"saved_at": saved_at, "late": True,
+            "delay_s": round(max(0.0, (now - saved_at).total_seconds()), 3)}
+
+
 def _lateness(session: ExamSession, saved_at: datetime | None) -> dict:
     """``saved_at``/``late``/``delay_s`` of a version, or a 409 when it came too late.
 
@@ -166,6 +204,8 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     saved after it is refused (409 ``saved_after_end``).
 
     Sending the stored version again with the same content is a no-op (safe to retry).
+    Every version, also a refused stale one or one saved after the end, is kept in the
+    answer's history (:class:`~zhishiyun_server.models.AnswerVersion`).
     """
     if not question_id or len(question_id) > 64:
         raise ApiProblem(422, "invalid_question", "Question ids are 1 to 64 characters.")
@@ -177,7 +217,13 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
             db.commit()
         except IntegrityError:  # the same line from a racing retry: it is held
             db.rollback()
-    timing = _lateness(session, body.saved_at)
+    try:
+        timing = _lateness(session, body.saved_at)
+    except ApiProblem as exc:
+        if exc.code == "saved_after_end":  # the candidate wrote it: the reviewer sees it
+            _keep_refused(db, session_id, question_id, body,
+                          _after_end_timing(body.saved_at), exc.code)
+        raise
     _require_started(session)
     where = (Answer.session_id == session_id, Answer.question_id == question_id)
     for _attempt in range(3):
@@ -188,6 +234,7 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
         if changed:
             try:
                 _set_timing(db, session_id, question_id, body.version, timing)
+                _keep_version(db, session_id, question_id, body, timing)
                 db.commit()
             except IntegrityError:  # the timing's first row raced another save: re-check
                 db.rollback()
@@ -198,6 +245,7 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
             if row.version == body.version and row.content == body.content:
                 # a retry of what is stored
                 return _answer_reply(row, _timing(db, session_id, question_id))
+            _keep_refused(db, session_id, question_id, body, timing, "stale_version")
             raise ApiProblem(409, "stale_version",
                              f"A newer answer (version {row.version}) is already saved.",
                              current_version=row.version)
@@ -207,6 +255,7 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
             # The timing's lookup flushes the new answer first: a racing first save of the
             # same question shows up here as a unique violation, not only at the commit.
             _set_timing(db, session_id, question_id, body.version, timing)
+            _keep_version(db, session_id, question_id, body, timing)
             db.commit()
         except IntegrityError:  # the first save of this question raced another: re-check
             db.rollback()
@@ -229,7 +278,7 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
 
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
 def post_events(session_id: str, body: EventBatch,
-                candidate_id: int = Depends(current_candidate_id),
+                candidate: Candidate = Depends(current_candidate),
                 db: Session = Depends(get_db)) -> EventsReply:
     """Record proctoring events; an id already known (or repeated in the batch) is skipped.
 
@@ -237,7 +286,7 @@ def post_events(session_id: str, body: EventBatch,
     marked late with their delay. Events written after the end are refused: the others of
     the batch are stored, then the answer is 409 ``saved_after_end`` naming the refused ids.
     """
-    session = owned_session(db, candidate_id, session_id, with_exam=True)
+    session = owned_session(db, candidate, session_id)
     end = ends_at(session.exam)
     if session.finished_at is not None:
         end = min(end, session.finished_at)

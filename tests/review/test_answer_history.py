@@ -1,0 +1,141 @@
+"""Every answer version on the server: kept with its times and chain hash, the newest saved
+before the end stays the answer, old databases get their answers as versions."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from sqlalchemy import select, text
+
+from tests.exam.conftest import server_rows
+from tests.review.answer_sitting import TEXTS, sitting_with_versions
+from tests.review.conftest import staff_login
+
+
+def test_every_version_is_kept_and_one_saved_after_the_end_is_not_the_answer(
+        review_server, tmp_path):
+    sitting = sitting_with_versions(review_server, tmp_path)
+    replies = sitting.replies
+    assert [replies[v].status_code for v in (1, 2, 3)] == [200, 200, 200]
+    assert replies[3].json()["late"] is True and replies[3].json()["delay_s"] > 800
+    assert replies[4].status_code == 409
+    assert replies[4].json()["error"]["code"] == "saved_after_end"
+
+    answers = requests.get(f"{review_server.url}/api/v1/sessions/{sitting.session_id}/answers",
+                           headers={"Authorization": f"Bearer {sitting.token}"}, timeout=10)
+    [answer] = answers.json()
+    assert (answer["version"], answer["content"]) == (3, TEXTS[3])  # not v4, saved after it
+
+    kept = {row.version: row for row in server_rows(review_server, "AnswerVersion",
+                                                    sitting.session_id)}
+    assert sorted(kept) == [1, 2, 3, 4]
+    for version, row in kept.items():
+        assert row.content == TEXTS[version]
+        assert row.sha256 == sitting.chain_hashes[version]  # the line the candidate signed
+        assert row.saved_at == sitting.saved_at[version].replace(microsecond=(
+            sitting.saved_at[version].microsecond // 1000 * 1000))
+    assert [kept[v].late for v in (1, 2, 3)] == [False, False, True]
+    assert [kept[v].refused for v in (1, 2, 3, 4)] == [None, None, None, "saved_after_end"]
+
+
+def test_a_version_arriving_after_a_newer_one_is_kept_but_not_the_answer(review_server,
+                                                                         tmp_path):
+    from tests.exam.conftest import login, shape
+
+    client = login(review_server.url)
+    exam_id = shape(review_server, "written", start_in=0, duration_s=600)
+    client.accept(exam_id)
+    sid = client.enter(exam_id).session_id
+    client.put_answer(sid, "2", 2, "较新的")
+    url = f"{review_server.url}/api/v1/sessions/{sid}/answers/2"
+    older = requests.put(url, headers=client.auth_headers(), timeout=10,
+                         json={"version": 1, "content": "较早的"})
+    assert older.status_code == 409 and older.json()["error"]["code"] == "stale_version"
+    again = requests.put(url, headers=client.auth_headers(), timeout=10,
+                         json={"version": 2, "content": "较新的"})
+    assert again.status_code == 200  # a retry of what is stored adds nothing
+    kept = sorted((r.version, r.content, r.refused)
+                  for r in server_rows(review_server, "AnswerVersion", sid))
+    assert kept == [(1, "较早的", "stale_version"), (2, "较新的", None)]
+
+
+def test_the_session_page_and_the_export_hold_every_version(review_server, tmp_path):
+    sitting = sitting_with_versions(review_server, tmp_path)
+    http = staff_login(review_server.url)
+    page = http.get(f"{review_server.url}/review/sessions/{sitting.session_id}",
+                    timeout=10).text
+    for version_text in TEXTS.values():
+        assert version_text in page
+    assert "全部版本（4）" in page and "结束后保存，未计入" in page and "迟交" in page
+
+    reply = http.get(f"{review_server.url}/review/sessions/{sitting.session_id}/export.zip",
+                     timeout=60)
+    archive = zipfile.ZipFile(io.BytesIO(reply.content))
+    [question] = json.loads(archive.read("answers.json"))
+    assert question["answer"]["version"] == 3 and question["answer"]["late"] is True
+    listed = {v["version"]: v for v in question["versions"]}
+    assert sorted(listed) == [1, 2, 3, 4]
+    assert {v: listed[v]["content"] for v in listed} == TEXTS
+    assert listed[4]["refused"] == "saved_after_end" and not listed[4]["current"]
+    assert {v: listed[v]["sha256"] for v in listed} == sitting.chain_hashes
+
+
+def test_upgrading_an_old_database_turns_its_answers_into_versions(tmp_path):
+    _check_backfill(f"sqlite:///{tmp_path / 'server.db'}")
+
+
+@pytest.mark.postgres
+def test_upgrading_an_old_postgres_database_turns_its_answers_into_versions():
+    from tests.server.support import fresh_pg_database
+
+    with fresh_pg_database() as url:
+        _check_backfill(url)
+
+
+def _check_backfill(url: str) -> None:
+    from alembic import command
+
+    from zhishiyun_server.db import make_engine, make_session_factory
+    from zhishiyun_server.migrate import alembic_config, upgrade
+    from zhishiyun_server.models import AnswerVersion
+
+    engine = make_engine(url)
+    config = alembic_config(engine)
+    for revision in ("0001_initial", "0003_upload_manifest", "0010_late_answers"):
+        command.upgrade(config, revision)
+    line = json.dumps({"seq": 0, "track": "answers", "question": "1", "version": 2,
+                       "sha256": "ab" * 32, "start": "2026-11-30T09:10:00.000+00:00"})
+    with engine.begin() as db:
+        for statement in (
+                "INSERT INTO exams (id, name, kind, entry_opens_at, entry_closes_at, starts_at, "
+                "duration_s, lottery_required, requires_second_camera, rules, created_at) "
+                "VALUES (1, '笔试', 'written', '2026-11-30 08:00:00', '2026-11-30 09:30:00', "
+                "'2026-11-30 09:00:00', 3600, false, false, '', '2026-11-01 08:00:00')",
+                "INSERT INTO candidates (id, name, id_number, phone, email, created_at) VALUES "
+                "(1, '张三', '110101199003070011', '', '', '2026-11-01 08:00:00')",
+                "INSERT INTO exam_sessions (id, exam_id, candidate_id, session_key, entered_at) "
+                "VALUES ('s1', 1, 1, 'k', '2026-11-30 08:59:00')",
+                "INSERT INTO answers (id, session_id, question_id, version, content, updated_at)"
+                " VALUES (1, 's1', '1', 2, '旧库里的答案', '2026-11-30 11:00:00'), "
+                "(2, 's1', '2', 1, '没有时间记录', '2026-11-30 09:20:00')",
+                "INSERT INTO answer_timings (id, session_id, question_id, version, saved_at, "
+                "late, delay_s) VALUES (1, 's1', '1', 2, '2026-11-30 09:10:00', true, 6600.0)"):
+            db.execute(text(statement))
+        db.execute(text("INSERT INTO manifest_lines (id, session_id, track, seq, sha256, line, "
+                        "received_at) VALUES (1, 's1', 'answers', 0, 'x', :line, "
+                        "'2026-11-30 11:00:00')"), {"line": line})
+    upgrade(engine)
+    with make_session_factory(engine)() as db:
+        rows = [(r.question_id, r.version, r.content, r.saved_at, r.late, r.delay_s, r.sha256,
+                 r.refused) for r in db.scalars(select(AnswerVersion)
+                                                .order_by(AnswerVersion.question_id))]
+    engine.dispose()
+    assert rows == [
+        ("1", 2, "旧库里的答案", datetime(2026, 11, 30, 9, 10, tzinfo=timezone.utc), True,
+         6600.0, "ab" * 32, None),
+        ("2", 1, "没有时间记录", None, False, None, None, None)]
