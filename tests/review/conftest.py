@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import require
+from tests.conftest import RunningServer, require
 from tests.exam.conftest import camera_video, shape  # noqa: F401 - fixture (a video camera)
 
 STAFF = ("王老师", "review-pass-2026")
@@ -86,8 +86,11 @@ def exam_command(server, camera: Path, seconds: float, answers: Path | None = No
 
 
 def start_exam(server, camera: Path, seconds: float, tmp_path: Path,
-               answers: dict | None = None) -> subprocess.Popen:
-    """A headless exam recording for ``seconds`` (2 s segments), in the background."""
+               answers: dict | None = None, env: dict | None = None) -> subprocess.Popen:
+    """A headless exam recording for ``seconds`` (2 s segments), in the background.
+
+    ``env``: the exam process's environment (default: the test's own).
+    """
     shape(server, "written", start_in=1, duration_s=3600)
     answers_file = None
     if answers:
@@ -95,11 +98,22 @@ def start_exam(server, camera: Path, seconds: float, tmp_path: Path,
         answers_file.write_text(json.dumps(answers, ensure_ascii=False), "utf-8")
     process = subprocess.Popen(exam_command(server, camera, seconds, answers_file),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, env=env)
     process.stdin.write(ZHANG[1] + "\n")
     process.stdin.close()
     process.stdin = None  # communicate() must not flush it again
     return process
+
+
+def during_session(server, session_id: str) -> str:
+    """An instant inside the session (just before its finish), ISO 8601: events then count."""
+    from datetime import timedelta
+
+    from tests.exam.conftest import server_db
+    from zhishiyun_server.models import ExamSession
+
+    with server_db(server)() as db:
+        return (db.get(ExamSession, session_id).finished_at - timedelta(seconds=2)).isoformat()
 
 
 def finish_exam(process: subprocess.Popen, timeout: float = 180) -> dict:
@@ -109,12 +123,48 @@ def finish_exam(process: subprocess.Popen, timeout: float = 180) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _own_home(home: Path) -> dict:
+    """The environment of a client process with its own config and data under ``home``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ZHISHIYUN_") or k.startswith("ZHISHIYUN_TEST_")}
+    return {**env, "ZHISHIYUN_HOME": str(home),
+            "ZHISHIYUN_SYSTEM_CONFIG": str(home / "system" / "zhishiyun.toml")}
+
+
+@pytest.fixture(scope="session")
+def recorded_exam(tmp_path_factory, camera_video):  # noqa: F811 - the fixture above
+    """One real recorded exam for the whole run: (server data folder, exam summary).
+
+    A demo server with the :data:`STAFF` account records a 10 s ``zhishiyun exam run``
+    with two answers, everything uploaded; then it stops and its data folder (database and
+    uploads) is the template that :func:`finished_exam` copies for each test.
+    """
+    data = tmp_path_factory.mktemp("recorded-exam")
+    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+    try:
+        add_staff(server, *STAFF, role="admin")
+        process = start_exam(server, camera_video, 10, tmp_path_factory.mktemp("answers"),
+                             answers={"1": "片段录制是崩溃安全的", "4": "加密"},
+                             env=_own_home(tmp_path_factory.mktemp("exam-home")))
+        summary = finish_exam(process)
+    finally:
+        server.stop()
+    return data, summary
+
+
 @pytest.fixture
-def finished_exam(review_server, camera_video, tmp_path):  # noqa: F811 - the fixture above
-    """(server, summary) of a 10 s exam with two answers, all uploaded."""
-    process = start_exam(review_server, camera_video, 10, tmp_path,
-                         answers={"1": "片段录制是崩溃安全的", "4": "加密"})
-    return review_server, finish_exam(process)
+def finished_exam(recorded_exam, tmp_path_factory):
+    """(server, summary) of the run's recorded exam, on a server of this test's own.
+
+    The server runs on a copy of the recording's data, so what a test changes (events,
+    verdicts, replies, edited rows) is seen by no other test.
+    """
+    template, summary = recorded_exam
+    data = tmp_path_factory.mktemp("server-data") / "copy"
+    shutil.copytree(template, data)
+    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+    yield server, summary
+    server.stop()
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
 
 import requests
 from sqlalchemy import select
 
 from tests.exam.conftest import server_db
-from tests.review.conftest import candidate_token, staff_login
+from tests.review.conftest import candidate_token, during_session, staff_login
 
 
 def _counts(html: str, exam_name: str) -> dict[str, int]:
@@ -18,9 +17,8 @@ def _counts(html: str, exam_name: str) -> dict[str, int]:
 
 
 def test_counts_flags_wall_tile_and_late_answers(finished_exam):
-    from zhishiyun_server.models import Answer, ExamSession
+    from zhishiyun_server.models import AnswerVersion, ExamSession
     from zhishiyun_server.recordings import ManifestLine
-    from zhishiyun_server.routes.exams import ends_at
 
     server, summary = finished_exam
     sid = summary["session_id"]
@@ -32,7 +30,7 @@ def test_counts_flags_wall_tile_and_late_answers(finished_exam):
     bearer = {"Authorization": f"Bearer {candidate_token(server.url)}"}
     requests.post(f"{server.url}/api/v1/sessions/{sid}/events", headers=bearer, timeout=10,
                   json={"events": [{"id": "x-1", "kind": "prohibited_program",
-                                    "at": datetime.now(timezone.utc).isoformat(),
+                                    "at": during_session(server, sid),
                                     "details": {"name": "TeamViewer"}}]}).raise_for_status()
     after = _counts(http.get(server.url + "/review/exams", timeout=10).text, exam)
     assert after["flagged"] == before["flagged"] + 1
@@ -40,9 +38,9 @@ def test_counts_flags_wall_tile_and_late_answers(finished_exam):
     factory = server_db(server)
     with factory() as db:
         session = db.get(ExamSession, sid)
-        answer = db.scalar(select(Answer).where(Answer.session_id == sid,
-                                                Answer.question_id == "4"))
-        answer.updated_at = ends_at(session.exam) + timedelta(minutes=2)
+        version = db.scalar(select(AnswerVersion).where(AnswerVersion.session_id == sid,
+                                                        AnswerVersion.question_id == "4"))
+        version.late, version.delay_s = True, 125.0  # as if it had been queued offline
         line = db.scalar(select(ManifestLine).where(ManifestLine.session_id == sid)
                          .order_by(ManifestLine.seq.desc()).limit(1))
         db.add(ManifestLine(session_id=sid, track=line.track, seq=line.seq + 1,
@@ -50,8 +48,8 @@ def test_counts_flags_wall_tile_and_late_answers(finished_exam):
         exam_id = session.exam_id
         db.commit()
     page = http.get(f"{server.url}/review/sessions/{sid}", timeout=10).text
-    late_rows = re.findall(r"<tr class=late><td>([^<]+)</td>", page)
-    assert late_rows == ["4"] and "迟交" in page
+    late_rows = re.findall(r'<li class="question late" data-question="([^"]+)"', page)
+    assert late_rows == ["4"] and "迟交 · 晚 125 秒送达" in page
 
     tile = http.get(f"{server.url}/review/exams/{exam_id}/wall.json", timeout=10).json()["tiles"]
     assert [t["session_id"] for t in tile] == [sid]
