@@ -34,6 +34,7 @@ class MicrophoneCheck(Check):
 
     def run(self, context: CheckContext) -> CheckResult:
         """List the inputs, record a clip, measure its level."""
+        from zhishiyun.capture.device_names import microphone_name
         from zhishiyun.capture.devices import list_microphones
         from zhishiyun.capture.errors import DeviceError
         from zhishiyun.capture.probe import dbfs, peak, record_audio_clip, rms
@@ -63,7 +64,8 @@ class MicrophoneCheck(Check):
             details["error"] = exc.code
             return self.result(Status.FAIL, exc.message, exc.hint, details)
         level, top = rms(clip), peak(clip)
-        used = preferred or next((m.name for m in mics if m.is_default), names[0])
+        used = microphone_name(preferred or next((m.name for m in mics if m.is_default),
+                                                  names[0]))  # one name everywhere
         details.update(microphone=used, samples=int(clip.size), rms_dbfs=round(dbfs(level), 1),
                        peak_dbfs=round(dbfs(top), 1))
         if level < SILENCE_RMS:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zhishiyun.capture.device_names import microphone_name
 from zhishiyun.checks.camera import camera_stand_in
 from zhishiyun.checks.microphone import microphone_stand_in
 from zhishiyun.config import IntegritySettings, merge_from_server
@@ -242,6 +243,9 @@ class EnvironmentProbe:
         devices, stand_ins = self._devices(camera, microphone, cameras, mics)
         signals = [Signal("stand_in", SIGNAL_SEVERITY["stand_in"], kind) for kind in stand_ins]
         in_use = {"camera": [devices["camera"]], "audio": [devices["microphone"]]}
+        # the report names the microphone as every screen does; the lists match raw names
+        devices["microphone"] = microphone_name(devices["microphone"]) \
+            if devices["microphone"] not in ("", "none") else devices["microphone"]
         present = {"camera": [c.name for c in cameras], "audio": [m.name for m in mics]}
         lists = {"camera": self.integrity.virtual_cameras, "audio": self.integrity.virtual_audio}
         for role, kind in (("camera", "virtual_camera"), ("audio", "virtual_audio")):
