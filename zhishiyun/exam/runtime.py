@@ -28,6 +28,7 @@ from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.recover import recover_open_segments, tidy_record
 from zhishiyun.exam.retention import DEFAULT_RETENTION_DAYS, LocalSession, holdings, sweep
 from zhishiyun.exam.session import ExamSession, State
+from zhishiyun.exam.session_state import BEFORE_END
 from zhishiyun.upload.queue import DONE, FAILED, UploadQueue
 from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadWorker
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
     from zhishiyun.config import Settings
 
 log = logging.getLogger(__name__)
-#: States in which a session is recording and must not be dropped by a plain quit.
-LIVE_STATES = (State.ENTERED, State.DEVICE_CONFIRM, State.WAITING, State.IN_PROGRESS)
+#: States in which a session is entered and not ended (recording, or about to after its
+#: confirmation): it must not be dropped by a plain quit.
+LIVE_STATES = BEFORE_END
 CLOCK_SAMPLES, CLOCK_TIMEOUT_S = 3, 3.0
 
 

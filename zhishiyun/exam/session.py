@@ -1,15 +1,20 @@
 """``ExamSession``: one candidate's exam from entry to the last upload, without any GUI.
 
-States (``state``)::
+States: :class:`~zhishiyun.exam.session_state.State` (``entered ─► confirm`` for written
+exams, ``device_confirm`` for interviews, ``─► waiting ─► in_progress ─► finishing ─►
+done``).
 
-    entered ─► device_confirm (interviews) ─► waiting ─► in_progress ─► finishing ─► done
-
-Entering creates the session on the server (``ServerClient.enter``), writes the
-active-session record, and starts the recorder at once; each closed segment goes to the
-upload queue (:class:`~zhishiyun.upload.session.SessionUploads`). Answers and proctoring
-events go to the session's :class:`~zhishiyun.exam.local.LocalStore` first, then to the
-same persistent queue, so a lost network or a crash never loses them. Time comes from the
+Entering creates the session on the server (``ServerClient.enter``) and writes the
+active-session record. Entered from the exam window, a written exam then waits for its
+考前确认 (:meth:`confirm_and_record`) before anything is recorded; otherwise (interviews,
+``zhishiyun exam run``, a resume after the confirmation) the recorder starts at once.
+Each closed segment goes to the upload queue
+(:class:`~zhishiyun.upload.session.SessionUploads`). Answers and proctoring events go to
+the session's :class:`~zhishiyun.exam.local.LocalStore` first, then to the same persistent
+queue, so a lost network or a crash never loses them. Time comes from the
 :class:`~zhishiyun.clock.ServerClock` (monotonic), so the countdown goes on offline.
+The devices the candidate confirms or switches to are saved for this computer
+(:mod:`zhishiyun.exam.device_choice`).
 
 A ticker thread (``exam-ticker``) moves the states on time (start, time up), batches events
 into the queue, watches the network and notices when every upload of the session is done.
@@ -29,7 +34,6 @@ proctoring event (a flag for review, never an automatic fail).
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 from collections.abc import Callable
@@ -37,51 +41,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from zhishiyun.active_session import ActiveSession, clear_active, save_active
+from zhishiyun.active_session import ActiveSession, save_active
 from zhishiyun.api.errors import ApiError
-from zhishiyun.auth.presence import PresenceEvent, PresenceSampler, PresenceSettings
-from zhishiyun.capture.recorder import Recorder, RecorderEvent
+from zhishiyun.auth.presence import PresenceSampler, PresenceSettings
+from zhishiyun.capture.recorder import Recorder
 from zhishiyun.config import RecordingSettings, merge_from_server
-from zhishiyun.errors import ZhishiyunError
 from zhishiyun.exam import session_keys
 from zhishiyun.exam.answer_chain import AnswerChain
 from zhishiyun.exam.guard import SessionGuard
 from zhishiyun.exam.local import STORE_NAME, LocalStore
 from zhishiyun.exam.retention import write_exam_info
+from zhishiyun.exam.session_end import SessionEndMixin
+from zhishiyun.exam.session_recording import SessionRecordingMixin
+from zhishiyun.exam.session_state import WRITTEN_CONFIRMED, ExamError, State, outage_end
+from zhishiyun.exam.session_ticker import SessionTickerMixin
 from zhishiyun.i18n import _
 from zhishiyun.upload.queue import UploadQueue
 from zhishiyun.upload.session import SessionUploads
 
 log = logging.getLogger(__name__)
 
-#: Recorder events that are also proctoring events on the server.
-PROCTORED_RECORDER_EVENTS = {"device_lost", "device_restored", "disk_low", "disk_full",
-                             "track_failed"}
+__all__ = ["ExamError", "ExamSession", "State", "outage_end"]
 
 
-class State(str, enum.Enum):
-    """Where the candidate is in the exam."""
-
-    NEW = "new"
-    ENTERED = "entered"
-    DEVICE_CONFIRM = "device_confirm"
-    WAITING = "waiting"
-    IN_PROGRESS = "in_progress"
-    FINISHING = "finishing"
-    DONE = "done"
-
-
-class ExamError(ZhishiyunError):
-    """The exam cannot go on as asked (the message says why and what to do)."""
-
-
-def outage_end(event: dict[str, Any]) -> bool:
-    """The end of an outage that began during the exam, recorded after its end."""
-    return event.get("kind") == "network_back" and (event.get("details") or {}).get(
-        "after_end") is True
-
-
-class ExamSession:
+class ExamSession(SessionRecordingMixin, SessionEndMixin, SessionTickerMixin):
     """One exam session of the logged-in candidate.
 
     Args:
@@ -144,8 +127,12 @@ class ExamSession:
 
     # --- entering -----------------------------------------------------------------------
 
-    def enter(self) -> None:
+    def enter(self, *, confirm_first: bool = False) -> None:
         """Create (or rejoin) the session on the server and start recording. Blocking.
+
+        With ``confirm_first`` (the exam window) a written exam stops at ``confirm``
+        (考前确认) with nothing recorded until :meth:`confirm_and_record`; a session whose
+        confirmation is already in its store (a resume) records at once.
 
         Raises:
             ApiError: the server refused (entry closed, already finished …) or is unreachable.
@@ -187,9 +174,16 @@ class ExamSession:
             self.worker.set_current_session(self.session_id)
             self.worker.retry_now()
         self._merge_server_answers()
+        entered = "session_resumed" if self.resumed else "session_entered"
+        if confirm_first and self.needs_confirmation():  # nothing is recorded before it
+            self.record_event(entered, {"recording": False})
+            self._set_state(State.ENTERED)
+            self._set_state(State.CONFIRM)
+            self._start_ticker()  # the end time still ends an unconfirmed exam
+            return
         self.start_recording()
-        self.record_event("session_resumed" if self.resumed else "session_entered",
-                          {"first_seq": self.recorder.first_seq if self.recorder else 0})
+        self.record_event(entered, {"first_seq": self.recorder.first_seq if self.recorder
+                                    else 0})
         self.guard.start()
         self._set_state(State.ENTERED)
         if self.kind == "interview" and not self.resumed:
@@ -197,6 +191,36 @@ class ExamSession:
         else:
             self._set_state(self._time_state())
         self._start_ticker()
+
+    def needs_confirmation(self) -> bool:
+        """A written exam whose 考前确认 is not done yet (a resume after it skips it)."""
+        if self.kind != "written":
+            return False
+        return not any(e.get("kind") == WRITTEN_CONFIRMED for e in self._need_store().events())
+
+    def confirm_and_record(self, camera: int | str | None, microphone: str | None) -> None:
+        """Written exams: the candidate confirmed 考前确认 with these devices; record. Blocking.
+
+        The devices become this computer's choice, the recorder starts with them and the
+        session moves on to the waiting room (or the papers when the start has passed).
+
+        Raises:
+            RecordingError / DeviceError: recording could not start (the confirmation
+                stays; calling this again retries).
+        """
+        with self._lock:
+            if self.state != State.CONFIRM:
+                return
+            changed = (camera, microphone) != (self.camera, self.microphone)
+            self.camera, self.microphone = camera, microphone
+        if changed:
+            self._save_choice()
+        self.start_recording()
+        self.record_event(WRITTEN_CONFIRMED, {
+            "first_seq": self.recorder.first_seq if self.recorder else 0,
+            "camera": str(camera), "microphone": str(microphone)})
+        self.guard.start()
+        self._set_state(self._time_state())
 
     def _merge_server_answers(self) -> None:
         """After a resume: never send a version the server already has a newer one of."""
@@ -207,55 +231,6 @@ class ExamSession:
             return
         for answer in stored:
             self.store.adopt_answer(answer.question_id, answer.version, answer.content)
-
-    def start_recording(self) -> None:
-        """Start the recorder (continuing after the segments already on disk)."""
-        with self._lock:
-            if self.recorder is not None and self.recorder.running:
-                return
-            recorder = self.recorder_factory(
-                self.session_dir, self._key, self.settings, first_seq=None,
-                screen=self.screen, camera=self.camera, microphone=self.microphone,
-                now_server=self.clock.now, segment_did_close=self.uploads.on_segment_closed,
-                event_did_occur=self._on_recorder_event)
-            recorder.start()
-            self.recorder = recorder
-            self._start_presence()
-
-    def _start_presence(self) -> None:
-        if self.presence is not None or self.camera is None or self.presence_settings is None:
-            return
-        self.presence = PresenceSampler(
-            self.presence_settings, on_event=self._on_presence_event,
-            on_hint=lambda text: self._emit("presence", text), frame_source=self._camera_picture)
-        self.presence.start()
-
-    def _stop_presence(self) -> None:
-        presence, self.presence = self.presence, None
-        if presence is not None:
-            presence.stop()
-
-    def _camera_picture(self) -> Any:
-        recorder = self.recorder
-        return recorder.latest_frame("camera") if recorder is not None else None
-
-    def _on_presence_event(self, event: PresenceEvent) -> None:
-        if self.store is not None and not self.finish_reason:
-            self.record_event(event.kind, dict(event.details))
-
-    def switch_devices(self, camera: int | str | None, microphone: str | None) -> None:
-        """Record from other devices (device confirmation): the next segment uses them."""
-        with self._lock:
-            if (camera, microphone) == (self.camera, self.microphone) and self.recorder \
-                    and self.recorder.running:
-                return
-            self.camera, self.microphone = camera, microphone
-            if self.recorder is not None:
-                self.recorder.stop("devices_changed")
-            self.recorder = None
-        self.start_recording()
-        self.record_event("devices_changed", {"camera": str(camera), "microphone":
-                                              str(microphone)})
 
     def confirm_devices(self) -> None:
         """Interviews: the candidate confirmed camera and microphone; on to the waiting room."""
@@ -315,32 +290,6 @@ class ExamSession:
         self._emit("event", event)
         return event
 
-    def flush_events(self) -> int:
-        """Hand the events not yet queued to the upload queue as one batch.
-
-        Events recorded once the finish went out were written after the end: the server
-        refuses those (``saved_after_end``), so they stay in the local store and the log.
-        The one exception is the end of an outage that began during the exam (it explains
-        late deliveries), which the server takes marked ``after_end``.
-        """
-        store = self._need_store()
-        with self._lock:
-            events = store.unqueued_events()
-            if not events:
-                return 0
-            if self._closed_out.is_set():
-                local = [e for e in events if not outage_end(e)]
-                if local:
-                    log.info("session %s: %d event(s) after the end kept on this computer "
-                             "only", self.session_id, len(local))
-                    store.mark_queued([e["id"] for e in local])  # never sent: no retry
-                events = [e for e in events if outage_end(e)]
-                if not events:
-                    return 0
-            self.uploads.post_events(events)
-            store.mark_queued([e["id"] for e in events])
-        return len(events)
-
     def upload_totals(self) -> dict[str, int]:
         """The session's queue totals (items/bytes done and total, failed)."""
         return self.queue.session_totals(self.session_id) if self.session_id else {}
@@ -356,113 +305,6 @@ class ExamSession:
             self.worker.retry_now()
         return count
 
-    # --- the end ------------------------------------------------------------------------
-
-    def finish(self, reason: str) -> None:
-        """End the exam (``time_up`` or ``candidate_ended``); idempotent. Blocking ~2 s.
-
-        Recording stops (its last segments close and are queued), the events are queued,
-        the server is told (or the call is queued when it cannot be reached), and the
-        active-session record is removed. Uploads go on until ``state`` is ``done``.
-        """
-        if reason not in ("time_up", "candidate_ended"):
-            raise ValueError(f"unknown finish reason {reason!r}")
-        with self._finish_lock:
-            if self.finish_reason:
-                return
-            self.finish_reason = reason
-            self.record_event("exam_finished", {"reason": reason})
-            self._set_state(State.FINISHING)
-            self._stop_presence()
-            self.guard.stop()
-            recorder = self.recorder
-            if recorder is not None:
-                recorder.stop(reason)
-            self.flush_events()
-            last_seq = self.guard.last_seqs()
-            try:
-                self.client.finish(self.session_id, reason, last_seq)
-                self.finish_posted = True
-            except ApiError as exc:
-                log.info("finish not delivered (%s); queued", exc.code)
-                self.uploads.finish(reason, last_seq)
-            clear_active(self.data_dir, self.session_id)
-            self._closed_out.set()
-        self._start_ticker()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the ticker and the recorder (the queue keeps what is pending)."""
-        self._stop.set()
-        self._stop_presence()
-        self.guard.stop()
-        if self.recorder is not None:
-            self.recorder.stop("closed")
-        if self.store is not None:
-            self.flush_events()
-        chain, self.answer_chain = self.answer_chain, None
-        if chain is not None:
-            chain.close()
-        if self._ticker is not None and self._ticker is not threading.current_thread():
-            self._ticker.join(timeout)
-
-    # --- the ticker ---------------------------------------------------------------------
-
-    def _start_ticker(self) -> None:
-        if self._ticker is None:
-            self._ticker = threading.Thread(target=self._tick_loop, name="exam-ticker",
-                                            daemon=True)
-            self._ticker.start()
-
-    def _tick_loop(self) -> None:
-        while not self._stop.wait(self.tick_seconds):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - the ticker must never die mid-exam
-                log.exception("exam ticker")
-
-    def tick(self) -> None:
-        """One step: state by time, time up, events to the queue, network, uploads done."""
-        import time
-
-        state = self.state
-        if state in (State.WAITING, State.IN_PROGRESS):
-            new = self._time_state()
-            if new != state:
-                self._set_state(new)
-        if state in (State.ENTERED, State.DEVICE_CONFIRM, State.WAITING, State.IN_PROGRESS) \
-                and self.ends_at is not None and self.seconds_left() <= 0:
-            self.finish("time_up")  # in every state: an unconfirmed interview ends too
-        self.flush_events()
-        if time.monotonic() >= self._next_ping:
-            self._next_ping = time.monotonic() + self.ping_seconds
-            self._check_network()
-        if self.state == State.FINISHING and self._closed_out.is_set():
-            totals = self.upload_totals()
-            if totals and totals.get("items_done", 0) >= totals.get("items_total", 0):
-                self._stop.set()  # nothing is left to do: no more writes into the session
-                self._set_state(State.DONE)
-
-    def _check_network(self) -> None:
-        try:
-            self.client.raw("GET", "/health", auth=False, timeout=(2.0, 2.0))
-            online = True
-        except ApiError:
-            online = False
-        if online == self.online:
-            return
-        self.online = online
-        # After the end a new outage is no proctoring fact any more, but the end of one that
-        # began during the exam is: it tells the reviewer why lines arrived late.
-        if not self.finish_reason:
-            self._outage_in_exam = not online
-            self.record_event("network_back" if online else "network_lost", {})
-        elif online and self._outage_in_exam:
-            self._outage_in_exam = False
-            self.record_event("network_back", {"after_end": True})
-        if online and self.worker is not None:
-            self.worker.retry_now()
-        self._emit("network", online)
-
     # --- helpers ------------------------------------------------------------------------
 
     def _time_state(self) -> State:
@@ -477,11 +319,6 @@ class ExamSession:
             log.info("session %s: %s → %s", self.session_id, self.state.value, state.value)
             self.state = state
         self._emit("state", state)
-
-    def _on_recorder_event(self, event: RecorderEvent) -> None:
-        if event.kind in PROCTORED_RECORDER_EVENTS and self.store is not None:
-            self.record_event(event.kind, {"source": event.source, "detail": event.detail})
-        self._emit("recorder", event)
 
     def _emit(self, kind: str, value: Any) -> None:
         for callback in list(self.session_did_change):
