@@ -23,17 +23,20 @@ def test_written_exam_hands_in_once_with_a_receipt_the_server_confirms(
     asked = []
     window.ask = lambda _parent, title, text: asked.append((title, text)) or True
     window.start()
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=30000)
+    # 考前确认 before recording: who and which exam, the camera's picture, the devices, rules
+    checklist = window.written
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is checklist, timeout=30000)
     # nothing to hand in or end before the start
     assert not window.submit_button.isVisible() and not window.end_button.isVisible()
-    # 考前确认: who and which exam, the camera's picture, the devices, the rules
-    checklist = window.waiting.checklist
     assert checklist.isVisible() and "张三" in checklist.identity.text()
-    assert "笔试" in checklist.identity.text() and "camera.avi" in checklist.devices.text()
+    assert "笔试" in checklist.identity.text()
+    qtbot.waitUntil(lambda: "视频文件摄像头" in checklist.devices.text(), timeout=10000)
     assert "Submit answers" in checklist.rules.text()
     qtbot.waitUntil(checklist.preview.has_frame, timeout=10000)
     checklist.tick.setChecked(True)
-    assert not checklist.tick.isEnabled()
+    checklist.confirm_button.click()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=30000)
+    assert not window.submit_button.isVisible() and not window.end_button.isVisible()
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=30000)
     assert window.submit_button.isVisible() and window.submit_button.isEnabled()
     assert not window.end_button.isVisible(), "a written exam has one way to hand in"

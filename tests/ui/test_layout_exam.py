@@ -80,6 +80,13 @@ def test_written_exam_and_finishing_fit_laptop_screens(server_factory, runtime_f
                                "kind": "written"}, **devices)
     window = exam_window(session, qtbot)
     window.start()
+    written = window.written  # 考前确认, before the recording
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is written, timeout=30000)
+    each_size(window, lambda: {**bottom_and_side(window), "identity": written.identity,
+                               "camera": written.camera_box, "microphone": written.mic_box,
+                               "tick": written.tick, "confirm": written.confirm_button})
+    written.tick.setChecked(True)
+    written.confirm_button.click()
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=30000)
     first = window.answers.fields[sorted(window.answers.fields)[0]]
 

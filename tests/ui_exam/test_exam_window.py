@@ -32,7 +32,7 @@ def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch)
     from zhishiyun.ui.qt import QWidget
 
     server = server_factory()
-    exam_id = shape(server, "written", start_in=5, duration_s=600)
+    exam_id = shape(server, "written", start_in=12, duration_s=600)
     services = build_services(load_settings({
         "server_url": server.url, "camera": devices["camera"],
         "microphone": devices["microphone"] or ""}))
@@ -62,6 +62,11 @@ def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch)
 
 def _written_exam(window, session, runtime, server, qtbot, asked):
     assert not window.parent() and window.isFullScreen()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=15000)
+    qtbot.waitUntil(window.written.preview.has_frame, timeout=10000)
+    screenshot(window, "0_written_confirmation")
+    window.written.tick.setChecked(True)  # 考前确认, then the recording starts
+    window.written.confirm_button.click()
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.waiting, timeout=15000)
     assert window.rec.isVisible() and session.recorder.running
     qtbot.waitUntil(lambda: window.preview.has_frame(), timeout=10000)

@@ -46,11 +46,30 @@ def _make_face_login(settings: Settings, transport: Any) -> Callable[..., Any] |
 
     def start(name: str, id_number: str, camera: Any, **callbacks: Any) -> Any:
         client = FaceClient.from_settings(settings, transport=transport)
-        session = FaceLoginSession(client, name, id_number, camera, **callbacks)
+        shown = callbacks.pop("on_result", None)
+
+        def on_result(result: Any) -> None:
+            if getattr(result, "ok", False):  # the camera that recognised them records the exam
+                remember_camera(settings.data_path, camera)
+            if shown is not None:
+                shown(result)
+
+        session = FaceLoginSession(client, name, id_number, camera, on_result=on_result,
+                                   **callbacks)
         session.start()  # raises at once for a bad name or ID number
         return session
 
     return start
+
+
+def remember_camera(data_dir: Any, camera: Any) -> None:
+    """Face login's camera becomes this computer's choice (the microphone stays)."""
+    from zhishiyun.exam.device_choice import save_choice
+
+    try:
+        save_choice(data_dir, camera, chosen_in="face_login")
+    except OSError as exc:
+        log.warning("device choice not saved: %s", exc)
 
 
 def _make_updater(settings: Settings, transport: Any) -> Callable[..., Any] | None:

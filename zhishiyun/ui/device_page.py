@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zhishiyun.capture.device_names import microphone_choices
 from zhishiyun.config import Settings
+from zhishiyun.exam.device_choice import save_choice
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.live_preview import LivePreview
@@ -163,9 +165,9 @@ class DeviceTestWidget(PageWidget):
         if not self._active or self._busy or self.camera_box.count() == 0:
             return
         camera, mic = self.camera_box.currentData(), self.mic_box.currentData()
-        if camera is None and mic is None:
+        if camera is None and mic == "none":
             return
-        self._live = LivePreview(camera, mic or ("none" if self.mic_box.count() else None),
+        self._live = LivePreview(camera, mic,
                                  on_main(self._on_live_frame), on_main(self._on_live_level),
                                  on_main(lambda text: self._say(text, "error")))
         self._live.start()
@@ -211,8 +213,8 @@ class DeviceTestWidget(PageWidget):
         if stand_in and Path(stand_in).is_file():  # a video file configured as the camera
             self.camera_box.addItem(Path(stand_in).name, stand_in)
             cameras = [*cameras, stand_in]
-        for mic in mics:
-            self.mic_box.addItem(get(mic, "name"), get(mic, "name"))
+        for text, value in microphone_choices(mics) if mics else ():  # one name everywhere
+            self.mic_box.addItem(text, value)
         problems = []
         if not cameras:
             problems.append(_("No camera was found. Connect a camera (or close programs "
@@ -221,7 +223,7 @@ class DeviceTestWidget(PageWidget):
         if not mics:
             problems.append(_("No microphone was found. Connect a microphone and press "
                               "Refresh devices."))
-            self.mic_box.addItem(_("No microphone found"), None)
+            self.mic_box.addItem(_("No microphone found"), "none")
         self._select_preferred()
         self.camera_box.blockSignals(False)
         self.mic_box.blockSignals(False)
@@ -241,6 +243,10 @@ class DeviceTestWidget(PageWidget):
         self._settings.values.update(chosen)
         if self._save_settings is not None:
             self._save_settings(chosen)
+        try:  # what the next exam records with (zhishiyun.exam.device_choice)
+            save_choice(self._settings.data_path, camera, microphone, chosen_in="device_test")
+        except OSError as exc:
+            log.warning("device choice not saved: %s", exc)
 
     def _select_preferred(self) -> None:
         for box, wanted in ((self.camera_box, self._settings.camera),

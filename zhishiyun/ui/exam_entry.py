@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from zhishiyun.exam.device_choice import exam_devices
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.model import get
@@ -29,17 +30,10 @@ log = logging.getLogger(__name__)
 
 def list_devices() -> tuple[list, list]:
     """Cameras and microphones as ``(label, value)`` pairs for the pickers. Blocking."""
+    from zhishiyun.capture.device_names import camera_choices, microphone_choices
     from zhishiyun.capture.devices import list_cameras, list_microphones
 
-    cameras = [(f"{c.index}: {c.name}", c.index) for c in list_cameras(probe=False)]
-    mics = [(_("System default"), None)] + [(m.name, m.name) for m in list_microphones()]
-    return cameras, mics
-
-
-def camera_choice(value: str) -> int | str:
-    """The ``camera`` setting as the recorder takes it: an index, or a video file."""
-    value = (value or "").strip()
-    return int(value) if value.isdigit() or not value else value
+    return camera_choices(list_cameras(probe=False)), microphone_choices(list_microphones())
 
 
 def ask_resume(window: QWidget, record: ActiveSession) -> bool:
@@ -111,9 +105,10 @@ class ExamDesk:
                 QMessageBox.warning(self.window, _("Enter exam"), message_for(error))
                 return
             self.support = _support(config) or self.support
-            settings = self.services.settings
-            session = runtime.session(exam, camera=camera_choice(str(settings.camera or "")),
-                                      microphone=str(settings.microphone or "") or None)
+            settings = self.services.settings  # what the candidate chose, else the settings
+            camera, microphone = exam_devices(runtime.data_dir, settings.camera,
+                                              settings.microphone)
+            session = runtime.session(exam, camera=camera, microphone=microphone)
             self._show(session)
 
         run_task(prepare, opened)

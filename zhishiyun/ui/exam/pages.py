@@ -160,10 +160,8 @@ class WaitingWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = scrolling_layout(self)  # with the written checklist it may be taller
+        outer = scrolling_layout(self)
         outer.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.outer = outer
-        self.checklist = None
         card = CardWidget(margins=28)
         card.setMinimumWidth(420)  # fits beside the side column at 1280×720, 150 %
         card.setMaximumWidth(560)
@@ -179,13 +177,6 @@ class WaitingWidget(QWidget):
         self.starts.setAlignment(Qt.AlignmentFlag.AlignCenter)
         card.body.addWidget(self.starts)
         outer.addWidget(card, 0, Qt.AlignmentFlag.AlignCenter)
-
-    def add_checklist(self, checklist: QWidget) -> None:
-        """Show the written exam's 考前确认 under the countdown."""
-        checklist.setMinimumWidth(420)
-        checklist.setMaximumWidth(560)
-        self.outer.addWidget(checklist, 0, Qt.AlignmentFlag.AlignHCenter)
-        self.checklist = checklist
 
     def update_time(self, seconds_to_start: float, starts_at: str) -> None:
         """Show the countdown."""
@@ -212,6 +203,9 @@ class FinishingWidget(QWidget):
         self.receipt = label("", "subtitle", wrap=True, selectable=True, name="answerReceipt")
         self.receipt.hide()
         outer.addWidget(self.receipt)
+        self.after_end = label("", "muted", wrap=True, name="afterEndEvents")
+        self.after_end.hide()
+        outer.addWidget(self.after_end)
         self.total = QProgressBar()
         self.total.setObjectName("uploadTotal")
         self.total.setRange(0, 1000)
@@ -248,6 +242,15 @@ class FinishingWidget(QWidget):
                               "sent.").format(code=server_code)
         self.receipt.setText(text)
         self.receipt.show()
+
+    def show_after_end(self, count: int) -> None:
+        """How many proctoring events were written after the end, and why they do not count."""
+        self.after_end.setVisible(count > 0)
+        if count:
+            self.after_end.setText(_(
+                "{n} event(s) happened after the exam had ended (for example leaving the "
+                "window): the server does not take them, as the exam was over. Your answers "
+                "and recordings are not affected.").format(n=count))
 
     def update_uploads(self, items: list[Any], totals: dict[str, int], done: bool,
                        online: bool) -> None:

@@ -1,5 +1,7 @@
 """The exam window: full screen, from entry to the last upload.
 
+A written exam opens on 考前确认 (:mod:`.confirmation`): nothing is recorded until the
+candidate confirms who they are, the camera's picture and the devices, and the rules.
 Layout (Zhishiyun's exam screen): on the left the countdown and the papers (with answer
 boxes for written exams); on the right the live camera picture, the candidate, the
 countdown and 交卷 / 结束考试; at the bottom the support phone, 求助 and 返回主页.
@@ -14,19 +16,18 @@ camera) plug into the declared side-panel slot under the countdown (:meth:`add_s
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from zhishiyun.exam.problems import describe, stuck_reason
 from zhishiyun.exam.session import State
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.exam.answers import AnswerPanelWidget
 from zhishiyun.ui.exam.banners import BannerStackWidget
-from zhishiyun.ui.exam.checklist import WrittenChecklistWidget
+from zhishiyun.ui.exam.confirmation import WrittenConfirmWidget
+from zhishiyun.ui.exam.device_steps import DeviceStepsMixin
+from zhishiyun.ui.exam.finish_flow import FinishFlowMixin
+from zhishiyun.ui.exam.leaving import LeavingMixin
 from zhishiyun.ui.exam.live import ExamLiveFeed, HelpDialog
 from zhishiyun.ui.exam.pages import (
     DeviceConfirmWidget,
@@ -35,12 +36,12 @@ from zhishiyun.ui.exam.pages import (
     clock_text,
 )
 from zhishiyun.ui.exam.papers import LoadedPaper, PaperViewWidget, question_ids
-from zhishiyun.ui.exam.proctoring import EXAM_STATES, ProctoringMixin
+from zhishiyun.ui.exam.proctoring import ProctoringMixin
+from zhishiyun.ui.exam.side_column import SideColumnMixin
 from zhishiyun.ui.qt import (
     QGuiApplication,
     QHBoxLayout,
     QMessageBox,
-    QScrollArea,
     QStackedWidget,
     Qt,
     QTimer,
@@ -48,16 +49,11 @@ from zhishiyun.ui.qt import (
     QWidget,
     Signal,
 )
-from zhishiyun.ui.tasks import on_main, run_quick, run_task, serial_pool
-from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label
-from zhishiyun_formats.receipt import answers_receipt
+from zhishiyun.ui.tasks import on_main, run_task, serial_pool
+from zhishiyun.ui.widgets import button, label, retone
 
 log = logging.getLogger(__name__)
 TICK_MS = 250
-#: How often the server's answer receipt is asked for again when it could not be read.
-RECEIPT_RETRY_S = 10.0
-#: Below this height (logical pixels) the side column shrinks its picture and QR code.
-COMPACT_HEIGHT = 700
 
 
 def load_papers(session: Any) -> list[LoadedPaper]:
@@ -83,7 +79,8 @@ def ask_question(parent: QWidget, title: str, text: str) -> bool:
     return reply == QMessageBox.StandardButton.Yes
 
 
-class ExamWindow(ProctoringMixin, QWidget):
+class ExamWindow(ProctoringMixin, DeviceStepsMixin, FinishFlowMixin, LeavingMixin,
+                 SideColumnMixin, QWidget):
     """The exam window for one :class:`~zhishiyun.exam.session.ExamSession`.
 
     Args:
@@ -154,13 +151,12 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.confirm = DeviceConfirmWidget()
         self.confirm.confirmed.connect(self._on_devices_confirmed)
         self.confirm.devices_chosen.connect(self._on_devices_chosen)
-        self.waiting = WaitingWidget()
+        self.written: WrittenConfirmWidget | None = None
         if self.session.kind == "written":  # the manual's 考前确认 (interviews: 设备确认)
-            checklist = WrittenChecklistWidget(candidate_name, self.session.exam_name or "",
-                                               self._devices_text())
-            checklist.confirmed.connect(
-                lambda: self.session.record_event("written_checklist_confirmed", {}))
-            self.waiting.add_checklist(checklist)
+            self.written = WrittenConfirmWidget(candidate_name, self.session.exam_name or "")
+            self.written.devices_chosen.connect(self._on_written_devices_chosen)
+            self.written.confirmed.connect(self._on_written_confirmed)
+        self.waiting = WaitingWidget()
         self.exam_page = QWidget()
         exam_row = QHBoxLayout(self.exam_page)
         exam_row.setContentsMargins(0, 0, 0, 0)
@@ -175,8 +171,10 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.finishing = FinishingWidget()
         self.finishing.leave_requested.connect(self._on_leave_requested)
         self.finishing.retry_requested.connect(self._on_retry_uploads)
-        for page in (self.entering, self.confirm, self.waiting, self.exam_page, self.finishing):
-            self.stack.addWidget(page)
+        for page in (self.entering, self.written, self.confirm, self.waiting, self.exam_page,
+                     self.finishing):
+            if page is not None:
+                self.stack.addWidget(page)
         body.addWidget(self.stack, 1)
         body.addWidget(self._build_side(candidate_name))
         outer.addLayout(body, 1)
@@ -193,83 +191,6 @@ class ExamWindow(ProctoringMixin, QWidget):
         bottom.addStretch(1)
         bottom.addWidget(self.home_button)
         outer.addLayout(bottom)
-
-    def _build_side(self, candidate_name: str) -> QWidget:
-        side = CardWidget(margins=14)
-        side.setFixedWidth(300)
-        # A short window (1366×768 at 150 % leaves 512 logical pixels) scrolls the column;
-        # the hand-in buttons stay under it, always in view.
-        column = QWidget()
-        column.setObjectName("sideColumn")
-        box = QVBoxLayout(column)
-        box.setContentsMargins(0, 0, 0, 0)
-        self.side_scroll = QScrollArea()
-        self.side_scroll.setObjectName("sideScroll")
-        self.side_scroll.setWidgetResizable(True)
-        self.side_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.side_scroll.setWidget(column)
-        self.side_scroll.setStyleSheet("QScrollArea, QWidget#sideColumn { background: "
-                                       "transparent; }")  # the card's white shows through
-        self.side_scroll.viewport().setAutoFillBackground(False)
-        side.body.addWidget(self.side_scroll, 1)
-        self.preview = PreviewWidget(_("Camera starting…"))
-        self.preview.setObjectName("examPreview")
-        self.preview.mirror = True  # self-view only: the recording is not mirrored
-        self.preview.setMinimumSize(200, 110)
-        self.preview.setMaximumHeight(200)
-        box.addWidget(self.preview)
-        box.addWidget(label(candidate_name, "subtitle", name="candidateName"))
-        self.phase = label("", "muted", name="phaseLabel")
-        box.addWidget(self.phase)
-        self.countdown = label("--:--:--", "title", name="examCountdown")
-        self.countdown.setStyleSheet("font-size: 32px;")
-        box.addWidget(self.countdown)
-        self.side_slot = QVBoxLayout()
-        self.side_slot.setContentsMargins(0, 0, 0, 0)
-        box.addLayout(self.side_slot)
-        box.addStretch(1)
-        self.submit_button = button(_("Submit answers"), "primary", name="submitButton")
-        self.submit_button.clicked.connect(self._on_submit)
-        self.submit_button.hide()  # shown once the exam has started (_show_state)
-        self.end_button = button(_("End exam"), "danger", name="endButton")
-        self.end_button.clicked.connect(self._on_end)
-        self.end_button.hide()
-        self.full_button = button(_("Back to full screen"), name="fullScreenButton")
-        self.full_button.clicked.connect(self.go_full_screen)
-        self.full_button.hide()
-        for widget in (self.full_button, self.submit_button, self.end_button):
-            side.body.addWidget(widget)
-        return side
-
-    def _devices_text(self) -> str:
-        camera, mic = getattr(self.session, "camera", None), getattr(self.session, "microphone",
-                                                                         None)
-        if isinstance(camera, str) and ("/" in camera or "\\" in camera):
-            camera = Path(camera).name  # a video file standing in for the camera
-        return _("Recorded with: camera {camera}, microphone {microphone} (chosen in the "
-                 "device test).").format(camera=camera if camera not in (None, "") else "—",
-                                         microphone=mic or _("System default"))
-
-    def add_side_panel(self, panel: QWidget) -> None:
-        """Show ``panel`` in the side column under the countdown (e.g. the second camera)."""
-        self.side_slot.addWidget(panel)
-        self.side_panels.append(panel)
-        self._fit_height()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Short screens get a smaller picture, countdown and phone QR code."""
-        super().resizeEvent(event)
-        self._fit_height()
-
-    def _fit_height(self) -> None:
-        compact = self.height() < COMPACT_HEIGHT
-        self.preview.setMaximumHeight(120 if compact else 200)
-        self.countdown.setStyleSheet("font-size: 24px;" if compact else "font-size: 32px;")
-        for panel in self.side_panels:
-            set_compact = getattr(panel, "set_compact", None)
-            if set_compact is not None:
-                set_compact(compact)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -290,7 +211,8 @@ class ExamWindow(ProctoringMixin, QWidget):
         self.timer.start()
         self.stack.setCurrentWidget(self.entering)
         if self.session.state in (State.NEW,):
-            run_task(self.session.enter, self._on_entered)
+            session = self.session  # a written exam stops at 考前确认, recording nothing
+            run_task(lambda: session.enter(confirm_first=True), self._on_entered)
         else:
             self._show_state(self.session.state)
             if self.live is not None:
@@ -334,11 +256,21 @@ class ExamWindow(ProctoringMixin, QWidget):
             stop = getattr(panel, "stop", None)
             if stop is not None:
                 stop()
+        confirming = state == State.CONFIRM
+        if not confirming:
+            self._release_confirm_devices()  # confirmed, or the time ended the exam
+        if not ended:
+            retone(self.rec, _("Not recording yet") if confirming else "● " + _(
+                "Recording now"), "gray" if confirming else "red")
         self.phase.setText({
+            State.CONFIRM: _("Until the start"),
             State.DEVICE_CONFIRM: _("Until the start"), State.WAITING: _("Until the start"),
             State.IN_PROGRESS: _("Time left"), State.FINISHING: _("Uploading"),
             State.DONE: _("Finished")}.get(state, ""))
-        if state == State.DEVICE_CONFIRM:
+        if confirming and self.written is not None:
+            self.stack.setCurrentWidget(self.written)
+            self._fill_devices()
+        elif state == State.DEVICE_CONFIRM:
             self.stack.setCurrentWidget(self.confirm)
             self._fill_devices()
         elif state == State.WAITING:
@@ -397,84 +329,11 @@ class ExamWindow(ProctoringMixin, QWidget):
                                                  "computer: {error}").format(
                 error=message_for(error)), "red")
 
-    def _on_submit(self) -> None:
-        self.answers.save_now()
-        missing = self.answers.unanswered()
-        text = (_("Questions without an answer: {list}.").format(
-            list=_(", ").join(missing))  # zh_CN: 未作答：第 2、3、4 题。
-                if missing else _("Every question has an answer."))
-        if self.ask(self, _("Submit answers"), text + "\n" + _(
-                "Your answers will be submitted to the organiser and the exam ends; you "
-                "cannot change them afterwards. Submit now?")):
-            self._submitted_at = datetime.now().strftime("%H:%M:%S")
-            self._finish("candidate_ended")
-
-    def _show_receipt(self, uploaded: bool) -> None:
-        """答卷已提交 with the receipt code; once uploaded, the server's code for comparison."""
-        code = answers_receipt(self.session.answers())
-        at = getattr(self, "_submitted_at", "") or datetime.now().strftime("%H:%M:%S")
-        self._submitted_at = at
-        self.finishing.show_receipt(at, code, getattr(self, "_server_receipt", None))
-        now = time.monotonic()
-        if not uploaded or now - getattr(self, "_receipt_asked", -60.0) < RECEIPT_RETRY_S:
-            return
-        self._receipt_asked = now
-        session = self.session
-
-        def server_code() -> str:
-            return session.client.finish(session.session_id, session.finish_reason
-                                         ).answers_receipt
-
-        def got(reply: Any, error: BaseException | None) -> None:
-            if error is None and reply:
-                self._server_receipt = reply
-                self.finishing.show_receipt(at, code, reply)
-
-        run_quick(server_code, got)
-
-    def _on_end(self) -> None:
-        self.answers.save_now()
-        if self.ask(self, _("End exam"), _("Do you really want to end the exam now? You "
-                                           "cannot return to it afterwards.")):
-            self._finish("candidate_ended")
-
-    def _finish(self, reason: str) -> None:
-        self.end_button.setEnabled(False)
-        self.submit_button.setEnabled(False)
-        session = self.session
-        run_task(lambda: session.finish(reason), self._on_finished, self._writes)
-
-    def _on_finished(self, _result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            self.banners.show_banner("finish", message_for(error), "red")
-
-    # --- devices (interviews) -----------------------------------------------------------
-
-    def _fill_devices(self) -> None:
-        if self.list_devices is None:
-            return
-        run_task(self.list_devices, self._on_devices_listed)
-
-    def _on_devices_listed(self, result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            self.confirm.echo_result.setText(message_for(error))
-            return
-        cameras, mics = result
-        self.confirm.set_devices(cameras, mics, self.session.camera, self.session.microphone)
-
-    def _on_devices_chosen(self, camera: Any, microphone: Any) -> None:
-        session = self.session
-        self.preview.show_placeholder(_("Switching the camera…"))
-        run_task(lambda: session.switch_devices(camera, microphone), self._on_finished)
-
-    def _on_devices_confirmed(self) -> None:
-        self.session.confirm_devices()
-
     # --- the tick -----------------------------------------------------------------------
 
     def _on_tick(self) -> None:
         session, state = self.session, self.session.state
-        if state == State.DEVICE_CONFIRM:
+        if state in (State.CONFIRM, State.DEVICE_CONFIRM):
             self.countdown.setText(clock_text(session.seconds_to_start()))
         elif state == State.WAITING:
             start = session.starts_at.astimezone().strftime("%H:%M:%S") \
@@ -497,85 +356,8 @@ class ExamWindow(ProctoringMixin, QWidget):
                 self.preview.show_frame(rgb)
                 if state == State.DEVICE_CONFIRM:
                     self.confirm.preview.show_frame(rgb)
-                elif state == State.WAITING and self.waiting.checklist is not None:
-                    self.waiting.checklist.preview.show_frame(rgb)
             rms, peak = recorder.audio_level()
             self.confirm.level.setValue(int(min(1.0, peak) * 100))
-
-    def _update_finishing(self) -> None:
-        """Show the last upload progress; read the next one from the queue off the UI thread."""
-        items, totals = self._upload_view
-        self.finishing.update_uploads(items, totals, self.session.state == State.DONE,
-                                      self.session.online)
-        if self._polling:
-            return
-        self._polling = True
-        session = self.session
-
-        def read() -> tuple[list, dict, str | None]:
-            reason = stuck_reason(session.queue.items(session.session_id))
-            return session.segment_items(), session.upload_totals(), \
-                describe(reason) if reason else None
-
-        run_quick(read, self._on_upload_view)
-
-    def _on_upload_view(self, view: Any, error: BaseException | None) -> None:
-        self._polling = False
-        if error is None:
-            items, totals, problem = view
-            self._upload_view = (items, totals)
-            self.finishing.update_uploads(items, totals, self.session.state == State.DONE,
-                                          self.session.online)
-            if problem:  # a reason that keeps coming back, with what to do
-                self.finishing.summary.setText(problem)
-
-    # --- leaving ------------------------------------------------------------------------
-
-    def _on_retry_uploads(self) -> None:
-        session = self.session
-        run_quick(session.retry_uploads)
-
-    def _on_leave_requested(self) -> None:
-        if self.finishing.done:
-            self._leave("done")
-        elif self.ask(self, _("Uploads are not finished"), _(
-                "Some recordings are not uploaded yet. If you leave now, they keep uploading "
-                "while Zhishiyun stays open, and continue the next time you start it. If they "
-                "never arrive, the organiser may not accept your exam. Leave anyway?")):
-            self._leave("leave_pending")
-
-    def _on_home_requested(self) -> None:
-        if self.session.state in EXAM_STATES:
-            if not self.ask(self, _("Back to home"), _(
-                    "Only use this if you must deal with a problem on your computer. The exam "
-                    "and the recording go on; return with Enter exam. Go back to the home "
-                    "page?")):
-                return
-            self.session.record_event("left_to_home", {})
-            self._leave("home")
-        elif self.session.state == State.NEW:
-            self._leave("home")
-        else:
-            self._on_leave_requested()
-
-    def dispose(self) -> None:
-        """Close for good when the app quits (no question; session listeners removed)."""
-        self.timer.stop()
-        for panel in self.side_panels:
-            stop = getattr(panel, "stop", None)
-            if stop is not None:
-                stop()
-        self._leaving = True
-        self.close()
-        self.deleteLater()
-
-    def _leave(self, how: str) -> None:
-        self.timer.stop()
-        if self.live is not None:
-            self.live.stop()
-        self._leaving = True
-        self.close()
-        self.left.emit(how)
 
     def show_help(self) -> None:
         """求助: the support contacts, and a help request to the organisation."""
@@ -590,27 +372,3 @@ class ExamWindow(ProctoringMixin, QWidget):
                          self.session.session_id, self.live, parent=self)
         box.open()
         self.help_box = box
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Closing mid-exam is refused; after the end it asks while uploads are pending."""
-        if getattr(self, "_leaving", False):
-            self.session.session_did_change[:] = [c for c in self.session.session_did_change
-                                                  if c is not self._relay]
-            app = QGuiApplication.instance()
-            for signal, slot in ((app.screenAdded, self._on_screen_added),
-                                 (app.screenRemoved, self._on_screen_removed)):
-                try:
-                    signal.disconnect(slot)
-                except (RuntimeError, TypeError):
-                    pass
-            super().closeEvent(event)
-            return
-        event.ignore()
-        if self.session.state in (State.FINISHING, State.DONE):
-            self._on_leave_requested()
-        elif self.session.state != State.NEW:
-            self.banners.show_banner("close", _("The exam window cannot be closed during the "
-                                                "exam. Use End exam to finish."), "orange")
-        else:
-            self._leave("home")
-
