@@ -13,11 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
-from zhishiyun_server import clock
+from zhishiyun_server import clock, evidence
 from zhishiyun_server.answer_chain import check_answer_line
-from zhishiyun_server.deps import current_candidate, get_db, owned_session
+from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
-from zhishiyun_server.integrity import evidence
 from zhishiyun_server.models import (
     Answer,
     AnswerTiming,
@@ -278,7 +277,7 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
 
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
 def post_events(session_id: str, body: EventBatch,
-                candidate: Candidate = Depends(current_candidate),
+                candidate_id: int = Depends(current_candidate_id),
                 db: Session = Depends(get_db)) -> EventsReply:
     """Record proctoring events; an id already known (or repeated in the batch) is skipped.
 
@@ -286,7 +285,7 @@ def post_events(session_id: str, body: EventBatch,
     marked late with their delay. Events written after the end are refused: the others of
     the batch are stored, then the answer is 409 ``saved_after_end`` naming the refused ids.
     """
-    session = owned_session(db, candidate, session_id)
+    session = owned_session(db, candidate_id, session_id, with_exam=True)
     end = ends_at(session.exam)
     if session.finished_at is not None:
         end = min(end, session.finished_at)
