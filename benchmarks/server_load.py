@@ -28,6 +28,7 @@ MiB ÷ theirs), with the machine's load average (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -42,6 +43,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.server_load_client import merged  # noqa: E402
 from benchmarks.server_load_seed import (  # noqa: E402
     PASSWORD,
     free_port,
@@ -136,41 +138,87 @@ def _cpu_s(process: subprocess.Popen) -> float:
         return 0.0
 
 
-def run_config(server: dict, args: argparse.Namespace) -> dict:
-    """Step the candidates against one running server; the steps and the knee."""
-    job = {"url": server["url"], "kind": server["kind"], "people": server["people"],
-           "password": PASSWORD, "exam_id": server["exam_id"], "steps": args.steps,
-           "step_s": args.step_s, "interval_s": args.interval_s,
-           "segment_bytes": args.segment_kib * 1024, "timeout_s": 15.0}
-    if server["kind"] == "ours":
-        job["steps"] = [n for n in args.steps if n <= len(server["people"])]
-    generator = subprocess.Popen(
-        [sys.executable, str(REPO / "benchmarks" / "server_load_client.py"), json.dumps(job)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO)
-    steps, cpu_start, load_start = [], 0.0, 0.0
+def _read_event(generator: subprocess.Popen, wanted: str) -> dict | None:
+    """The next line ``{"event": wanted, ...}`` of one generator (None once it ended)."""
     for raw in generator.stdout:
         line = json.loads(raw)
-        if line["event"] == "step_start":
-            cpu_start, load_start = _cpu_s(server["process"]), _cpu_s(generator)
-        elif line["event"] == "step":
+        if line["event"] == wanted:
+            return line
+    return None
+
+
+def run_config(server: dict, args: argparse.Namespace) -> dict:
+    """Step the candidates against one running server; the steps and the knee.
+
+    ``args.generators`` load-generator processes share the candidates and run each step in
+    lockstep (the parent reads every one's step, merges them, then says ``next`` or
+    ``stop``), so that one generator's event loop is not what limits the step.
+    """
+    steps_wanted = args.steps
+    if server["kind"] == "ours":
+        steps_wanted = [n for n in args.steps if n <= len(server["people"])]
+    shards = max(1, args.generators)
+    generators = []
+    for shard in range(shards):
+        job = {"url": server["url"], "kind": server["kind"],
+               "people": server["people"][shard::shards], "password": PASSWORD,
+               "exam_id": server["exam_id"], "steps": steps_wanted, "step_s": args.step_s,
+               "interval_s": args.interval_s, "segment_bytes": args.segment_kib * 1024,
+               "timeout_s": 15.0, "shard": shard, "shards": shards}
+        generators.append(subprocess.Popen(
+            [sys.executable, str(REPO / "benchmarks" / "server_load_client.py"),
+             json.dumps(job)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=REPO))
+    steps = []
+    try:
+        for _count in steps_wanted:
+            if _read_event(generators[0], "step_start") is None:
+                break
+            cpu_start = _cpu_s(server["process"])
+            load_start = sum(_cpu_s(g) for g in generators)
+            opened = time.monotonic()
+            for generator in generators[1:]:
+                _read_event(generator, "step_start")
+            parts = [_read_event(g, "step") for g in generators]
+            window = time.monotonic() - opened
+            if any(part is None for part in parts):
+                break
             cpu = _cpu_s(server["process"]) - cpu_start
+            line = merged(parts)
             mib = line["bytes"] / 2**20
             line["server_cpu_s"] = round(cpu, 2)
-            # The load generator shares the cores: its share says whether it, not the
-            # server, was the limit (one core is 1.0).
-            line["generator_cpu_share"] = round((_cpu_s(generator) - load_start)
-                                                / line["window_s"], 3)
-            line["server_cpu_share"] = round(cpu / line["window_s"], 3)
             line["cpu_s_per_mib"] = round(cpu / mib, 4) if mib else None
-            line.pop("event")
+            # The load generators share the cores: their share says whether they, not the
+            # server, were the limit (one core is 1.0).
+            line["server_cpu_share"] = round(cpu / window, 3)
+            line["generator_cpu_share"] = round(
+                (sum(_cpu_s(g) for g in generators) - load_start) / window, 3)
+            line["generators"] = shards
             steps.append(line)
             print(f"  {server['kind']}: {line['candidates']} candidates, "
                   f"{line['segments_per_s']} seg/s, p99 {line['segment_p99_s']} s, "
                   f"errors {line['errors']}, {line['cpu_s_per_mib']} CPU-s/MiB, "
-                  f"server {line['server_cpu_share']} / generator "
-                  f"{line['generator_cpu_share']} of a core",
-                  file=sys.stderr, flush=True)
-    generator.wait()
+                  f"server {line['server_cpu_share']} / generators "
+                  f"{line['generator_cpu_share']} of a core", file=sys.stderr, flush=True)
+            held = line["segment_p99_s"] is not None and line["segment_p99_s"] < 2.0
+            verdict = "next\n" if held and not line["errors"] else "stop\n"
+            for generator in generators:
+                with contextlib.suppress(BrokenPipeError):
+                    generator.stdin.write(verdict)
+                    generator.stdin.flush()
+            if verdict == "stop\n":
+                break
+    finally:
+        for generator in generators:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                generator.stdin.write("stop\n")
+                generator.stdin.close()
+        for generator in generators:
+            try:
+                generator.wait(60)
+            except subprocess.TimeoutExpired:
+                generator.kill()
+                generator.wait()
     held = [s for s in steps if not s["errors"] and s["segment_p99_s"] is not None
             and s["segment_p99_s"] < 2.0]
     knee = held[-1] if held else None
@@ -220,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval-s", type=float, default=2.0)
     parser.add_argument("--segment-kib", type=int, default=512)
     parser.add_argument("--only", default="", help="comma-separated configuration names")
+    parser.add_argument("--generators", type=int, default=2,
+                        help="load-generator processes sharing the candidates")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny steps")
     args = parser.parse_args(argv)
     args.steps = [int(n) for n in args.steps.split(",")]

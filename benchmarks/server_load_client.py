@@ -3,7 +3,11 @@
 Reads one JSON job from argv and prints one JSON line per step to stdout (``{"event":
 "step_start", ...}`` when a step's measuring window opens, ``{"event": "step", ...}`` with
 its numbers when it closes), so the parent can sample the server's CPU exactly over the
-window. Each candidate of ``kind == "ours"``: logs in, accepts, enters, then every
+window; then it waits for ``next`` (or ``stop``) on stdin. The parent runs several of these
+(``job["shard"]`` of ``job["shards"]``, each with its share of the candidates) in lockstep,
+so that no single event loop of the load generator is what limits the measurement.
+
+Each candidate of ``kind == "ours"``: logs in, accepts, enters, then every
 ``interval_s`` uploads a segment over tus (creation + one PATCH with a sha256
 ``Upload-Checksum``), posts its signed manifest line, posts an event, saves an answer every
 fifth segment and polls the clock. ``kind == "tus"`` (the tus project's server) does only
@@ -161,16 +165,31 @@ class Candidate:
 
 
 def summary(step: Step, window_s: float) -> dict:
-    """The JSON line of one finished step."""
-    return {"event": "step", "candidates": step.candidates, "window_s": round(window_s, 2),
-            "segments": step.segments, "segments_per_s": round(step.segments / window_s, 2),
-            "mib_per_s": round(step.bytes / window_s / 2**20, 3), "bytes": step.bytes,
-            "segment_p50_s": pct(step.segment_s, 0.5), "segment_p95_s": pct(step.segment_s, .95),
-            "segment_p99_s": pct(step.segment_s, 0.99), "clock_p50_s": pct(step.clock_s, 0.5),
-            "clock_p95_s": pct(step.clock_s, 0.95), "clock_p99_s": pct(step.clock_s, 0.99),
-            "errors": step.errors, "statuses": step.statuses,
-            "mean_segment_s": round(statistics.fmean(step.segment_s), 4)
-            if step.segment_s else None}
+    """The JSON line of one finished step of this generator (raw latencies included)."""
+    return {"event": "step", "candidates": step.candidates, "window_s": round(window_s, 3),
+            "segments": step.segments, "bytes": step.bytes, "errors": step.errors,
+            "statuses": step.statuses, "segment_s": [round(x, 4) for x in step.segment_s],
+            "clock_s": [round(x, 4) for x in step.clock_s]}
+
+
+def merged(parts: list[dict]) -> dict:
+    """One step's numbers over every generator process (``parts``: their step lines)."""
+    window = max(part["window_s"] for part in parts)
+    segment_s = [x for part in parts for x in part["segment_s"]]
+    clock_s = [x for part in parts for x in part["clock_s"]]
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for status, count in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    segments, size = sum(p["segments"] for p in parts), sum(p["bytes"] for p in parts)
+    return {"candidates": sum(p["candidates"] for p in parts), "window_s": round(window, 2),
+            "segments": segments, "segments_per_s": round(segments / window, 2),
+            "mib_per_s": round(size / window / 2**20, 3), "bytes": size,
+            "segment_p50_s": pct(segment_s, 0.5), "segment_p95_s": pct(segment_s, .95),
+            "segment_p99_s": pct(segment_s, 0.99), "clock_p50_s": pct(clock_s, 0.5),
+            "clock_p95_s": pct(clock_s, 0.95), "clock_p99_s": pct(clock_s, 0.99),
+            "errors": sum(p["errors"] for p in parts), "statuses": statuses,
+            "mean_segment_s": round(statistics.fmean(segment_s), 4) if segment_s else None}
 
 
 def emit(line: dict) -> None:
@@ -179,8 +198,14 @@ def emit(line: dict) -> None:
     sys.stdout.flush()
 
 
+def share(count: int, job: dict) -> int:
+    """This generator's part of ``count`` candidates (``job["shard"]`` of ``job["shards"]``)."""
+    shards, shard = job.get("shards", 1), job.get("shard", 0)
+    return count // shards + (1 if shard < count % shards else 0)
+
+
 async def main(job: dict) -> None:
-    """Run every step of ``job``; stop after the first step that fails its target."""
+    """Run the steps of ``job``; after each, the parent says ``next`` or ``stop`` on stdin."""
     size = job["segment_bytes"]
     payloads = []
     for _ in range(4):
@@ -188,6 +213,7 @@ async def main(job: dict) -> None:
         digest = hashlib.sha256(data)
         payloads.append((data, digest.hexdigest(),
                          "sha256 " + base64.b64encode(digest.digest()).decode()))
+    loop = asyncio.get_running_loop()
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(timeout=job["timeout_s"], limits=limits) as client:
         people: list[Candidate] = []
@@ -195,24 +221,23 @@ async def main(job: dict) -> None:
         stop = asyncio.Event()
         steps: list[Step] = [Step(0)]
         for count in job["steps"]:
-            fresh = [Candidate(job, i, client) for i in range(len(people), count)]
+            mine = share(count, job)
+            fresh = [Candidate(job, i, client) for i in range(len(people), mine)]
             for start in range(0, len(fresh), 20):  # log in twenty at a time
                 await asyncio.gather(*(c.enter() for c in fresh[start:start + 20]))
             people += fresh
-            warm = Step(count)
+            warm = Step(mine)
             steps.append(warm)
             tasks += [asyncio.create_task(c.run(steps, stop, payloads)) for c in fresh]
             await asyncio.sleep(job["interval_s"] * 1.5)  # everyone has reached the pace
-            step = Step(count)
+            step = Step(mine)
             steps.append(step)
-            emit({"event": "step_start", "candidates": count})
+            emit({"event": "step_start", "candidates": mine})
             opened = time.monotonic()
             await asyncio.sleep(job["step_s"])
-            steps.append(Step(count))  # late replies of this window count for nobody
-            line = summary(step, time.monotonic() - opened)
-            emit(line)
-            target = line["segment_p99_s"] is not None and line["segment_p99_s"] < 2.0
-            if line["errors"] or not target:
+            steps.append(Step(mine))  # late replies of this window count for nobody
+            emit(summary(step, time.monotonic() - opened))
+            if (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "next":
                 break
         stop.set()
         await asyncio.wait(tasks, timeout=job["timeout_s"] + 5)

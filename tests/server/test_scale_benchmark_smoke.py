@@ -29,9 +29,10 @@ def test_server_load_smoke_reports_knees_cpu_and_ratios():
         assert isinstance(result["knee_candidates"], int)  # 0 is possible on a busy machine
         step = result["steps"][0]
         for key in ("segments_per_s", "mib_per_s", "segment_p50_s", "segment_p95_s",
-                    "segment_p99_s", "errors", "cpu_s_per_mib"):
+                    "segment_p99_s", "errors", "cpu_s_per_mib", "generator_cpu_share"):
             assert key in step
         assert step["segments"] > 0 and step["cpu_s_per_mib"] > 0  # real uploads, real CPU
+        assert step["generators"] == 2  # the load comes from several processes
     ours = report["configs"]["ours_sqlite_disk"]
     assert ours["steps"][0]["clock_p99_s"] is not None  # the clock poll is part of the load
     if report["configs"]["tus_server"]["knee_candidates"]:
