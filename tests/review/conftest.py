@@ -65,12 +65,35 @@ def candidate_token(url: str) -> str:
     return reply.json()["token"]
 
 
+@pytest.fixture(scope="session")
+def staffed_demo(tmp_path_factory):
+    """The data folder of a demo server with the administrator :data:`STAFF` (a template).
+
+    Made once per run: seeding the demo and ``admin add-staff`` (a process and a scrypt
+    hash) cost seconds that every console test would otherwise pay again.
+    """
+    data = tmp_path_factory.mktemp("staffed-demo")
+    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+    try:
+        add_staff(server, *STAFF, role="admin")
+    finally:
+        server.stop()
+    return data
+
+
+def server_on_copy(template: Path, tmp_path_factory) -> RunningServer:
+    """A demo server of the test's own on a copy of ``template`` (database and uploads)."""
+    data = tmp_path_factory.mktemp("server-data") / "copy"
+    shutil.copytree(template, data)
+    return RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+
+
 @pytest.fixture
-def review_server(server_factory):
+def review_server(staffed_demo, tmp_path_factory):
     """A demo server with an administrator account :data:`STAFF`."""
-    server = server_factory()
-    add_staff(server, *STAFF, role="admin")
-    return server
+    server = server_on_copy(staffed_demo, tmp_path_factory)
+    yield server
+    server.stop()
 
 
 def exam_command(server, camera: Path, seconds: float, answers: Path | None = None) -> list:
@@ -132,24 +155,22 @@ def _own_home(home: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def recorded_exam(tmp_path_factory, camera_video):  # noqa: F811 - the fixture above
+def recorded_exam(staffed_demo, tmp_path_factory, camera_video):  # noqa: F811 - fixture above
     """One real recorded exam for the whole run: (server data folder, exam summary).
 
     A demo server with the :data:`STAFF` account records a 10 s ``zhishiyun exam run``
     with two answers, everything uploaded; then it stops and its data folder (database and
     uploads) is the template that :func:`finished_exam` copies for each test.
     """
-    data = tmp_path_factory.mktemp("recorded-exam")
-    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+    server = server_on_copy(staffed_demo, tmp_path_factory)
     try:
-        add_staff(server, *STAFF, role="admin")
         process = start_exam(server, camera_video, 10, tmp_path_factory.mktemp("answers"),
                              answers={"1": "片段录制是崩溃安全的", "4": "加密"},
                              env=_own_home(tmp_path_factory.mktemp("exam-home")))
         summary = finish_exam(process)
     finally:
         server.stop()
-    return data, summary
+    return server.data_dir, summary
 
 
 @pytest.fixture
@@ -160,9 +181,7 @@ def finished_exam(recorded_exam, tmp_path_factory):
     verdicts, replies, edited rows) is seen by no other test.
     """
     template, summary = recorded_exam
-    data = tmp_path_factory.mktemp("server-data") / "copy"
-    shutil.copytree(template, data)
-    server = RunningServer(data_dir=data, db_url=f"sqlite:///{data}/server.db").start()
+    server = server_on_copy(template, tmp_path_factory)
     yield server, summary
     server.stop()
 
