@@ -300,6 +300,10 @@ class Recorder:
         sources = {name: s.counters.to_dict() | {"lost": s.lost,
                                                  "cpu_seconds": round(s.cpu_seconds, 3)}
                    for name, s in self.sources.items()}
+        for name, source in self.sources.items():  # which grabber / camera format was used
+            for key in ("backend", "pixel_format"):
+                if getattr(source, key, ""):
+                    sources[name][key] = getattr(source, key)
         mic = self.sources.get("microphone")
         if isinstance(mic, MicrophoneSource):
             sources["microphone"].update(rms=round(mic.level_rms, 4),

@@ -1,4 +1,8 @@
-"""The screen as a capture source: mss grabs at a fixed rate, unchanged pictures skipped."""
+"""The screen as a capture source: grabs at a fixed rate, unchanged pictures skipped.
+
+The grabber (:mod:`~zhishiyun.capture.screen_grab`) is FFmpeg's x11grab on X11 and mss
+elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import numpy as np
 
 from zhishiyun.capture.encoder import BufferPool, to_yuv420p
 from zhishiyun.capture.errors import DeviceError
+from zhishiyun.capture.screen_grab import open_grabber
 from zhishiyun.capture.sources import RETRY_SECONDS, EventSink, Source, clock
 
 SCREEN_QUEUE = 2  # the smallest queue: screen frames are dropped first
@@ -13,7 +18,7 @@ COMPARE_STRIDE = 8
 
 
 class ScreenSource(Source):
-    """A monitor via mss at ``fps``; frames identical to the previous one are skipped.
+    """A monitor at ``fps``; frames identical to the previous one are skipped.
 
     Options: ``monitor`` (mss number, 1 = first), ``fps`` (5), ``drop_duplicates`` (True),
     ``encoder_size`` (None).
@@ -38,6 +43,9 @@ class ScreenSource(Source):
         self.monitor, self.fps, self.drop_duplicates = monitor, fps, drop_duplicates
         self.encoder_size = encoder_size
         self.size = (0, 0)
+        #: The grabber in use (``x11grab`` or ``mss``), once capturing.
+        self.backend = ""
+        self._region: dict[str, int] | None = None
 
     def open(self) -> None:
         """Check the monitor exists and learn its size (raises DeviceError)."""
@@ -48,30 +56,36 @@ class ScreenSource(Source):
             if not 0 < self.monitor < len(monitors):
                 raise DeviceError(f"screen {self.monitor} does not exist "
                                   f"({len(monitors) - 1} found)", code="display_unavailable")
-            mon = monitors[self.monitor]
-            self.size = (int(mon["width"]), int(mon["height"]))
+            self._region = dict(monitors[self.monitor])
+            self.size = (int(self._region["width"]), int(self._region["height"]))
 
     def _run(self) -> None:
-        from zhishiyun.capture.devices import mss_instance
-
+        if self._region is None:
+            self.open()
         interval = 1.0 / self.fps
         previous: np.ndarray | None = None
         phase = 0
         pool: BufferPool | None = None
-        with mss_instance() as grabber:
-            region = grabber.monitors[self.monitor]
-            next_due = clock()
+        grabber = None
+        next_due = clock()
+        try:
             while not self._stop.is_set():
                 t = clock()
                 try:
-                    shot = grabber.grab(region)
-                except Exception as exc:  # noqa: BLE001 - mss raises its own and OSError
-                    self._set_lost(True, str(exc))
+                    if grabber is None:
+                        grabber = open_grabber(self._region, self.fps)
+                        self.backend = grabber.name
+                    image = grabber.grab()
+                except Exception as exc:  # noqa: BLE001 - mss, FFmpeg and the OS raise their own
+                    self._set_lost(True, str(exc) or type(exc).__name__)
+                    if grabber is not None:
+                        grabber.close()
+                        grabber = None
                     self._stop.wait(RETRY_SECONDS)
                     continue
+                if grabber.paces_itself:
+                    t = clock()
                 self._set_lost(False)
-                # mss hands out a new buffer per grab: it is wrapped, never copied
-                image = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
                 if (self.drop_duplicates and previous is not None
                         and previous.shape == image.shape
                         and np.array_equal(previous[phase::COMPARE_STRIDE],
@@ -87,10 +101,16 @@ class ScreenSource(Source):
                         self._offer(t, to_yuv420p(image, "bgra", *self.encoder_size, pool))
                     else:
                         self._offer(t, image)
+                del image  # a duplicate's buffer goes back to the grabber now
                 phase = (phase + 1) % COMPARE_STRIDE
+                if grabber.paces_itself:
+                    continue
                 next_due += interval
                 delay = next_due - clock()
                 if delay < -interval:  # fell behind: skip ahead instead of bursting
                     next_due = clock()
                     delay = 0
                 self._stop.wait(max(0.0, delay))
+        finally:
+            if grabber is not None:
+                grabber.close()

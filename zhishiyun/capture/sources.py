@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from zhishiyun.capture.camera_formats import BGR, NativeFrames, negotiate_format
 from zhishiyun.capture.camera_open import CameraSpec, cv2, open_capture
 from zhishiyun.capture.errors import DeviceError
 
@@ -128,9 +129,10 @@ class CameraSource(Source):
     ``encoder_frames`` (False).
     Items: ``(t, ndarray height×width×3 BGR)``; with ``encoder_frames`` a stand-in file
     gives ``yuv420p`` :class:`av.VideoFrame` objects instead, decoded once by PyAV
-    (:mod:`~zhishiyun.capture.file_camera`), which the recorder encodes as they are. A camera
-    that fails for ``LOST_AFTER_SECONDS`` is reported lost, released and reopened every
-    ``RETRY_SECONDS``.
+    (:mod:`~zhishiyun.capture.file_camera`), which the recorder encodes as they are, and
+    so does a webcam that delivers MJPEG or YUYV (:mod:`~zhishiyun.capture.camera_formats`;
+    others give BGR arrays). A camera that fails for ``LOST_AFTER_SECONDS`` is reported
+    lost, released and reopened every ``RETRY_SECONDS``.
     """
 
     name = "camera"
@@ -143,12 +145,22 @@ class CameraSource(Source):
         self.is_file = isinstance(spec, Path)
         self.encoder_frames = encoder_frames
         self.backend = ""
+        #: What the camera delivers: ``MJPG``/``YUYV`` (converted once), ``BGR`` or ``file``.
+        self.pixel_format = ""
+        self._native: NativeFrames | None = None
 
     def _open(self):
         from zhishiyun.capture.camera_open import backend_name
 
         capture = open_capture(self.spec, self.width, self.height, self.fps)
         self.backend = backend_name(capture)
+        self._native = None
+        self.pixel_format = "file" if self.is_file else BGR
+        if self.encoder_frames and not self.is_file:
+            fourcc = negotiate_format(capture, self.width, self.height, self.fps)
+            if fourcc != BGR:
+                self._native = NativeFrames(fourcc, self.width, self.height)
+            self.pixel_format = fourcc
         return capture
 
     def _run(self) -> None:
@@ -246,6 +258,17 @@ class CameraSource(Source):
             if t < next_due - interval / 2:
                 continue  # the device is faster than the configured rate
             next_due = max(next_due + interval, t - interval)
+            if self._native is not None:
+                picture = self._native.convert(frame)
+                if picture is None:  # not what the format promised: OpenCV's BGR from now
+                    log.info("camera %s frames are not as negotiated; using BGR",
+                             self._native.fourcc)
+                    self._native = None
+                    self.pixel_format = BGR
+                    capture.set(cv2.CAP_PROP_CONVERT_RGB, 1)
+                    continue
+                self._offer(t, picture)
+                continue
             if frame.shape[1] != self.width or frame.shape[0] != self.height:
                 frame = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_AREA)
             self._offer(t, frame)
