@@ -61,6 +61,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(tus_router)
     from zhishiyun_server.bindings.routes import install as install_bindings  # second camera
     install_bindings(app, API)
+    from zhishiyun_server.bindings.before_entry import router as bind_before  # from the card
+    app.include_router(bind_before, prefix=API)
     from zhishiyun_server.integrity.identity import router as identity  # random identity checks
     app.include_router(identity, prefix=API)
     from zhishiyun_server import review  # review console /review/ + 求助 API (help/)

@@ -59,6 +59,17 @@ class FaceAndPhoneCalls:
         body = {"ttl_s": int(ttl_s)} if ttl_s else {}
         return self._json("POST", f"/sessions/{_seg(session_id)}/bindings", json=body)
 
+    def create_exam_binding(self, exam_id: int, ttl_s: int | None = None) -> dict[str, Any]:
+        """``POST /exams/{id}/bindings``: a bind code from the exam card, before entering."""
+        body = {"ttl_s": int(ttl_s)} if ttl_s else {}
+        return self._json("POST", f"/exams/{int(exam_id)}/bindings", json=body)
+
+    def exam_binding_status(self, exam_id: int,
+                            timeout: float | None = None) -> dict[str, Any]:
+        """``GET /exams/{id}/bindings/status``: the phone bound from the exam card."""
+        return self._json("GET", f"/exams/{int(exam_id)}/bindings/status", idempotent=True,
+                          timeout=timeout)
+
     def binding_status(self, session_id: str, timeout: float | None = None) -> dict[str, Any]:
         """``GET /sessions/{sid}/bindings/status`` as JSON."""
         return self._json("GET", f"/sessions/{_seg(session_id)}/bindings/status",

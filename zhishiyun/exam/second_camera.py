@@ -96,7 +96,8 @@ class SecondCameraMonitor:
 
     Args:
         client: the logged-in :class:`~zhishiyun.api.client.ServerClient`.
-        session_id: the exam session.
+        session_id: the exam session; None before entering, with ``exam_id`` (the exam
+            card binds the phone to the exam; no events are recorded then).
         record_event: ``record_event(kind, details)`` of the exam core (durable queue);
             without it, events are posted to the server directly (lost when offline).
         poll_seconds: how often the status is read.
@@ -104,10 +105,12 @@ class SecondCameraMonitor:
     ``second_camera_did_update`` callbacks get every status read, on the poll thread.
     """
 
-    def __init__(self, client: Any, session_id: str, *, record_event: RecordEvent | None = None,
-                 poll_seconds: float = 2.0) -> None:
+    def __init__(self, client: Any, session_id: str | None, *,
+                 record_event: RecordEvent | None = None, poll_seconds: float = 2.0,
+                 exam_id: int | None = None) -> None:
         self.client = client
         self.session_id = session_id
+        self.exam_id = exam_id
         self.poll_seconds = poll_seconds
         self.record_event = record_event
         self.second_camera_did_update: list[Callable[[SecondCameraStatus], None]] = []
@@ -119,7 +122,8 @@ class SecondCameraMonitor:
 
     def create_code(self, ttl_s: int | None = None) -> BindCode:
         """A new single-use bind code (blocking: call off the UI thread)."""
-        data = self.client.create_binding(self.session_id, ttl_s)
+        data = (self.client.create_binding(self.session_id, ttl_s) if self.session_id else
+                self.client.create_exam_binding(self.exam_id, ttl_s))
         try:
             return BindCode(code=str(data["code"]), url=str(data["url"]),
                             qr_payload=str(data["qr_payload"]),
@@ -130,7 +134,9 @@ class SecondCameraMonitor:
     def poll_once(self) -> SecondCameraStatus:
         """Read the status now, record changes as events and tell the listeners."""
         try:
-            data = self.client.binding_status(self.session_id, timeout=5)
+            data = (self.client.binding_status(self.session_id, timeout=5)
+                    if self.session_id else
+                    self.client.exam_binding_status(self.exam_id, timeout=5))
             status = SecondCameraStatus.from_reply(data)
         except (ApiError, ValueError) as exc:
             code = getattr(exc, "code", "bad_reply")
@@ -138,7 +144,7 @@ class SecondCameraMonitor:
             status = SecondCameraStatus(**{**self.status.__dict__, "error": code})
         with self._lock:
             previous, self.status = self.status, status
-        if not status.error:
+        if not status.error and self.session_id:  # before entering there is no session
             self._record_changes(previous, status)
         for callback in list(self.second_camera_did_update):
             try:

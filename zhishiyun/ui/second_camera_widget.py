@@ -19,7 +19,8 @@ import segno
 from zhishiyun.exam.second_camera import BindCode, SecondCameraMonitor, SecondCameraStatus
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
-from zhishiyun.ui.qt import QLabel, QPixmap, Qt, QTimer, QVBoxLayout, QWidget
+from zhishiyun.ui.model import get
+from zhishiyun.ui.qt import QDialog, QLabel, QPixmap, Qt, QTimer, QVBoxLayout, QWidget
 from zhishiyun.ui.tasks import on_main, run_task
 from zhishiyun.ui.widgets import button, label, retone, tag
 
@@ -85,9 +86,10 @@ class SecondCameraNoticeWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(tag(_("Second camera required"), "orange"))
-        layout.addWidget(label(_("Have your phone ready, charged and online. After you enter, "
-                                 "scan the QR code shown in the exam window with it (no app "
-                                 "needed). ") + guide_text(), "muted", wrap=True))
+        layout.addWidget(label(_("Have your phone ready, charged and online. Once the entry "
+                                 "time has begun you can bind it here with Bind phone, or "
+                                 "after you enter in the exam window: scan the QR code with "
+                                 "it (no app needed). ") + guide_text(), "muted", wrap=True))
 
 
 class SecondCameraWidget(QWidget):
@@ -95,19 +97,20 @@ class SecondCameraWidget(QWidget):
 
     Args:
         client: the logged-in ServerClient.
-        session_id: the entered exam session.
+        session_id: the entered exam session; None on the exam card before entering, with
+            ``exam_id`` (the binding then joins the session when the candidate enters).
         record_event: the exam core's ``record_event`` (status changes become events).
         qr_size: QR code width in pixels.
         poll_seconds: how often the status is read.
     """
 
-    def __init__(self, client: Any, session_id: str, *, record_event: Any = None,
-                 qr_size: int = 180, poll_seconds: float = 2.0,
+    def __init__(self, client: Any, session_id: str | None, *, record_event: Any = None,
+                 qr_size: int = 180, poll_seconds: float = 2.0, exam_id: int | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("secondCameraPanel")
         self.monitor = SecondCameraMonitor(client, session_id, record_event=record_event,
-                                           poll_seconds=poll_seconds)
+                                           poll_seconds=poll_seconds, exam_id=exam_id)
         self.bind_code: BindCode | None = None
         self.status = SecondCameraStatus()
         self.qr_size = self.full_qr_size = qr_size
@@ -215,6 +218,32 @@ class SecondCameraWidget(QWidget):
             self.code.setText("")
             self.bind_code = None
             self.request_code()
+
+
+class PhoneBindDialog(QDialog):
+    """绑定手机 from the exam card: the bind code and the phone's state, before entering.
+
+    The binding carries into the exam: once the candidate enters, the exam window's panel
+    shows the phone bound and the phone may start recording.
+    """
+
+    def __init__(self, client: Any, exam: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("phoneBindDialog")
+        self.setWindowTitle(_("Bind phone"))
+        box = QVBoxLayout(self)
+        box.addWidget(label(get(exam, "name", ""), "subtitle", wrap=True))
+        self.panel = SecondCameraWidget(client, None, exam_id=int(get(exam, "id")))
+        box.addWidget(self.panel, 1)
+        close = button(_("Close"), name="phoneBindClose")
+        close.clicked.connect(self.close)
+        box.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.panel.start()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Stop following the phone (the binding stays; the exam window follows it on)."""
+        self.panel.stop()
+        super().closeEvent(event)
 
 
 def attach_to_exam_window(exam_window: Any) -> None:

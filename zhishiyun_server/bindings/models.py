@@ -1,11 +1,15 @@
-"""The second camera's table: one bind code and, once redeemed, the phone holding it."""
+"""The second camera's table: one bind code and, once redeemed, the phone holding it.
+
+A code made from the exam card before entering has no session yet, only the exam and the
+candidate; :func:`adopt_pending` hands it to the session once the candidate has entered.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Integer, String, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
@@ -18,8 +22,14 @@ class Binding(Base):
     __tablename__ = "second_camera_bindings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
+    #: None until the candidate enters, for a code made from the exam card.
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True, nullable=True)
+    #: Set for a code made before entering (the exam and whose it is).
+    exam_id: Mapped[int | None] = mapped_column(
+        ForeignKey("exams.id", ondelete="CASCADE"), nullable=True, index=True)
+    candidate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), nullable=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -33,4 +43,12 @@ class Binding(Base):
     buffered: Mapped[int] = mapped_column(Integer, default=0)
     user_agent: Mapped[str] = mapped_column(String(300), default="")
 
-    session: Mapped[ExamSession] = relationship()
+    session: Mapped[ExamSession | None] = relationship()
+
+
+def adopt_pending(db: Session, session: ExamSession) -> None:
+    """Give ``session`` the bindings its candidate made from the exam card before entering."""
+    db.execute(update(Binding).where(Binding.session_id.is_(None),
+                                     Binding.exam_id == session.exam_id,
+                                     Binding.candidate_id == session.candidate_id)
+               .values(session_id=session.id))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from zhishiyun_formats.manifest import canonical_bytes, compute_mac, format_time, line_hash
 from zhishiyun_server import clock, login_limits
-from zhishiyun_server.bindings.models import Binding
+from zhishiyun_server.bindings.models import Binding, adopt_pending
 from zhishiyun_server.bindings.schemas import (
     BindingIn,
     BindingOut,
@@ -40,7 +40,7 @@ from zhishiyun_server.deps import (
     owned_session,
 )
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.models import Candidate, RecordingSegment
+from zhishiyun_server.models import Candidate, Exam, ExamSession, RecordingSegment
 from zhishiyun_server.organisation import organisation
 from zhishiyun_server.routes.exams import ends_at
 
@@ -119,6 +119,8 @@ def binding_status(session_id: str, request: Request,
     """The second camera's state as the desktop shows it."""
     lost_after_s = request.app.state.config.phone_lost_s
     session = owned_session(db, candidate, session_id)
+    adopt_pending(db, session)  # a phone bound from the exam card before entering
+    db.commit()
     now = clock.now()
     active = db.scalar(select(Binding).where(
         Binding.session_id == session.id, Binding.redeemed_at.is_not(None),
@@ -177,9 +179,11 @@ def redeem(body: RedeemIn, request: Request, db: Session = Depends(get_db)) -> R
     if row.code_expires_at <= now:
         raise ApiProblem(410, "code_expired", "This bind code has expired. Ask the computer "
                          "for a new code.")
-    session = row.session
-    if session.finished_at is not None:
+    session = _entered(db, row)
+    if session is not None and session.finished_at is not None:
         raise ApiProblem(409, "session_finished", "This exam session is finished.")
+    exam = session.exam if session is not None else db.get(Exam, row.exam_id)
+    person = session.candidate if session is not None else db.get(Candidate, row.candidate_id)
     # Single use even under a race: only one UPDATE finds the code unredeemed.
     claimed = db.execute(update(Binding).where(Binding.id == row.id,
                                                Binding.redeemed_at.is_(None))
@@ -187,22 +191,25 @@ def redeem(body: RedeemIn, request: Request, db: Session = Depends(get_db)) -> R
     if not claimed:
         db.rollback()
         raise ApiProblem(409, "code_used", "This bind code was already used.")
-    db.execute(update(Binding).where(Binding.session_id == session.id, Binding.id != row.id,
+    same_owner = (Binding.session_id == session.id,) if session is not None else (
+        Binding.session_id.is_(None), Binding.exam_id == row.exam_id,
+        Binding.candidate_id == row.candidate_id)
+    db.execute(update(Binding).where(*same_owner, Binding.id != row.id,
                                      Binding.redeemed_at.is_not(None),
                                      Binding.revoked_at.is_(None)).values(revoked_at=now))
     credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
-    expires = max(ends_at(session.exam), now) + UPLOAD_GRACE
+    expires = max(ends_at(exam), now) + UPLOAD_GRACE
     db.execute(update(Binding).where(Binding.id == row.id).values(
         credential_hash=_digest(credential), credential_expires_at=expires, last_seen_at=now,
         user_agent=request.headers.get("user-agent", "")[:300]))
     db.commit()
     login_limits.settle(factory, attempt, ok=True)
-    name = session.candidate.name
-    return RedeemOut(credential=credential, session_id=session.id, track=TRACK,
-                     exam_name=session.exam.name,
+    name = person.name
+    return RedeemOut(credential=credential, session_id=session.id if session else None,
+                     track=TRACK, exam_name=exam.name,
                      candidate_name=name[:1] + "*" * max(1, len(name) - 1),
                      upload_url="/files/", segment_s=request.app.state.config.phone_segment_s,
-                     next_seq=_next_seq(db, session.id), expires_at=expires,
+                     next_seq=_next_seq(db, session.id) if session else 0, expires_at=expires,
                      server_time_ms=int(now.timestamp() * 1000))
 
 
@@ -222,17 +229,32 @@ def phone_binding(credentials: HTTPAuthorizationCredentials | None = Depends(bea
     return row
 
 
+def _entered(db: Session, row: Binding) -> ExamSession | None:
+    """The binding's session; a code made before entering joins it once there is one."""
+    if row.session_id is None and row.exam_id is not None:
+        session = db.scalar(select(ExamSession).where(
+            ExamSession.exam_id == row.exam_id, ExamSession.candidate_id == row.candidate_id))
+        if session is not None:
+            adopt_pending(db, session)
+            db.refresh(row)
+    return row.session
+
+
 @router.post("/phone/heartbeat", response_model=HeartbeatOut)
 def heartbeat(body: HeartbeatIn, row: Binding = Depends(phone_binding),
               db: Session = Depends(get_db)) -> HeartbeatOut:
     """The phone says it is alive, what it does and whether its page is in the background."""
     now = clock.now()
+    session = _entered(db, row)
     row.last_seen_at, row.phone_state = now, body.state
     row.hidden, row.buffered = body.hidden, body.buffered
     db.commit()
+    if session is None:  # bound from the exam card: the candidate has not entered yet
+        return HeartbeatOut(server_time_ms=int(now.timestamp() * 1000), finished=False,
+                            next_seq=0, session_id=None)
     return HeartbeatOut(server_time_ms=int(now.timestamp() * 1000),
-                        finished=row.session.finished_at is not None,
-                        next_seq=_next_seq(db, row.session_id))
+                        finished=session.finished_at is not None,
+                        next_seq=_next_seq(db, session.id), session_id=session.id)
 
 
 @router.post("/phone/manifest", response_model=PhoneSegmentOut)
@@ -242,6 +264,8 @@ def phone_manifest(body: PhoneSegmentIn, row: Binding = Depends(phone_binding),
     from zhishiyun_server.recordings import ManifestLine
 
     session = row.session
+    if session is None:
+        raise ApiProblem(409, "not_entered", "The candidate has not entered the exam yet.")
     where = (ManifestLine.session_id == session.id, ManifestLine.track == TRACK)
     same = db.scalar(select(ManifestLine).where(*where, ManifestLine.seq == body.seq))
     if same is not None:
@@ -314,6 +338,9 @@ def _phone_scope(request: Request, raw: str, db: Session):
         if info is not None and (info.metadata.get("session_id") != row.session_id
                                  or info.metadata.get("track") != TRACK):
             raise ApiProblem(404, "upload_not_found", "no such upload", headers=tus)
+    if row.session is None:
+        raise ApiProblem(403, "phone_scope", "The candidate has not entered the exam yet.",
+                         headers=tus)
     candidate_id = row.session.candidate_id  # loaded before the commit ends the transaction
     row.last_seen_at = clock.now()
     db.commit()

@@ -19,9 +19,12 @@ class BindingIn(BaseModel):
 
 
 class BindingOut(BaseModel):
-    """A fresh bind code: show ``code`` and a QR code of ``qr_payload``."""
+    """A fresh bind code: show ``code`` and a QR code of ``qr_payload``.
 
-    session_id: str
+    ``session_id`` is None for a code made from the exam card before entering.
+    """
+
+    session_id: str | None
     code: str
     url: str
     qr_payload: str
@@ -54,7 +57,8 @@ class RedeemOut(BaseModel):
     """Everything the phone page needs to record and upload."""
 
     credential: str
-    session_id: str
+    #: None while the candidate has not entered (bound from the exam card): wait for it.
+    session_id: str | None
     track: str
     exam_name: str
     candidate_name: str
@@ -79,6 +83,8 @@ class HeartbeatOut(BaseModel):
     server_time_ms: int
     finished: bool
     next_seq: int
+    #: The session the phone records into; None until the candidate has entered.
+    session_id: str | None = None
 
 
 class PhoneSegmentIn(BaseModel):

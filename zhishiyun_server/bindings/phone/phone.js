@@ -35,6 +35,8 @@
       bad_code: "This bind code is not valid. Check it on the computer's screen.",
       too_many_attempts: "Too many wrong codes. Wait a few minutes, then try again.",
       session_finished: "This exam is already finished.",
+      waiting_entry: "Bound. Frame the picture as shown; recording can start once you " +
+        "have entered the exam on the computer.",
     },
     zh: {
       g_screen: "电脑屏幕", g_desk: "桌面和双手",
@@ -56,6 +58,7 @@
       bad_code: "绑定码无效。请核对电脑屏幕上显示的绑定码。",
       too_many_attempts: "输错次数过多，请几分钟后再试。",
       session_finished: "本场考试已结束。",
+      waiting_entry: "已绑定。请按图示调整画面；在电脑上进入考试后即可开始录制。",
     },
   };
   const t = TEXT[(navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en"];
@@ -139,7 +142,7 @@
     show("bind", false);
     $("who").textContent = t.who(binding.exam_name, binding.candidate_name);
     state.phase = "bound";
-    setStatus(t.bound);
+    setStatus(binding.session_id ? t.bound : t.waiting_entry);
     show("camera", true);
     show("stats", true);
     setInterval(heartbeat, HEARTBEAT_MS);
@@ -157,6 +160,7 @@
         hidden: document.hidden, buffered: queue.length}, true);
       offsetMs = reply.server_time_ms - Date.now();
       if (state.offline) { state.offline = false; warn(state.hidden ? t.hidden : ""); pumpNow(); }
+      if (reply.session_id && !binding.session_id) entered(reply);
       if (state.phase === "bound" && state.seq < reply.next_seq) state.seq = reply.next_seq;
       if (reply.finished && state.phase === "recording") {
         stopRecording();
@@ -167,6 +171,15 @@
       if (err.status === 401) { unbound(err.message); return; }
       if (!err.status) { state.offline = true; warn(t.offline); }
     }
+  }
+
+  // Bound from the exam card before entering: the session exists now, recording may start.
+  function entered(reply) {
+    binding.session_id = reply.session_id;
+    state.seq = reply.next_seq;
+    sessionStorage.setItem(STORE_KEY, JSON.stringify(binding));
+    if (state.phase === "bound") setStatus(t.bound);
+    if (stream) $("start").disabled = false;
   }
 
   // --- camera and recorder ------------------------------------------------------------
@@ -189,7 +202,7 @@
       }
     }
     $("preview").srcObject = stream;
-    $("start").disabled = false;
+    $("start").disabled = !binding.session_id;  // before entering there is no session
   }
 
   function mimeType() {
@@ -198,7 +211,7 @@
   }
 
   function startRecording() {
-    if (!stream || state.phase === "recording") return;
+    if (!stream || state.phase === "recording" || !binding.session_id) return;
     state.phase = "recording";
     document.body.classList.add("recording");
     $("start").hidden = true;

@@ -1,7 +1,10 @@
-"""The organisation's spoken instruction per exam (``admin set-instruction``).
+"""The spoken instruction per exam (``admin set-instruction``); phone bindings before entry.
+
+A bind code made from the exam card has no session yet: ``session_id`` may be NULL and the
+exam and candidate say whose it is until the candidate enters.
 
 Revision ID: 0011_instruction
-Revises: 0001_initial
+Revises: 0004_second_camera
 Create Date: 2026-12-01 14:20:00
 """
 
@@ -9,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011_instruction'
-down_revision = '0001_initial'
+down_revision = '0004_second_camera'
 branch_labels = None
 depends_on = None
 
@@ -28,7 +31,25 @@ def upgrade() -> None:
                                 name=op.f('fk_exam_instructions_exam_id_exams')),
         sa.PrimaryKeyConstraint('exam_id', name=op.f('pk_exam_instructions')),
     )
+    with op.batch_alter_table('second_camera_bindings') as batch:
+        batch.alter_column('session_id', existing_type=sa.String(length=40), nullable=True)
+        batch.add_column(sa.Column('exam_id', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('candidate_id', sa.Integer(), nullable=True))
+        batch.create_index(batch.f('ix_second_camera_bindings_exam_id'), ['exam_id'])
+        batch.create_foreign_key(batch.f('fk_second_camera_bindings_exam_id_exams'), 'exams',
+                                 ['exam_id'], ['id'], ondelete='CASCADE')
+        batch.create_foreign_key(batch.f('fk_second_camera_bindings_candidate_id_candidates'),
+                                 'candidates', ['candidate_id'], ['id'], ondelete='CASCADE')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('second_camera_bindings') as batch:
+        batch.drop_constraint(batch.f('fk_second_camera_bindings_candidate_id_candidates'),
+                              type_='foreignkey')
+        batch.drop_constraint(batch.f('fk_second_camera_bindings_exam_id_exams'),
+                              type_='foreignkey')
+        batch.drop_index(batch.f('ix_second_camera_bindings_exam_id'))
+        batch.drop_column('candidate_id')
+        batch.drop_column('exam_id')
+        batch.alter_column('session_id', existing_type=sa.String(length=40), nullable=False)
     op.drop_table('exam_instructions')
