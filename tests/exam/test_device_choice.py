@@ -78,3 +78,6 @@ def test_one_name_per_camera():
     assert camera_name("0", cameras) == "Integrated Camera"
     assert camera_name("/home/me/camera.avi") == "camera.avi"
     assert camera_name(None) == "No camera"
+    twins = [{"index": 0, "name": "USB Camera"}, {"index": 1, "name": "USB Camera"}]
+    assert [name for name, _index in camera_choices(twins)] == ["USB Camera (0)",
+                                                               "USB Camera (1)"]

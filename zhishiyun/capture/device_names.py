@@ -80,9 +80,12 @@ def camera_name(value: int | str | None, cameras: Iterable[Any] = ()) -> str:
     text = str(value).strip()
     if _is_file(text):
         return Path(text).name
-    for camera in cameras:
-        if str(_field(camera, "index")) == text and _field(camera, "name"):
-            return str(_field(camera, "name"))
+    listed = list(cameras)
+    for camera in listed:
+        name = str(_field(camera, "name") or "")
+        if str(_field(camera, "index")) == text and name:
+            twins = sum(str(_field(c, "name") or "") == name for c in listed)
+            return name if twins == 1 else f"{name} ({text})"  # two of one model
     return _("Camera {n}").format(n=text)
 
 
