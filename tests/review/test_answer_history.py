@@ -139,3 +139,31 @@ def _check_backfill(url: str) -> None:
         ("1", 2, "旧库里的答案", datetime(2026, 11, 30, 9, 10, tzinfo=timezone.utc), True,
          6600.0, "ab" * 32, None),
         ("2", 1, "没有时间记录", None, False, None, None, None)]
+
+
+def test_the_session_page_lists_every_version_collapsed_in_chromium(browser, review_server,
+                                                                    tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.review.conftest import browser_login, screenshot
+
+    sitting = sitting_with_versions(review_server, tmp_path)
+    browser_login(browser, review_server.url)
+    WebDriverWait(browser, 20).until(ec.url_contains("/review/exams"))
+    browser.get(f"{review_server.url}/review/sessions/{sitting.session_id}")
+    question = browser.find_element(By.CSS_SELECTOR, 'li.question[data-question="1"]')
+    assert question.find_element(By.CSS_SELECTOR, "pre.answer").text == TEXTS[3]
+    assert "迟交" in question.find_element(By.CSS_SELECTOR, ".question-head").text
+    versions = question.find_elements(By.CSS_SELECTOR, "ol.versions li")
+    assert len(versions) == 4 and not any(v.is_displayed() for v in versions)  # collapsed
+    question.find_element(By.CSS_SELECTOR, "details.versions summary").click()
+    assert all(v.is_displayed() for v in versions)
+    shown = {v.get_attribute("data-version"): v.text for v in versions}
+    assert list(shown) == ["4", "3", "2", "1"]  # newest first
+    assert TEXTS[4] in shown["4"] and "结束后保存，未计入" in shown["4"]
+    assert "作为答案" in shown["3"] and "迟交" in shown["3"] and "作为答案" not in shown["4"]
+    assert TEXTS[1] in shown["1"] and "迟交" not in shown["1"]
+    browser.execute_script("document.getElementById('answers').scrollIntoView()")
+    screenshot(browser, "answers", height=760)

@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.exam.conftest import login, shape
 from tests.exam.helpers import wait_for
-from tests.review.conftest import browser_login, staff_login
+from tests.review.conftest import browser_login, screenshot, staff_login
 from zhishiyun.exam.second_camera import SecondCameraMonitor
 
 CHUNKS, CHUNK_S, FPS = 3, 2, 10
@@ -116,3 +116,5 @@ def test_session_page_plays_the_phone_track(browser, review_server):
              "the phone video playing")
     assert browser.execute_script(state, video)[1] is None
     assert browser.execute_script("return arguments[0].duration", video) > 4  # every chunk
+    browser.execute_script("arguments[0].pause()", video)
+    screenshot(browser, "phone", height=700)
