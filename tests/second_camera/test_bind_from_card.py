@@ -15,7 +15,6 @@ pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 from tests.conftest import styled_app  # noqa: E402
 from tests.exam.conftest import server_db, shape  # noqa: E402
 
-
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
 
