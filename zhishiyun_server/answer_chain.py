@@ -6,7 +6,7 @@ answer is refused with 422 ``answer_chain_mismatch``; it is stored with the sess
 manifest lines, also for a version refused later as stale or saved after the end (it was
 written on the candidate's computer). ``GET /sessions/{sid}/recordings`` reports the
 ``answers`` track: its lines, gaps and whether the chain verifies and every answer the
-server holds still hashes to the line of its version.
+server holds, and every version in its history, still hashes to the line of its version.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from zhishiyun_formats.answer_chain import ANSWERS_TRACK, describes, version_hash
 from zhishiyun_formats.manifest import ManifestVerification
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.models import Answer, AnswerTiming, ExamSession
+from zhishiyun_server.models import Answer, AnswerTiming, AnswerVersion, ExamSession
 from zhishiyun_server.validation import MAX_SEQ
 
 
@@ -86,6 +86,11 @@ def answers_state(db: Session, session: ExamSession, lines: list[Any],
         if not same_time or record["sha256"] != version_hash(
                 answer.question_id, answer.version, record["start"], answer.content):
             chain_ok = False  # the stored version is not the one the candidate signed
+    for kept in db.scalars(select(AnswerVersion).where(AnswerVersion.session_id == session.id)):
+        record = records.get((kept.question_id, kept.version))
+        if record is not None and record["sha256"] != version_hash(
+                kept.question_id, kept.version, record["start"], kept.content):
+            chain_ok = False  # a version in the history was changed after it arrived
     return {"received": [row.seq for row in lines],
             "missing": list(check.missing) if check else [],
             "missing_count": len(check.missing) if check else 0,

@@ -167,3 +167,24 @@ def test_the_session_page_lists_every_version_collapsed_in_chromium(browser, rev
     assert TEXTS[1] in shown["1"] and "迟交" not in shown["1"]
     browser.execute_script("document.getElementById('answers').scrollIntoView()")
     screenshot(browser, "answers", height=760)
+
+
+def test_a_version_changed_in_the_database_breaks_the_answers_chain(review_server, tmp_path):
+    from tests.exam.conftest import server_db
+    from zhishiyun_server.models import AnswerVersion
+
+    sitting = sitting_with_versions(review_server, tmp_path)
+    url = f"{review_server.url}/api/v1/sessions/{sitting.session_id}/recordings"
+    bearer = {"Authorization": f"Bearer {sitting.token}"}
+
+    def chain_ok() -> bool:
+        return requests.get(url, headers=bearer, timeout=10).json()["tracks"]["answers"][
+            "chain_ok"]
+
+    assert chain_ok() is True
+    with server_db(review_server)() as db:  # an old version rewritten after the fact
+        row = db.scalar(select(AnswerVersion).where(
+            AnswerVersion.session_id == sitting.session_id, AnswerVersion.version == 1))
+        row.content = "事后改过的第一稿"
+        db.commit()
+    assert chain_ok() is False
