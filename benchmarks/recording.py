@@ -66,6 +66,66 @@ source.stop()
 print(time.process_time() - start)
 """
 
+#: The encoders alone, on pictures decoded beforehand: x264 with the recorder's options
+#: for the changing screen (the benchmark's test pattern at the screen's size and rate),
+#: a static screen (a keyframe every keyframe_seconds) and the camera (the stand-in file's
+#: pictures at its rate), plus AAC for the microphone. CPU per recorded second.
+ENCODE_ONLY = """
+import json, sys, time
+from fractions import Fraction
+import av, numpy as np
+from zhishiyun.capture.encoder import video_options
+from zhishiyun.config import RecordingSettings
+seconds, width, height, camera = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+s = RecordingSettings()
+def pictures(url, fmt, count, size):
+    with av.open(url, format=fmt) as source:
+        out = []
+        for frame in source.decode(video=0):
+            out.append(frame.reformat(size[0], size[1], "yuv420p"))
+            if len(out) == count:
+                return out
+        return out
+def encode(frames, fps, size, keyframe_every):
+    ctx = av.codec.CodecContext.create("libx264", "w")
+    ctx.width, ctx.height, ctx.pix_fmt = size[0], size[1], "yuv420p"
+    ctx.time_base, ctx.framerate = Fraction(1, 1000), Fraction(fps).limit_denominator(1000)
+    ctx.options = video_options("libx264", s, fps)
+    ctx.open()
+    start = time.thread_time()
+    for i, frame in enumerate(frames):
+        frame.pts, frame.time_base = int(i * 1000 / fps), Fraction(1, 1000)
+        key = i % keyframe_every == 0
+        frame.pict_type = av.video.frame.PictureType.I if key else av.video.frame.PictureType.NONE
+        ctx.encode(frame)
+    ctx.encode(None)
+    return time.thread_time() - start
+screen = (width, height)
+n = int(seconds * s.screen_fps)
+changing = pictures(f"testsrc2=size={width}x{height}:rate={s.screen_fps:g}", "lavfi", n, screen)
+key_every = int(s.screen_fps * s.keyframe_seconds)
+result = {"screen_changing": encode(changing, s.screen_fps, screen, key_every) / seconds}
+statics = [changing[0]] * int(seconds / s.keyframe_seconds)
+result["screen_static"] = encode(statics, 1 / s.keyframe_seconds, screen, 1) / seconds
+cam = pictures(camera, None, int(seconds * s.camera_fps), (s.camera_width, s.camera_height))
+while len(cam) < int(seconds * s.camera_fps):
+    cam += cam[:int(seconds * s.camera_fps) - len(cam)]
+result["camera_video"] = encode(cam, s.camera_fps, (s.camera_width, s.camera_height),
+                                int(s.camera_fps * s.keyframe_seconds)) / seconds
+aac = av.codec.CodecContext.create("aac", "w")
+aac.sample_rate, aac.layout, aac.format = s.audio_rate, "mono", "fltp"
+aac.bit_rate = s.audio_bitrate
+aac.open()
+tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(1024) / s.audio_rate)).astype(np.float32)
+start = time.thread_time()
+for i in range(int(seconds * s.audio_rate / 1024)):
+    frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="fltp", layout="mono")
+    frame.sample_rate, frame.pts = s.audio_rate, i * 1024
+    aac.encode(frame)
+result["microphone_aac"] = (time.thread_time() - start) / seconds
+print(json.dumps({k: round(v, 4) for k, v in result.items()}))
+"""
+
 
 def make_camera_file(path: Path) -> Path:
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
@@ -177,16 +237,25 @@ def ffmpeg_reference(seconds: float, camera: Path, work: Path, settings: Recordi
     }
 
 
-def floor(seconds: float, settings: RecordingSettings, width: int, height: int) -> dict:
-    """What grabbing the screen alone costs, ours (ScreenSource) and ffmpeg's (x11grab)."""
+def floor(seconds: float, settings: RecordingSettings, width: int, height: int,
+          camera: Path) -> dict:
+    """What the parts cost alone: grabbing the screen (ours and ffmpeg's x11grab), encoding.
+
+    The encoders run after the grabs, on their own, so neither disturbs the other.
+    """
     grab, ref = measure([
         [sys.executable, "-c", GRAB_ONLY, str(seconds), str(settings.screen_fps)],
         ["ffmpeg", "-v", "error", "-f", "x11grab", "-framerate", str(settings.screen_fps),
          "-video_size", f"{width}x{height}", "-i", os.environ["DISPLAY"], "-t", str(seconds),
          "-f", "null", "-"]], cwd=REPO)
+    [encode] = measure([[sys.executable, "-c", ENCODE_ONLY, str(seconds), str(width),
+                         str(height), str(camera)]], cwd=REPO)
+    if encode.code != 0:
+        raise SystemExit("the encode-only floor failed")
     return {"seconds": seconds,
             "ours_grab_and_compare_per_second": round(float(grab.stdout.strip()) / seconds, 4),
-            "ffmpeg_x11grab_only_per_second": round(ref.cpu_seconds / seconds, 4)}
+            "ffmpeg_x11grab_only_per_second": round(ref.cpu_seconds / seconds, 4),
+            "encode_only_per_second": json.loads(encode.stdout)}
 
 
 def compare(mode: str, mine: dict, theirs: dict, seconds: float) -> dict:
@@ -291,7 +360,7 @@ def main() -> int:
                     else compare(mode, mine, theirs, args.seconds)
             if not args.ours_only:
                 result["floor"] = floor(2.0 if args.smoke else min(20.0, args.seconds),
-                                        settings, screen.width, screen.height)
+                                        settings, screen.width, screen.height, camera)
     result["load_average_after"] = os.getloadavg()
     print(json.dumps(result, indent=2))
     return 0

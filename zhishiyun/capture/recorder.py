@@ -35,7 +35,7 @@ from zhishiyun.capture.context import Timeline, TrackContext
 from zhishiyun.capture.encoder import EncoderChoice, choose_encoder
 from zhishiyun.capture.errors import RecordingError
 from zhishiyun.capture.manifest import MANIFEST_NAME, ManifestWriter, format_time
-from zhishiyun.capture.memory import map_large_blocks
+from zhishiyun.capture.memory import map_large_blocks, no_huge_pages
 from zhishiyun.capture.recovery import ClosedSegment, RecoveryReport, next_seq, recover_session
 from zhishiyun.capture.screen import ScreenSource
 from zhishiyun.capture.sources import (
@@ -179,6 +179,7 @@ class Recorder:
                 hint=_("Free some disk space and try again."), code="disk_full")
         self.recover()
         map_large_blocks()
+        no_huge_pages()
         if self.encoder is None:
             self.encoder = choose_encoder(self.settings)
         self.first_seq = (next_seq(self.session_dir) if self._requested_first_seq is None
