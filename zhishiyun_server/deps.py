@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -42,13 +43,21 @@ bearer = HTTPBearer(auto_error=False,
                     description="The token from POST /auth/password or /auth/face")
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A database session for one request (closed afterwards; commit explicitly)."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A database session for one request (closed afterwards; commit explicitly).
+
+    Async so that FastAPI runs no worker-thread round trip to open and close it (a sync
+    generator dependency costs two, on every request). Creating a session does no I/O; a
+    session still in a transaction is closed (rolled back) on a worker thread.
+    """
     session = request.app.state.session_factory()
     try:
         yield session
     finally:
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def current_token(
@@ -112,13 +121,19 @@ _tokens = _TtlCache(TOKEN_CACHE_S)
 def token_candidate_id(factory: sessionmaker[Session], token: str) -> int:
     """The candidate id of a live ``token``, else 401; no connection is held afterwards."""
     digest = token_digest(token)
-    state = _tokens.get(digest)
-    if state is None:
-        with factory() as db:
-            found = db.execute(select(Token.revoked_at, Token.expires_at, Token.candidate_id)
-                               .where(Token.token_hash == digest)).first()
-        state = tuple(found) if found is not None else (None,)
-        _tokens.put(digest, state)
+    return _live_candidate(_tokens.get(digest) or _look_up(factory, digest))
+
+
+def _look_up(factory: sessionmaker[Session], digest: str) -> tuple:
+    with factory() as db:
+        found = db.execute(select(Token.revoked_at, Token.expires_at, Token.candidate_id)
+                           .where(Token.token_hash == digest)).first()
+    state = tuple(found) if found is not None else (None,)
+    _tokens.put(digest, state)
+    return state
+
+
+def _live_candidate(state: tuple) -> int:
     if len(state) == 1:
         _check_live(None)
     _check_live(state[:2])
@@ -130,15 +145,23 @@ def forget_token(token_hash: str) -> None:
     _tokens.drop(token_hash)
 
 
-def current_candidate_id(
+async def current_candidate_id(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> int:
-    """The logged-in candidate's id, for long requests: no database session is held."""
+    """The logged-in candidate's id, for long requests: no database session is held.
+
+    A cached token is answered on the event loop (no worker-thread round trip); only a
+    lookup goes to a worker thread.
+    """
     if credentials is None or not credentials.credentials:
         raise ApiProblem(401, "unauthorized", "Log in first.",
                          headers={"WWW-Authenticate": "Bearer"})
-    return token_candidate_id(request.app.state.session_factory, credentials.credentials)
+    digest = token_digest(credentials.credentials)
+    state = _tokens.get(digest)
+    if state is None:
+        state = await run_in_threadpool(_look_up, request.app.state.session_factory, digest)
+    return _live_candidate(state)
 
 
 @dataclass(frozen=True)
@@ -171,8 +194,8 @@ def org_limits(factory: sessionmaker[Session]) -> OrgLimits:
     return limits
 
 
-def current_candidate(token: Token = Depends(current_token)) -> Candidate:
-    """The logged-in candidate (Bearer token)."""
+async def current_candidate(token: Token = Depends(current_token)) -> Candidate:
+    """The logged-in candidate (Bearer token; loaded with it, so no I/O here)."""
     return token.candidate
 
 

@@ -304,13 +304,11 @@ def phone_manifest(body: PhoneSegmentIn, row: Binding = Depends(phone_binding),
 
 
 def _phone_caller(request: Request, raw: str):
-    """The tus caller for a phone credential, held to its scope (None: not a phone's).
+    """The tus caller for a phone credential, held to its scope.
 
     A plain function the tus endpoint asks (``app.state.tus_callers``), not a dependency
     override: any override makes FastAPI rebuild every route's dependencies per request.
     """
-    if not raw.startswith(CREDENTIAL_PREFIX):
-        return None
     factory = request.app.state.session_factory
     with factory() as db:  # closed before the upload's body streams
         return _phone_scope(request, raw, db)
@@ -377,7 +375,8 @@ def install(app: FastAPI, prefix: str) -> None:
     else:
         log.error(PHONE_CLIENT_MISSING)
         app.mount("/phone", _phone_page_missing, name="phone")
-    app.state.tus_callers = [*getattr(app.state, "tus_callers", ()), _phone_caller]
+    app.state.tus_callers = [*getattr(app.state, "tus_callers", ()),
+                             (CREDENTIAL_PREFIX, _phone_caller)]
 
 
 async def _phone_page_missing(scope, receive, send) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -74,20 +75,21 @@ class Caller:
     upload_expiry_s: float = 24 * 3600.0
 
 
-def caller(request: Request,
-           credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+async def caller(request: Request,
+                 credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
     """FastAPI dependency: the logged-in candidate (401 otherwise); holds no DB session.
 
-    Other credentials (a bound phone's) are accepted by the functions in
-    ``app.state.tus_callers``: ``(request, raw_credential) -> Caller | None``, asked first.
+    Other credentials (a bound phone's) are accepted by ``app.state.tus_callers``: pairs
+    ``(prefix, check)``; a credential starting with ``prefix`` is handed to
+    ``check(request, raw_credential) -> Caller`` on a worker thread (it may use the
+    database). A cached candidate token costs no worker thread at all.
     """
     raw = credentials.credentials if credentials else ""
-    for other in getattr(request.app.state, "tus_callers", ()):
-        found = other(request, raw)
-        if found is not None:
-            return found
-    return Caller(current_candidate_id(request, credentials), request.app.state.session_factory,
-                  request.app.state.config.upload_expiry_s)
+    for prefix, check in getattr(request.app.state, "tus_callers", ()):
+        if raw.startswith(prefix):
+            return await run_in_threadpool(check, request, raw)
+    return Caller(await current_candidate_id(request, credentials),
+                  request.app.state.session_factory, request.app.state.config.upload_expiry_s)
 
 
 def storage_for(config, sessions: sessionmaker[Session]) -> UploadStorage:
