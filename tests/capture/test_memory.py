@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _thp_enabled_after(code: str) -> str:
-    script = textwrap.dedent(code) + textwrap.dedent("""
+    # the flag is inherited: start from huge pages on, whatever this process has
+    reset = "import ctypes\nctypes.CDLL(None).prctl(41, 0, 0, 0, 0)\n"
+    script = reset + textwrap.dedent(code) + textwrap.dedent("""
         status = open("/proc/self/status").read()
         print(status.split("THP_enabled:")[1].split()[0] if "THP_enabled" in status else "?")
     """)
