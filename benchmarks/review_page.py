@@ -2,7 +2,8 @@
 
 A fixture makes the session in a real server's database (``zhishiyun-server --demo`` on
 127.0.0.1): 360 segments per track (screen + camera, 30 s each: 3 hours) with a valid signed
-manifest chain, 1,000 events of mixed kinds, two answers; every segment is a small real
+manifest chain, 1,000 events of mixed kinds, 20 answers with 30 saved versions each (the
+page lists every version); every segment is a small real
 H.264 file in the upload storage. A staff member logs in and loads
 ``/review/sessions/{sid}`` again and again (requests, keep-alive); the reference, measured in
 the same run on the same rows, is the candidate API's ``GET /sessions/{sid}/recordings``
@@ -80,7 +81,8 @@ def _store(storage, data: bytes, sha: str) -> str:
     return info.id
 
 
-def make_session(db_url: str, data_dir: Path, segments: int, events: int) -> str:
+def make_session(db_url: str, data_dir: Path, segments: int, events: int,
+                 questions: int = 20, versions: int = 30) -> str:
     """The 3-hour session (rows + small files) for 张三's demo written exam; its id."""
     import hashlib
 
@@ -91,6 +93,7 @@ def make_session(db_url: str, data_dir: Path, segments: int, events: int) -> str
     from zhishiyun_server.demo import WRITTEN_EXAM
     from zhishiyun_server.models import (
         Answer,
+        AnswerVersion,
         Candidate,
         Event,
         Exam,
@@ -134,9 +137,14 @@ def make_session(db_url: str, data_dir: Path, segments: int, events: int) -> str
             db.add(Event(session_id=sid, client_event_id=f"bench-{i}", kind=kind,
                          at=started + timedelta(seconds=i * 10.8),
                          details={"n": i, "note": "基准测试事件"}))
-        for qid in ("1", "4"):
-            db.add(Answer(session_id=sid, question_id=qid, version=3, content="答案" * 200,
-                          updated_at=started + timedelta(hours=1)))
+        for question in range(1, questions + 1):
+            for version in range(1, versions + 1):
+                saved = started + timedelta(seconds=question * 300 + version * 10)
+                db.add(AnswerVersion(session_id=sid, question_id=str(question),
+                                     version=version, content=f"第 {version} 稿" + "答案" * 200,
+                                     saved_at=saved, received_at=saved + timedelta(seconds=1)))
+            db.add(Answer(session_id=sid, question_id=str(question), version=versions,
+                          content=f"第 {versions} 稿" + "答案" * 200, updated_at=saved))
         db.commit()
     engine.dispose()
     return sid
@@ -185,7 +193,8 @@ def _browser_load(url: str, cookie: str, loads: int) -> dict | None:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def run(segments: int, events: int, loads: int, browser: bool) -> dict:
+def run(segments: int, events: int, loads: int, browser: bool, questions: int = 20,
+        versions: int = 30) -> dict:
     """Seed, start the server, measure; the JSON report."""
     import requests
 
@@ -214,7 +223,7 @@ def run(segments: int, events: int, loads: int, browser: bool) -> dict:
                         "reviewer"], input=STAFF[1] + "\n", text=True, check=True,
                        capture_output=True)
         seed_begin = time.perf_counter()
-        sid = make_session(db_url, work, segments, events)
+        sid = make_session(db_url, work, segments, events, questions, versions)
         seed_s = time.perf_counter() - seed_begin
 
         staff = requests.Session()
@@ -234,10 +243,12 @@ def run(segments: int, events: int, loads: int, browser: bool) -> dict:
                      for _ in range(loads)]
         page_sorted = sorted(page)
         report = {
-            "fixture": {"segments_per_track": segments, "events": events, "seed_s":
-                        round(seed_s, 2)},
+            "fixture": {"segments_per_track": segments, "events": events,
+                        "answers": questions, "versions_per_answer": versions,
+                        "seed_s": round(seed_s, 2)},
             "page_bytes": len(html.encode("utf-8")),
             "page_rows": {"events": html.count('class="event '),
+                          "versions": html.count('<li class="version'),
                           "pieces": sum(len(t["pieces"]) for t in json.loads(re.search(
                               r'id="session-data">(.*?)</script>', html).group(1))
                               ["tracks"].values())},
@@ -279,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="tiny fixture, 3 loads, no browser: checks that it runs")
     args = parser.parse_args(argv)
     if args.smoke:
-        report = run(segments=12, events=50, loads=3, browser=False)
+        report = run(segments=12, events=50, loads=3, browser=False, questions=2,
+                     versions=3)
     else:
         report = run(args.segments, args.events, args.loads, browser=not args.no_browser)
     report["smoke"] = args.smoke  # smoke numbers are not measurements
