@@ -44,7 +44,8 @@ class RecordingPart:
 
     Attributes:
         state: ``uploaded`` (the server has it), ``pending`` (queued or waiting here),
-            ``failed`` (the server refused it for good) or ``local`` (not queued).
+            ``failed`` (the server refused it for good) or ``local`` (not queued: the part
+            is still being written; it is queued when it closes).
         path: the file on this computer, or None once it was removed.
     """
 
@@ -116,7 +117,8 @@ def gather_recordings(client: Any, queue: Any, data_dir: Path) -> list[ExamRecor
             size = path.stat().st_size if path is not None and path.exists() else 0
             entry.parts.append(RecordingPart(track, seq, state, path, size))
         found.append(entry)
-    return found
+    # What still needs this computer first (an exam under way, parts not uploaded yet).
+    return sorted(found, key=lambda e: e.count("uploaded") == len(e.parts))
 
 
 def _local_exam_name(directory: Path) -> str:
@@ -133,7 +135,7 @@ def _local_exam_name(directory: Path) -> str:
 def part_text(part: RecordingPart) -> str:
     """屏幕录像 第 1 段 · 已上传 · 在本机 (1.2 MB)."""
     state = {"uploaded": _("uploaded"), "pending": _("waiting to upload"),
-             "failed": _("upload refused"), "local": _("not queued for upload")}[part.state]
+             "failed": _("upload refused"), "local": _("still being recorded")}[part.state]
     where = (_("on this computer ({size})").format(size=size_text(part.size))
              if part.path is not None else _("only on the server"))
     return " · ".join((track_text(part.track, part.seq), state, where))

@@ -233,8 +233,10 @@ class PhoneBindDialog(QDialog):
         self.setWindowTitle(_("Bind phone"))
         box = QVBoxLayout(self)
         box.addWidget(label(get(exam, "name", ""), "subtitle", wrap=True))
-        self.panel = SecondCameraWidget(client, None, exam_id=int(get(exam, "id")))
+        self.panel = SecondCameraWidget(client, None, exam_id=int(get(exam, "id")),
+                                        qr_size=200)
         box.addWidget(self.panel, 1)
+        self.setMinimumSize(460, 600)  # the QR code, the code and the placing guide unclipped
         close = button(_("Close"), name="phoneBindClose")
         close.clicked.connect(self.close)
         box.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
