@@ -33,6 +33,7 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     func,
+    insert,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -369,19 +370,19 @@ def record_segment(db: Session, session_id: str, track: str, seq: int, size: int
         ApiProblem: 422 ``sha256_mismatch`` when the manifest names another sha256;
             409 ``segment_exists`` when this seq was already received.
     """
-    line = db.scalar(select(ManifestLine).where(
+    # Core statements of single columns: this runs once per segment of every candidate.
+    named = db.scalar(select(ManifestLine.sha256).where(
         ManifestLine.session_id == session_id, ManifestLine.track == track,
         ManifestLine.seq == seq))
-    if line is not None and line.sha256 != sha256:
+    if named is not None and named != sha256:
         raise ApiProblem(422, "sha256_mismatch",
                          f"segment {track}/{seq} does not match its manifest line")
-    row = db.scalar(select(RecordingSegment).where(
+    held = db.scalar(select(RecordingSegment.id).where(
         RecordingSegment.session_id == session_id, RecordingSegment.track == track,
         RecordingSegment.seq == seq))
-    if row is not None:  # evidence is never replaced (the tus endpoint records the attempt)
+    if held is not None:  # evidence is never replaced (the tus endpoint records the attempt)
         raise ApiProblem(409, "segment_exists", f"segment {track}/{seq} was already received")
-    row = RecordingSegment(session_id=session_id, track=track, seq=seq)
-    db.add(row)
-    row.bytes, row.sha256, row.storage_key = size, sha256, storage_key
-    row.received_at = clock.now()
+    db.execute(insert(RecordingSegment).values(
+        session_id=session_id, track=track, seq=seq, bytes=size, sha256=sha256,
+        storage_key=storage_key, received_at=clock.now()))
     db.commit()

@@ -224,14 +224,16 @@ def _check_budget(held: int, limit: int) -> None:
                        f"this session would exceed {limit} bytes of recordings")
 
 
-def _segment(db: Session, session_id: str, track: str, seq: int) -> RecordingSegment | None:
-    return db.scalar(select(RecordingSegment).where(
+def _segment(db: Session, session_id: str, track: str, seq: int):
+    """The received segment ``track/seq`` of the session (a Core row: no ORM identity work)."""
+    return db.execute(select(
+        RecordingSegment.session_id, RecordingSegment.track, RecordingSegment.seq,
+        RecordingSegment.sha256, RecordingSegment.storage_key).where(
         RecordingSegment.session_id == session_id, RecordingSegment.track == track,
-        RecordingSegment.seq == seq))
+        RecordingSegment.seq == seq)).first()
 
 
-def _record_reupload(db: Session, info: UploadInfo, sha256: str,
-                     first: RecordingSegment) -> None:
+def _record_reupload(db: Session, info: UploadInfo, sha256: str, first) -> None:
     """A ``segment_reupload`` event: who tried to replace which segment, with what."""
     same = first.sha256 == sha256
     log.warning("session %s: segment %s/%s uploaded again (%s content); the first copy stays",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, String, delete, func, select
+from sqlalchemy import BigInteger, ForeignKey, String, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhishiyun_server import clock
@@ -89,8 +89,9 @@ def held_bytes(db: Session, session_id: str) -> int:
 def add(db: Session, upload_id: str, session_id: str, length: int, expiry_s: float) -> None:
     """Record a new unfinished upload (commits)."""
     now = clock.now()
-    db.add(PendingUpload(upload_id=upload_id, session_id=session_id, length=length,
-                         created_at=now, expires_at=now + timedelta(seconds=expiry_s)))
+    db.execute(insert(PendingUpload).values(  # Core: one row, no unit-of-work bookkeeping
+        upload_id=upload_id, session_id=session_id, length=length, created_at=now,
+        expires_at=now + timedelta(seconds=expiry_s)))
     db.commit()
 
 
