@@ -125,8 +125,10 @@ def main() -> int:  # noqa: PLR0915 - one walk, step by step
     exam_window = desk.windows[exam_id]
     session = exam_window.session
     until(lambda: session.state.value in ("confirm", "waiting", "in_progress"), 60)
-    if session.state.value == "confirm":
-        exam_window.written.confirmed.emit(session.camera, session.microphone)
+    if session.state.value == "confirm":  # 考前确认: tick, then 确认并开始录制
+        until(lambda: exam_window.stack.currentWidget() is exam_window.written)
+        exam_window.written.tick.setChecked(True)
+        exam_window.written.confirm_button.click()
     until(lambda: any(isinstance(p, InstructionWidget) for p in exam_window.side_panels), 60)
     until(lambda: session.state.value == "in_progress", 180)
     panel = next(p for p in exam_window.side_panels if isinstance(p, InstructionWidget))

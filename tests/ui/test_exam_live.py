@@ -24,6 +24,9 @@ def test_messages_help_replies_tabs_and_refresh_in_the_exam_window(
     window = exam_window(session, qtbot)
     window.live.timer.setInterval(500)  # poll quickly in the test (15 s in the app)
     window.start()
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=30000)
+    window.written.tick.setChecked(True)  # 考前确认, then the recording starts
+    window.written.confirm_button.click()
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=30000)
     qtbot.wait(1200)
     assert not [k for k in window.banners.texts() if k.startswith("message_")], \

@@ -42,7 +42,9 @@ def confirm_before_the_start(window, session, qtbot) -> None:
     qtbot.waitUntil(lambda: session.state.value in ("in_progress", "confirm", "device_confirm"),
                     timeout=30_000)
     if session.state.value == "confirm":  # a written exam's 考前确认
-        window.written.confirmed.emit(session.camera, session.microphone)
+        qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=10_000)
+        window.written.tick.setChecked(True)
+        window.written.confirm_button.click()
     elif session.state.value == "device_confirm":  # an interview's 设备确认
         window._on_devices_confirmed()
 
