@@ -78,6 +78,8 @@ case "$ACTION" in
          build_phone_client
          "$VENV/bin/lint-imports"
          "$VENV/bin/ruff" check zhishiyun zhishiyun_server tests benchmarks
-         exec "$VENV/bin/python" -m pytest "$@";;
+         # Two workers by default: most of the suite waits on real time (recordings, browsers);
+         # each worker gets its own virtual screen (tests/conftest.py). -n 0 runs in one process.
+         exec "$VENV/bin/python" -m pytest -n "${ZHISHIYUN_TEST_WORKERS:-2}" --dist loadfile "$@";;
   *) echo "usage: ./bootstrap.sh [setup|demo|test|bundle] [args…]" >&2; exit 2;;
 esac

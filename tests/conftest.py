@@ -22,9 +22,39 @@ def pytest_configure(config):
     """No automatic cyclic GC: a pass on a worker thread may free Qt objects there (segfault).
 
     The app does the same (zhishiyun/ui/gc_main.py); here each test's teardown collects on
-    the main thread instead.
+    the main thread instead. A parallel test worker past the first gets its own screen.
     """
     gc.disable()
+    _own_display_for_this_worker()
+
+
+_worker_display: list = []
+
+
+def _own_display_for_this_worker() -> None:
+    """Give each xdist worker after ``gw0`` its own Xvfb, so screen recordings never mix.
+
+    A test that records a static screen must see only its own pictures; another worker's
+    moving pattern on the same display would make it change.
+    """
+    import shutil
+    import subprocess
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if worker == "gw0" or not os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
+        return
+    ready, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-noreset",
+         "-nolisten", "tcp"], pass_fds=(write_end,), stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    os.close(write_end)
+    number = os.read(ready, 16).decode().strip()  # Xvfb writes it once it accepts clients
+    os.close(ready)
+    if not number:
+        raise RuntimeError(f"Xvfb for test worker {worker} did not start")
+    os.environ["DISPLAY"] = f":{number}"
+    _worker_display.append(xvfb)
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +82,7 @@ def require(component: str, why: str) -> None:
     """
     message = f"{component} missing: {why}"
     if IN_CI and not message.startswith(ALLOWED_SKIP_PREFIXES):
-        pytest.fail(f"CI requires {message}", pytrace=False)
+        pytest.fail(f"{UNEXPECTED_SKIP}{message}", pytrace=False)
     pytest.skip(message)
 
 
@@ -62,6 +92,7 @@ def require(component: str, why: str) -> None:
 ALLOWED_SKIP_PREFIXES = ("not on this OS",) + tuple(
     p.strip() for p in os.environ.get("ZHISHIYUN_TEST_ALLOWED_SKIPS", "").split(",") if p.strip())
 _unexpected_skips: list[str] = []
+UNEXPECTED_SKIP = "skipped in CI, where every real component must be present: "
 
 
 def _skip_reason(report) -> str:
@@ -81,9 +112,16 @@ def pytest_runtest_makereport(item, call):
     reason = _skip_reason(report)
     if reason.startswith(ALLOWED_SKIP_PREFIXES):
         return
-    _unexpected_skips.append(f"{item.nodeid}: {reason}")
     report.outcome = "failed"
-    report.longrepr = f"skipped in CI, where every real component must be present: {reason}"
+    report.longrepr = f"{UNEXPECTED_SKIP}{reason}"
+
+
+def pytest_runtest_logreport(report):
+    """Count the skips turned into failures (in the main process, also under xdist)."""
+    text = str(report.longrepr) if report.failed else ""
+    if UNEXPECTED_SKIP in text:
+        reason = text.split(UNEXPECTED_SKIP, 1)[1].splitlines()[0]
+        _unexpected_skips.append(f"{report.nodeid}: {reason}")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -261,6 +299,10 @@ def pytest_unconfigure(config):
     """
     import sys as _sys
 
+    for xvfb in _worker_display:
+        xvfb.terminate()
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: its reports still travel to the main process after this
     _sys.stdout.flush()
     _sys.stderr.flush()
     logging_shutdown()
