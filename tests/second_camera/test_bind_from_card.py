@@ -1,5 +1,7 @@
 """绑定手机 from the exam card before entering; the exam window's panel then shows it bound.
 
+The exam also has a spoken instruction, so the exam desk mounts two side panels.
+
 pytest-qt offscreen, the real server, the phone's side through its HTTP API; entered the
 way the home page does it (the exam desk).
 """
@@ -25,12 +27,33 @@ def ui_app(qapp):
         yield app
 
 
+def set_instruction(server, exam_id, tmp_path) -> None:
+    """``admin set-instruction`` with a real WAV file (ffmpeg)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, require
+
+    if shutil.which("ffmpeg") is None:
+        require("ffmpeg", "makes the instruction's audio file")
+    audio = tmp_path / "instruction.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-y",
+                    str(audio)], check=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "zhishiyun_server", "admin", "--db",
+                           server.db_url, "set-instruction", "--exam", str(exam_id),
+                           str(audio)], capture_output=True, text=True, cwd=REPO,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_phone_bound_from_the_card_is_bound_in_the_exam(server_factory, devices, qtbot,
                                                             tmp_path, monkeypatch):
     from zhishiyun.config import load_settings
     from zhishiyun.ui import exam_entry
     from zhishiyun.ui.app import build_services
     from zhishiyun.ui.exam import window as window_module
+    from zhishiyun.ui.exam.instruction import InstructionWidget
     from zhishiyun.ui.exams_page import ExamsWidget
     from zhishiyun.ui.qt import QWidget
     from zhishiyun.ui.second_camera_widget import PhoneBindDialog, SecondCameraWidget
@@ -74,6 +97,7 @@ def test_the_phone_bound_from_the_card_is_bound_in_the_exam(server_factory, devi
     assert not dialog.panel.qr.isVisible(), "no code once the phone holds the binding"
     dialog.close()
 
+    set_instruction(server, exam_id, tmp_path)  # a second side panel: both must show
     monkeypatch.setattr(window_module, "ask_question", lambda *_args: True)
     main = QWidget()
     qtbot.addWidget(main)
@@ -91,6 +115,8 @@ def test_the_phone_bound_from_the_card_is_bound_in_the_exam(server_factory, devi
         qtbot.waitUntil(lambda: panel().status.state == "bound", timeout=20_000)
         assert panel().state_tag.text() == "Phone bound"
         assert panel().monitor.session_id == window.session.session_id
+        qtbot.waitUntil(lambda: any(isinstance(p, InstructionWidget)
+                                    for p in window.side_panels), timeout=20_000)
         beat = requests.post(f"{server.url}/api/v1/phone/heartbeat", headers=headers,
                              json={"state": "ready"}, timeout=10)
         assert beat.json()["session_id"] == window.session.session_id, \
