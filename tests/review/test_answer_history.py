@@ -188,3 +188,51 @@ def test_a_version_changed_in_the_database_breaks_the_answers_chain(review_serve
         row.content = "事后改过的第一稿"
         db.commit()
     assert chain_ok() is False
+
+
+def _racing_saves(server) -> None:
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.exam.conftest import login, shape
+
+    client = login(server.url)
+    exam_id = shape(server, "written", start_in=0, duration_s=600)
+    client.accept(exam_id)
+    sid = client.enter(exam_id).session_id
+    url = f"{server.url}/api/v1/sessions/{sid}/answers/race"
+    versions = list(range(1, 41))
+    random.Random(7).shuffle(versions)
+
+    def save(version: int) -> tuple[int, int]:
+        with requests.Session() as http:
+            reply = http.put(url, headers=client.auth_headers(), timeout=30,
+                             json={"version": version, "content": f"v{version}"})
+        return version, reply.status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = dict(pool.map(save, versions + versions[:10]))  # ten sent twice
+    assert set(codes.values()) <= {200, 409}
+    kept = [(r.version, r.content, r.refused) for r in server_rows(server, "AnswerVersion", sid)]
+    assert sorted(v for v, _, _ in kept) == list(range(1, 41))  # each once, none lost
+    assert all(content == f"v{v}" for v, content, _ in kept)
+    assert {v for v, _, refused in kept if refused is None} >= {40}
+    answers = requests.get(f"{server.url}/api/v1/sessions/{sid}/answers",
+                           headers=client.auth_headers(), timeout=10).json()
+    assert [(a["version"], a["content"]) for a in answers] == [(40, "v40")]
+
+
+def test_racing_saves_keep_every_version_once(server_factory):
+    _racing_saves(server_factory())
+
+
+@pytest.mark.postgres
+def test_racing_saves_keep_every_version_once_on_postgres(server_factory):
+    from tests.server.support import fresh_pg_database
+
+    with fresh_pg_database() as url:
+        server = server_factory(db_url=url)
+        try:
+            _racing_saves(server)
+        finally:
+            server.stop()  # before the database is dropped
