@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from zhishiyun.config import load_settings
+from zhishiyun.exam.device_choice import load_choice
 from zhishiyun.ui.device_page import DeviceTestWidget
 from zhishiyun.ui.qt import Qt
 
@@ -68,6 +69,7 @@ def test_record_ten_seconds_and_play_back(qtbot, tmp_path):
     # the tested pair is what the exam will record with, kept on this computer
     assert saved == [{"camera": str(clip), "microphone": str(page.mic_box.currentData() or "")}]
     assert settings.camera == str(clip)
+    assert load_choice(settings.data_path).camera == str(clip)  # what the next exam records
 
     qtbot.mouseClick(page.play_button, LEFT)
     assert page.progress.value() < page.progress.maximum() // 2, "the bar restarts"

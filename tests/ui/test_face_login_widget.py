@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zhishiyun.exam.device_choice import load_choice
 from zhishiyun.ui.login_page import LoginWidget
 from zhishiyun.ui.qt import Qt
 
@@ -33,6 +34,8 @@ def test_face_login_guides_and_logs_in(qtbot, server_factory, face_video):
     assert signal.args[0].candidate.name == "张三"
     assert services.client.token, "the face login's token is kept by the client"
     assert services.client.me().name == "张三"
+    choice = load_choice(services.settings.data_path)  # the exam records with this camera
+    assert (choice.camera, choice.chosen_in) == (str(face_video), "face_login")
 
 
 def test_bad_id_number_is_refused_inline_before_the_camera(qtbot, demo_server):

@@ -51,7 +51,8 @@ def test_the_next_start_offers_the_interrupted_exam_and_it_resumes(
     main.show()
     client = login(server.url)
     services = SimpleNamespace(client=client, settings=settings,
-                               runtime=ExamRuntime(client, settings.data_path))
+                               runtime=ExamRuntime(client, settings.data_path),
+                               download_dir=settings.data_path / "attachments")
     desk = exam_entry.ExamDesk(main, services)
     try:
         desk.offer_resume()  # what happens after login

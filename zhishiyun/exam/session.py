@@ -44,6 +44,7 @@ from typing import Any
 from zhishiyun.active_session import ActiveSession, save_active
 from zhishiyun.api.errors import ApiError
 from zhishiyun.auth.presence import PresenceSampler, PresenceSettings
+from zhishiyun.capture.manifest import MANIFEST_NAME
 from zhishiyun.capture.recorder import Recorder
 from zhishiyun.config import RecordingSettings, merge_from_server
 from zhishiyun.exam import session_keys
@@ -193,8 +194,11 @@ class ExamSession(SessionRecordingMixin, SessionEndMixin, SessionTickerMixin):
         self._start_ticker()
 
     def needs_confirmation(self) -> bool:
-        """A written exam whose 考前确认 is not done yet (a resume after it skips it)."""
-        if self.kind != "written":
+        """A written exam with neither its 考前确认 done nor anything recorded yet.
+
+        A resume after a crash mid-exam records on at once, whoever entered it before.
+        """
+        if self.kind != "written" or (self.session_dir / MANIFEST_NAME).exists():
             return False
         return not any(e.get("kind") == WRITTEN_CONFIRMED for e in self._need_store().events())
 
