@@ -25,7 +25,7 @@ def test_the_finishing_page_says_how_many_events_came_after_the_end(server_facto
     window.ask = lambda *_args: True
     qtbot.addWidget(window)
     window.start()
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=20000)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=40000)
     window.written.tick.setChecked(True)
     window.written.confirm_button.click()
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=30000)

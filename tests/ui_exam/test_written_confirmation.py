@@ -42,7 +42,7 @@ def test_nothing_is_recorded_until_the_written_confirmation(server_factory, runt
     qtbot.addWidget(window)
     window.start()
     written = window.written
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is written, timeout=20000)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is written, timeout=40000)
     assert session.state == State.CONFIRM and session.session_id  # entered on the server
     qtbot.waitUntil(lambda: written.camera_box.count() == 2, timeout=10000)
     # the live picture comes from the chosen camera while the recorder does not run
