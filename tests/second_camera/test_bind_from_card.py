@@ -16,6 +16,7 @@ pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
 from tests.conftest import styled_app  # noqa: E402
 from tests.exam.conftest import server_db, shape  # noqa: E402
+from tests.ui.layout import SIZES, assert_layout, resize_window  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -86,6 +87,10 @@ def test_the_phone_bound_from_the_card_is_bound_in_the_exam(server_factory, devi
     assert isinstance(dialog, PhoneBindDialog) and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.panel.bind_code is not None, timeout=15_000)
     assert dialog.panel.code.text() and dialog.panel.qr.pixmap() is not None
+    for size, width, height in SIZES:  # every laptop screen × scaling, title bar left over
+        resize_window(dialog, min(480, width - 40), height - 60)
+        assert_layout({"qr": dialog.panel.qr, "code": dialog.panel.code,
+                       "newCode": dialog.panel.new_code, "close": dialog.close_button}, size)
     reply = requests.post(f"{server.url}/api/v1/phone/redeem", timeout=10,
                           json={"code": dialog.panel.code.text()})  # the phone scans it
     assert reply.status_code == 200, reply.text

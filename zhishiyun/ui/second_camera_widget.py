@@ -20,9 +20,18 @@ from zhishiyun.exam.second_camera import BindCode, SecondCameraMonitor, SecondCa
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.model import get
-from zhishiyun.ui.qt import QDialog, QLabel, QPixmap, Qt, QTimer, QVBoxLayout, QWidget
+from zhishiyun.ui.qt import (
+    QDialog,
+    QGuiApplication,
+    QLabel,
+    QPixmap,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+)
 from zhishiyun.ui.tasks import on_main, run_task
-from zhishiyun.ui.widgets import button, label, retone, tag
+from zhishiyun.ui.widgets import button, label, retone, scrolling_layout, tag
 
 log = logging.getLogger(__name__)
 #: QR code width on short screens (a phone still reads it from 30 cm).
@@ -232,14 +241,23 @@ class PhoneBindDialog(QDialog):
         self.setObjectName("phoneBindDialog")
         self.setWindowTitle(_("Bind phone"))
         box = QVBoxLayout(self)
-        box.addWidget(label(get(exam, "name", ""), "subtitle", wrap=True))
+        holder = QWidget()
+        inner = scrolling_layout(holder)  # a short screen (150 %) scrolls, nothing is cut
+        inner.addWidget(label(get(exam, "name", ""), "subtitle", wrap=True))
         self.panel = SecondCameraWidget(client, None, exam_id=int(get(exam, "id")),
                                         qr_size=200)
-        box.addWidget(self.panel, 1)
-        self.setMinimumSize(460, 600)  # the QR code, the code and the placing guide unclipped
+        inner.addWidget(self.panel, 1)
+        box.addWidget(holder, 1)
         close = button(_("Close"), name="phoneBindClose")
         close.clicked.connect(self.close)
+        self.close_button = close
         box.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.setMinimumSize(360, 320)
+        screen = (parent.screen() if parent is not None else None) or \
+            QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None
+        self.resize(min(480, room.width() - 40) if room else 480,
+                    min(660, room.height() - 60) if room else 660)
         self.panel.start()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
