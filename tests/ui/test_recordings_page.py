@@ -74,6 +74,12 @@ def test_the_recordings_page_lists_parts_by_name_and_plays_one_still_here(
     assert dialog.status.text() == "Played to the end."
     assert dialog.progress.value() == dialog.progress.maximum()
     dialog.close()
+
+    server.stop()  # offline: what this computer holds is still listed, and why the rest is not
+    (offline,) = gather_recordings(client, runtime.queue, runtime.data_dir)
+    assert offline.session_id == sid and offline.server_error
+    assert [(p.track, p.seq, p.state) for p in offline.parts] == [
+        ("screen", 3, "local"), ("screen", 4, "pending")]
     runtime.close()
 
 
