@@ -157,8 +157,9 @@ def memory(result: ChildResult, seconds: float) -> dict:
               "rss_after_10_min_mb": result.rss_at(600) if seconds >= 600 else None,
               "rss_growth_after_1_min": None,
               "rss_samples_mb": result.rss_samples[::10]}
-    if after_1 and seconds >= 120:
-        report["rss_growth_after_1_min"] = round(result.end_rss_mb / after_1 - 1, 3)
+    if after_1 and seconds >= 120:  # the last sample while recording, not after the stop
+        last = result.rss_at(seconds) or result.end_rss_mb
+        report["rss_growth_after_1_min"] = round(last / after_1 - 1, 3)
     return report
 
 
@@ -184,6 +185,12 @@ def ours(seconds: float, camera: Path, work: Path) -> dict:
         "mb_per_minute": round(summary["bytes"] / 2**20 / recorded * 60, 2),
         **memory(result, seconds),
         "frames_dropped": {k: v["dropped"] for k, v in summary["sources"].items()},
+        # the sources' own threads (grab, camera decode, PortAudio's callback thread); part
+        # of their track's CPU above
+        "sources_cpu_per_recorded_second": {
+            k: round(v["cpu_seconds"] / recorded, 4) for k, v in summary["sources"].items()},
+        "backends": {k: v.get("pixel_format") or v.get("backend", "")
+                     for k, v in summary["sources"].items() if k != "microphone"},
         "screen_frames": {k: summary["sources"]["screen"][k]
                           for k in ("captured", "duplicates", "encoded")},
         "encoder": summary["encoder"]["video"],
