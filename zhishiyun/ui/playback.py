@@ -42,7 +42,8 @@ class ClipPlayer:
     """Plays one clip on its own thread; callbacks fire on that thread (wrap with on_main).
 
     Args:
-        path: the clip (MP4 with H.264 video and optional AAC audio).
+        path: the clip (MP4 with H.264 video and optional AAC audio), or a sound file
+            (MP3, M4A, Ogg, WAV: the spoken instruction).
         on_frame: receives RGB ``numpy`` frames at their presentation time.
         on_finished: called once at the end with an error text ("" when fine).
         max_width: frames are scaled down to this width.
@@ -58,6 +59,10 @@ class ClipPlayer:
         self._max_width = max_width
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: A sound-only clip plays on the player's own output stream, which only the player
+        #: thread opens and closes (sounddevice's shared ``play``/``stop`` stream is not
+        #: safe to close from two threads at once).
+        self._sound_only = False
 
     def start(self) -> None:
         """Begin playing (returns at once)."""
@@ -67,6 +72,8 @@ class ClipPlayer:
     def stop(self) -> None:
         """Stop video and sound promptly."""
         self._stop.set()
+        if self._sound_only:
+            return  # the player thread closes its own stream at once
         try:
             import sounddevice as sd
 
@@ -86,6 +93,11 @@ class ClipPlayer:
     def _play(self) -> None:
         import av
 
+        with av.open(str(self.path)) as probe:
+            self._sound_only = not probe.streams.video
+        if self._sound_only:  # the spoken instruction
+            self._play_sound()
+            return
         audio = decode_audio(self.path)
         if audio is not None:
             try:
@@ -96,14 +108,6 @@ class ClipPlayer:
                 log.info("no sound output for playback: %r", exc)
         start = time.monotonic()
         with av.open(str(self.path)) as container:
-            if not container.streams.video:  # sound only (the spoken instruction)
-                length = len(audio[0]) / audio[1] if audio is not None else 0.0
-                while not self._stop.is_set() and time.monotonic() - start < length:
-                    if self._on_progress is not None:
-                        self._on_progress(min(1.0, (time.monotonic() - start) / length))
-                    self._stop.wait(0.1)
-                self.stop()  # close the output stream: nothing is left open on the device
-                return
             stream = container.streams.video[0]
             duration = (float(stream.duration * stream.time_base) if stream.duration else
                         (container.duration or 0) / 1_000_000)
@@ -126,3 +130,30 @@ class ClipPlayer:
                         self._on_progress(min(1.0, at / duration))
             except av.error.InvalidDataError:
                 log.info("test clip video ends early (cut file)")
+
+    def _play_sound(self) -> None:
+        """Write the clip's sound to an output stream of its own, a tenth of a second at a time.
+
+        The device paces the writes; the stream is closed here, at the end or at once on
+        :meth:`stop`, so nothing stays open on the sound server.
+        """
+        import sounddevice as sd
+
+        audio = decode_audio(self.path)
+        if audio is None:
+            return
+        samples, rate = audio
+        block = max(1, rate // 10)
+        stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32")
+        stream.start()
+        try:
+            for begin in range(0, len(samples), block):
+                if self._stop.is_set():
+                    stream.abort()
+                    return
+                stream.write(samples[begin:begin + block])
+                if self._on_progress is not None:
+                    self._on_progress(min(1.0, (begin + block) / len(samples)))
+            stream.stop()  # lets the last block play out
+        finally:
+            stream.close()
