@@ -178,6 +178,7 @@ class CameraSource(Source):
         from zhishiyun.capture.file_camera import FileFrames
 
         self.backend = "PyAV"
+        self.pixel_format = "file"
         interval = 1.0 / self.fps
         next_due = clock()
         while not self._stop.is_set():
