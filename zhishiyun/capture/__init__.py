@@ -25,7 +25,9 @@ recording), :func:`~zhishiyun.capture.devicetest.run_device_test` (设备检测)
 :mod:`~zhishiyun.capture.probe` (``grab_camera_frame``, ``record_audio_clip``, levels),
 :mod:`~zhishiyun.capture.encoder` (``choose_encoder``; hardware encoders verified by
 ``probe.probe_video_encoder``), sources in :mod:`~zhishiyun.capture.sources` and
-:mod:`~zhishiyun.capture.screen`, a track's inputs in :mod:`~zhishiyun.capture.context`.
+:mod:`~zhishiyun.capture.screen` (grabbers: :mod:`~zhishiyun.capture.screen_grab`; a
+webcam's MJPEG/YUYV: :mod:`~zhishiyun.capture.camera_formats`), a track's inputs in
+:mod:`~zhishiyun.capture.context`.
 What recording costs and why: docs/performance.md. Errors: ``DeviceError``, ``RecordingError``
 (:mod:`~zhishiyun.capture.errors`).
 """
