@@ -16,6 +16,11 @@ if [ "$(installed)" != "$pin" ]; then
 fi
 [ "$(installed)" = "$pin" ] || { echo "build_phone_client: npm gave tus-js-client $(installed), not $pin" >&2; exit 1; }
 mkdir -p "$dst"
-cp "$src/dist/tus.min.js" "$dst/tus.min.js"
-cp "$src/LICENSE" "$dst/tus-js-client.LICENSE"
+# Replace a file only when it differs, and atomically: a server may be serving the page.
+put() {
+  cmp -s "$1" "$2" && return 0
+  cp "$1" "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2"
+}
+put "$src/dist/tus.min.js" "$dst/tus.min.js"
+put "$src/LICENSE" "$dst/tus-js-client.LICENSE"
 echo "build_phone_client: tus-js-client $pin built into the phone page"
