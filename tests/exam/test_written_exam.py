@@ -59,7 +59,8 @@ def test_written_exam_waits_shows_papers_saves_answers_and_ends_at_time_up(
     session.save_answer("4", "加密、最小化、及时删除")
     session.record_event("focus_lost", {"seconds": 2})
 
-    wait_for(lambda: session.state == State.DONE, 40, "time up and every upload")
+    # the listeners hear of a state just after it is set: wait for them, not the attribute
+    wait_for(lambda: states[-1:] == [State.DONE], 40, "time up and every upload")
     assert states[-3:] == [State.IN_PROGRESS, State.FINISHING, State.DONE]
     assert session.finish_reason == "time_up"
     assert runtime.active_session() is None  # nothing to return to after the end

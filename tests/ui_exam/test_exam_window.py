@@ -23,9 +23,10 @@ def make_window(session, qtbot, asked, cameras=()):
     return window
 
 
-def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch):
+def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch, tmp_path):
     """Entered the way the home page does it: the desk with the app's services."""
     from zhishiyun.config import load_settings
+    from zhishiyun.exam.device_choice import save_choice
     from zhishiyun.ui import exam_entry
     from zhishiyun.ui.app import build_services
     from zhishiyun.ui.exam import window as window_module
@@ -37,6 +38,10 @@ def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch)
         "server_url": server.url, "camera": devices["camera"],
         "microphone": devices["microphone"] or ""}))
     services.client.login_password("110101199003070011", "zsy-demo-1")
+    tested = tmp_path / "tested-camera.avi"  # the camera that passed the device test
+    shutil.copy(devices["camera"], tested)
+    save_choice(services.settings.data_path, str(tested), devices["microphone"],
+                chosen_in="device_test")
     services.client.accept(exam_id)
     exam = next(e for e in services.client.exams() if e.id == exam_id)
     asked: list = []
@@ -53,6 +58,7 @@ def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch)
         window = desk.windows[exam_id]
         session = window.session
         assert session.clock is services.runtime.clock  # the app's one server clock
+        assert session.camera == str(tested), "the exam records the devices chosen"
         _written_exam(window, session, services.runtime, server, qtbot, asked)
         assert main.isVisible()  # back home after leaving
     finally:
@@ -64,6 +70,7 @@ def _written_exam(window, session, runtime, server, qtbot, asked):
     assert not window.parent() and window.isFullScreen()
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=15000)
     qtbot.waitUntil(window.written.preview.has_frame, timeout=10000)
+    assert window.written.camera_box.currentText() == "tested-camera.avi"  # shown by name
     screenshot(window, "0_written_confirmation")
     window.written.tick.setChecked(True)  # 考前确认, then the recording starts
     window.written.confirm_button.click()
