@@ -26,6 +26,9 @@ def test_the_finishing_page_says_how_many_events_came_after_the_end(server_facto
     qtbot.addWidget(window)
     window.start()
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.written, timeout=40000)
+    # confirming after the start: the side column counts the exam's time down, not 00:00:00
+    qtbot.waitUntil(lambda: window.phase.text() == "剩余时间", timeout=3000)
+    assert window.countdown.text() > "00:09:00"
     window.written.tick.setChecked(True)
     window.written.confirm_button.click()
     qtbot.waitUntil(lambda: window.papers_loaded, timeout=30000)

@@ -334,7 +334,11 @@ class ExamWindow(ProctoringMixin, DeviceStepsMixin, FinishFlowMixin, LeavingMixi
     def _on_tick(self) -> None:
         session, state = self.session, self.session.state
         if state in (State.CONFIRM, State.DEVICE_CONFIRM):
-            self.countdown.setText(clock_text(session.seconds_to_start()))
+            # confirming after the start: the exam's own time is running out meanwhile
+            started = session.seconds_to_start() <= 0
+            self.phase.setText(_("Time left") if started else _("Until the start"))
+            self.countdown.setText(clock_text(session.seconds_left() if started
+                                              else session.seconds_to_start()))
         elif state == State.WAITING:
             start = session.starts_at.astimezone().strftime("%H:%M:%S") \
                 if session.starts_at else ""
