@@ -31,8 +31,8 @@ from zhishiyun.ui.widgets import CardWidget, PreviewWidget, button, label, scrol
 
 def exam_rules() -> list[str]:
     """考试须知 every written exam shares (the organiser's own are in the attachments)."""
-    return [_("The screen, the camera and the microphone are recorded from entry to the "
-              "end and uploaded to the organiser."),
+    return [_("From your confirmation to the end of the exam, the screen, the camera and "
+              "the microphone are recorded and uploaded to the organiser."),
             _("Do not switch to other windows or programs; leaving the exam window is "
               "recorded."),
             _("Keep your face in the picture, in good light, with nobody else in view."),
