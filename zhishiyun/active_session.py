@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from zhishiyun.paths import write_json_atomically
 
 log = logging.getLogger(__name__)
 RECORD_NAME = "active-session.json"
@@ -43,18 +43,7 @@ def record_path(data_dir: str | Path) -> Path:
 
 def save_active(data_dir: str | Path, record: ActiveSession) -> None:
     """Write the record atomically."""
-    path = record_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".active-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(record), handle, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomically(record_path(data_dir), asdict(record))
 
 
 def read_record(data_dir: str | Path) -> ActiveSession | None:

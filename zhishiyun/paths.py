@@ -13,10 +13,12 @@ can open.
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import re
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -150,3 +152,21 @@ def system_drive_root() -> Path:
     if sys.platform == "win32":
         return Path(os.environ.get("SystemDrive", "C:") + "\\")
     return Path("/")
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    """Write ``data`` as JSON to ``path`` so that a crash leaves the old file or the new one.
+
+    A temporary file beside it is written and fsynced, then renamed over it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
