@@ -12,7 +12,7 @@ from zhishiyun.capture.device_names import (
     microphone_choices,
     microphone_name,
 )
-from zhishiyun.exam.device_choice import (
+from zhishiyun.device_choice import (
     KEEP,
     choice_path,
     exam_devices,

@@ -15,7 +15,7 @@ import pytest
 
 from tests.exam.conftest import login, server_rows, shape
 from tests.exam.helpers import wait_for
-from zhishiyun.exam.device_choice import load_choice
+from zhishiyun.device_choice import load_choice
 from zhishiyun.exam.runtime import ExamRuntime
 from zhishiyun.exam.session import State
 from zhishiyun.exam.session_end import refused_after_end

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zhishiyun.config import load_settings
-from zhishiyun.exam.device_choice import load_choice
+from zhishiyun.device_choice import load_choice
 from zhishiyun.ui.device_page import DeviceTestWidget
 from zhishiyun.ui.qt import Qt
 

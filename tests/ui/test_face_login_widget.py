@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zhishiyun.exam.device_choice import load_choice
+from zhishiyun.device_choice import load_choice
 from zhishiyun.ui.login_page import LoginWidget
 from zhishiyun.ui.qt import Qt
 

@@ -26,7 +26,7 @@ def make_window(session, qtbot, asked, cameras=()):
 def test_written_exam_in_the_window(server_factory, devices, qtbot, monkeypatch, tmp_path):
     """Entered the way the home page does it: the desk with the app's services."""
     from zhishiyun.config import load_settings
-    from zhishiyun.exam.device_choice import save_choice
+    from zhishiyun.device_choice import save_choice
     from zhishiyun.ui import exam_entry
     from zhishiyun.ui.app import build_services
     from zhishiyun.ui.exam import window as window_module

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.exam.conftest import server_rows, shape
 from tests.ui_exam.conftest import SHOTS, SUPPORT
-from zhishiyun.exam.device_choice import load_choice
+from zhishiyun.device_choice import load_choice
 from zhishiyun.exam.session import State
 from zhishiyun.ui.qt import QApplication
 

@@ -14,7 +14,7 @@ the session's :class:`~zhishiyun.exam.local.LocalStore` first, then to the same 
 queue, so a lost network or a crash never loses them. Time comes from the
 :class:`~zhishiyun.clock.ServerClock` (monotonic), so the countdown goes on offline.
 The devices the candidate confirms or switches to are saved for this computer
-(:mod:`zhishiyun.exam.device_choice`).
+(:mod:`zhishiyun.device_choice`).
 
 A ticker thread (``exam-ticker``) moves the states on time (start, time up), batches events
 into the queue, watches the network and notices when every upload of the session is done.

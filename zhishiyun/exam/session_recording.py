@@ -5,7 +5,7 @@ the segments already on disk. While it records, a
 :class:`~zhishiyun.auth.presence.PresenceSampler` looks at the newest camera picture about
 once a second (no face, more than one face: a proctoring event, never an automatic fail).
 Devices switched during entry become this computer's choice
-(:mod:`zhishiyun.exam.device_choice`).
+(:mod:`zhishiyun.device_choice`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from zhishiyun.auth.presence import PresenceEvent, PresenceSampler
 from zhishiyun.capture.recorder import RecorderEvent
-from zhishiyun.exam.device_choice import save_choice
+from zhishiyun.device_choice import save_choice
 
 log = logging.getLogger(__name__)
 

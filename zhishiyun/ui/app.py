@@ -64,7 +64,7 @@ def _make_face_login(settings: Settings, transport: Any) -> Callable[..., Any] |
 
 def remember_camera(data_dir: Any, camera: Any) -> None:
     """Face login's camera becomes this computer's choice (the microphone stays)."""
-    from zhishiyun.exam.device_choice import save_choice
+    from zhishiyun.device_choice import save_choice
 
     try:
         save_choice(data_dir, camera, chosen_in="face_login")

@@ -11,7 +11,7 @@ from typing import Any
 
 from zhishiyun.capture.device_names import microphone_choices
 from zhishiyun.config import Settings
-from zhishiyun.exam.device_choice import save_choice
+from zhishiyun.device_choice import save_choice
 from zhishiyun.i18n import _
 from zhishiyun.ui.errors import message_for
 from zhishiyun.ui.live_preview import LivePreview
@@ -243,7 +243,7 @@ class DeviceTestWidget(PageWidget):
         self._settings.values.update(chosen)
         if self._save_settings is not None:
             self._save_settings(chosen)
-        try:  # what the next exam records with (zhishiyun.exam.device_choice)
+        try:  # what the next exam records with (zhishiyun.device_choice)
             save_choice(self._settings.data_path, camera, microphone, chosen_in="device_test")
         except OSError as exc:
             log.warning("device choice not saved: %s", exc)
