@@ -9,23 +9,13 @@ the phone bound and the phone starts recording into that session.
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhishiyun_server import clock
 from zhishiyun_server.bindings.models import Binding
-from zhishiyun_server.bindings.routes import (
-    CODE_ALPHABET,
-    CODE_LENGTH,
-    PHONE_CLIENT_MISSING,
-    _base_url,
-    _digest,
-    _state,
-)
+from zhishiyun_server.bindings.routes import PHONE_CLIENT_MISSING, _state, issue_code
 from zhishiyun_server.bindings.schemas import BindingIn, BindingOut, BindingStatus
 from zhishiyun_server.deps import current_candidate, get_db
 from zhishiyun_server.errors import ApiProblem, not_found
@@ -62,19 +52,8 @@ def create_exam_binding(exam_id: DbId, request: Request, body: BindingIn | None 
     if not request.app.state.phone_page_served:
         raise ApiProblem(503, "phone_page_unavailable", PHONE_CLIENT_MISSING)
     owner = (Binding.session_id == session.id,) if session else _pending(exam_id, candidate.id)
-    db.execute(update(Binding).where(*owner, Binding.redeemed_at.is_(None),
-                                     Binding.code_expires_at > now).values(code_expires_at=now))
-    longest = request.app.state.config.bind_code_ttl_s
-    ttl = min(longest, float(body.ttl_s)) if body and body.ttl_s else longest
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    row = Binding(session_id=session.id if session else None, exam_id=exam_id,
-                  candidate_id=candidate.id, code_hash=_digest(code), created_at=now,
-                  code_expires_at=now + timedelta(seconds=ttl))
-    db.add(row)
-    db.commit()
-    url = f"{_base_url(request)}/phone/#code={code}"
-    return BindingOut(session_id=row.session_id, code=f"{code[:4]}-{code[4:]}", url=url,
-                      qr_payload=url, expires_at=row.code_expires_at)
+    return issue_code(db, request, body, owner, session_id=session.id if session else None,
+                      exam_id=exam_id, candidate_id=candidate.id)
 
 
 @router.get("/exams/{exam_id}/bindings/status", response_model=BindingStatus)

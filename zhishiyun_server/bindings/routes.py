@@ -86,21 +86,30 @@ def create_binding(session_id: str, request: Request, body: BindingIn | None = N
         raise ApiProblem(409, "session_finished", "This exam session is finished.")
     if not request.app.state.phone_page_served:  # a code would lead the phone nowhere
         raise ApiProblem(503, "phone_page_unavailable", PHONE_CLIENT_MISSING)
+    return issue_code(db, request, body, (Binding.session_id == session.id,),
+                      session_id=session.id)
+
+
+def issue_code(db: Session, request: Request, body: BindingIn | None, owner: tuple,
+               **row: object) -> BindingOut:
+    """A new single-use code: the unused codes matching ``owner`` stop working at once.
+
+    ``row`` names what the new binding belongs to (its session, or its exam and candidate
+    before entry).
+    """
     now = clock.now()
-    db.execute(update(Binding).where(Binding.session_id == session.id,
-                                     Binding.redeemed_at.is_(None),
-                                     Binding.code_expires_at > now)
-               .values(code_expires_at=now))
+    db.execute(update(Binding).where(*owner, Binding.redeemed_at.is_(None),
+                                     Binding.code_expires_at > now).values(code_expires_at=now))
     longest = request.app.state.config.bind_code_ttl_s
     ttl = min(longest, float(body.ttl_s)) if body and body.ttl_s else longest
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    row = Binding(session_id=session.id, code_hash=_digest(code), created_at=now,
-                  code_expires_at=now + timedelta(seconds=ttl))
-    db.add(row)
+    binding = Binding(code_hash=_digest(code), created_at=now,
+                      code_expires_at=now + timedelta(seconds=ttl), **row)
+    db.add(binding)
     db.commit()
     url = f"{_base_url(request)}/phone/#code={code}"
-    return BindingOut(session_id=session.id, code=f"{code[:4]}-{code[4:]}", url=url,
-                      qr_payload=url, expires_at=row.code_expires_at)
+    return BindingOut(session_id=binding.session_id, code=f"{code[:4]}-{code[4:]}", url=url,
+                      qr_payload=url, expires_at=binding.code_expires_at)
 
 
 def _state(row: Binding | None, now: datetime, lost_after_s: float) -> str:
