@@ -67,6 +67,15 @@ def test_a_lazy_ui_import_below_the_ui_breaks_the_layers(tmp_path):
     assert "zhishiyun.upload.planted -> zhishiyun.ui.app" in result.stdout
 
 
+def test_the_device_choice_stays_in_the_base_layer(tmp_path):
+    # the start-up checks read it, so it may import nothing above the base modules
+    reach_up = ("from zhishiyun.checks import CheckContext\n\n\n"
+                "def context():\n    return CheckContext\n")
+    result = _lint_copy(tmp_path, {"zhishiyun/device_choice.py": reach_up})
+    assert result.returncode != 0
+    assert "zhishiyun.device_choice -> zhishiyun.checks" in result.stdout
+
+
 def test_the_server_importing_the_client_breaks_the_contract(tmp_path):
     reach = "def settings():\n    from zhishiyun import config\n    return config\n"
     result = _lint_copy(tmp_path, {"zhishiyun_server/planted.py": reach})

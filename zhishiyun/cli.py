@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
     check.add_argument("--only", type=_check_ids, metavar="ID,…",
                        help=f"run only these checks ({','.join(CHECK_IDS)})")
+    check.add_argument("--camera", metavar="INDEX|FILE",
+                       help="test this camera instead of the one chosen on this computer")
+    check.add_argument("--mic", metavar="NAME|none",
+                       help="test this microphone instead of the one chosen on this computer")
 
     devices = sub.add_parser("devices", parents=[common],
                              help="list cameras, microphones and screens")
@@ -150,6 +154,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "data_dir": given.get("data_dir"),
         "log_level": given.get("log_level"),
         "ca_bundle": given.get("ca_bundle"),
+        "camera": given.get("camera"),  # check, record and exam run: over the saved choice
+        "microphone": given.get("mic"),
     })
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from zhishiyun.checks.base import Check, CheckResult, Status
-from zhishiyun.checks.context import CheckContext
+from zhishiyun.checks.context import CheckContext, DeviceToTest
 from zhishiyun.i18n import N_, _
+
+log = logging.getLogger(__name__)
 
 #: A frame whose pixels vary less than this (standard deviation, 0…255) shows nothing.
 BLANK_STDDEV = 3.0
@@ -28,8 +31,29 @@ def camera_stand_in(spec: object) -> str | None:
     return "camera_file" if Path(text).expanduser().is_file() else None
 
 
-def stand_in_refused(check: Check, kind: str, setting: str) -> CheckResult:
-    """The failure of the camera or microphone check for a stand-in the organisation forbids."""
+def camera_exists(spec: str, found: list[dict]) -> bool:
+    """Whether the camera ``spec`` is still there (an index not listed on Linux is gone)."""
+    if spec.isdigit():
+        return not sys.platform.startswith("linux") or any(
+            str(c["index"]) == spec for c in found)
+    return Path(spec).expanduser().exists()
+
+
+def chosen_or_settings(kind: str, device: DeviceToTest, present: bool) -> DeviceToTest:
+    """The chosen device while it is ``present``, else the settings' (said in the log)."""
+    if not device.chosen_in or present:
+        return device
+    log.info("checks: the %s chosen in %s (%s) is no longer there; testing %s from the "
+             "settings", kind, device.chosen_in, device.value, device.setting or "the default")
+    return device.from_settings()
+
+
+def stand_in_refused(check: Check, kind: str, setting: str,
+                     chosen: bool = False) -> CheckResult:
+    """The failure of the camera or microphone check for a stand-in the organisation forbids.
+
+    ``chosen``: the stand-in is the candidate's saved choice, not a settings line.
+    """
     messages = {
         "camera_file": _("A video file is set as the camera; this organisation's exams need "
                          "a real camera."),
@@ -40,6 +64,11 @@ def stand_in_refused(check: Check, kind: str, setting: str) -> CheckResult:
         "file_microphone": _("A file is set as the microphone; this organisation's exams "
                              "need a real microphone."),
     }
+    if chosen:
+        return check.result(
+            Status.FAIL, messages[kind],
+            _("Choose a real camera and microphone in the device test, then run the check "
+              "again."), {"stand_in": kind, "allowed": False})
     return check.result(
         Status.FAIL, messages[kind],
         _("Remove the '{setting}' line from the settings file (and the ZHISHIYUN_{upper} "
@@ -55,7 +84,11 @@ def frame_stats(frame: np.ndarray) -> dict[str, float]:
 
 
 class CameraCheck(Check):
-    """The preferred camera (setting ``camera``: index or video file), else the others."""
+    """The chosen or preferred camera (index or video file), else the others.
+
+    The camera is the one :meth:`CheckContext.device` names: the command line's, else the
+    candidate's saved choice, else the ``camera`` setting.
+    """
 
     id = "camera"
     title = N_("Camera")
@@ -67,16 +100,18 @@ class CameraCheck(Check):
         from zhishiyun.capture.errors import DeviceError
         from zhishiyun.capture.probe import grab_camera_frame
 
-        preferred = str(context.settings.camera or "").strip()
-        stand_in = camera_stand_in(preferred)
-        if stand_in is not None and not context.integrity.stand_in_devices:
-            return stand_in_refused(self, stand_in, "camera")
-        if stand_in == "no_camera":
-            return self.result(Status.SKIP, _("The camera is turned off in the settings."),
-                               details={"stand_in": stand_in, "allowed": True})
         found = []
         if sys.platform.startswith("linux"):
             found = [{"index": c.index, "name": c.name} for c in list_cameras(probe=False)]
+        device = context.device("camera")
+        device = chosen_or_settings("camera", device, camera_exists(device.value, found))
+        preferred = device.value
+        stand_in = camera_stand_in(preferred)
+        if stand_in is not None and not context.integrity.stand_in_devices:
+            return stand_in_refused(self, stand_in, "camera", chosen=bool(device.chosen_in))
+        if stand_in == "no_camera":
+            return self.result(Status.SKIP, _("The camera is turned off in the settings."),
+                               details={"stand_in": stand_in, "allowed": True})
         specs: list[int | str] = [preferred] if preferred else []
         if sys.platform.startswith("linux"):
             specs += [c["index"] for c in found if str(c["index"]) != preferred]
@@ -85,6 +120,8 @@ class CameraCheck(Check):
         if not specs:
             specs = [0]
         details: dict[str, object] = {"cameras": found, "tried": []}
+        if device.chosen_in:
+            details["chosen_in"] = device.chosen_in
         if stand_in is not None:
             details.update(stand_in=stand_in, allowed=True)
         errors: list[str] = []

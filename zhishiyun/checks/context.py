@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -25,8 +26,27 @@ from zhishiyun.config import (
     load_settings,
     merge_from_server,
 )
+from zhishiyun.device_choice import load_choice
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceToTest:
+    """The camera or microphone a check tests, and where that came from.
+
+    ``value`` is spelled as the setting spells it (``""``: the system default);
+    ``chosen_in`` names where the candidate chose it (``""``: from the settings);
+    ``setting`` is the settings' own value, tested when the chosen device is gone.
+    """
+
+    value: str
+    chosen_in: str
+    setting: str
+
+    def from_settings(self) -> DeviceToTest:
+        """The settings' device instead of the chosen one."""
+        return DeviceToTest(self.setting, "", self.setting)
 
 
 class CheckContext:
@@ -151,6 +171,28 @@ class CheckContext:
         if isinstance(from_server, list) and all(isinstance(s, str) for s in from_server):
             return tuple(from_server)
         return tuple(self.settings.ntp_servers)
+
+    # --- devices -----------------------------------------------------------------------
+
+    def device(self, kind: str) -> DeviceToTest:
+        """The ``camera`` or ``microphone`` to test: what the exam will record with.
+
+        A device given on the command line wins; else the candidate's saved choice
+        (:mod:`zhishiyun.device_choice`, as the exam itself reads it); else the settings.
+        A saved "no camera" / "no microphone" is no device to test: the settings' is tested.
+        """
+        setting = str(getattr(self.settings, kind) or "").strip()
+        from_settings = DeviceToTest(setting, "", setting)
+        if self.settings.sources.get(kind) == "command line":
+            return from_settings
+        choice = load_choice(self.settings.data_path)
+        if choice is None:
+            return from_settings
+        chosen = choice.camera if kind == "camera" else choice.microphone
+        if (kind == "camera" and chosen is None) or str(chosen).lower() == "none":
+            return from_settings
+        return DeviceToTest("" if chosen is None else str(chosen),
+                            choice.chosen_in or "device_choice", setting)
 
     def is_blocking(self, check_id: str) -> bool:
         """Whether a failure of ``check_id`` keeps the candidate out."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zhishiyun.checks.base import Check, CheckResult, Status
-from zhishiyun.checks.camera import stand_in_refused
+from zhishiyun.checks.camera import chosen_or_settings, stand_in_refused
 from zhishiyun.checks.context import CheckContext
 from zhishiyun.i18n import N_, _
 
@@ -25,8 +25,28 @@ def microphone_stand_in(spec: object) -> str | None:
     return None
 
 
+def microphone_exists(spec: str, mics: list | None) -> bool:
+    """Whether the microphone ``spec`` is still there (``mics``: the listed inputs, or None).
+
+    The system default always is; a file must exist; a device must be listed, by its whole
+    name or by the name before the host API (``"Mic (Realtek), Windows WASAPI"``).
+    """
+    if not spec:
+        return True
+    if "/" in spec or "\\" in spec:
+        return Path(spec).expanduser().is_file()
+    if mics is None:  # not listed: the recording will tell
+        return True
+    name = spec.rpartition(", ")[0] or spec
+    return any(m.name in (spec, name) for m in mics)
+
+
 class MicrophoneCheck(Check):
-    """Records ``CLIP_SECONDS`` from the preferred microphone (setting ``microphone``)."""
+    """Records ``CLIP_SECONDS`` from the chosen or preferred microphone.
+
+    The microphone is the one :meth:`CheckContext.device` names: the command line's, else
+    the candidate's saved choice, else the ``microphone`` setting.
+    """
 
     id = "microphone"
     title = N_("Microphone")
@@ -39,20 +59,32 @@ class MicrophoneCheck(Check):
         from zhishiyun.capture.errors import DeviceError
         from zhishiyun.capture.probe import dbfs, peak, record_audio_clip, rms
 
-        preferred = str(context.settings.microphone or "").strip()
+        device = context.device("microphone")
+        listed: list | None = None
+        if device.chosen_in:
+            try:
+                listed = list_microphones()
+            except DeviceError:
+                listed = None  # reported below, when the inputs are listed again
+        device = chosen_or_settings("microphone", device,
+                                    microphone_exists(device.value, listed))
+        preferred = device.value
         stand_in = microphone_stand_in(preferred)
         if stand_in is not None and not context.integrity.stand_in_devices:
-            return stand_in_refused(self, stand_in, "microphone")
+            return stand_in_refused(self, stand_in, "microphone",
+                                    chosen=bool(device.chosen_in))
         if stand_in == "no_microphone":
             return self.result(Status.SKIP, _("The microphone is turned off in the settings."),
                                _("Remove 'microphone = \"none\"' from the settings to test it."),
                                {"stand_in": stand_in, "allowed": True})
         try:
-            mics = list_microphones()
+            mics = listed if listed is not None else list_microphones()
         except DeviceError as exc:
             return self.result(Status.FAIL, exc.message, exc.hint, {"error": exc.code})
         names = [m.name for m in mics]
         details: dict[str, object] = {"microphones": names}
+        if device.chosen_in:
+            details["chosen_in"] = device.chosen_in
         if not mics:
             return self.result(
                 Status.FAIL, _("No microphone was found."),
