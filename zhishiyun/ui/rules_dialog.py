@@ -10,6 +10,15 @@ from zhishiyun.ui.qt import QCheckBox, QDialog, QTextBrowser, QVBoxLayout, QWidg
 from zhishiyun.ui.widgets import button, label
 
 
+def recording_notice(exam: Any) -> str:
+    """When the recording runs: a written exam records from its 考前确认, others from entry."""
+    if get(exam, "kind", "") == "written":
+        return _("From the pre-exam confirmation to the end of the exam, your screen, camera "
+                 "and microphone are recorded and uploaded. Use one monitor only.")
+    return _("From entering the exam to its end, your screen, camera and microphone are "
+             "recorded and uploaded. Use one monitor only.")
+
+
 class RulesDialog(QDialog):
     """Shows the rules; "accept" is possible only after ticking "I have read them"."""
 
@@ -24,9 +33,7 @@ class RulesDialog(QDialog):
         rules = get(exam, "rules") or _("Follow the instructions of the exam organiser.")
         self.text.setPlainText(rules)
         box.addWidget(self.text, 1)
-        box.addWidget(label(_("From entering the exam to its end, your screen, camera and "
-                              "microphone are recorded and uploaded. Use one monitor only."),
-                            "muted", wrap=True))
+        box.addWidget(label(recording_notice(exam), "muted", wrap=True))
         self.read_box = QCheckBox(_("I have read the rules and the attachments and accept them"))
         self.read_box.setObjectName("rulesRead")
         box.addWidget(self.read_box)
