@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from zhishiyun.paths import write_json_atomically
 
 log = logging.getLogger(__name__)
 CHOICE_NAME = "devices.json"
@@ -98,18 +98,7 @@ def save_choice(data_dir: str | Path, camera: Any, microphone: Any = KEEP, *,
     choice = DeviceChoice(camera=camera_value(camera), microphone=microphone_value(microphone),
                           chosen_in=chosen_in,
                           chosen_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    path = choice_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".devices-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(choice), handle, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomically(choice_path(data_dir), asdict(choice))
     log.info("devices chosen in %s: camera %s, microphone %s", chosen_in, choice.camera,
              choice.microphone or "default")
     return choice
