@@ -35,26 +35,37 @@ def _own_display_for_this_worker() -> None:
     """Give each xdist worker after ``gw0`` its own Xvfb, so screen recordings never mix.
 
     A test that records a static screen must see only its own pictures; another worker's
-    moving pattern on the same display would make it change.
+    moving pattern on the same display would make it change. Worker ``gwN`` uses the display
+    N above the run's (``:97`` → ``:98``), started here unless one already answers there.
     """
     import shutil
+    import socket
     import subprocess
+    import time
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    if worker == "gw0" or not os.environ.get("DISPLAY") or not shutil.which("Xvfb"):
+    display = os.environ.get("DISPLAY", "")
+    if worker == "gw0" or not display.startswith(":") or not shutil.which("Xvfb"):
         return
-    ready, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-noreset",
-         "-nolisten", "tcp"], pass_fds=(write_end,), stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    os.close(write_end)
-    number = os.read(ready, 16).decode().strip()  # Xvfb writes it once it accepts clients
-    os.close(ready)
-    if not number:
-        raise RuntimeError(f"Xvfb for test worker {worker} did not start")
+    number = int(display[1:].split(".")[0]) + int(worker.removeprefix("gw"))
+    path = f"/tmp/.X11-unix/X{number}"
+
+    def answers() -> bool:
+        with socket.socket(socket.AF_UNIX) as probe:
+            return probe.connect_ex(path) == 0
+
+    if not answers():
+        xvfb = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", "1920x1080x24", "-noreset", "-nolisten",
+             "tcp"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while not answers():
+            if xvfb.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Xvfb :{number} for test worker {worker} did not start")
+            time.sleep(0.05)
+        _worker_display.append(xvfb)
     os.environ["DISPLAY"] = f":{number}"
-    _worker_display.append(xvfb)
 
 
 @pytest.fixture(autouse=True)

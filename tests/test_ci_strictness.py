@@ -32,7 +32,8 @@ def run_sample(tmp_path, *args: str, ci: bool) -> tuple[subprocess.CompletedProc
     """Run the three sample tests with this suite's conftest; (result, summary file text)."""
     (tmp_path / "test_sample.py").write_text(SAMPLE, encoding="utf-8")
     summary = tmp_path / "summary.txt"
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "ZHISHIYUN_TEST_ALLOWED_SKIPS")}
+    env = {k: v for k, v in os.environ.items()  # a fresh run, not a worker of this one
+           if k not in ("CI", "ZHISHIYUN_TEST_ALLOWED_SKIPS") and not k.startswith("PYTEST_")}
     env.update({"ZHISHIYUN_TEST_SUMMARY": str(summary), "PYTHONPATH": str(REPO)})
     if ci:
         env["CI"] = "true"
