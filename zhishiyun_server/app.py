@@ -55,7 +55,7 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(module.router, prefix=API)
     from zhishiyun_server.face import routes as face  # face login (zhishiyun_server/face)
     app.include_router(face.router, prefix=API)
-    from zhishiyun_server import recordings  # upload: manifest + recordings (issue 6)
+    from zhishiyun_server import recordings  # upload: manifest + recordings
     app.include_router(recordings.router, prefix=API)
     from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
     app.include_router(tus_router)

@@ -103,7 +103,7 @@ class ExamCardWidget(CardWidget):
         else:
             self.progress = QProgressBar()
 
-        if get(exam, "requires_second_camera"):  # the phone as second camera (issue 11)
+        if get(exam, "requires_second_camera"):  # the phone as second camera
             from zhishiyun.ui.second_camera_widget import SecondCameraNoticeWidget
             self.body.addWidget(SecondCameraNoticeWidget())
         actions = QHBoxLayout()
