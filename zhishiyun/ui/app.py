@@ -35,14 +35,10 @@ def _make_check_runner(settings: Settings, transport: Any) -> Callable[..., Any]
     return run_checks
 
 
-def _make_face_login(settings: Settings, transport: Any) -> Callable[..., Any] | None:
-    """A starter for face-login sessions, or None when this build has no face engine."""
-    try:
-        from zhishiyun.auth.face_client import FaceClient
-        from zhishiyun.auth.face_session import FaceLoginSession
-    except ImportError as exc:
-        log.info("face login not in this build: %s", exc)
-        return None
+def _make_face_login(settings: Settings, transport: Any) -> Callable[..., Any]:
+    """A starter for face-login sessions on the one transport."""
+    from zhishiyun.auth.face_client import FaceClient
+    from zhishiyun.auth.face_session import FaceLoginSession
 
     def start(name: str, id_number: str, camera: Any, **callbacks: Any) -> Any:
         client = FaceClient.from_settings(settings, transport=transport)
@@ -72,12 +68,9 @@ def remember_camera(data_dir: Any, camera: Any) -> None:
         log.warning("device choice not saved: %s", exc)
 
 
-def _make_updater(settings: Settings, transport: Any) -> Callable[..., Any] | None:
+def _make_updater(settings: Settings, transport: Any) -> Callable[..., Any]:
     """``update_now(cancel, progress)`` from the update package (refuses during an exam)."""
-    try:
-        from zhishiyun.update.updater import Updater
-    except ImportError:
-        return None
+    from zhishiyun.update.updater import Updater
 
     def update_now(cancel: Any, progress: Callable[[int, int], None]) -> Any:
         return Updater.from_settings(settings, transport=transport).update_now(cancel,
@@ -86,28 +79,16 @@ def _make_updater(settings: Settings, transport: Any) -> Callable[..., Any] | No
     return update_now
 
 
-def _make_after_exam_updater(settings: Settings, transport: Any) -> Callable[[], Any] | None:
+def _make_after_exam_updater(settings: Settings, transport: Any) -> Callable[[], Any]:
     """Install the required update an exam held back, once it is over (see Updater)."""
-    try:
-        from zhishiyun.update.updater import Updater
-    except ImportError:
-        return None
+    from zhishiyun.update.updater import Updater
+
     return lambda: Updater.from_settings(settings, transport=transport).install_after_exam()
-
-
-def _optional(module: str, name: str) -> Any:
-    """A callable from another part of the client, or None when this build lacks it."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        log.info("%s.%s not available: %s", module, name, exc)
-        return None
 
 
 def build_services(settings: Settings) -> AppServices:
     """Build everything the windows need from the effective settings (once per app)."""
+    from zhishiyun.capture.devicetest import run_device_test
     from zhishiyun.checks import ALL_CHECK_IDS
     from zhishiyun.exam.runtime import ExamRuntime
 
@@ -129,7 +110,7 @@ def build_services(settings: Settings) -> AppServices:
         check_ids=check_ids,
         download_dir=settings.data_path / "attachments",
         face_login=_make_face_login(settings, transport),
-        device_test=_optional("zhishiyun.capture.devicetest", "run_device_test"),
+        device_test=run_device_test,
         update_now=_make_updater(settings, transport),
         update_after_exam=_make_after_exam_updater(settings, transport),
         save_settings=save,

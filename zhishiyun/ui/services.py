@@ -32,10 +32,11 @@ class AppServices:
         run_checks: ``run_checks(on_result, only)`` — blocking, called on a pool thread.
         check_ids: the checks shown on the start-up page, in order.
         download_dir: where attachments are saved.
-        face_login: starts a face-login session, or None when this build has none.
-        device_test: the capture package's ``run_device_test``, or None when missing.
+        face_login: starts a face-login session; None (services a test builds) says face
+            login is unavailable on the login page.
+        device_test: the capture package's ``run_device_test``; None disables 设备检测.
         update_now: ``update_now(cancel, progress)`` downloads, verifies and starts the
-            installer (blocking), or None when this build cannot update itself.
+            installer (blocking); None: the check page offers no update.
         update_after_exam: installs a required update an exam held back (blocking);
             returns the started installer command or None.
         save_settings: persists user settings (language, server, geometry).
