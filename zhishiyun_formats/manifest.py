@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,15 @@ def line_hash(line: bytes | str) -> str:
     """sha256 hex of a manifest line's exact bytes, trailing newline excluded."""
     data = line.encode("utf-8") if isinstance(line, str) else bytes(line)
     return hashlib.sha256(data.rstrip(b"\r\n")).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 hex of a whole file, as a manifest line's ``sha256`` names a segment."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def format_time(moment: datetime) -> str:

@@ -37,6 +37,7 @@ from zhishiyun.api.wire import (
     safe_filename,
 )
 from zhishiyun.api.wire import path_segment as _seg
+from zhishiyun_formats.manifest import file_sha256
 
 __all__ = ["ServerClient", "parse_list", "parse_reply", "safe_filename"]
 
@@ -359,13 +360,13 @@ class ServerClient(FaceAndPhoneCalls):
         exam's is deleted and ``bad_reply`` raised. A file already there and intact is kept.
         """
         target = directory / safe_filename(instruction.filename, fallback="instruction")
-        if target.is_file() and _sha256(target) == instruction.sha256:
+        if target.is_file() and file_sha256(target) == instruction.sha256:
             return target
         as_attachment = m.Attachment(id=0, filename=instruction.filename,
                                      content_type=instruction.content_type,
                                      size=instruction.size, url=instruction.url)
         saved = self.save_attachment(as_attachment, directory)
-        if _sha256(saved) != instruction.sha256:
+        if file_sha256(saved) != instruction.sha256:
             saved.unlink(missing_ok=True)
             raise ApiError(0, "bad_reply", "the instruction's sha256 does not match")
         return saved
@@ -459,16 +460,6 @@ class ServerClient(FaceAndPhoneCalls):
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _event_json(event: Mapping[str, Any]) -> dict[str, Any]:

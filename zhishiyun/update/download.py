@@ -7,7 +7,6 @@ manifest is renamed to its final name; anything else is deleted and refused.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -21,6 +20,7 @@ from zhishiyun.api.errors import ApiError
 from zhishiyun.api.transport import Transport
 from zhishiyun.i18n import _
 from zhishiyun.update.release import UpdateError
+from zhishiyun_formats.manifest import file_sha256
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
@@ -36,15 +36,6 @@ class DownloadResult:
     path: Path
     resumed_from: int
     fetched: int
-
-
-def sha256_of(path: Path) -> str:
-    """Lower-case hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _refuse(part: Path, message: str, code: str) -> UpdateError:
@@ -125,7 +116,7 @@ def download(
         # is not the one that was signed (a broken connection raises above and keeps .part).
         raise _refuse(part, _("The update file is shorter than announced (truncated) and was "
                               "deleted."), "download_truncated")
-    actual = sha256_of(part)
+    actual = file_sha256(part)
     if actual != sha256.lower():
         raise _refuse(part, _("The downloaded update is damaged or was tampered with "
                               "(checksum mismatch) and was deleted."), "bad_checksum")

@@ -31,7 +31,7 @@ from zhishiyun.api.errors import ApiError
 from zhishiyun.api.tokens import MemoryTokenStore
 from zhishiyun.api.transport import Transport
 from zhishiyun.i18n import _
-from zhishiyun.update.download import DownloadResult, Progress, download, sha256_of
+from zhishiyun.update.download import DownloadResult, Progress, download
 from zhishiyun.update.handoff import Launcher, hand_off
 from zhishiyun.update.release import (
     ReleaseManifest,
@@ -43,6 +43,7 @@ from zhishiyun.update.release import (
     parse_version,
     verify_manifest,
 )
+from zhishiyun_formats.manifest import file_sha256
 
 log = logging.getLogger(__name__)
 _EXTENSIONS = {"windows": ".exe", "macos": ".pkg", "linux": ".run"}
@@ -276,7 +277,7 @@ class Updater:
                 ``handoff_failed``.
         """
         self._refuse_during_exam()
-        if offer.manifest is None or sha256_of(result.path) != offer.manifest.sha256:
+        if offer.manifest is None or file_sha256(result.path) != offer.manifest.sha256:
             result.path.unlink(missing_ok=True)
             raise UpdateError(_("The downloaded update is damaged or was tampered with "
                                 "(checksum mismatch) and was deleted."),

@@ -33,6 +33,7 @@ from zhishiyun.api.transport import Transport, is_untrusted_certificate
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.upload.policy import ChunkSizer
 from zhishiyun.upload.queue import QueueItem, UploadQueue
+from zhishiyun_formats.manifest import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -214,15 +215,6 @@ class SegmentUploader(Uploader):
         self.request.perform()
         if not 200 <= self.request.status_code < 300:
             raise TusUploadFailed("", self.request.status_code, self.request.response_content)
-
-
-def file_sha256(path: str) -> str:
-    """sha256 hex of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str],
