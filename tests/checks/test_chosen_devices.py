@@ -10,36 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from zhishiyun.checks import CheckRunner, Status
+from tests.checks.devices import STAND_INS, needs_pulse, run_one, write_video
+from zhishiyun.checks import Status
 from zhishiyun.checks.camera import CameraCheck
 from zhishiyun.checks.microphone import MicrophoneCheck
-from zhishiyun.config import IntegritySettings, load_settings, save_user_settings
+from zhishiyun.config import load_settings, save_user_settings
 from zhishiyun.device_choice import save_choice
-
-#: The organisation allows stand-in devices (video files as the camera) for these tests.
-STAND_INS = IntegritySettings(stand_in_devices=True)
-
-
-def run_one(check, context):
-    return CheckRunner([check], context).run().results[0]
-
-
-def write_video(path, make_frame, frames=8):
-    import cv2
-
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (320, 240))
-    assert writer.isOpened()
-    for i in range(frames):
-        writer.write(make_frame(i))
-    writer.release()
-    return path
 
 
 @pytest.fixture
@@ -112,15 +94,6 @@ def test_a_chosen_stand_in_the_organisation_refuses_points_to_the_device_test(ma
     result = run_one(CameraCheck(), make_context())  # no server: no stand-ins allowed
     assert result.status is Status.FAIL and result.details["stand_in"] == "camera_file"
     assert "device test" in result.fix and "settings" not in result.fix
-
-
-def pulse_running() -> bool:
-    return shutil.which("pactl") is not None and subprocess.run(
-        ["pactl", "info"], capture_output=True).returncode == 0
-
-
-needs_pulse = pytest.mark.skipif(not pulse_running(),
-                                 reason="no PulseAudio (start_audio in scripts/services.sh)")
 
 
 @needs_pulse

@@ -12,33 +12,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from zhishiyun.checks import CheckRunner, Status
+from tests.checks.devices import STAND_INS, needs_pulse, run_one, write_video
+from zhishiyun.checks import Status
 from zhishiyun.checks.camera import CameraCheck
 from zhishiyun.checks.display import DisplayCheck
 from zhishiyun.checks.microphone import MicrophoneCheck
-from zhishiyun.config import IntegritySettings
-
-
-def run_one(check, context):
-    return CheckRunner([check], context).run().results[0]
-
-
-#: The organisation allows stand-in devices (video files as the camera) for these tests.
-STAND_INS = IntegritySettings(stand_in_devices=True)
-
 
 # --- camera ------------------------------------------------------------------------------
-
-def write_video(path, make_frame, frames=8):
-    import cv2
-
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (320, 240))
-    assert writer.isOpened()
-    for i in range(frames):
-        writer.write(make_frame(i))
-    writer.release()
-    return path
-
 
 @pytest.fixture
 def camera_videos(tmp_path):
@@ -86,15 +66,6 @@ def test_no_camera_at_all(make_context):
 
 
 # --- microphone --------------------------------------------------------------------------
-
-def pulse_running() -> bool:
-    return shutil.which("pactl") is not None and subprocess.run(
-        ["pactl", "info"], capture_output=True).returncode == 0
-
-
-needs_pulse = pytest.mark.skipif(not pulse_running(),
-                                 reason="no PulseAudio (start_audio in scripts/services.sh)")
-
 
 @needs_pulse
 def test_microphone_records_the_virtual_microphone(make_context):
