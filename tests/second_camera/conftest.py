@@ -25,6 +25,36 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-sync", "--no-first-run", "--lang=zh-CN")
 
 
+def needs_second_camera(server, exam_id: int) -> None:
+    """Make the exam require the phone as a second camera (in the server's database)."""
+    from sqlalchemy import select
+
+    from tests.exam.conftest import server_db
+    from zhishiyun_server.models import Exam
+
+    with server_db(server)() as db:
+        db.scalar(select(Exam).where(Exam.id == exam_id)).requires_second_camera = True
+        db.commit()
+
+
+def phone_exam_and_services(server, recorder_devices) -> tuple[int, object]:
+    """A written exam needing the phone (entry open, start in 5 min); 张三's logged-in services.
+
+    ``recorder_devices`` is the ``devices`` fixture: the real camera and microphone.
+    """
+    from tests.exam.conftest import shape
+    from zhishiyun.config import load_settings
+    from zhishiyun.ui.app import build_services
+
+    exam_id = shape(server, "written", start_in=300, duration_s=600)
+    needs_second_camera(server, exam_id)
+    services = build_services(load_settings({
+        "server_url": server.url, "camera": recorder_devices["camera"],
+        "microphone": recorder_devices["microphone"] or ""}))
+    services.client.login_password(*ZHANG)
+    return exam_id, services
+
+
 def server_rows(server, model, **where) -> list:
     """Rows of a server table (test-side look into the server's database)."""
     from sqlalchemy import select

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sqlalchemy import select
 
-from tests.exam.conftest import server_db
 from zhishiyun.api.client import ServerClient
 from zhishiyun.api.errors import ApiError
 from zhishiyun.api.tokens import MemoryTokenStore
 from zhishiyun.exam.second_camera import SecondCameraMonitor
 
-from .conftest import ZHANG
+from .conftest import ZHANG, needs_second_camera
 from .test_bindings_api import redeem, tus_create
 
 pytestmark = pytest.mark.integration
@@ -25,14 +23,6 @@ pytestmark = pytest.mark.integration
 def phone(url, credential, path, body):
     return requests.post(f"{url}/api/v1/phone/{path}", json=body, timeout=10,
                          headers={"Authorization": f"Bearer {credential}"})
-
-
-def needs_second_camera(server, exam_id):
-    from zhishiyun_server.models import Exam
-
-    with server_db(server)() as db:
-        db.scalar(select(Exam).where(Exam.id == exam_id)).requires_second_camera = True
-        db.commit()
 
 
 def test_a_phone_bound_from_the_card_waits_then_records_into_the_entered_session(

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sqlalchemy import select
 
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
 from tests.conftest import styled_app  # noqa: E402
-from tests.exam.conftest import server_db, shape  # noqa: E402
+from tests.second_camera.conftest import phone_exam_and_services  # noqa: E402
 from tests.ui.layout import SIZES, assert_layout, resize_window  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
@@ -50,26 +49,16 @@ def set_instruction(server, exam_id, tmp_path) -> None:
 
 def test_the_phone_bound_from_the_card_is_bound_in_the_exam(server_factory, devices, qtbot,
                                                             tmp_path, monkeypatch):
-    from zhishiyun.config import load_settings
     from zhishiyun.ui import exam_entry
-    from zhishiyun.ui.app import build_services
     from zhishiyun.ui.exam import window as window_module
     from zhishiyun.ui.exam.instruction import InstructionWidget
     from zhishiyun.ui.exams_page import ExamsWidget
     from zhishiyun.ui.qt import QWidget
     from zhishiyun.ui.second_camera_widget import PhoneBindDialog, SecondCameraWidget
-    from zhishiyun_server.models import Exam
 
     server = server_factory()  # the phone counts as lost after 15 s without a heartbeat
-    exam_id = shape(server, "written", start_in=300, duration_s=600)
-    with server_db(server)() as db:
-        db.scalar(select(Exam).where(Exam.id == exam_id)).requires_second_camera = True
-        db.commit()
-    services = build_services(load_settings({
-        "server_url": server.url, "camera": devices["camera"],
-        "microphone": devices["microphone"] or ""}))
+    exam_id, services = phone_exam_and_services(server, devices)
     services.ping()
-    services.client.login_password("110101199003070011", "zsy-demo-1")
     page = ExamsWidget(services.client, services.server_now, tmp_path / "attachments")
     qtbot.addWidget(page)
     page.show()

@@ -12,7 +12,7 @@ import requests
 pytest.importorskip("PySide6.QtWidgets", reason="the GUI needs PySide6")
 
 from tests.conftest import styled_app  # noqa: E402
-from tests.second_camera.conftest import server_rows  # noqa: E402
+from tests.second_camera.conftest import phone_exam_and_services, server_rows  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 # Into docs/screenshots/ only when refreshing the docs (ZHISHIYUN_TEST_SCREENSHOTS=1).
@@ -115,25 +115,13 @@ def QWidgetType():  # noqa: N802 - the class, imported late (Qt only after impor
 def test_exam_window_shows_the_panel_when_the_exam_requires_it(server_factory, devices, qtbot,
                                                                monkeypatch):
     """Entered the way the home page does it; the panel sits under the countdown."""
-    from sqlalchemy import select
 
-    from tests.exam.conftest import server_db, shape
-    from zhishiyun.config import load_settings
     from zhishiyun.ui import exam_entry
-    from zhishiyun.ui.app import build_services
     from zhishiyun.ui.exam import window as window_module
     from zhishiyun.ui.qt import QApplication, QWidget
-    from zhishiyun_server.models import Exam
 
     server = server_factory()
-    exam_id = shape(server, "written", start_in=300, duration_s=600)
-    with server_db(server)() as db:
-        db.scalar(select(Exam).where(Exam.id == exam_id)).requires_second_camera = True
-        db.commit()
-    services = build_services(load_settings({
-        "server_url": server.url, "camera": devices["camera"],
-        "microphone": devices["microphone"] or ""}))
-    services.client.login_password("110101199003070011", "zsy-demo-1")
+    exam_id, services = phone_exam_and_services(server, devices)
     services.client.accept(exam_id)
     exam = next(e for e in services.client.exams() if e.id == exam_id)
     monkeypatch.setattr(window_module, "ask_question", lambda *_args: True)
