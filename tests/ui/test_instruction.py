@@ -76,7 +76,7 @@ def test_the_instruction_plays_when_the_exam_starts_and_can_be_played_again(
 
     qtbot.waitUntil(lambda: panel() is not None, timeout=20_000)
     instruction = panel()
-    assert instruction.isVisible()
+    qtbot.waitUntil(instruction.isVisible, timeout=5_000)  # shown once the column lays out
     assert hashlib.sha256(instruction.path.read_bytes()).digest() == \
         hashlib.sha256(audio.read_bytes()).digest(), "the organisation's file, intact"
     assert "plays when the exam starts" in instruction.line.text()
