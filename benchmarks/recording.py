@@ -185,12 +185,12 @@ def ours(seconds: float, camera: Path, work: Path) -> dict:
         "mb_per_minute": round(summary["bytes"] / 2**20 / recorded * 60, 2),
         **memory(result, seconds),
         "frames_dropped": {k: v["dropped"] for k, v in summary["sources"].items()},
-        # the sources' own threads (grab, camera decode, PortAudio's callback thread); part
-        # of their track's CPU above
+        # the sources' own threads (grab, camera decode, the microphone's reader and
+        # libpulse's event loop, or PortAudio's callback thread); part of their track's CPU
         "sources_cpu_per_recorded_second": {
             k: round(v["cpu_seconds"] / recorded, 4) for k, v in summary["sources"].items()},
         "backends": {k: v.get("pixel_format") or v.get("backend", "")
-                     for k, v in summary["sources"].items() if k != "microphone"},
+                     for k, v in summary["sources"].items()},
         "screen_frames": {k: summary["sources"]["screen"][k]
                           for k in ("captured", "duplicates", "encoded")},
         "encoder": summary["encoder"]["video"],

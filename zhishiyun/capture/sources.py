@@ -27,6 +27,7 @@ import numpy as np
 from zhishiyun.capture.camera_formats import BGR, NativeFrames, negotiate_format
 from zhishiyun.capture.camera_open import CameraSpec, cv2, open_capture
 from zhishiyun.capture.errors import DeviceError
+from zhishiyun.capture.pulse_input import PulseReader
 
 log = logging.getLogger(__name__)
 
@@ -282,15 +283,18 @@ class CameraSource(Source):
 
 
 class MicrophoneSource(Source):
-    """A microphone via sounddevice; the PortAudio callback only copies into the queue.
+    """A microphone: PulseAudio read natively on Linux, else PortAudio (sounddevice).
 
     Options: ``device`` (name or None for the default), ``rate`` (16000), ``channels`` (1).
-    Items: ``(t_callback, (float32 mono samples, delay))`` where ``delay`` is how long
-    before the callback the chunk's first sample was captured (PortAudio's ADC time, else
-    the stream latency), or ``(t, None)`` before a reopened stream's first chunk; the
-    recorder turns callback times into a continuous timeline.
-    Levels (``rms``/``peak`` of the latest chunk) are set by the
-    consumer via :meth:`note_level`. ``check()`` (called by the recorder's watchdog)
+    Items: ``(t_chunk, (float32 mono samples, delay))`` where ``t_chunk`` is when the chunk
+    arrived and ``delay`` how long before that its first sample was captured (PulseAudio's
+    latency, PortAudio's ADC time, else the stream latency), or ``(t, None)`` before a
+    reopened stream's first chunk; the recorder turns arrival times into a continuous
+    timeline. Where libpulse loads and the device is the default or a PulseAudio source,
+    :mod:`~zhishiyun.capture.pulse_input` reads it (``backend`` ``PulseAudio``) and
+    PortAudio is never imported; otherwise PortAudio's callback copies into the queue
+    (``backend`` ``PortAudio``). Levels (``rms``/``peak`` of the latest chunk) are set by
+    the consumer via :meth:`note_level`. ``check()`` (called by the recorder's watchdog)
     detects a stalled or closed stream and retries.
     """
 
@@ -304,21 +308,50 @@ class MicrophoneSource(Source):
         self.level_peak = 0.0
         self.overflows = 0
         self.latency = 0.0
+        self.backend = ""
         self._stream = None
+        self._readers: list[PulseReader] = []  # all opened, for their event loops' CPU
         self._last_callback = 0.0
         self._next_retry = 0.0
         self._lock = threading.Lock()
 
-    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the capture threads (and libpulse's event loops) so far."""
+        return super().cpu_seconds + sum(reader.mainloop_cpu for reader in self._readers)
+
+    def _chunk(self, samples: np.ndarray, delay: float) -> None:
         self._last_callback = clock()
+        self._note_cpu()  # the capture thread's CPU time so far
+        self._offer(self._last_callback,
+                    (samples, delay if 0.0 < delay < MAX_DELAY_S else self.latency))
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ARG002
         if status.input_overflow:
             self.overflows += 1
-        delay = time_info.currentTime - time_info.inputBufferAdcTime
-        self._note_cpu()  # PortAudio's thread: its CPU time so far
-        self._offer(self._last_callback, (indata[:, 0].copy(),
-                                          delay if 0.0 < delay < MAX_DELAY_S else self.latency))
+        self._chunk(indata[:, 0].copy(), time_info.currentTime - time_info.inputBufferAdcTime)
 
     def _open(self) -> None:
+        from zhishiyun.capture import pulse_input
+
+        if pulse_input.available():
+            try:
+                reader = PulseReader(self.device, self.rate, self.channels,
+                                                 int(self.rate * AUDIO_BLOCK_SECONDS),
+                                                 self._chunk)
+            except pulse_input.PulseError as exc:
+                log.info("microphone %r is not a PulseAudio source (%s); using PortAudio",
+                         self.device, exc)
+            else:
+                self.latency = reader.latency + reader.block_seconds
+                self._readers.append(reader)
+                self._stream, self.backend = reader, "PulseAudio"
+                self._last_callback = clock()
+                reader.start()
+                return
+        self._open_portaudio()
+
+    def _open_portaudio(self) -> None:
         from zhishiyun.capture.devices import _sounddevice
         from zhishiyun.capture.probe import microphone_error, resolve_microphone
 
@@ -333,7 +366,7 @@ class MicrophoneSource(Source):
         except (sd.PortAudioError, ValueError) as exc:
             raise microphone_error(self.device, exc) from None
         self.latency = float(stream.latency or 0.0)
-        self._stream = stream
+        self._stream, self.backend = stream, "PortAudio"
         self._last_callback = clock()
 
     def start(self) -> None:
@@ -375,15 +408,22 @@ class MicrophoneSource(Source):
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception:  # noqa: BLE001 - closing a vanished device may fail any way
-                log.debug("closing the microphone stream failed", exc_info=True)
+        if stream is None:
+            return
+        if isinstance(stream, PulseReader):
+            stream.close()  # the reader frees it after its current read
+            return
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:  # noqa: BLE001 - closing a vanished device may fail any way
+            log.debug("closing the microphone stream failed", exc_info=True)
 
-    def stop(self, timeout: float = 3.0) -> None:  # noqa: ARG002
-        """Close the stream."""
+    def stop(self, timeout: float = 3.0) -> None:
+        """Close the stream (a PulseAudio reader gets ``timeout`` to finish its read)."""
         with self._lock:
             self._stop.set()
+            stream = self._stream
             self._close_stream()
+        if isinstance(stream, PulseReader):
+            stream.join(timeout)
