@@ -1,0 +1,199 @@
+"""What each request of a candidate's segment costs the server, beside the tus project's server.
+
+One simulated candidate, one request at a time, so that the server's CPU between two
+replies belongs to exactly one request: the tus creation and PATCH of a 512 KiB segment
+(sha256 ``Upload-Checksum``), its manifest line, an event, an answer every fifth segment
+and the clock poll — what each candidate of ``server_load.py`` sends — against our server
+on SQLite and on PostgreSQL (``ZHISHIYUN_TEST_PG_URL``), and the tus part against
+``@tus/server`` + ``@tus/file-store`` in the same run.
+
+The server's CPU is read from ``/proc/<pid>/task/*/schedstat`` (nanoseconds of every thread,
+its worker processes included); where that is missing, from psutil (10 ms ticks, so only
+long runs mean anything). Without load there is no batching, no queueing and no lock
+waiting: this is the floor of each request, the figure to cut; ``server_load.py`` says what
+the whole server carries.
+
+Prints one JSON object: per configuration ``ms_per_request`` (kind → CPU ms, median and
+mean), ``ms_per_segment`` (everything one segment brings, the answer at a fifth) and
+``tus_ms_per_segment``; for ours ``vs_tus_server`` (our tus part ÷ theirs, our whole segment
+÷ their tus part).
+
+    python benchmarks/server_requests.py [--segments 300] [--only NAME,...]
+    python benchmarks/server_requests.py --smoke     # a few seconds; not a measurement
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.server_load import _pg, ours, tus_server  # noqa: E402
+from benchmarks.server_load_client import canonical  # noqa: E402
+from benchmarks.server_load_seed import PASSWORD  # noqa: E402
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+class ServerClock:
+    """CPU nanoseconds the server (its process and children) has used so far."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+
+    def __call__(self) -> int:
+        total = 0
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            try:
+                tasks = os.listdir(f"/proc/{proc.pid}/task")
+            except OSError:
+                times = proc.cpu_times()
+                total += int((times.user + times.system) * 1e9)
+                continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{proc.pid}/task/{task}/schedstat") as handle:
+                        total += int(handle.read().split()[0])
+                except OSError:
+                    pass  # a thread that ended between the listing and the read
+        return total
+
+
+class Candidate:
+    """One candidate's requests, each timed by the server's CPU clock."""
+
+    def __init__(self, server: dict, clock: ServerClock) -> None:
+        self.base, self.kind, self.clock = server["url"], server["kind"], clock
+        self.http = requests.Session()
+        self.costs: dict[str, list[float]] = {}
+        self.session_id, self.key, self.prev = "bench", b"", ""
+        if self.kind == "ours":
+            reply = self.http.post(self.base + "/api/v1/auth/password", json={
+                "id_number": server["people"][0], "password": PASSWORD}).json()
+            self.http.headers["Authorization"] = f"Bearer {reply['token']}"
+            exam = server["exam_id"]
+            self.http.post(f"{self.base}/api/v1/exams/{exam}/accept", json={})
+            reply = self.http.post(f"{self.base}/api/v1/exams/{exam}/sessions", json={}).json()
+            self.session_id, self.key = reply["session_id"], reply["session_key"].encode()
+
+    def _timed(self, kind: str, method: str, path: str, expect: int, **kwargs):
+        time.sleep(0.002)  # the server's own background work of the last reply ends first
+        before = self.clock()
+        reply = self.http.request(method, path if "://" in path else self.base + path, **kwargs)
+        cost = (self.clock() - before) / 1e6
+        if reply.status_code != expect:
+            raise RuntimeError(f"{kind}: {reply.status_code} {reply.text[:300]}")
+        self.costs.setdefault(kind, []).append(cost)
+        return reply
+
+    def segment(self, seq: int, data: bytes) -> None:
+        """One segment: tus creation and PATCH, then (ours) what the client sends with it."""
+        digest = hashlib.sha256(data)
+        meta = {"session_id": self.session_id, "track": "screen", "seq": str(seq),
+                "sha256": digest.hexdigest(), "filename": f"{seq:06d}.mp4"}
+        created = self._timed("tus_create", "POST", "/files/", 201, headers={
+            **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": ",".join(
+                f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())})
+        upload = self.base + "/files/" + created.headers["Location"].rsplit("/", 1)[1]
+        self._timed("tus_patch", "PATCH", upload, 204, data=data, headers={
+            **TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
+            "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode()})
+        if self.kind != "ours":
+            return
+        record = {"seq": seq, "track": "screen", "start": "2026-12-01T09:00:00.000+08:00",
+                  "duration_ms": 2000, "bytes": len(data), "sha256": digest.hexdigest(),
+                  "prev": self.prev, "encoder": "libx264"}
+        record["mac"] = hmac.new(self.key, canonical(record), hashlib.sha256).hexdigest()
+        line = canonical(record).decode()
+        self.prev = hashlib.sha256(line.encode()).hexdigest()
+        sid = self.session_id
+        self._timed("manifest_line", "POST", f"/api/v1/sessions/{sid}/manifest", 200,
+                    json={"lines": [line]})
+        self._timed("event", "POST", f"/api/v1/sessions/{sid}/events", 200, json={"events": [{
+            "id": f"e{seq}", "kind": "focus_lost", "at": "2026-12-01T09:00:00.000+08:00",
+            "details": {}}]})
+        if seq % 5 == 0:
+            self._timed("answer", "PUT", f"/api/v1/sessions/{sid}/answers/q1", 200,
+                        json={"version": seq + 1, "content": "answer " * 40})
+        self._timed("clock_poll", "GET", "/api/v1/time", 200)
+
+
+def run_config(server: dict, segments: int, size: int) -> dict:
+    """Send ``segments`` segments one request at a time; CPU ms per request kind."""
+    candidate = Candidate(server, ServerClock(server["process"].pid))
+    payload = os.urandom(size)
+    warm = max(2, segments // 10)  # the first requests fill caches and pools
+    for seq in range(warm + segments):
+        if seq == warm:
+            candidate.costs.clear()
+        candidate.segment(seq, payload[:-8] + seq.to_bytes(8, "big"))
+    per_kind = {kind: {"median": round(statistics.median(values), 3),
+                       "mean": round(statistics.fmean(values), 3), "count": len(values)}
+                for kind, values in candidate.costs.items()}
+    per_segment = sum(sum(values) for values in candidate.costs.values()) / segments
+    tus = sum(sum(candidate.costs.get(kind, [])) for kind in ("tus_create", "tus_patch"))
+    return {"ms_per_request": per_kind, "ms_per_segment": round(per_segment, 3),
+            "tus_ms_per_segment": round(tus / segments, 3), "segments": segments}
+
+
+def configurations(work: Path, only: set[str] | None):
+    """(name, context manager) of every configuration this machine can run."""
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    if wanted("tus_server"):
+        yield "tus_server", lambda: tus_server(work)
+    if wanted("ours_sqlite_disk"):
+        yield "ours_sqlite_disk", lambda: ours(work, f"sqlite:///{work}/req-{time.time_ns()}.db")
+    if os.environ.get("ZHISHIYUN_TEST_PG_URL") and wanted("ours_pg_disk"):
+        yield "ours_pg_disk", lambda: _pg(work)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every configuration; print the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=300)
+    parser.add_argument("--segment-kib", type=int, default=512)
+    parser.add_argument("--only", default="", help="comma-separated configuration names")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.segments, args.segment_kib = 5, 64
+    only = set(filter(None, args.only.split(","))) or None
+    report = {"load_average_before": [round(x, 2) for x in os.getloadavg()],
+              "smoke": args.smoke, "segment_kib": args.segment_kib, "configs": {}}
+    with tempfile.TemporaryDirectory(prefix="zsy-req-") as tmp:
+        for name, start in configurations(Path(tmp), only):
+            print(f"{name}:", file=sys.stderr, flush=True)
+            with start() as server:
+                result = report["configs"][name] = run_config(
+                    server, args.segments, args.segment_kib * 1024)
+            print(f"  {result['ms_per_segment']} ms per segment "
+                  f"({result['tus_ms_per_segment']} ms tus)", file=sys.stderr, flush=True)
+    theirs = report["configs"].get("tus_server")
+    for name, result in report["configs"].items():
+        if name != "tus_server" and theirs and theirs["tus_ms_per_segment"]:
+            result["vs_tus_server"] = {
+                "tus": round(result["tus_ms_per_segment"] / theirs["tus_ms_per_segment"], 2),
+                "segment": round(result["ms_per_segment"] / theirs["tus_ms_per_segment"], 2)}
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
