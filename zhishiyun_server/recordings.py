@@ -16,43 +16,40 @@ checked against the upload metadata and, when its line already arrived, the mani
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-from datetime import datetime
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    case,
     func,
     insert,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from zhishiyun_formats.answer_chain import ANSWERS_TRACK
 from zhishiyun_formats.manifest import (
     ManifestVerification,
     TrackVerification,
-    canonical_bytes,
-    check_record,
     key_bytes,
 )
 from zhishiyun_server import clock, evidence
 from zhishiyun_server.answer_chain import answers_state
-from zhishiyun_server.db import Base, UTCDateTime
 from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.manifest_store import (
+    ManifestLine,
+    insert_line,
+    line_facts,
+    links,
+    summary_verification,
+    track_summaries,
+)
 from zhishiyun_server.models import Candidate, ExamSession, RecordingSegment
 from zhishiyun_server.seqranges import missing_list, missing_ranges
+from zhishiyun_server.session_facts import SessionFacts, forget, owned_facts
 from zhishiyun_server.validation import (
     MAX_LINES_PER_SESSION,
     MAX_SEQ,
@@ -63,30 +60,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["recordings"])
 MAX_LINES_PER_BATCH = 5000
 MAX_LINE_BYTES = 4096
-
-
-class ManifestLine(Base):
-    """One line of a session's manifest, exactly as the client wrote it."""
-
-    __tablename__ = "manifest_lines"
-    __table_args__ = (UniqueConstraint("session_id", "track", "seq"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)
-    track: Mapped[str] = mapped_column(String(16))
-    seq: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    line: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    # What verifying the line found, stored on arrival so that a session's verification
-    # never re-reads and re-MACs its whole manifest (NULL: not verified yet, see _backfill).
-    line_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    mac_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    #: ``prev`` names the line before it (the nearest well-formed lower seq of its track).
-    prev_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    well_formed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class ManifestBatch(BaseModel):
@@ -138,70 +111,36 @@ def _lines_by_track(db: Session, session_id: str) -> dict[str, list[ManifestLine
 
 def _facts(row: ManifestLine, key: bytes) -> None:
     """Fill in the facts of one line that need only the line itself and the key."""
-    data = row.line.encode("utf-8").rstrip(b"\r\n")
-    row.line_hash = hashlib.sha256(data).hexdigest()
-    row.prev_hash, row.mac_ok, row.well_formed = None, False, False
-    try:
-        record = json.loads(data)
-        if not isinstance(record, dict):
-            raise ValueError("not an object")
-        check_record(record)
-    except (ValueError, TypeError):
-        return
-    row.well_formed = True
-    prev = record.get("prev", None)
-    row.prev_hash = prev if isinstance(prev, str) and len(prev) <= 64 else None
-    mac = record.get("mac")
-    expected = hmac.new(key, canonical_bytes({k: v for k, v in record.items() if k != "mac"}),
-                        hashlib.sha256).hexdigest()
-    row.mac_ok = isinstance(mac, str) and hmac.compare_digest(mac, expected)
-
-
-def _neighbour(db: Session, row: ManifestLine, below: bool) -> ManifestLine | None:
-    """The nearest well-formed line of the same track below (or above) ``row``."""
-    query = select(ManifestLine).where(
-        ManifestLine.session_id == row.session_id, ManifestLine.track == row.track,
-        ManifestLine.well_formed.is_(True))
-    if below:
-        query = query.where(ManifestLine.seq < row.seq).order_by(ManifestLine.seq.desc())
-    else:
-        query = query.where(ManifestLine.seq > row.seq).order_by(ManifestLine.seq)
-    return db.scalar(query.limit(1))
+    for name, value in line_facts(row.line, key).items():
+        setattr(row, name, value)
 
 
 def _link(row: ManifestLine, before: ManifestLine | None) -> None:
-    expected = before.line_hash if before is not None else ""
-    row.prev_ok = row.prev_hash is not None and row.prev_hash == expected
+    row.prev_ok = links(row.prev_hash, before.line_hash if before is not None else None)
 
 
-def _chain_in(db: Session, row: ManifestLine) -> None:
-    """Check ``row`` against the chain tip below it and re-check the line above it."""
-    if not row.well_formed:
-        return
-    _link(row, _neighbour(db, row, below=True))
-    above = _neighbour(db, row, below=False)
-    if above is not None:
-        _link(above, row)
+def _backfill(db: Session, session_id: str, key: bytes) -> bool:
+    """Verify lines stored without their facts (older rows, server-written lines).
 
-
-def _backfill(db: Session, session: ExamSession) -> None:
-    """Verify lines stored without their facts (older rows, server-written lines)."""
+    Every line of a track that had such lines is linked again, in order. No commit;
+    True when there was anything to do.
+    """
     rows = db.scalars(select(ManifestLine).where(
-        ManifestLine.session_id == session.id, ManifestLine.well_formed.is_(None))).all()
+        ManifestLine.session_id == session_id, ManifestLine.well_formed.is_(None))).all()
     if not rows:
-        return
-    key = key_bytes(session.session_key)
+        return False
     for row in rows:
         _facts(row, key)
     db.flush()
     for track in {row.track for row in rows}:
         before = None
         for row in db.scalars(select(ManifestLine).where(
-                ManifestLine.session_id == session.id, ManifestLine.track == track,
+                ManifestLine.session_id == session_id, ManifestLine.track == track,
                 ManifestLine.well_formed.is_(True)).order_by(ManifestLine.seq)):
             _link(row, before)
             before = row
-    db.commit()
+    db.flush()
+    return True
 
 
 def verification_of(db: Session, session: ExamSession,
@@ -211,12 +150,17 @@ def verification_of(db: Session, session: ExamSession,
     The same result as ``verify_manifest`` over the lines in (track, seq) order.
     ``backfill=False``: the caller has just made sure every line has its facts.
     """
-    if backfill:
-        _backfill(db, session)
+    if backfill and _backfill(db, session.id, key_bytes(session.session_key)):
+        db.commit()
+    return _verification_of_rows(db, session.id)
+
+
+def _verification_of_rows(db: Session, session_id: str) -> ManifestVerification:
+    """:func:`verification_of` from every stored line's facts (any track may be incomplete)."""
     result = ManifestVerification()
     rows = db.execute(select(ManifestLine.track, ManifestLine.seq, ManifestLine.mac_ok,
                              ManifestLine.prev_ok, ManifestLine.well_formed)
-                      .where(ManifestLine.session_id == session.id)
+                      .where(ManifestLine.session_id == session_id)
                       .order_by(ManifestLine.track, ManifestLine.seq)).all()
     for number, (track, seq, mac_ok, prev_ok, well_formed) in enumerate(rows, start=1):
         if not well_formed:
@@ -234,13 +178,44 @@ def verification_of(db: Session, session: ExamSession,
     return result
 
 
-def _held_lines(db: Session, session_id: str) -> tuple[int, set[str], int]:
-    """Lines and tracks the session's manifest already holds, and how many lack facts."""
-    unverified = func.sum(case((ManifestLine.well_formed.is_(None), 1), else_=0))
-    rows = db.execute(select(ManifestLine.track, func.count(), unverified).where(
-        ManifestLine.session_id == session_id).group_by(ManifestLine.track)).all()
-    return (sum(count for _track, count, _none in rows), {track for track, *_ in rows},
-            sum(int(none or 0) for *_, none in rows))
+def _parsed(text: str) -> tuple[str, str, int, str]:
+    """A posted line without its newline, and its track, seq and sha256; else 422."""
+    text = text.rstrip("\r\n")
+    try:
+        if len(text.encode("utf-8")) > MAX_LINE_BYTES:
+            raise ValueError("line too long")
+        record = json.loads(text)
+        track, seq, sha = record["track"], record["seq"], record["sha256"]
+        if not (isinstance(track, str) and 0 < len(track) <= 16 and isinstance(seq, int)
+                and not isinstance(seq, bool) and 0 <= seq <= MAX_SEQ
+                and isinstance(sha, str)):
+            raise ValueError("bad track/seq/sha256")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiProblem(422, "bad_manifest_line", f"Not a manifest line: {exc}") from None
+    return text, track, seq, sha
+
+
+def _store_batch(db: Session, facts: SessionFacts, lines: list[tuple[str, str, int, str]]
+                 ) -> tuple[int, list[dict], ManifestVerification]:
+    """Insert the new lines, check the limits and verify everything; the caller commits."""
+    key = key_bytes(facts.session_key)
+    accepted, conflicts = 0, []
+    for text, track, seq, sha in lines:
+        outcome = insert_line(db, facts.id, key, track, seq, sha, text,
+                              check_new=evidence.refuse_unsigned_phone)
+        if outcome == "conflict":
+            conflicts.append({"track": track, "seq": seq})
+        accepted += outcome == "new"
+    summaries = track_summaries(db, facts.id)
+    if accepted and (sum(s.lines for s in summaries) > MAX_LINES_PER_SESSION
+                     or len(summaries) > MAX_TRACKS_PER_SESSION):
+        raise ApiProblem(413, "manifest_too_large",
+                         f"A session's manifest holds at most {MAX_LINES_PER_SESSION} "
+                         f"lines in {MAX_TRACKS_PER_SESSION} tracks.")
+    verification = None
+    if not (any(s.unverified for s in summaries) and _backfill(db, facts.id, key)):
+        verification = summary_verification(summaries)
+    return accepted, conflicts, verification or _verification_of_rows(db, facts.id)
 
 
 @router.post("/sessions/{session_id}/manifest", response_model=ManifestReply)
@@ -248,50 +223,22 @@ def post_manifest(session_id: str, body: ManifestBatch,
                   candidate_id: int = Depends(current_candidate_id),
                   db: Session = Depends(get_db)) -> ManifestReply:
     """Store manifest lines (idempotent) and verify the chain so far."""
-    session = owned_session(db, candidate_id, session_id)
-    key = key_bytes(session.session_key)
-    accepted, conflicts = 0, []
-    held, tracks, unverified = _held_lines(db, session.id)
-    if unverified:
-        _backfill(db, session)  # so that the new lines chain onto verified ones
-    for text in body.lines:
-        text = text.rstrip("\r\n")
+    facts = owned_facts(db, candidate_id, session_id)
+    lines = [_parsed(text) for text in body.lines]  # a bad line refuses the whole batch
+    for _attempt in range(3):
         try:
-            if len(text.encode("utf-8")) > MAX_LINE_BYTES:
-                raise ValueError("line too long")
-            record = json.loads(text)
-            track, seq, sha = record["track"], record["seq"], record["sha256"]
-            if not (isinstance(track, str) and 0 < len(track) <= 16 and isinstance(seq, int)
-                    and not isinstance(seq, bool) and 0 <= seq <= MAX_SEQ
-                    and isinstance(sha, str)):
-                raise ValueError("bad track/seq/sha256")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ApiProblem(422, "bad_manifest_line", f"Not a manifest line: {exc}") from None
-        existing = db.scalar(select(ManifestLine).where(
-            ManifestLine.session_id == session.id, ManifestLine.track == track,
-            ManifestLine.seq == seq))
-        if existing is not None:
-            if existing.line != text:
-                conflicts.append({"track": track, "seq": seq})
-            continue
-        evidence.refuse_unsigned_phone(track)
-        held, tracks = held + 1, tracks | {track}
-        if held > MAX_LINES_PER_SESSION or len(tracks) > MAX_TRACKS_PER_SESSION:
-            raise ApiProblem(413, "manifest_too_large",
-                             f"A session's manifest holds at most {MAX_LINES_PER_SESSION} "
-                             f"lines in {MAX_TRACKS_PER_SESSION} tracks.")
-        row = ManifestLine(session_id=session.id, track=track, seq=seq, sha256=sha[:64],
-                           line=text)
-        _facts(row, key)
-        # Linked before it is added: the row is inserted with its chain fact, no UPDATE.
-        _chain_in(db, row)  # only the new line and its neighbours: no whole-session pass
-        db.add(row)
-        accepted += 1
-    db.commit()
+            accepted, conflicts, verification = _store_batch(db, facts, lines)
+            db.commit()
+            break
+        except IntegrityError:  # a racing copy of a line, or the session is gone
+            db.rollback()
+            forget(facts.id)
+            facts = owned_facts(db, candidate_id, session_id)
+    else:
+        raise ApiProblem(409, "conflict", "The manifest changed while saving; try again.")
     if conflicts:
         log.warning("session %s: %d manifest line(s) differ from what was received first",
-                    session.id, len(conflicts))
-    verification = verification_of(db, session, backfill=False)
+                    facts.id, len(conflicts))
     return ManifestReply(accepted=accepted, conflicts=conflicts,
                          verification=verification.to_dict())
 
@@ -335,30 +282,19 @@ def recordings_of(db: Session, session: ExamSession) -> dict[str, TrackState]:
     return result
 
 
-def store_line(db: Session, session: ExamSession, text: str) -> bool:
+def store_line(db: Session, session_id: str, session_key: str, text: str) -> bool:
     """Store one manifest line sent with something else (an answer); True when new.
 
     The caller has checked the line; a line already held for its (track, seq) is kept.
     The caller commits (a racing copy of the same line fails there as a unique violation).
     """
-    text = text.rstrip("\r\n")
-    record = json.loads(text)
-    track, seq = record["track"], record["seq"]
-    if db.scalar(select(ManifestLine.id).where(
-            ManifestLine.session_id == session.id, ManifestLine.track == track,
-            ManifestLine.seq == seq)) is not None:
+    text, track, seq, sha = _parsed(text)
+    if insert_line(db, session_id, key_bytes(session_key), track, seq, sha, text) != "new":
         return False
-    held, _tracks, _unverified = _held_lines(db, session.id)
-    if held >= MAX_LINES_PER_SESSION:
+    held = db.scalar(select(func.count()).where(ManifestLine.session_id == session_id))
+    if held > MAX_LINES_PER_SESSION:
         raise ApiProblem(413, "manifest_too_large",
                          f"A session's manifest holds at most {MAX_LINES_PER_SESSION} lines.")
-    _backfill(db, session)
-    row = ManifestLine(session_id=session.id, track=track, seq=seq,
-                       sha256=str(record["sha256"])[:64], line=text)
-    _facts(row, key_bytes(session.session_key))
-    db.add(row)
-    db.flush()
-    _chain_in(db, row)
     return True
 
 

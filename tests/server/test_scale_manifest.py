@@ -17,11 +17,24 @@ import pytest
 import requests
 
 from tests.server import scale_app
+from tests.server.support import fresh_pg_database
 from tests.upload.conftest import enter_written_exam
 from zhishiyun_formats.manifest import canonical_bytes, compute_mac, verify_manifest
+from zhishiyun_server.settings import ServerConfig
 
 pytestmark = pytest.mark.integration
-served_app = scale_app.served_app  # the fixture
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def served_app(request, tmp_path):
+    """The exam server app with demo data on SQLite, then on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        with scale_app.serve(ServerConfig(data_dir=tmp_path / "data", demo=True)) as served:
+            yield served
+        return
+    with fresh_pg_database() as url, scale_app.serve(
+            ServerConfig(data_dir=tmp_path / "data", db_url=url, demo=True)) as served:
+        yield served
 
 
 def _chain(key: str, track: str, count: int) -> list[str]:
@@ -90,3 +103,23 @@ def test_incremental_verification_equals_the_whole_file_check(served_app):
     assert final["tracks"]["camera"]["missing"] == [12, 21]
     assert final["tracks"]["camera"]["bad_prev"] == [13, 22]
     assert len(final["malformed_lines"]) == 1
+
+
+def test_lines_for_a_session_removed_meanwhile_get_404(served_app):
+    """The session's owner and key are cached per process; its removal still refuses lines."""
+    from sqlalchemy import delete
+
+    from zhishiyun_server.models import ExamSession
+
+    entered = enter_written_exam(served_app.url)
+    key = entered.session_key
+    lines = _chain(key, "screen", 3)
+    url = f"{served_app.url}/api/v1/sessions/{entered.session_id}/manifest"
+    resp = requests.post(url, json={"lines": lines[:1]}, headers=entered.auth, timeout=10)
+    assert resp.status_code == 200, resp.text
+    with served_app.app.state.session_factory() as db:
+        db.execute(delete(ExamSession).where(ExamSession.id == entered.session_id))
+        db.commit()
+    resp = requests.post(url, json={"lines": lines[1:]}, headers=entered.auth, timeout=10)
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["error"]["code"] == "not_found"

@@ -8,13 +8,15 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select, update
+from sqlalchemy import JSON, Integer, bindparam, insert, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
 from zhishiyun_server import clock, evidence
 from zhishiyun_server.answer_chain import check_answer_line
+from zhishiyun_server.db import UTCDateTime
 from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
 from zhishiyun_server.models import (
@@ -22,7 +24,6 @@ from zhishiyun_server.models import (
     AnswerTiming,
     AnswerVersion,
     Candidate,
-    Event,
     ExamSession,
     LateEvent,
     Paper,
@@ -212,7 +213,7 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     if body.chain is not None:  # kept even when this version is refused further down
         check_answer_line(question_id, body.version, body.content, body.saved_at, body.chain)
         try:
-            store_line(db, session, body.chain)
+            store_line(db, session.id, session.session_key, body.chain)
             db.commit()
         except IntegrityError:  # the same line from a racing retry: it is held
             db.rollback()
@@ -275,6 +276,30 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
     return [_answer_reply(row, timings.get(row.question_id)) for row in rows]
 
 
+# Prebuilt statements for the request every candidate makes every few seconds: an
+# expression built per call cost more CPU than running it (see recordings' manifest path).
+_SESSION_END = sql(
+    "SELECT s.candidate_id, s.finished_at, e.starts_at, e.duration_s"
+    " FROM exam_sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = :sid"
+).columns(candidate_id=Integer, finished_at=UTCDateTime, starts_at=UTCDateTime,
+          duration_s=Integer)
+_INSERT_EVENT = sql(
+    "INSERT INTO events (session_id, client_event_id, kind, at, details, received_at)"
+    " VALUES (:sid, :client_id, :kind, :at, :details, :received_at)"
+    " ON CONFLICT (session_id, client_event_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON()),
+             bindparam("received_at", type_=UTCDateTime())).columns(id=Integer)
+
+
+def _session_end(db: Session, candidate_id: int, session_id: str) -> datetime:
+    """When the caller's own session ``session_id`` ends (its finish if earlier), else 404."""
+    row = db.connection().execute(_SESSION_END, {"sid": session_id}).first()
+    if row is None or row.candidate_id != candidate_id:
+        raise not_found("session")
+    end = row.starts_at + timedelta(seconds=row.duration_s)
+    return end if row.finished_at is None else min(end, row.finished_at)
+
+
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
 def post_events(session_id: str, body: EventBatch,
                 candidate_id: int = Depends(current_candidate_id),
@@ -285,53 +310,42 @@ def post_events(session_id: str, body: EventBatch,
     marked late with their delay. Events written after the end are refused: the others of
     the batch are stored, then the answer is 409 ``saved_after_end`` naming the refused ids.
     """
-    session = owned_session(db, candidate_id, session_id, with_exam=True)
-    end = ends_at(session.exam)
-    if session.finished_at is not None:
-        end = min(end, session.finished_at)
+    end = _session_end(db, candidate_id, session_id)
     # The end of an outage that began during the exam is the one fact taken from after the
     # end (it explains late deliveries); it says so itself and is marked late like the rest.
     after_end = list(dict.fromkeys(
         e.id for e in body.events if _utc(e.at) > end + SAVED_AT_TOLERANCE
         and not (e.kind == "network_back" and e.details.get("after_end") is True)))
-    ids = {e.id for e in body.events}
-    for _attempt in range(3):
-        known = set(db.scalars(select(Event.client_event_id).where(
-            Event.session_id == session_id, Event.client_event_id.in_(ids)))) if ids else set()
-        known.update(after_end)
-        accepted, added = 0, []
-        for item in body.events:
-            if item.id in known:
-                continue
-            known.add(item.id)
-            event = Event(session_id=session_id, client_event_id=item.id, kind=item.kind,
-                          at=item.at, details=item.details)
-            db.add(event)
-            added.append(event)
-            accepted += 1
-        try:
-            now = clock.now()
-            if added and now > end:
-                db.flush()  # the events' ids
-                for event in added:
-                    at = _utc(event.at)
-                    db.add(LateEvent(event_id=event.id, session_id=session_id,
-                                     delay_s=round(max(0.0, (now - at).total_seconds()), 3)))
-            db.commit()
-        except IntegrityError:  # another request stored some of them meanwhile: look again
-            db.rollback()
+    seen, fresh = set(after_end), []
+    for item in body.events:  # the first of each id, in the batch's order
+        if item.id not in seen:
+            seen.add(item.id)
+            fresh.append(item)
+    now, conn = clock.now(), db.connection()
+    accepted, late = 0, []
+    for item in fresh:
+        # ON CONFLICT DO NOTHING: a known id (also one a racing request is storing) is a
+        # duplicate, without a failed statement or a retry.
+        added = conn.execute(_INSERT_EVENT, {
+            "sid": session_id, "client_id": item.id, "kind": item.kind, "at": item.at,
+            "details": item.details, "received_at": now}).scalar()
+        if added is None:
             continue
-        if after_end:
-            log.warning("session %s: %d event(s) written after the end refused", session_id,
-                        len(after_end))
-            raise ApiProblem(409, "saved_after_end",
-                             f"{len(after_end)} event(s) were written after the end "
-                             f"({clock.iso(end)}); the others are stored.",
-                             ends_at=clock.iso(end), refused=after_end[:100],
-                             accepted=accepted)
-        return EventsReply(accepted=accepted,
-                           duplicates=len(body.events) - accepted)
-    raise ApiProblem(409, "conflict", "The events changed while saving; try again.")
+        accepted += 1
+        if now > end:
+            late.append({"event_id": added, "session_id": session_id,
+                         "delay_s": round(max(0.0, (now - _utc(item.at)).total_seconds()), 3)})
+    if late:
+        conn.execute(insert(LateEvent), late)
+    db.commit()
+    if after_end:
+        log.warning("session %s: %d event(s) written after the end refused", session_id,
+                    len(after_end))
+        raise ApiProblem(409, "saved_after_end",
+                         f"{len(after_end)} event(s) were written after the end "
+                         f"({clock.iso(end)}); the others are stored.",
+                         ends_at=clock.iso(end), refused=after_end[:100], accepted=accepted)
+    return EventsReply(accepted=accepted, duplicates=len(body.events) - accepted)
 
 
 @router.post("/sessions/{session_id}/finish", response_model=FinishReply)
