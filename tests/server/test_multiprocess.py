@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -211,6 +212,26 @@ def test_a_process_killed_mid_patch_leaves_the_upload_resumable_elsewhere(
     track = entered.client.recordings(entered.session_id).tracks["screen"]
     assert track.received == [0] and track.bytes == len(data)
     assert _stored_sha256(s3_bucket, location.rsplit("/", 1)[1]) == sha256
+
+
+def test_racing_creations_through_both_processes_stay_within_the_session_budget(pair):
+    first, second = pair
+    entered = enter_written_exam(first.url)
+    limits = requests.get(f"{first.url}/api/v1/config", timeout=10).json()["upload"]
+    size, budget = limits["max_upload_bytes"], limits["max_session_bytes"]
+    fits = budget // size
+
+    def create(seq: int) -> int:
+        meta = {**_meta(entered, seq, "0" * 64), "track": "race"}
+        return requests.post(f"{pair[seq % 2].url}/files/", timeout=60, headers={
+            **TUS, **entered.auth, "Upload-Length": str(size), "Upload-Metadata": ",".join(
+                f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())}
+        ).status_code
+
+    with ThreadPoolExecutor(3 * fits) as pool:  # all at once, half through each process
+        statuses = list(pool.map(create, range(3 * fits)))
+    assert set(statuses) <= {201, 413}, statuses
+    assert statuses.count(201) == fits  # as many as fit, and not one more
 
 
 def test_workers_serve_one_upload_from_several_processes(tmp_path, s3_bucket):

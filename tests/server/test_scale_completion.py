@@ -112,3 +112,35 @@ def test_a_crash_between_recording_and_publishing_the_offset_records_once(
     stored = LocalDiskStorage(tmp_path / "data" / "uploads")
     with stored.open(first.url.rsplit("/", 1)[1]) as f:
         assert hashlib.sha256(f.read()).hexdigest() == sha256
+
+
+def test_a_recorded_upload_whose_offset_was_lost_never_takes_other_bytes(
+        app_url, tmp_path, monkeypatch):
+    entered = enter_written_exam(app_url)
+    path, data, sha256 = _segment(tmp_path)
+    real_save = tus_storage.LocalDiskStorage._save
+    crashed = []
+
+    def crash_on_completing_save(self, info, sync):
+        if info.complete and not crashed:
+            crashed.append(info.id)
+            raise OSError(28, "No space left on device")
+        return real_save(self, info, sync)
+
+    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_save", crash_on_completing_save)
+    first = _uploader(entered, path, sha256)
+    with pytest.raises(TusCommunicationError):
+        first.upload()
+    assert _offset(first.url, entered)[0] == 0  # recorded, but the offset was not saved
+
+    other = os.urandom(len(data))  # a buggy or hostile resend of the last chunk
+    resp = requests.patch(first.url, data=other, timeout=10, headers={
+        **TUS, **entered.auth, "Upload-Offset": "0",
+        "Content-Type": "application/offset+octet-stream"})
+    assert resp.status_code == 204 and resp.headers["Upload-Offset"] == str(len(data))
+    assert _offset(first.url, entered) == (len(data), len(data))
+    from zhishiyun_server.tus.storage import LocalDiskStorage
+
+    with LocalDiskStorage(tmp_path / "data" / "uploads").open(first.url.rsplit("/", 1)[1]) as f:
+        assert hashlib.sha256(f.read()).hexdigest() == sha256  # the recorded bytes stay
+    assert _received(app_url, entered)["received"] == [0]

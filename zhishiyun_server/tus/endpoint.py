@@ -26,6 +26,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -34,14 +35,14 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhishiyun_server import clock
 from zhishiyun_server.deps import bearer, current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
-from zhishiyun_server.models import Event, ExamSession, RecordingSegment
+from zhishiyun_server.models import Event, RecordingSegment
 from zhishiyun_server.tus import pending
 from zhishiyun_server.tus.protocol import (
     MAX_EXPIRATION_S,
@@ -124,49 +125,61 @@ class ExamUploadHooks(TusHooks):
 
     def before_create(self, principal: Caller, length: int,
                       metadata: dict[str, str]) -> None:
-        """Check the metadata, the session's owner and the session's size limit."""
+        """Check the metadata (the session and its limits are checked by ``after_create``)."""
         track, seq = metadata.get("track", ""), metadata.get("seq", "")
-        session_id = metadata.get("session_id", "")
         if not _TRACK.match(track) or parse_ascii_int(seq, MAX_SEQ) is None or \
                 not _SHA256.match(metadata.get("sha256", "")):
             raise TusError(400, "bad_metadata",
                            "Upload-Metadata needs session_id, track, seq (0 to "
                            f"{MAX_SEQ}) and sha256")
-        with principal.sessions() as db:
-            session = db.get(ExamSession, session_id) if _SESSION_ID.match(session_id) else None
-            if session is None or session.candidate_id != principal.candidate_id:
-                raise TusError(404, "not_found", "No such session.")
-            held = pending.usage(db, session.id, track)  # every count in one round trip
-        if held.open_uploads >= pending.MAX_OPEN_PER_SESSION:
-            raise TusError(429, "too_many_uploads",
-                           "finish or wait for the session's open uploads first",
-                           {"Retry-After": "30"})
-        _check_budget(held.held_bytes + length, org_limits(principal.sessions).max_session_bytes)
-        if held.segments >= MAX_LINES_PER_SESSION or \
-                held.tracks + (not held.track_known) > MAX_TRACKS_PER_SESSION:
-            raise TusError(413, "session_too_large",
-                           f"a session holds at most {MAX_LINES_PER_SESSION} segments in "
-                           f"{MAX_TRACKS_PER_SESSION} tracks")
+        if not _SESSION_ID.match(metadata.get("session_id", "")):
+            raise TusError(404, "not_found", "No such session.")
 
     def after_create(self, principal: Caller, info: UploadInfo) -> None:
-        """Count the new upload against its session's budget at its declared length."""
-        session_id = info.metadata["session_id"]
-        with principal.sessions() as db:
-            pending.add(db, info.id, session_id, info.length, max(0.0, info.expires_at -
-                                                                  info.created_at))
-            try:  # two creations may have passed the first check at once
-                _check_budget(pending.held_bytes(db, session_id),
-                              org_limits(principal.sessions).max_session_bytes)
+        """Count the new upload against its session, checking owner and limits: one transaction.
+
+        The row goes in first, locking the session's row, and then the session's usage is
+        read with it; racing creations of one session thus run one after the other, and a
+        creation that takes the session past a limit is rolled back.
+        """
+        meta = info.metadata
+        with _connect(principal) as conn:
+            held = pending.admit(conn, info.id, meta["session_id"], principal.candidate_id,
+                                 info.length, max(0.0, info.expires_at - info.created_at),
+                                 meta["track"])
+            try:
+                _check_usage(held, org_limits(principal.sessions).max_session_bytes)
             except TusError:
-                pending.remove(db, [info.id])
+                conn.rollback()
                 raise
+            conn.commit()
 
     def on_complete(self, principal: Caller, info: UploadInfo,
                     storage: UploadStorage) -> None:
         """Verify the sha256 and record the segment (the first copy of a seq stays)."""
+        sha256 = sha256_of(storage, info)  # hashed on the way in when it came in one chunk
+        meta = info.metadata
+        session_id, track, seq = meta["session_id"], meta["track"], int(meta["seq"])
+        if sha256 == meta.get("sha256"):
+            # The usual case in one transaction of two statements: the first copy of its
+            # seq, matching its manifest line (if any); the pending row (and lease) goes.
+            with _connect(principal) as conn:
+                try:
+                    recorded = _record_first_copy(conn, session_id, track, seq, info.length,
+                                                  sha256, info.id)
+                except IntegrityError:  # not the first copy: decided below
+                    recorded = False
+                if recorded:
+                    pending.remove(conn, [info.id])
+                    return
+                conn.rollback()
+        self._complete_otherwise(principal, info, storage, sha256)
+
+    def _complete_otherwise(self, principal: Caller, info: UploadInfo,
+                            storage: UploadStorage, sha256: str) -> None:
+        """A completion that is not a new, matching first copy: a retry, a mismatch, a copy."""
         from zhishiyun_server.recordings import record_segment
 
-        sha256 = sha256_of(storage, info)  # hashed on the way in when it came in one chunk
         meta = info.metadata
         session_id, track, seq = meta["session_id"], meta["track"], int(meta["seq"])
         with principal.sessions() as db:
@@ -218,10 +231,62 @@ class ExamUploadHooks(TusHooks):
             return pending.expired(db)
 
 
-def _check_budget(held: int, limit: int) -> None:
-    if held > limit:
+def _connect(principal: Caller):
+    """A Core connection of the caller's database (no ORM session around Core statements)."""
+    return principal.sessions.kw["bind"].connect()
+
+
+def _check_usage(held: pending.Usage | None, max_session_bytes: int) -> None:
+    """Refuse a creation: no such session of the caller's, or past one of its limits.
+
+    ``held`` counts the new upload in (see :func:`pending.admit`).
+    """
+    if held is None:
+        raise TusError(404, "not_found", "No such session.")
+    if held.open_uploads > pending.MAX_OPEN_PER_SESSION:
+        raise TusError(429, "too_many_uploads",
+                       "finish or wait for the session's open uploads first",
+                       {"Retry-After": "30"})
+    if held.held_bytes > max_session_bytes:
         raise TusError(413, "session_too_large",
-                       f"this session would exceed {limit} bytes of recordings")
+                       f"this session would exceed {max_session_bytes} bytes of recordings")
+    if held.segments >= MAX_LINES_PER_SESSION or \
+            held.tracks + (not held.track_known) > MAX_TRACKS_PER_SESSION:
+        raise TusError(413, "session_too_large",
+                       f"a session holds at most {MAX_LINES_PER_SESSION} segments in "
+                       f"{MAX_TRACKS_PER_SESSION} tracks")
+
+
+@functools.cache
+def _first_copy_statement():
+    """The first copy of a seq whose manifest line (if it came first) names the same sha256.
+
+    record_segment's rules in one statement, built once. Nothing is inserted when the line
+    names another sha256; an IntegrityError says the seq is already held. Either case goes
+    the long way (:meth:`ExamUploadHooks._complete_otherwise`).
+    """
+    from zhishiyun_server.recordings import ManifestLine  # the recordings module imports us
+
+    return insert(RecordingSegment).from_select(
+        ["session_id", "track", "seq", "bytes", "sha256", "storage_key", "received_at"],
+        select(*(bindparam(name, type_=column.type) for name, column in (
+            ("r_session_id", RecordingSegment.session_id), ("r_track", RecordingSegment.track),
+            ("r_seq", RecordingSegment.seq), ("r_bytes", RecordingSegment.bytes),
+            ("r_sha256", RecordingSegment.sha256),
+            ("r_storage_key", RecordingSegment.storage_key),
+            ("r_received_at", RecordingSegment.received_at))))
+        .where(~exists().where(ManifestLine.session_id == bindparam("r_session_id"),
+                               ManifestLine.track == bindparam("r_track"),
+                               ManifestLine.seq == bindparam("r_seq"),
+                               ManifestLine.sha256 != bindparam("r_sha256"))))
+
+
+def _record_first_copy(conn, session_id: str, track: str, seq: int, size: int, sha256: str,
+                       upload_id: str) -> bool:
+    """Insert the segment if it is a new seq matching its manifest line; True when done."""
+    return bool(conn.execute(_first_copy_statement(), {
+        "r_session_id": session_id, "r_track": track, "r_seq": seq, "r_bytes": size,
+        "r_sha256": sha256, "r_storage_key": upload_id, "r_received_at": clock.now()}).rowcount)
 
 
 def _segment(db: Session, session_id: str, track: str, seq: int):

@@ -1,10 +1,17 @@
-"""Unfinished uploads in the database: what they may still grow to, and when they expire.
+"""Unfinished uploads in the database: their budget, their writer lease, their expiry.
 
 An upload that never completes still holds disk space, up to the length it declared. So a
 session's byte budget counts every unfinished upload at its declared length, and an
 unfinished upload expires a fixed time after its *creation* (writing to it does not extend
 its life), so a candidate cannot fill the disk by creating uploads and trickling bytes.
 The rows live in the database, so every server process sees the same budget.
+
+The row also carries the upload's writer lease (``holder``, ``lease_until``; see
+:mod:`zhishiyun_server.tus.shared`): taking it is one ``UPDATE``, and the transaction that
+records a completed upload deletes the row, which gives the lease back too.
+
+The statements are built once, with bind parameters, and run as Core statements on a
+``Connection`` or ``Session``: they run several times per segment of every candidate.
 """
 
 from __future__ import annotations
@@ -12,12 +19,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, String, delete, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
-from zhishiyun_server.models import RecordingSegment
+from zhishiyun_server.models import ExamSession, RecordingSegment
 
 #: Longest life of an unfinished upload, whatever the configuration says.
 MAX_EXPIRY_S = 7 * 24 * 3600.0
@@ -26,7 +45,7 @@ MAX_OPEN_PER_SESSION = 64
 
 
 class PendingUpload(Base):
-    """One tus upload that has not received all its bytes yet."""
+    """One tus upload that has not received all its bytes yet, and who writes it now."""
 
     __tablename__ = "pending_uploads"
 
@@ -36,6 +55,9 @@ class PendingUpload(Base):
     length: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: The PATCH writing it now (a random id), and until when (epoch seconds) unless renewed.
+    holder: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -53,54 +75,116 @@ class Usage:
     track_known: bool
 
 
-def _pending(session_id: str, column):
-    return select(column).where(PendingUpload.session_id == session_id,
-                                PendingUpload.expires_at > clock.now()).scalar_subquery()
+_SESSION, _NOW = bindparam("p_session", type_=String), bindparam("now", type_=UTCDateTime)
 
 
-def _received(session_id: str, column, *where):
-    return select(column).where(RecordingSegment.session_id == session_id,
+def _pending(column):
+    return select(column).where(PendingUpload.session_id == _SESSION,
+                                PendingUpload.expires_at > _NOW).scalar_subquery()
+
+
+def _received(column, *where):
+    return select(column).where(RecordingSegment.session_id == _SESSION,
                                 *where).scalar_subquery()
 
 
-def usage(db: Session, session_id: str, track: str) -> Usage:
+_USAGE = select(
+    _pending(func.count()),
+    _pending(func.coalesce(func.sum(PendingUpload.length), 0)),
+    _received(func.coalesce(func.sum(RecordingSegment.bytes), 0)),
+    _received(func.count()),
+    _received(func.count(func.distinct(RecordingSegment.track))),
+    _received(func.count(), RecordingSegment.track == bindparam("track", type_=String)))
+
+# The session's row is locked (FOR NO KEY UPDATE on PostgreSQL; SQLite has one writer at a
+# time anyway) by the insert itself, so creations of one session run one after the other
+# and each one's usage, read by the next statement, sees the others' committed rows.
+_ADMIT = insert(PendingUpload).from_select(
+    ["upload_id", "session_id", "length", "created_at", "expires_at"],
+    select(bindparam("a_upload", type_=String), ExamSession.id,
+           bindparam("a_length", type_=BigInteger), _NOW,
+           bindparam("a_expires", type_=UTCDateTime))
+    .where(ExamSession.id == _SESSION,
+           ExamSession.candidate_id == bindparam("candidate_id"))
+    .with_for_update(key_share=True))
+
+_UPLOAD = bindparam("k_upload", type_=String)
+_HOLDER, _EPOCH = bindparam("k_holder", type_=String), bindparam("k_epoch", type_=Float)
+_TAKE = update(PendingUpload).where(
+    PendingUpload.upload_id == _UPLOAD,
+    or_(PendingUpload.holder.is_(None), PendingUpload.lease_until < _EPOCH)).values(
+    holder=_HOLDER, lease_until=bindparam("k_until", type_=Float))
+_RENEW = update(PendingUpload).where(PendingUpload.upload_id == _UPLOAD,
+                                     PendingUpload.holder == _HOLDER).values(
+    lease_until=bindparam("k_until", type_=Float))
+_RELEASE = update(PendingUpload).where(PendingUpload.upload_id == _UPLOAD,
+                                       PendingUpload.holder == _HOLDER).values(
+    holder=None, lease_until=None)
+_EXISTS = select(PendingUpload.holder).where(PendingUpload.upload_id == _UPLOAD)
+_REMOVE_ONE = delete(PendingUpload).where(PendingUpload.upload_id == _UPLOAD)
+
+
+def usage(db, session_id: str, track: str) -> Usage:
     """The session's uploads, bytes, segments and tracks, in one statement (one round trip)."""
-    row = db.execute(select(
-        _pending(session_id, func.count()),
-        _pending(session_id, func.coalesce(func.sum(PendingUpload.length), 0)),
-        _received(session_id, func.coalesce(func.sum(RecordingSegment.bytes), 0)),
-        _received(session_id, func.count()),
-        _received(session_id, func.count(func.distinct(RecordingSegment.track))),
-        _received(session_id, func.count(), RecordingSegment.track == track))).one()
+    row = db.execute(_USAGE, {"p_session": session_id, "now": clock.now(),
+                              "track": track}).one()
     return Usage(open_uploads=int(row[0] or 0), held_bytes=int(row[1] or 0) + int(row[2] or 0),
                  segments=int(row[3] or 0), tracks=int(row[4] or 0),
                  track_known=bool(row[5]))
 
 
-def held_bytes(db: Session, session_id: str) -> int:
-    """Bytes the session holds: received segments plus unfinished uploads at full length."""
-    row = db.execute(select(
-        _pending(session_id, func.coalesce(func.sum(PendingUpload.length), 0)),
-        _received(session_id, func.coalesce(func.sum(RecordingSegment.bytes), 0)))).one()
-    return int(row[0] or 0) + int(row[1] or 0)
+def admit(db, upload_id: str, session_id: str, candidate_id: int, length: int,
+          expiry_s: float, track: str) -> Usage | None:
+    """Count a new upload against its session; the session's usage *with* it in.
 
-
-
-def add(db: Session, upload_id: str, session_id: str, length: int, expiry_s: float) -> None:
-    """Record a new unfinished upload (commits)."""
+    Returns None (and inserts nothing) when ``session_id`` is not ``candidate_id``'s. Does
+    not commit: the caller commits when the usage is within the limits, else rolls back.
+    """
     now = clock.now()
-    db.execute(insert(PendingUpload).values(  # Core: one row, no unit-of-work bookkeeping
-        upload_id=upload_id, session_id=session_id, length=length, created_at=now,
-        expires_at=now + timedelta(seconds=expiry_s)))
+    added = db.execute(_ADMIT, {"a_upload": upload_id, "p_session": session_id,
+                                "candidate_id": candidate_id, "a_length": length, "now": now,
+                                "a_expires": now + timedelta(seconds=expiry_s)}).rowcount
+    return usage(db, session_id, track) if added else None
+
+
+def take_lease(db, upload_id: str, holder: str, now: float, lease_s: float) -> bool | None:
+    """Take the upload's writer lease if free or expired (commits).
+
+    Returns True when taken, False when someone else holds it, None when the upload has no
+    row (it was recorded, or removed).
+    """
+    taken = db.execute(_TAKE, {"k_upload": upload_id, "k_holder": holder, "k_epoch": now,
+                               "k_until": now + lease_s}).rowcount
+    db.commit()
+    if taken:
+        return True
+    exists = db.execute(_EXISTS, {"k_upload": upload_id}).first() is not None
+    db.rollback()
+    return False if exists else None
+
+
+def renew_lease(db, upload_id: str, holder: str, until: float) -> bool:
+    """Extend ``holder``'s lease; False when it is no longer theirs (commits)."""
+    kept = db.execute(_RENEW, {"k_upload": upload_id, "k_holder": holder,
+                               "k_until": until}).rowcount
+    db.commit()
+    return bool(kept)
+
+
+def release_lease(db, upload_id: str, holder: str) -> None:
+    """Give ``holder``'s lease back (no error when it was taken over or the row is gone)."""
+    db.execute(_RELEASE, {"k_upload": upload_id, "k_holder": holder})
     db.commit()
 
 
-def remove(db: Session, upload_ids: list[str], commit: bool = True) -> None:
+def remove(db, upload_ids: list[str], commit: bool = True) -> None:
     """Forget uploads that completed, expired or were terminated (commits unless told not)."""
-    if upload_ids:
+    if len(upload_ids) == 1:
+        db.execute(_REMOVE_ONE, {"k_upload": upload_ids[0]})
+    elif upload_ids:
         db.execute(delete(PendingUpload).where(PendingUpload.upload_id.in_(upload_ids)))
-        if commit:
-            db.commit()
+    if upload_ids and commit:
+        db.commit()
 
 
 def expired(db: Session, limit: int = 500) -> list[str]:
