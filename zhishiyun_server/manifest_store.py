@@ -122,7 +122,13 @@ _SUMMARY = sql(
     "  AS bad_prev,"
     " sum(CASE WHEN well_formed IS NULL THEN 1 ELSE 0 END) AS unverified"
     " FROM manifest_lines WHERE session_id = :sid GROUP BY track")
+_COUNT = sql("SELECT count(*) FROM manifest_lines WHERE session_id = :sid")
 _FLAGS = {"yes": True, "no": False}
+
+
+def line_count(db: Session, session_id: str) -> int:
+    """How many lines the session's manifest holds."""
+    return db.connection().execute(_COUNT, {"sid": session_id}).scalar_one()
 
 
 def insert_line(db: Session, session_id: str, key: bytes, track: str, seq: int, sha256: str,

@@ -22,7 +22,6 @@ import logging
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import (
-    func,
     insert,
     select,
 )
@@ -42,6 +41,7 @@ from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.manifest_store import (
     ManifestLine,
     insert_line,
+    line_count,
     line_facts,
     links,
     summary_verification,
@@ -291,8 +291,7 @@ def store_line(db: Session, session_id: str, session_key: str, text: str) -> boo
     text, track, seq, sha = _parsed(text)
     if insert_line(db, session_id, key_bytes(session_key), track, seq, sha, text) != "new":
         return False
-    held = db.scalar(select(func.count()).where(ManifestLine.session_id == session_id))
-    if held > MAX_LINES_PER_SESSION:
+    if line_count(db, session_id) > MAX_LINES_PER_SESSION:
         raise ApiProblem(413, "manifest_too_large",
                          f"A session's manifest holds at most {MAX_LINES_PER_SESSION} lines.")
     return True

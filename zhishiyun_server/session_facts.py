@@ -1,5 +1,8 @@
 """A session's facts that never change (owner, exam, key), cached in each process.
 
+And the ones that do change (its finish, the exam's times), read each time in one query
+(:func:`owned_times`).
+
 Every candidate posts a manifest line and events every few seconds; reading the whole
 session row for each of them only to learn its owner and key is most of what those
 requests did with the database. These three facts are set once when the session is created
@@ -16,10 +19,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from zhishiyun_server.db import UTCDateTime
 from zhishiyun_server.errors import not_found
 from zhishiyun_server.models import ExamSession
 
@@ -71,3 +77,37 @@ def forget(session_id: str) -> None:
     """Drop ``session_id`` from this process's cache (it was found gone)."""
     with _lock:
         _facts.pop(session_id, None)
+
+
+@dataclass(frozen=True)
+class SessionTimes:
+    """What can change about a session, read at each request that depends on it."""
+
+    session_key: str
+    starts_at: datetime
+    #: The end of the exam's answering time (its start plus its duration).
+    exam_ends_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def ends_at(self) -> datetime:
+        """The end of this session: the exam's, or the session's finish when earlier."""
+        if self.finished_at is None:
+            return self.exam_ends_at
+        return min(self.exam_ends_at, self.finished_at)
+
+
+_TIMES = sql(
+    "SELECT s.candidate_id, s.session_key, s.finished_at, e.starts_at, e.duration_s"
+    " FROM exam_sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = :sid"
+).columns(candidate_id=Integer, session_key=String, finished_at=UTCDateTime,
+          starts_at=UTCDateTime, duration_s=Integer)
+
+
+def owned_times(db: Session, candidate_id: int, session_id: str) -> SessionTimes:
+    """The key and times of ``candidate_id``'s own session, else 404 (one small query)."""
+    row = db.connection().execute(_TIMES, {"sid": session_id}).first()
+    if row is None or row.candidate_id != candidate_id:
+        raise not_found("session")
+    return SessionTimes(row.session_key, row.starts_at,
+                        row.starts_at + timedelta(seconds=row.duration_s), row.finished_at)

@@ -37,9 +37,9 @@ def served_app(request, tmp_path):
         yield served
 
 
-def _chain(key: str, track: str, count: int) -> list[str]:
+def _chain(key: str, track: str, count: int, seqs: list[int] | None = None) -> list[str]:
     lines, prev = [], ""
-    for seq in range(count):
+    for seq in seqs if seqs is not None else range(count):
         record = {"seq": seq, "track": track, "start": "2026-12-01T09:00:00.000+08:00",
                   "duration_ms": 2000, "bytes": 1000 + seq,
                   "sha256": hashlib.sha256(f"{track}{seq}".encode()).hexdigest(),
@@ -123,3 +123,42 @@ def test_lines_for_a_session_removed_meanwhile_get_404(served_app):
     resp = requests.post(url, json={"lines": lines[1:]}, headers=entered.auth, timeout=10)
     assert resp.status_code == 404, resp.text
     assert resp.json()["error"]["code"] == "not_found"
+
+
+def _forged_last(key: str) -> list[str]:
+    """Two lines; the last one edited after signing: its MAC fails, no line follows it."""
+    lines = _chain(key, "mic", 2)
+    forged = json.loads(lines[1])
+    forged["duration_ms"] += 1
+    return [lines[0], canonical_bytes(forged).decode()]
+
+
+@pytest.mark.parametrize("anomaly", ["gap", "forged"])
+def test_complete_tracks_are_answered_from_their_summary_and_equal_the_whole_file_check(
+        served_app, anomaly):
+    """Lines in order, a gap filled, then a lasting flaw: every reply equals the whole check."""
+    entered = enter_written_exam(served_app.url)
+    key = entered.session_key
+    screen, camera = _chain(key, "screen", 12), _chain(key, "camera", 12)
+    url = f"{served_app.url}/api/v1/sessions/{entered.session_id}/manifest"
+    # in order (complete after every POST), then camera 9 before 8 (a gap, then filled)
+    order = [line for pair in zip(screen, camera[:8], strict=False) for line in pair]
+    order += screen[8:] + [camera[9], camera[8]] + camera[10:]
+    # the first flaw that stays: a chain that links line to line but skips seq 3 (only the
+    # numbering shows it), or a forged last line (only its MAC shows it)
+    order += _chain(key, "audio", 0, seqs=[0, 1, 2, 4]) if anomaly == "gap" else \
+        _forged_last(key)
+    sent = []
+    for text in order:
+        resp = requests.post(url, json={"lines": [text]}, headers=entered.auth, timeout=10)
+        assert resp.status_code == 200, resp.text
+        sent.append(text)
+        assert resp.json()["verification"] == verify_manifest(_ordered(sent), key).to_dict()
+    final = resp.json()["verification"]
+    assert final["tracks"]["camera"]["ok"] and final["tracks"]["camera"]["count"] == 12
+    flawed = final["tracks"]["audio" if anomaly == "gap" else "mic"]
+    assert not flawed["bad_prev"]
+    assert (flawed["missing"], flawed["bad_mac"]) == (([3], []) if anomaly == "gap" else
+                                                     ([], [1]))
+    resent = requests.post(url, json={"lines": screen[:3]}, headers=entered.auth, timeout=10)
+    assert resent.json()["accepted"] == 0 and resent.json()["verification"] == final

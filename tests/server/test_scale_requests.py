@@ -5,8 +5,8 @@
   about a tenth of the server's CPU under the load benchmark.
 - Without pre-ping, a PostgreSQL connection that died (a database restart, a failover)
   costs one request a 503 + ``Retry-After``, never a 500, and the next request works.
-- The manifest and events requests authenticate from the per-process token cache; a
-  logout still ends the token at once in the process that served it.
+- The manifest, events and answer requests authenticate from the per-process token cache;
+  a logout still ends the token at once in the process that served it.
 """
 
 from __future__ import annotations
@@ -63,17 +63,22 @@ def test_dead_database_connections_cost_one_503_then_work(tmp_path_factory):
         assert statuses[-1] == 200, statuses
 
 
-def test_a_logout_ends_the_token_for_manifest_and_events_at_once(demo_server):
+def test_a_logout_ends_the_token_for_manifest_events_and_answers_at_once(demo_server):
     entered = enter_written_exam(demo_server.url)
     base = f"{demo_server.url}/api/v1/sessions/{entered.session_id}"
     body = {"events": [{"id": "e-before", "kind": "focus_lost",
                         "at": "2026-12-01T09:00:00.000+08:00", "details": {}}]}
     assert requests.post(f"{base}/events", json=body, headers=entered.auth,
                          timeout=10).status_code == 200  # the token is in the cache now
+    assert requests.put(f"{base}/answers/q1", json={"version": 1, "content": "x"},
+                        headers=entered.auth, timeout=10).status_code in (200, 403)
     assert requests.post(f"{demo_server.url}/api/v1/auth/logout", headers=entered.auth,
                          timeout=10).status_code == 200
     refused = requests.post(f"{base}/events", json=body, headers=entered.auth, timeout=10)
     assert refused.status_code == 401
     refused = requests.post(f"{base}/manifest", json={"lines": []}, headers=entered.auth,
                             timeout=10)
+    assert refused.status_code == 401
+    refused = requests.put(f"{base}/answers/q1", json={"version": 1, "content": "x"},
+                           headers=entered.auth, timeout=10)
     assert refused.status_code == 401

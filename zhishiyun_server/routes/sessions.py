@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zhishiyun_formats.receipt import answers_receipt
-from zhishiyun_server import clock, evidence
+from zhishiyun_server import answer_store, clock, evidence
 from zhishiyun_server.answer_chain import check_answer_line
 from zhishiyun_server.db import UTCDateTime
 from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
@@ -22,14 +22,12 @@ from zhishiyun_server.errors import ApiProblem, not_found
 from zhishiyun_server.models import (
     Answer,
     AnswerTiming,
-    AnswerVersion,
     Candidate,
     ExamSession,
     LateEvent,
     Paper,
 )
 from zhishiyun_server.recordings import store_line
-from zhishiyun_server.routes.exams import ends_at
 from zhishiyun_server.schemas import (
     AnswerIn,
     AnswerReply,
@@ -40,6 +38,7 @@ from zhishiyun_server.schemas import (
     PaperInfo,
     PaperList,
 )
+from zhishiyun_server.session_facts import SessionTimes, owned_times
 from zhishiyun_server.validation import DbId
 
 log = logging.getLogger(__name__)
@@ -98,17 +97,6 @@ def paper_content(session_id: str, paper_id: DbId,
     return Response(row.content, media_type=row.content_type)
 
 
-def _load(db: Session, where: tuple) -> Answer | None:
-    """The stored answer, freshly read (never a stale copy from this session)."""
-    return db.scalar(select(Answer).where(*where).execution_options(populate_existing=True))
-
-
-def _timing(db: Session, session_id: str, question_id: str) -> AnswerTiming | None:
-    return db.scalar(select(AnswerTiming).where(
-        AnswerTiming.session_id == session_id, AnswerTiming.question_id == question_id)
-        .execution_options(populate_existing=True))
-
-
 def _answer_reply(row: Answer, timing: AnswerTiming | None) -> AnswerReply:
     known = timing is not None and timing.version == row.version
     return AnswerReply(question_id=row.question_id, version=row.version, content=row.content,
@@ -117,43 +105,11 @@ def _answer_reply(row: Answer, timing: AnswerTiming | None) -> AnswerReply:
                        delay_s=timing.delay_s if known else None)
 
 
-def _set_timing(db: Session, session_id: str, question_id: str, version: int,
-                timing: dict) -> None:
-    row = _timing(db, session_id, question_id)
-    if row is None:
-        db.add(AnswerTiming(session_id=session_id, question_id=question_id, version=version,
-                            **timing))
-        return
-    row.version = version
-    for key, value in timing.items():
-        setattr(row, key, value)
-
-
-def _keep_version(db: Session, session_id: str, question_id: str, body: AnswerIn,
-                  timing: dict, refused: str | None = None) -> None:
-    """Add this version to the answer's history unless it is there (a retry keeps the first).
-
-    ``timing``: its ``saved_at``/``late``/``delay_s``; ``refused``: why it is not the answer.
-    """
-    if db.scalar(select(AnswerVersion.id).where(
-            AnswerVersion.session_id == session_id, AnswerVersion.question_id == question_id,
-            AnswerVersion.version == body.version)) is not None:
-        return
-    # The chain line was checked to describe this version: its hash names it.
-    sha256 = json.loads(body.chain)["sha256"] if body.chain is not None else None
-    db.add(AnswerVersion(session_id=session_id, question_id=question_id,
-                         version=body.version, content=body.content, received_at=clock.now(),
-                         sha256=sha256, refused=refused, **timing))
-
-
-def _keep_refused(db: Session, session_id: str, question_id: str, body: AnswerIn,
-                  timing: dict, refused: str) -> None:
-    """Commit a version that is not taken as the answer to the history (racing retries ok)."""
-    try:
-        _keep_version(db, session_id, question_id, body, timing, refused)
-        db.commit()
-    except IntegrityError:  # a racing retry of the same version holds it
-        db.rollback()
+def _held_reply(question_id: str, row: answer_store.Held) -> AnswerReply:
+    known = row.timing_version == row.version
+    return AnswerReply(question_id=question_id, version=row.version, content=row.content,
+                       updated_at=row.updated_at, saved_at=row.saved_at if known else None,
+                       late=bool(known and row.late), delay_s=row.delay_s if known else None)
 
 
 def _after_end_timing(saved_at: datetime) -> dict:
@@ -164,25 +120,22 @@ def _after_end_timing(saved_at: datetime) -> dict:
             "delay_s": round(max(0.0, (now - saved_at).total_seconds()), 3)}
 
 
-def _lateness(session: ExamSession, saved_at: datetime | None) -> dict:
+def _lateness(times: SessionTimes, saved_at: datetime | None) -> dict:
     """``saved_at``/``late``/``delay_s`` of a version, or a 409 when it came too late.
 
     A version saved before the end (the exam's, or the session's finish when earlier)
     counts however late it arrives and is marked ``late`` with the delivery delay; one
     saved after the end is refused. Without ``saved_at`` the arrival time decides.
     """
-    now = clock.now()
-    end = ends_at(session.exam)
-    if session.finished_at is not None:
-        end = min(end, session.finished_at)
+    now, end = clock.now(), times.ends_at
     if saved_at is None:
-        if session.finished_at is not None and session.finished_at + ANSWER_GRACE < now:
+        if times.finished_at is not None and times.finished_at + ANSWER_GRACE < now:
             raise ApiProblem(409, "session_finished", "This exam session is finished.")
-        if now > ends_at(session.exam) + ANSWER_GRACE:
+        if now > times.exam_ends_at + ANSWER_GRACE:
             raise ApiProblem(409, "exam_over", "The time for this exam is over.")
         return {"saved_at": None, "late": now > end, "delay_s": None}
-    if saved_at.tzinfo is None:
-        saved_at = saved_at.replace(tzinfo=timezone.utc)
+    # Stored and answered in UTC, as the database gives it back.
+    saved_at = _utc(saved_at).astimezone(timezone.utc)
     if saved_at > now + SAVED_AT_FUTURE:
         raise ApiProblem(422, "invalid_saved_at", "saved_at is in the future.")
     if saved_at > end + SAVED_AT_TOLERANCE:
@@ -194,9 +147,46 @@ def _lateness(session: ExamSession, saved_at: datetime | None) -> dict:
             "delay_s": round((now - saved_at).total_seconds(), 3) if late else None}
 
 
+def _save(db: Session, times: SessionTimes, session_id: str, question_id: str,
+          body: AnswerIn) -> AnswerReply:
+    """Everything after the chain line: the lateness rules, the answer and its history."""
+    # The chain line was checked to describe this version: its hash names it.
+    sha256 = json.loads(body.chain)["sha256"] if body.chain is not None else None
+    conn = db.connection()
+    try:
+        timing = _lateness(times, body.saved_at)
+    except ApiProblem as exc:
+        if exc.code == "saved_after_end":  # the candidate wrote it: the reviewer sees it
+            answer_store.keep(conn, answer_store.Version(
+                session_id, question_id, body.version, body.content,
+                _after_end_timing(body.saved_at), sha256), clock.now(), exc.code)
+        raise
+    if clock.now() < times.starts_at:
+        raise ApiProblem(403, "not_started",
+                         f"The papers are shown from {clock.iso(times.starts_at)} on.",
+                         starts_at=clock.iso(times.starts_at))
+    new = answer_store.Version(session_id, question_id, body.version, body.content, timing,
+                               sha256)
+    for _attempt in range(3):
+        now = clock.now()
+        if answer_store.take(conn, new, now):
+            return AnswerReply(question_id=question_id, version=body.version,
+                               content=body.content, updated_at=now, **timing)
+        row = answer_store.held(conn, session_id, question_id)
+        if row is None or row.version < body.version:
+            continue  # a racing first save of the question: look again
+        if row.version == body.version and row.content == body.content:
+            return _held_reply(question_id, row)  # a retry of what is stored
+        answer_store.keep(conn, new, now, "stale_version")
+        raise ApiProblem(409, "stale_version",
+                         f"A newer answer (version {row.version}) is already saved.",
+                         current_version=row.version)
+    raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
+
+
 @router.put("/sessions/{session_id}/answers/{question_id}", response_model=AnswerReply)
 def put_answer(session_id: str, question_id: str, body: AnswerIn,
-               candidate: Candidate = Depends(current_candidate),
+               candidate_id: int = Depends(current_candidate_id),
                db: Session = Depends(get_db)) -> AnswerReply:
     """Store an answer; an older version never overwrites a newer one (409 ``stale_version``).
 
@@ -207,60 +197,26 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     Every version, also a refused stale one or one saved after the end, is kept in the
     answer's history (:class:`~zhishiyun_server.models.AnswerVersion`).
     """
+    # One transaction for the chain line and the version, committed also when the version
+    # is refused: what the candidate wrote is kept.
     if not question_id or len(question_id) > 64:
         raise ApiProblem(422, "invalid_question", "Question ids are 1 to 64 characters.")
-    session = owned_session(db, candidate, session_id)
-    if body.chain is not None:  # kept even when this version is refused further down
+    times = owned_times(db, candidate_id, session_id)
+    if body.chain is not None:
         check_answer_line(question_id, body.version, body.content, body.saved_at, body.chain)
-        try:
-            store_line(db, session.id, session.session_key, body.chain)
-            db.commit()
-        except IntegrityError:  # the same line from a racing retry: it is held
-            db.rollback()
-    try:
-        timing = _lateness(session, body.saved_at)
-    except ApiProblem as exc:
-        if exc.code == "saved_after_end":  # the candidate wrote it: the reviewer sees it
-            _keep_refused(db, session_id, question_id, body,
-                          _after_end_timing(body.saved_at), exc.code)
-        raise
-    _require_started(session)
-    where = (Answer.session_id == session_id, Answer.question_id == question_id)
     for _attempt in range(3):
-        # One conditional UPDATE: the database re-checks "version < new" under its row lock,
-        # so two racing saves can never let the older one win.
-        changed = db.execute(update(Answer).where(*where, Answer.version < body.version).values(
-            version=body.version, content=body.content, updated_at=clock.now())).rowcount
-        if changed:
-            try:
-                _set_timing(db, session_id, question_id, body.version, timing)
-                _keep_version(db, session_id, question_id, body, timing)
-                db.commit()
-            except IntegrityError:  # the timing's first row raced another save: re-check
-                db.rollback()
-                continue
-            return _answer_reply(_load(db, where), _timing(db, session_id, question_id))
-        row = _load(db, where)
-        if row is not None:
-            if row.version == body.version and row.content == body.content:
-                # a retry of what is stored
-                return _answer_reply(row, _timing(db, session_id, question_id))
-            _keep_refused(db, session_id, question_id, body, timing, "stale_version")
-            raise ApiProblem(409, "stale_version",
-                             f"A newer answer (version {row.version}) is already saved.",
-                             current_version=row.version)
         try:
-            db.add(Answer(session_id=session_id, question_id=question_id, version=body.version,
-                          content=body.content, updated_at=clock.now()))
-            # The timing's lookup flushes the new answer first: a racing first save of the
-            # same question shows up here as a unique violation, not only at the commit.
-            _set_timing(db, session_id, question_id, body.version, timing)
-            _keep_version(db, session_id, question_id, body, timing)
+            if body.chain is not None:
+                store_line(db, session_id, times.session_key, body.chain)
+            try:
+                reply = _save(db, times, session_id, question_id, body)
+            except ApiProblem:
+                db.commit()  # the line, and a refused version in the history
+                raise
             db.commit()
-        except IntegrityError:  # the first save of this question raced another: re-check
+            return reply
+        except IntegrityError:  # a racing copy of the chain line: it is held, look again
             db.rollback()
-            continue
-        return _answer_reply(_load(db, where), _timing(db, session_id, question_id))
     raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
 
 
@@ -278,26 +234,12 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
 
 # Prebuilt statements for the request every candidate makes every few seconds: an
 # expression built per call cost more CPU than running it (see recordings' manifest path).
-_SESSION_END = sql(
-    "SELECT s.candidate_id, s.finished_at, e.starts_at, e.duration_s"
-    " FROM exam_sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = :sid"
-).columns(candidate_id=Integer, finished_at=UTCDateTime, starts_at=UTCDateTime,
-          duration_s=Integer)
 _INSERT_EVENT = sql(
     "INSERT INTO events (session_id, client_event_id, kind, at, details, received_at)"
     " VALUES (:sid, :client_id, :kind, :at, :details, :received_at)"
     " ON CONFLICT (session_id, client_event_id) DO NOTHING RETURNING id"
 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON()),
              bindparam("received_at", type_=UTCDateTime())).columns(id=Integer)
-
-
-def _session_end(db: Session, candidate_id: int, session_id: str) -> datetime:
-    """When the caller's own session ``session_id`` ends (its finish if earlier), else 404."""
-    row = db.connection().execute(_SESSION_END, {"sid": session_id}).first()
-    if row is None or row.candidate_id != candidate_id:
-        raise not_found("session")
-    end = row.starts_at + timedelta(seconds=row.duration_s)
-    return end if row.finished_at is None else min(end, row.finished_at)
 
 
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
@@ -310,7 +252,7 @@ def post_events(session_id: str, body: EventBatch,
     marked late with their delay. Events written after the end are refused: the others of
     the batch are stored, then the answer is 409 ``saved_after_end`` naming the refused ids.
     """
-    end = _session_end(db, candidate_id, session_id)
+    end = owned_times(db, candidate_id, session_id).ends_at
     # The end of an outage that began during the exam is the one fact taken from after the
     # end (it explains late deliveries); it says so itself and is marked late like the rest.
     after_end = list(dict.fromkeys(
