@@ -270,9 +270,10 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     async def head(upload_id: str, request: Request, who: Any = auth) -> Response:
         try:
             _check_version(request)
-            load(request, upload_id, who)
-            async with writers.hold(upload_id):  # the offset after any write in progress
-                _store, info = load(request, upload_id, who)
+            _store, info = load(request, upload_id, who)
+            async with writers.hold(upload_id) as waited:  # after any write in progress
+                if waited:
+                    _store, info = load(request, upload_id, who)
         except TusError as exc:
             return Response(status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION,
                                                              **exc.headers})
@@ -290,9 +291,10 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 raise TusError(415, "bad_content_type", f"Content-Type must be {OFFSET_TYPE}")
             offset = _int_header(request, "Upload-Offset")
             checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
-            load(request, upload_id, who)  # 404/410 before waiting for the writer lock
-            async with writers.hold(upload_id):
-                store, info = load(request, upload_id, who)
+            store, info = load(request, upload_id, who)  # 404/410 before waiting
+            async with writers.hold(upload_id) as waited:
+                if waited:  # another request of this process wrote meanwhile
+                    store, info = load(request, upload_id, who)
                 if offset != info.offset:
                     raise TusError(409, "offset_mismatch",
                                    f"Upload-Offset {offset} does not match {info.offset}",

@@ -83,20 +83,26 @@ class Writers:
         self._users: dict[str, int] = {}
 
     @contextlib.asynccontextmanager
-    async def hold(self, upload_id: str) -> AsyncIterator[None]:
-        """Hold ``upload_id`` for one request (423 after ``LOCK_WAIT_S`` of waiting)."""
+    async def hold(self, upload_id: str) -> AsyncIterator[bool]:
+        """Hold ``upload_id`` for one request (423 after ``LOCK_WAIT_S`` of waiting).
+
+        Yields whether it had to wait: if not, nothing else of this process ran in
+        between, so what the caller read just before is still current.
+        """
         lock = self._locks.setdefault(upload_id, asyncio.Lock())
         self._users[upload_id] = self._users.get(upload_id, 0) + 1
         try:
             deadline = time.monotonic() + LOCK_WAIT_S
+            waited = False
             while lock.locked():  # polled: no cancellation races around acquire()
                 if time.monotonic() > deadline:
                     raise TusError(423, "upload_busy",
                                    "another request is still writing this upload; retry")
+                waited = True
                 await asyncio.sleep(0.02)
             await lock.acquire()  # free and no waiters: returns without suspending
             try:
-                yield
+                yield waited
             finally:
                 lock.release()
         finally:
