@@ -55,6 +55,8 @@ _RULES = (
     ("CameraSource._run_capture", "read", "decode"),
     ("CameraSource._run_capture", "resize", "convert"),
     ("MicrophoneSource._callback", "", "audio"),
+    ("MicrophoneSource._chunk", "", "audio"),
+    ("PulseReader._run", "", "audio"),
     ("Track._audio_in", "", "audio"),
     ("Track._audio_place", "", "audio"),
     ("MicrophoneSource.note_level", "", "audio"),
@@ -70,8 +72,10 @@ def _line_text(path: str, number: int, root: Path) -> str:
 
 
 #: Waiting, not working: x11grab's read sleeps inside FFmpeg until the next frame is due
-#: (its own cost, 0.2-0.3 ms a grab, is measured by the benchmark's grab-only floor).
-_IDLE = ("Condition.wait", "Event.wait", "Queue.get", "Thread.join", "X11Grabber.grab")
+#: (its own cost, 0.2-0.3 ms a grab, is measured by the benchmark's grab-only floor), and
+#: so does libpulse's read until the next chunk of audio is in.
+_IDLE = ("Condition.wait", "Event.wait", "Queue.get", "Thread.join", "X11Grabber.grab",
+         "PaSimple.read")
 
 
 def _stage(frames: list[str], root: Path) -> str:
@@ -96,7 +100,7 @@ def _track(thread: str, frames: list[str]) -> str:
     for name in ("screen", "camera"):
         if name in thread:
             return name
-    if any("MicrophoneSource._callback" in f for f in frames):
+    if "microphone" in thread or any("MicrophoneSource._callback" in f for f in frames):
         return "camera"  # the microphone is recorded into the camera track
     return "recorder"
 

@@ -16,11 +16,12 @@ import av
 from zhishiyun.capture.errors import DeviceError
 from zhishiyun.i18n import _
 
-#: Measured on a 640×480 H.264 stand-in: 0.31 ms per frame single-threaded, 0.29 with
-#: slice threads, 0.35 with frame threads (which also delay each frame); a second
-#: thread costs nothing when the file has a single slice.
+#: Measured on a 640×480 H.264 stand-in (one slice a picture): 0.30 ms per frame decoding
+#: back to back with one thread, 0.31 with two slice threads, 0.35 with frame threads
+#: (which also delay each frame); at the camera's pace 0.76 and 0.78 ms. A single-slice
+#: file gives a second thread nothing to do, so the decoder runs on the camera's thread.
 DECODE_THREAD_TYPE = "SLICE"
-DECODE_THREADS = 2
+DECODE_THREADS = 1
 
 
 class FileFrames:

@@ -41,6 +41,10 @@ Picture = np.ndarray | av.VideoFrame
 GRACE = 0.3
 MAX_GRACE = 3.0
 ALIVE_S = 0.5
+#: While frames are being written the file's last frame tells recovery how long the
+#: segment ran, so the marker (0.5 ms of CPU a write: JSON, write, rename) is refreshed
+#: this seldom; it still bounds the length of a segment that turns out undecodable.
+ALIVE_WHILE_ENCODING_S = 5.0
 
 
 def detached(image: Picture) -> Picture:
@@ -246,12 +250,14 @@ class Track(AudioTimeline):
         keyframe every ``keyframe_seconds``; re-encoding it more often would cost more CPU
         than the whole camera track. Instead, every ``ALIVE_S`` the open-segment marker
         records the time, so crash recovery knows how long an unchanging segment lasted
-        even though its last frame was written earlier.
+        even though its last frame was written earlier (every ``ALIVE_WHILE_ENCODING_S``
+        while frames keep coming).
         """
         stop_t = self._ctx.timeline.stop_t
         if now >= self.boundary or (stop_t is not None and now >= stop_t):
             return
-        if now - self._alive_t >= ALIVE_S:
+        unchanging = now - self._last_encoded_t >= ALIVE_S
+        if now - self._alive_t >= (ALIVE_S if unchanging else ALIVE_WHILE_ENCODING_S):
             self._alive_t = now
             self._write_marker(alive=now)
         if now - self._last_encoded_t < self.settings.keyframe_seconds:
