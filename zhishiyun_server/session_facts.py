@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, select
 from sqlalchemy import text as sql
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from zhishiyun_server.db import UTCDateTime
@@ -104,9 +105,10 @@ _TIMES = sql(
           starts_at=UTCDateTime, duration_s=Integer)
 
 
-def owned_times(db: Session, candidate_id: int, session_id: str) -> SessionTimes:
+def owned_times(db: Session | Connection, candidate_id: int, session_id: str) -> SessionTimes:
     """The key and times of ``candidate_id``'s own session, else 404 (one small query)."""
-    row = db.connection().execute(_TIMES, {"sid": session_id}).first()
+    conn = db.connection() if isinstance(db, Session) else db
+    row = conn.execute(_TIMES, {"sid": session_id}).first()
     if row is None or row.candidate_id != candidate_id:
         raise not_found("session")
     return SessionTimes(row.session_key, row.starts_at,

@@ -7,9 +7,11 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import JSON, Integer, bindparam, insert, select, update
 from sqlalchemy import text as sql
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -187,7 +189,7 @@ def _save(db: Session, times: SessionTimes, session_id: str, question_id: str,
 @router.put("/sessions/{session_id}/answers/{question_id}", response_model=AnswerReply)
 def put_answer(session_id: str, question_id: str, body: AnswerIn,
                candidate_id: int = Depends(current_candidate_id),
-               db: Session = Depends(get_db)) -> AnswerReply:
+               db: Session = Depends(get_db)) -> JSONResponse:
     """Store an answer; an older version never overwrites a newer one (409 ``stale_version``).
 
     Versions saved before the end count however late they arrive (marked ``late``); one
@@ -214,7 +216,9 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
                 db.commit()  # the line, and a refused version in the history
                 raise
             db.commit()
-            return reply
+            # Dumped once here: returning the model would have FastAPI dump it, validate
+            # that again as an AnswerReply and dump it once more.
+            return JSONResponse(reply.model_dump(mode="json"))
         except IntegrityError:  # a racing copy of the chain line: it is held, look again
             db.rollback()
     raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
@@ -243,27 +247,48 @@ _INSERT_EVENT = sql(
 
 
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
-def post_events(session_id: str, body: EventBatch,
-                candidate_id: int = Depends(current_candidate_id),
-                db: Session = Depends(get_db)) -> EventsReply:
+def post_events(session_id: str, body: EventBatch, request: Request,
+                candidate_id: int = Depends(current_candidate_id)) -> JSONResponse:
     """Record proctoring events; an id already known (or repeated in the batch) is skipped.
 
     Events that arrive after the end (queued while offline) are kept like the others and
     marked late with their delay. Events written after the end are refused: the others of
     the batch are stored, then the answer is 409 ``saved_after_end`` naming the refused ids.
     """
-    end = owned_times(db, candidate_id, session_id).ends_at
+    # A connection, not an ORM session: nothing here needs one, and its bookkeeping was a
+    # good part of this request's CPU. The reply is built here (its model is the OpenAPI's).
+    with request.app.state.engine.begin() as conn:
+        end = owned_times(conn, candidate_id, session_id).ends_at
+        refused = _after_end(body, end)
+        accepted = _store_events(conn, session_id, body, end, refused)
+    if refused:
+        log.warning("session %s: %d event(s) written after the end refused", session_id,
+                    len(refused))
+        raise ApiProblem(409, "saved_after_end",
+                         f"{len(refused)} event(s) were written after the end "
+                         f"({clock.iso(end)}); the others are stored.",
+                         ends_at=clock.iso(end), refused=refused[:100], accepted=accepted)
+    return JSONResponse({"accepted": accepted, "duplicates": len(body.events) - accepted})
+
+
+def _after_end(body: EventBatch, end: datetime) -> list[str]:
+    """The ids of the events written after the end (refused), first occurrence order."""
     # The end of an outage that began during the exam is the one fact taken from after the
     # end (it explains late deliveries); it says so itself and is marked late like the rest.
-    after_end = list(dict.fromkeys(
+    return list(dict.fromkeys(
         e.id for e in body.events if _utc(e.at) > end + SAVED_AT_TOLERANCE
         and not (e.kind == "network_back" and e.details.get("after_end") is True)))
-    seen, fresh = set(after_end), []
+
+
+def _store_events(conn: Connection, session_id: str, body: EventBatch, end: datetime,
+                  refused: list[str]) -> int:
+    """Insert the events not refused and not known yet (late ones marked); how many."""
+    seen, fresh = set(refused), []
     for item in body.events:  # the first of each id, in the batch's order
         if item.id not in seen:
             seen.add(item.id)
             fresh.append(item)
-    now, conn = clock.now(), db.connection()
+    now = clock.now()
     accepted, late = 0, []
     for item in fresh:
         # ON CONFLICT DO NOTHING: a known id (also one a racing request is storing) is a
@@ -279,15 +304,7 @@ def post_events(session_id: str, body: EventBatch,
                          "delay_s": round(max(0.0, (now - _utc(item.at)).total_seconds()), 3)})
     if late:
         conn.execute(insert(LateEvent), late)
-    db.commit()
-    if after_end:
-        log.warning("session %s: %d event(s) written after the end refused", session_id,
-                    len(after_end))
-        raise ApiProblem(409, "saved_after_end",
-                         f"{len(after_end)} event(s) were written after the end "
-                         f"({clock.iso(end)}); the others are stored.",
-                         ends_at=clock.iso(end), refused=after_end[:100], accepted=accepted)
-    return EventsReply(accepted=accepted, duplicates=len(body.events) - accepted)
+    return accepted
 
 
 @router.post("/sessions/{session_id}/finish", response_model=FinishReply)
