@@ -189,14 +189,16 @@ def test_a_process_killed_mid_patch_leaves_the_upload_resumable_elsewhere(
         str(path), chunk_size=MIB, metadata=_meta(entered, 0, sha256))
     uploader.upload_chunk()  # 1 MiB committed through the first process
     location = "/files/" + uploader.url.rsplit("/", 1)[1]
+    # More than a batch of the body: the first process has taken the lease and writes.
     stalled = _stalled_patch(first.url, location, entered.auth["Authorization"], MIB,
-                             2 * MIB, data[MIB:MIB + 300_000])
-    time.sleep(0.5)
+                             2 * MIB, data[MIB:2 * MIB + 300_000])
+    time.sleep(1.0)
     first.kill()  # SIGKILL in the middle of the PATCH: its lease is never given back
     stalled.close()
 
     deadline = time.monotonic() + 60
     headers = {**TUS, **entered.auth}
+    refused = []
     while True:  # the client's resume, through the surviving process, as tuspy retries
         offset = int(requests.head(second.url + location, headers=headers,
                                    timeout=10).headers["Upload-Offset"])
@@ -206,8 +208,10 @@ def test_a_process_killed_mid_patch_leaves_the_upload_resumable_elsewhere(
         if resp.status_code == 204 or time.monotonic() > deadline:
             break
         assert resp.status_code in (409, 423), resp.text
+        refused.append(resp.status_code)
         time.sleep(float(resp.headers.get("Retry-After", "1")))
     assert resp.status_code == 204, resp.text
+    assert 423 in refused  # the dead process's lease held the upload until it expired
     assert offset == MIB  # only what the killed process never committed is sent again
     track = entered.client.recordings(entered.session_id).tracks["screen"]
     assert track.received == [0] and track.bytes == len(data)
