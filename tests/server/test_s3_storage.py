@@ -81,8 +81,26 @@ def test_a_one_chunk_segment_is_one_object(server_factory, s3_bucket, tmp_path):
     assert entered.client.recordings(entered.session_id).tracks["screen"].received == [1]
 
 
+def test_a_second_copy_of_a_seq_leaves_nothing_in_the_bucket(server_factory, s3_bucket,
+                                                             tmp_path):
+    server = _server(server_factory, s3_bucket)
+    entered = enter_written_exam(server.url)
+    data = os.urandom(400_000)
+    path = tmp_path / "000003.mp4"
+    path.write_bytes(data)
+    sha256 = hashlib.sha256(data).hexdigest()
+    kept = _upload(entered, path, 3, sha256, chunk=MIB)
+    again = _upload(entered, path, 3, sha256, chunk=MIB)  # a retry after a lost reply
+    assert entered.client.recordings(entered.session_id).tracks["screen"].received == [3]
+    keys = _keys(s3_bucket)
+    assert f"uploads/{kept}" in keys
+    assert not {k for k in keys if again in k}  # the copy's object and info are gone
+
+
+@pytest.mark.parametrize(("size", "chunk"), [(7 * MIB + 5, 3 * MIB), (300_000, MIB)],
+                         ids=["in-parts", "one-chunk"])
 def test_a_completion_that_fails_on_s3_is_done_again_by_the_resume(s3_bucket, tmp_path,
-                                                                    monkeypatch):
+                                                                    monkeypatch, size, chunk):
     from sqlalchemy.exc import OperationalError
     from tusclient.exceptions import TusCommunicationError
 
@@ -104,18 +122,18 @@ def test_a_completion_that_fails_on_s3_is_done_again_by_the_resume(s3_bucket, tm
     config = ServerConfig(data_dir=tmp_path / "data", demo=True, storage=s3_bucket["storage"])
     with serve(config) as served:
         entered = enter_written_exam(served.url)
-        data = os.urandom(7 * MIB + 5)
+        data = os.urandom(size)
         path = tmp_path / "000002.mp4"
         path.write_bytes(data)
         sha256 = hashlib.sha256(data).hexdigest()
         client = TusClient(entered.upload_url, headers=entered.auth)
         meta = {"session_id": entered.session_id, "track": "screen", "seq": "2",
                 "sha256": sha256}
-        first = client.uploader(str(path), chunk_size=3 * MIB, metadata=meta, retries=0)
+        first = client.uploader(str(path), chunk_size=chunk, metadata=meta, retries=0)
         with pytest.raises(TusCommunicationError):
             first.upload()
         assert first.get_offset() < len(data)  # not called complete while unrecorded
-        client.uploader(str(path), url=first.url, chunk_size=3 * MIB, metadata=meta).upload()
+        client.uploader(str(path), url=first.url, chunk_size=chunk, metadata=meta).upload()
         track = entered.client.recordings(entered.session_id).tracks["screen"]
         assert track.received == [2] and track.bytes == len(data)
         upload_id = first.url.rsplit("/", 1)[1]

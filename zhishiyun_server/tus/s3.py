@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict
@@ -123,15 +124,21 @@ class _S3ChunkWriter(ChunkWriter):
             if state.get("pending") and (last or len(chunk) >= MIN_PART):
                 state.pop("pending")
                 store.remove(store.key(info.id, ".part"))
+        whole = last and info.offset == 0 and not state.get("multipart")
         if last:
             state = {"final": True}
         done = UploadInfo(**{**asdict(info), "offset": end, "extra": state})
         if last:
             done.completed_at = time.time()
-            store.save(UploadInfo(**{**asdict(done), "offset": info.offset}))
-            if on_last is not None:
-                on_last(done, None)  # raises: the offset stays where it was
-            if store.get(done.id) is None:
+            if not whole:  # the parts are gone into the object: a retry must know it
+                store.save(UploadInfo(**{**asdict(done), "offset": info.offset}))
+            store.removed.ids = set()
+            try:
+                if on_last is not None:
+                    on_last(done, None)  # raises: the offset stays where it was
+            finally:
+                removed, store.removed.ids = store.removed.ids, None
+            if done.id in removed:
                 return end  # the completion removed the upload (a duplicate copy)
         store.save(done)
         info.offset, info.completed_at, info.extra = end, done.completed_at, state
@@ -156,6 +163,9 @@ class S3Storage(LeasedWrites, UploadStorage):
         self.client, self.bucket = client, bucket
         self.prefix = prefix.strip("/")
         self.leases = Leases(sessions)
+        #: Uploads deleted by this thread's completion callback (``ids`` is None outside
+        #: one): the commit then knows without asking the store.
+        self.removed = threading.local()
 
     def key(self, upload_id: str, suffix: str = "") -> str:
         """The object key of ``upload_id`` (+ ``.info`` / ``.part``)."""
@@ -247,6 +257,8 @@ class S3Storage(LeasedWrites, UploadStorage):
                     raise
         for suffix in (".part", "", ".info"):
             self.remove(self.key(upload_id, suffix))
+        if getattr(self.removed, "ids", None) is not None:
+            self.removed.ids.add(upload_id)
 
     def ids(self) -> list[str]:  # noqa: D102
         found = []
