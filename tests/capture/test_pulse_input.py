@@ -7,11 +7,14 @@ device is no PulseAudio source.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from tests.capture.conftest import decode, dominant_frequency
@@ -117,3 +120,122 @@ def test_a_microphone_neither_knows_is_reported_lost_by_name(pulse_server, pulse
               if e["kind"] == "device_lost" and e["source"] == "microphone"]
     assert "no such microphone" in lost["detail"]
     assert summary["tracks"]["camera"]["frames_encoded"] > 5  # the camera records on
+
+
+
+def _load_sine_source(name: str, frequency: int) -> str:
+    loaded = subprocess.run(
+        ["pactl", "load-module", "module-sine-source", f"source_name={name}",
+         f"frequency={frequency}", "rate=48000"], capture_output=True, text=True)
+    if loaded.returncode != 0:
+        require("pulseaudio", f"cannot load a sine source: {loaded.stderr.strip()}")
+    return loaded.stdout.strip()
+
+
+def _wait_for(events: list, kind: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(e.kind == kind and e.source == "microphone" for e in events):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _last_second(summary: dict) -> tuple[dict, np.ndarray]:
+    last = [s for s in summary["segments"] if s["track"] == "camera"][-1]
+    info = decode(last["path"])
+    # gaps are silence, not holes: the audio spans the segment to one AAC frame
+    assert info["audio_seconds"] >= last["duration_ms"] / 1000 - 0.07
+    return info, info["audio"][-info["audio_rate"]:]
+
+
+def test_an_unplugged_source_goes_on_from_the_default_one(pulse_server, camera_file,
+                                                          tmp_path):
+    # PulseAudio moves a recording stream whose source goes away to the default source
+    # (here 'vmic', 440 Hz): the recording goes on hearing that, without a gap
+    name = f"zsy_unplugged_{os.getpid()}"
+    module = _load_sine_source(name, 660)
+    events = []
+    recorder = Recorder(tmp_path / "out", "k", RecordingSettings(segment_seconds=3),
+                        screen=False, camera=camera_file, microphone=name,
+                        event_did_occur=events.append)
+    try:
+        recorder.start()
+        time.sleep(2.0)
+        subprocess.run(["pactl", "unload-module", module], check=True)
+        time.sleep(4.5)
+    finally:
+        summary = recorder.stop()
+        subprocess.run(["pactl", "unload-module", module], capture_output=True, check=False)
+    assert summary["sources"]["microphone"]["backend"] == "PulseAudio"
+    assert not any(e.source == "microphone" for e in events)
+    segments = [s for s in summary["segments"] if s["track"] == "camera"]
+    head = decode(segments[0]["path"])
+    assert dominant_frequency(head["audio"][:head["audio_rate"]],
+                              head["audio_rate"]) == pytest.approx(660, abs=10)
+    info, tail = _last_second(summary)
+    assert float(np.abs(tail).max()) > 0.2
+    assert dominant_frequency(tail, info["audio_rate"]) == pytest.approx(440, abs=10)
+
+
+@contextlib.contextmanager
+def _private_sound_server(tmp_path, monkeypatch):
+    """A PulseAudio server of this test's own (a 660 Hz source), made this process's."""
+    folder = tmp_path / "pulse"
+    folder.mkdir(mode=0o700)
+    socket = folder / "native"
+    command = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1",
+               "--use-pid-file=no", "--disallow-exit",
+               f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+               "--load=module-sine-source source_name=private_mic frequency=660 rate=48000"]
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder)}
+    env.pop("PULSE_SERVER", None)
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
+    servers = []
+
+    def start() -> None:
+        socket.unlink(missing_ok=True)
+        servers.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or servers[-1].poll() is not None:
+                require("pulseaudio", "a private PulseAudio server does not start")
+            time.sleep(0.1)
+
+    def stop() -> None:
+        servers[-1].kill()
+        servers[-1].wait()
+
+    start()
+    try:
+        yield start, stop
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+def test_a_sound_server_that_stops_is_lost_then_restored(pulse_server, camera_file,
+                                                         tmp_path, monkeypatch):
+    events = []
+    with _private_sound_server(tmp_path, monkeypatch) as (start_server, stop_server):
+        recorder = Recorder(tmp_path / "out", "k", RecordingSettings(segment_seconds=3),
+                            screen=False, camera=camera_file, microphone=None,
+                            event_did_occur=events.append)
+        try:
+            recorder.start()
+            time.sleep(1.5)
+            stop_server()  # PipeWire or PulseAudio restarting, or crashed
+            assert _wait_for(events, "device_lost", 10), [e.kind for e in events]
+            start_server()
+            assert _wait_for(events, "device_restored", 10), [e.kind for e in events]
+            time.sleep(3.5)
+        finally:
+            summary = recorder.stop()
+    assert summary["sources"]["microphone"]["backend"] == "PulseAudio"
+    assert summary["sources"]["camera"]["dropped"] == 0  # video went on meanwhile
+    info, tail = _last_second(summary)
+    assert float(np.abs(tail).max()) > 0.2  # the private server's tone is back
+    assert dominant_frequency(tail, info["audio_rate"]) == pytest.approx(660, abs=10)

@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 clock = time.monotonic
 
 CAMERA_QUEUE_SECONDS = 1.0
-#: 100 ms per PortAudio callback: every chunk costs Python a callback, a queue hop and a
-#: timeline step, so 10 a second instead of 50 (20 ms blocks) take about 3 ms of CPU a
-#: second less; latency does not matter to a recording, and meters update 10 times a second.
+#: 100 ms per microphone chunk (a PulseAudio read, a PortAudio callback): every chunk costs
+#: Python a call, a queue hop and a timeline step, so 10 a second instead of 50 (20 ms
+#: blocks) take about 3 ms of CPU a second less; latency does not matter to a recording,
+#: and meters update 10 times a second.
 AUDIO_BLOCK_SECONDS = 0.1
 AUDIO_QUEUE_CHUNKS = 600  # ~60 s of chunks
 RETRY_SECONDS = 3.0
