@@ -28,7 +28,8 @@ from sqlalchemy import (
     bindparam,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, mapped_column
 
 from zhishiyun_formats.manifest import (
     ManifestVerification,
@@ -126,12 +127,12 @@ _COUNT = sql("SELECT count(*) FROM manifest_lines WHERE session_id = :sid")
 _FLAGS = {"yes": True, "no": False}
 
 
-def line_count(db: Session, session_id: str) -> int:
+def line_count(conn: Connection, session_id: str) -> int:
     """How many lines the session's manifest holds."""
-    return db.connection().execute(_COUNT, {"sid": session_id}).scalar_one()
+    return conn.execute(_COUNT, {"sid": session_id}).scalar_one()
 
 
-def insert_line(db: Session, session_id: str, key: bytes, track: str, seq: int, sha256: str,
+def insert_line(conn: Connection, session_id: str, key: bytes, track: str, seq: int, sha256: str,
                 text: str, check_new: Callable[[str], None] | None = None) -> str:
     """Store one line linked into its track: ``"new"``, ``"same"`` or ``"conflict"``.
 
@@ -139,7 +140,6 @@ def insert_line(db: Session, session_id: str, key: bytes, track: str, seq: int, 
     text (the first one stays). ``check_new(track)`` may refuse a line that is not held.
     No commit; a racing copy fails there as a unique violation.
     """
-    conn = db.connection()
     near = conn.execute(_NEAR, {"sid": session_id, "track": track, "seq": seq,
                                 **_FLAGS}).all()
     held = next((row for row in near if row.seq == seq), None)
@@ -181,9 +181,9 @@ class TrackSummary:
                 and self.top is not None and self.top + 1 == self.well_formed)
 
 
-def track_summaries(db: Session, session_id: str) -> list[TrackSummary]:
+def track_summaries(conn: Connection, session_id: str) -> list[TrackSummary]:
     """Per track of the session: counts of lines, well-formed, bad and unverified ones."""
-    rows = db.connection().execute(_SUMMARY, {"sid": session_id, **_FLAGS}).all()
+    rows = conn.execute(_SUMMARY, {"sid": session_id, **_FLAGS}).all()
     return [TrackSummary(row.track, row.lines, int(row.formed or 0), row.top,
                          int(row.bad_mac or 0), int(row.bad_prev or 0),
                          int(row.unverified or 0))

@@ -48,7 +48,7 @@ _facts: OrderedDict[str, SessionFacts] = OrderedDict()
 _lock = threading.Lock()
 
 
-def owned_facts(db: Session, candidate_id: int, session_id: str) -> SessionFacts:
+def owned_facts(db: Session | Connection, candidate_id: int, session_id: str) -> SessionFacts:
     """The facts of ``candidate_id``'s own session ``session_id``, else 404 ``not_found``.
 
     Read from the database once per process; another candidate's session looks exactly

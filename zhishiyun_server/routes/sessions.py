@@ -149,12 +149,11 @@ def _lateness(times: SessionTimes, saved_at: datetime | None) -> dict:
             "delay_s": round((now - saved_at).total_seconds(), 3) if late else None}
 
 
-def _save(db: Session, times: SessionTimes, session_id: str, question_id: str,
+def _save(conn: Connection, times: SessionTimes, session_id: str, question_id: str,
           body: AnswerIn) -> AnswerReply:
     """Everything after the chain line: the lateness rules, the answer and its history."""
     # The chain line was checked to describe this version: its hash names it.
     sha256 = json.loads(body.chain)["sha256"] if body.chain is not None else None
-    conn = db.connection()
     try:
         timing = _lateness(times, body.saved_at)
     except ApiProblem as exc:
@@ -187,9 +186,8 @@ def _save(db: Session, times: SessionTimes, session_id: str, question_id: str,
 
 
 @router.put("/sessions/{session_id}/answers/{question_id}", response_model=AnswerReply)
-def put_answer(session_id: str, question_id: str, body: AnswerIn,
-               candidate_id: int = Depends(current_candidate_id),
-               db: Session = Depends(get_db)) -> JSONResponse:
+def put_answer(session_id: str, question_id: str, body: AnswerIn, request: Request,
+               candidate_id: int = Depends(current_candidate_id)) -> JSONResponse:
     """Store an answer; an older version never overwrites a newer one (409 ``stale_version``).
 
     Versions saved before the end count however late they arrive (marked ``late``); one
@@ -199,28 +197,30 @@ def put_answer(session_id: str, question_id: str, body: AnswerIn,
     Every version, also a refused stale one or one saved after the end, is kept in the
     answer's history (:class:`~zhishiyun_server.models.AnswerVersion`).
     """
-    # One transaction for the chain line and the version, committed also when the version
-    # is refused: what the candidate wrote is kept.
+    # One transaction on a plain connection (Core statements only) for the chain line and
+    # the version, committed also when the version is refused: what the candidate wrote is
+    # kept.
     if not question_id or len(question_id) > 64:
         raise ApiProblem(422, "invalid_question", "Question ids are 1 to 64 characters.")
-    times = owned_times(db, candidate_id, session_id)
-    if body.chain is not None:
-        check_answer_line(question_id, body.version, body.content, body.saved_at, body.chain)
     for _attempt in range(3):
         try:
-            if body.chain is not None:
-                store_line(db, session_id, times.session_key, body.chain)
-            try:
-                reply = _save(db, times, session_id, question_id, body)
-            except ApiProblem:
-                db.commit()  # the line, and a refused version in the history
-                raise
-            db.commit()
+            with request.app.state.engine.connect() as conn:
+                times = owned_times(conn, candidate_id, session_id)
+                if body.chain is not None:
+                    check_answer_line(question_id, body.version, body.content, body.saved_at,
+                                      body.chain)
+                    store_line(conn, session_id, times.session_key, body.chain)
+                try:
+                    reply = _save(conn, times, session_id, question_id, body)
+                except ApiProblem:
+                    conn.commit()  # the line, and a refused version in the history
+                    raise
+                conn.commit()
             # Dumped once here: returning the model would have FastAPI dump it, validate
             # that again as an AnswerReply and dump it once more.
             return JSONResponse(reply.model_dump(mode="json"))
         except IntegrityError:  # a racing copy of the chain line: it is held, look again
-            db.rollback()
+            continue
     raise ApiProblem(409, "conflict", "The answer changed while saving; try again.")
 
 
