@@ -206,6 +206,13 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             raise TusError(410, "upload_expired", "this upload expired; start it again")
         return store, info
 
+    async def aload(request: Request, upload_id: str,
+                    who: Any) -> tuple[UploadStorage, UploadInfo]:
+        """:func:`load`, on a worker thread when the storage reads over the network (S3)."""
+        if getattr(get_storage(request), "remote", False):
+            return await run_in_threadpool(load, request, upload_id, who)
+        return load(request, upload_id, who)
+
     last_sweep = [0.0]
 
     def sweep(store: UploadStorage, who: Any) -> None:
@@ -270,10 +277,10 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     async def head(upload_id: str, request: Request, who: Any = auth) -> Response:
         try:
             _check_version(request)
-            _store, info = load(request, upload_id, who)
+            _store, info = await aload(request, upload_id, who)
             async with writers.hold(upload_id) as waited:  # after any write in progress
                 if waited:
-                    _store, info = load(request, upload_id, who)
+                    _store, info = await aload(request, upload_id, who)
         except TusError as exc:
             return Response(status_code=exc.status, headers={"Tus-Resumable": TUS_VERSION,
                                                              **exc.headers})
@@ -291,10 +298,10 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 raise TusError(415, "bad_content_type", f"Content-Type must be {OFFSET_TYPE}")
             offset = _int_header(request, "Upload-Offset")
             checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
-            store, info = load(request, upload_id, who)  # 404/410 before waiting
+            store, info = await aload(request, upload_id, who)  # 404/410 before waiting
             async with writers.hold(upload_id) as waited:
                 if waited:  # another request of this process wrote meanwhile
-                    store, info = load(request, upload_id, who)
+                    store, info = await aload(request, upload_id, who)
                 if offset != info.offset:
                     raise TusError(409, "offset_mismatch",
                                    f"Upload-Offset {offset} does not match {info.offset}",
@@ -314,9 +321,9 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     async def delete(upload_id: str, request: Request, who: Any = auth) -> Response:
         try:
             _check_version(request)
-            load(request, upload_id, who)
+            await aload(request, upload_id, who)
             async with writers.hold(upload_id):
-                store, info = load(request, upload_id, who)
+                store, info = await aload(request, upload_id, who)
                 if info.complete:
                     raise TusError(403, "upload_complete",
                                    "a complete upload is kept; it cannot be terminated")

@@ -151,6 +151,9 @@ class _S3ChunkWriter(ChunkWriter):
 class S3Storage(LeasedWrites, UploadStorage):
     """Uploads in ``bucket`` under ``prefix`` (see the module docstring)."""
 
+    #: Reads go over the network: the endpoint calls ``get`` off the event loop.
+    remote = True
+
     def __init__(self, bucket: str, prefix: str, sessions: sessionmaker[Session],
                  client: Any | None = None) -> None:
         if client is None:
