@@ -48,17 +48,18 @@ log = logging.getLogger(__name__)
 
 
 def _include_routers(app: FastAPI) -> None:
+    from zhishiyun_server import recordings  # upload: manifest + recordings
     from zhishiyun_server.auth import routes as auth
     from zhishiyun_server.routes import exams, messages, meta, sessions
+    from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
 
-    for module in (meta, auth, exams, sessions, messages):
+    # Routes are matched in order, one regular expression each: what every candidate sends
+    # with each segment (tus, manifest line, events, answers) goes first.
+    app.include_router(tus_router)
+    for module in (recordings, meta, sessions, auth, exams, messages):
         app.include_router(module.router, prefix=API)
     from zhishiyun_server.face import routes as face  # face login (zhishiyun_server/face)
     app.include_router(face.router, prefix=API)
-    from zhishiyun_server import recordings  # upload: manifest + recordings
-    app.include_router(recordings.router, prefix=API)
-    from zhishiyun_server.tus.endpoint import router as tus_router  # upload: tus /files/
-    app.include_router(tus_router)
     from zhishiyun_server.bindings.routes import install as install_bindings  # second camera
     install_bindings(app, API)
     from zhishiyun_server.bindings.before_entry import router as bind_before  # from the card
