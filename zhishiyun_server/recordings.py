@@ -202,7 +202,9 @@ def _store_batch(conn: Connection, facts: SessionFacts, lines: list[tuple[str, s
     """Insert the new lines, check the limits and verify everything; the caller commits."""
     key = key_bytes(facts.session_key)
     accepted, conflicts = 0, []
-    for text, track, seq, sha in lines:
+    # In (track, seq) order: racing copies of a batch take their row locks in one order (a
+    # reversed copy would deadlock), and the chain facts do not depend on the order.
+    for text, track, seq, sha in sorted(lines, key=lambda line: (line[1], line[2])):
         outcome = insert_line(conn, facts.id, key, track, seq, sha, text,
                               check_new=evidence.refuse_unsigned_phone)
         if outcome == "conflict":
