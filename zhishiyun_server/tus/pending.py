@@ -4,7 +4,9 @@ An upload that never completes still holds disk space, up to the length it decla
 session's byte budget counts every unfinished upload at its declared length, and an
 unfinished upload expires a fixed time after its *creation* (writing to it does not extend
 its life), so a candidate cannot fill the disk by creating uploads and trickling bytes.
-The rows live in the database, so every server process sees the same budget.
+The rows live in the database, so every server process sees the same budget. The
+received part of the budget comes from :class:`SessionTrackTotal` (a row per track, kept
+by triggers), so a creation costs the same at a session's 1,000th segment as at its first.
 
 The row also carries the upload's writer lease (``holder``, ``lease_until``; see
 :mod:`zhishiyun_server.tus.shared`): taking it is one ``UPDATE``, and the transaction that
@@ -23,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     Float,
     ForeignKey,
+    Integer,
     String,
     bindparam,
     delete,
@@ -36,7 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
-from zhishiyun_server.models import ExamSession, RecordingSegment
+from zhishiyun_server.models import ExamSession
 
 #: Longest life of an unfinished upload, whatever the configuration says.
 MAX_EXPIRY_S = 7 * 24 * 3600.0
@@ -58,6 +61,22 @@ class PendingUpload(Base):
     #: The PATCH writing it now (a random id), and until when (epoch seconds) unless renewed.
     holder: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class SessionTrackTotal(Base):
+    """A session's received segments of one track and their bytes (kept by triggers).
+
+    Triggers on ``recording_segments`` update the row in the transaction that inserts or
+    deletes a segment, whatever code does it, so the totals are exact at every commit.
+    """
+
+    __tablename__ = "session_track_totals"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("exam_sessions.id", ondelete="CASCADE"), primary_key=True)
+    track: Mapped[str] = mapped_column(String(16), primary_key=True)
+    segments: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
 
 
 @dataclass(frozen=True)
@@ -84,17 +103,19 @@ def _pending(column):
 
 
 def _received(column, *where):
-    return select(column).where(RecordingSegment.session_id == _SESSION,
-                                *where).scalar_subquery()
+    return select(column).where(SessionTrackTotal.session_id == _SESSION,
+                                SessionTrackTotal.segments > 0, *where).scalar_subquery()
 
 
+# A few rows per session (one per track) whatever the number of segments received: the
+# totals are kept by triggers on recording_segments (migration 0013_tus_fast2).
 _USAGE = select(
     _pending(func.count()),
     _pending(func.coalesce(func.sum(PendingUpload.length), 0)),
-    _received(func.coalesce(func.sum(RecordingSegment.bytes), 0)),
+    _received(func.coalesce(func.sum(SessionTrackTotal.bytes), 0)),
+    _received(func.coalesce(func.sum(SessionTrackTotal.segments), 0)),
     _received(func.count()),
-    _received(func.count(func.distinct(RecordingSegment.track))),
-    _received(func.count(), RecordingSegment.track == bindparam("track", type_=String)))
+    _received(func.count(), SessionTrackTotal.track == bindparam("track", type_=String)))
 
 # The session's row is locked (FOR NO KEY UPDATE on PostgreSQL; SQLite has one writer at a
 # time anyway) by the insert itself, so creations of one session run one after the other

@@ -2,13 +2,16 @@
 
 Layout under ``prefix`` (the way tusd's S3 store keeps it):
 
-- ``<id>.info`` — the upload's :class:`UploadInfo` as JSON (offset, metadata, multipart
-  state), rewritten at each committed chunk;
 - ``<id>`` — the finished segment, one object (range reads serve the review console);
 - while unfinished: an S3 multipart upload whose parts are the committed chunks; a chunk
   under S3's 5 MiB part minimum is kept aside as ``<id>.part`` and joined to the next
   chunk, and an upload that completes within one chunk (the usual segment) is simply one
   ``put_object``.
+
+The upload's :class:`UploadInfo` (offset, metadata, multipart state) is a database row
+(:mod:`zhishiyun_server.tus.infos`), not an object: every process shares the database
+anyway, and a row costs far less CPU than an object request. A one-chunk segment thus
+costs the store one request, its ``put_object``.
 
 A chunk is buffered (memory, then a temporary file) while its PATCH streams, verified, and
 only then sent to the store, so a failed checksum never reaches it. The writer lock is the
@@ -21,7 +24,6 @@ environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KE
 from __future__ import annotations
 
 import io
-import json
 import logging
 import tempfile
 import threading
@@ -32,6 +34,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhishiyun_server.tus.infos import InfoTable
 from zhishiyun_server.tus.shared import LeasedWrites, Leases
 from zhishiyun_server.tus.storage import (
     UPLOAD_ID,
@@ -160,18 +163,25 @@ class S3Storage(LeasedWrites, UploadStorage):
             import boto3
             from botocore.config import Config
 
+            # Requests are built by this module only: boto3's validation of every request's
+            # parameters and its checksums of every body (the store checks Content-MD5
+            # when it wants; the bytes were verified against the client's sha256) cost
+            # CPU on each request. One pooled connection per worker thread.
             client = boto3.client("s3", config=Config(
                 s3={"addressing_style": "path"}, max_pool_connections=64,
+                parameter_validation=False, request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
                 retries={"max_attempts": 4, "mode": "standard"}))
         self.client, self.bucket = client, bucket
         self.prefix = prefix.strip("/")
         self.leases = Leases(sessions)
+        self.infos = InfoTable(sessions)
         #: Uploads deleted by this thread's completion callback (``ids`` is None outside
         #: one): the commit then knows without asking the store.
         self.removed = threading.local()
 
     def key(self, upload_id: str, suffix: str = "") -> str:
-        """The object key of ``upload_id`` (+ ``.info`` / ``.part``)."""
+        """The object key of ``upload_id`` (+ ``.part``)."""
         if not UPLOAD_ID.match(upload_id):
             raise ValueError("bad upload id")
         return f"{self.prefix}/{upload_id}{suffix}" if self.prefix else upload_id + suffix
@@ -222,22 +232,16 @@ class S3Storage(LeasedWrites, UploadStorage):
                           owner=owner, expires_at=expires_at,
                           expiry_window_s=max(0.0, expires_at - time.time()) if expires_at
                           else 0.0)
-        self.save(info)
+        self.infos.add(info)
         return info
 
     def get(self, upload_id: str) -> UploadInfo | None:  # noqa: D102
         if not UPLOAD_ID.match(upload_id):
             return None
-        try:
-            raw = json.loads(self.get_bytes(self.key(upload_id, ".info")))
-        except Exception as exc:  # noqa: BLE001 - botocore raises per-service classes
-            if _missing(exc):
-                return None
-            raise
-        return UploadInfo(**raw)
+        return self.infos.get(upload_id)
 
     def save(self, info: UploadInfo) -> None:  # noqa: D102
-        self.put(info.id, json.dumps(asdict(info)).encode("utf-8"), suffix=".info")
+        self.infos.save(info)
 
     def writer(self, info: UploadInfo) -> ChunkWriter:  # noqa: D102
         return _S3ChunkWriter(self, info)
@@ -258,21 +262,15 @@ class S3Storage(LeasedWrites, UploadStorage):
             except Exception as exc:  # noqa: BLE001
                 if not _missing(exc):
                     raise
-        for suffix in (".part", "", ".info"):
-            self.remove(self.key(upload_id, suffix))
+        if info is None or info.extra.get("pending"):
+            self.remove(self.key(upload_id, ".part"))
+        self.remove(self.key(upload_id))
+        self.infos.remove(upload_id)
         if getattr(self.removed, "ids", None) is not None:
             self.removed.ids.add(upload_id)
 
     def ids(self) -> list[str]:  # noqa: D102
-        found = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else "")
-        for page in pages:
-            for item in page.get("Contents", []):
-                name = item["Key"].rsplit("/", 1)[-1]
-                if name.endswith(".info") and UPLOAD_ID.match(name[:-5]):
-                    found.append(name[:-5])
-        return sorted(found)
+        return self.infos.ids()
 
 
 def storage_from_url(url: str, sessions: sessionmaker[Session]) -> S3Storage:
