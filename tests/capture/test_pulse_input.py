@@ -20,6 +20,7 @@ import pytest
 from tests.capture.conftest import decode, dominant_frequency
 from tests.conftest import require
 from zhishiyun.capture import pulse_input
+from zhishiyun.capture.probe import record_audio_clip
 from zhishiyun.capture.recorder import Recorder
 from zhishiyun.config import RecordingSettings
 
@@ -239,3 +240,10 @@ def test_a_sound_server_that_stops_is_lost_then_restored(pulse_server, camera_fi
     info, tail = _last_second(summary)
     assert float(np.abs(tail).max()) > 0.2  # the private server's tone is back
     assert dominant_frequency(tail, info["audio_rate"]) == pytest.approx(660, abs=10)
+
+
+def test_a_clip_for_the_checks_comes_the_recordings_way(pulse_server):
+    # the microphone check's clip: a PulseAudio source PortAudio does not list is heard too
+    clip = record_audio_clip("vmic", seconds=0.5, samplerate=16000)
+    assert clip.size == 8000
+    assert dominant_frequency(clip, 16000) == pytest.approx(440, abs=10)

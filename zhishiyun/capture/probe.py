@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 import time
 from fractions import Fraction
 
@@ -87,33 +86,31 @@ def record_audio_clip(device: str | None = None, seconds: float = 2.0,
                       samplerate: int = 16000) -> np.ndarray:
     """Record a mono float32 clip (values in -1…1) of about ``seconds`` from a microphone.
 
+    Through the recorder's own :class:`~zhishiyun.capture.sources.MicrophoneSource`
+    (PulseAudio natively on Linux, else PortAudio), so a check hears what a recording would.
+
     Raises:
         DeviceError: the microphone cannot be opened or delivers nothing.
     """
-    from zhishiyun.capture.devices import _sounddevice
+    from zhishiyun.capture.sources import MicrophoneSource
 
-    sd = _sounddevice()
-    index = resolve_microphone(device)
-    chunks: queue.Queue[np.ndarray] = queue.Queue()
+    mic = MicrophoneSource(device, samplerate)
+    mic.open()
     wanted = int(seconds * samplerate)
-    done = threading.Event()
-    got = [0]
-
-    def callback(indata, frames, time_info, status):  # noqa: ARG001 - PortAudio signature
-        chunks.put(indata[:, 0].copy())
-        got[0] += frames
-        if got[0] >= wanted:
-            done.set()
-
+    parts: list[np.ndarray] = []
+    got = 0
+    deadline = time.monotonic() + seconds + 3.0
     try:
-        with sd.InputStream(device=index, channels=1, samplerate=samplerate,
-                            dtype="float32", callback=callback):
-            done.wait(timeout=seconds + 3.0)
-    except (sd.PortAudioError, ValueError) as exc:
-        raise microphone_error(device, exc) from None
-    parts = []
-    while not chunks.empty():
-        parts.append(chunks.get_nowait())
+        while got < wanted and time.monotonic() < deadline:
+            try:
+                _t, item = mic.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is not None:
+                parts.append(item[0])
+                got += item[0].size
+    finally:
+        mic.stop()
     if not parts:
         raise DeviceError(
             _("The microphone sent no sound data."),

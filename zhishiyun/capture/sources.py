@@ -370,6 +370,15 @@ class MicrophoneSource(Source):
         self._stream, self.backend = stream, "PortAudio"
         self._last_callback = clock()
 
+    def open(self) -> None:
+        """Open the stream now, without the retries :meth:`start` arranges.
+
+        Raises:
+            DeviceError: the microphone cannot be opened.
+        """
+        with self._lock:
+            self._open()
+
     def start(self) -> None:
         """Open the stream; on failure report the device lost (retried by ``check``)."""
         with self._lock:
