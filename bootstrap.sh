@@ -17,7 +17,7 @@ APT_PACKAGES=(
   xvfb xauth x11-utils xdotool libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-cursor0
   libxkbcommon-x11-0 libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libegl1 libgl1
   libdbus-1-3 fonts-wqy-microhei
-  libportaudio2 pulseaudio pulseaudio-utils ffmpeg
+  libportaudio2 libpulse0 pulseaudio pulseaudio-utils ffmpeg
   gnome-keyring libsecret-tools dbus-x11
   postgresql nsis chromium chromium-driver shellcheck
   tinyproxy
