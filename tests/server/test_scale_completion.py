@@ -88,16 +88,17 @@ def test_a_crash_between_recording_and_publishing_the_offset_records_once(
         app_url, tmp_path, monkeypatch):
     entered = enter_written_exam(app_url)
     path, data, sha256 = _segment(tmp_path)
-    real_save = tus_storage.LocalDiskStorage._save
+    real_mark = tus_storage.LocalDiskStorage._mark_complete
     crashed = []
 
-    def crash_on_completing_save(self, info, sync):
-        if info.complete and not crashed:  # recorded already; the offset is not saved yet
-            crashed.append(info.id)
-            raise OSError(28, "No space left on device")
-        return real_save(self, info, sync)
+    def crash_on_marking_complete(self, upload_id):
+        if not crashed:  # recorded already; the offset is not published yet
+            crashed.append(upload_id)
+            raise OSError(5, "Input/output error")
+        return real_mark(self, upload_id)
 
-    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_save", crash_on_completing_save)
+    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_mark_complete",
+                        crash_on_marking_complete)
     first = _uploader(entered, path, sha256)
     with pytest.raises(TusCommunicationError):
         first.upload()
@@ -118,16 +119,17 @@ def test_a_recorded_upload_whose_offset_was_lost_never_takes_other_bytes(
         app_url, tmp_path, monkeypatch):
     entered = enter_written_exam(app_url)
     path, data, sha256 = _segment(tmp_path)
-    real_save = tus_storage.LocalDiskStorage._save
+    real_mark = tus_storage.LocalDiskStorage._mark_complete
     crashed = []
 
-    def crash_on_completing_save(self, info, sync):
-        if info.complete and not crashed:
-            crashed.append(info.id)
-            raise OSError(28, "No space left on device")
-        return real_save(self, info, sync)
+    def crash_on_marking_complete(self, upload_id):
+        if not crashed:
+            crashed.append(upload_id)
+            raise OSError(5, "Input/output error")
+        return real_mark(self, upload_id)
 
-    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_save", crash_on_completing_save)
+    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_mark_complete",
+                        crash_on_marking_complete)
     first = _uploader(entered, path, sha256)
     with pytest.raises(TusCommunicationError):
         first.upload()
@@ -144,3 +146,26 @@ def test_a_recorded_upload_whose_offset_was_lost_never_takes_other_bytes(
     with LocalDiskStorage(tmp_path / "data" / "uploads").open(first.url.rsplit("/", 1)[1]) as f:
         assert hashlib.sha256(f.read()).hexdigest() == sha256  # the recorded bytes stay
     assert _received(app_url, entered)["received"] == [0]
+
+
+def test_a_one_chunk_segment_writes_its_upload_info_once(app_url, tmp_path, monkeypatch):
+    entered = enter_written_exam(app_url)
+    path, data, sha256 = _segment(tmp_path)
+    written = []
+    real_write = tus_storage._write_atomic
+
+    def counted(target, payload, sync=True):
+        written.append(target.name)
+        return real_write(target, payload, sync)
+
+    monkeypatch.setattr(tus_storage, "_write_atomic", counted)
+    uploader = _uploader(entered, path, sha256)
+    uploader.upload()
+    upload_id = uploader.url.rsplit("/", 1)[1]
+    assert written == [f"{upload_id}.json"]  # at the creation; the completion wrote none
+    assert _offset(uploader.url, entered) == (len(data), len(data))
+    assert _received(app_url, entered)["received"] == [0]
+    resp = requests.patch(uploader.url, data=b"", timeout=10, headers={  # a late retry
+        **TUS, **entered.auth, "Upload-Offset": str(len(data)),
+        "Content-Type": "application/offset+octet-stream"})
+    assert resp.status_code == 204 and resp.headers["Upload-Offset"] == str(len(data))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -83,12 +82,16 @@ def write_segments(session_dir: Path, key: str, track: str, sizes: list[int]) ->
 
 def stored_upload_sha256(server, session_id: str, track: str, seq: int) -> str | None:
     """sha256 of the bytes the server stored for (session, track, seq), if complete."""
-    for info_path in (Path(server.data_dir) / "uploads").glob("*.json"):
-        info = json.loads(info_path.read_text())
-        meta = info["metadata"]
+    from zhishiyun_server.tus.storage import LocalDiskStorage
+
+    storage = LocalDiskStorage(Path(server.data_dir) / "uploads")
+    for upload_id in storage.ids():
+        info = storage.get(upload_id)
+        meta = info.metadata if info else {}
         if (meta.get("session_id"), meta.get("track"), meta.get("seq")) == \
-                (session_id, track, str(seq)) and info["offset"] == info["length"]:
-            return hashlib.sha256(info_path.with_suffix(".bin").read_bytes()).hexdigest()
+                (session_id, track, str(seq)) and info.complete:
+            with storage.open(upload_id) as f:
+                return hashlib.sha256(f.read()).hexdigest()
     return None
 
 

@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -191,23 +192,26 @@ _datasync = getattr(os, "fdatasync", os.fsync)
 class _LocalChunkWriter(ChunkWriter):
     def __init__(self, storage: LocalDiskStorage, info: UploadInfo) -> None:
         self._storage, self._info = storage, info
-        self._file = open(storage._data_path(info.id), "r+b")  # noqa: SIM115 - closed below
-        self._file.seek(info.offset)
-        self._written = 0
+        self._file: BinaryIO | None = None  # opened at the first byte (a complete upload
+        self._written = 0  # is read-only, and an empty PATCH writes nothing)
 
     def write(self, data: bytes) -> None:
+        if self._file is None:
+            self._file = open(self._storage._data_path(self._info.id), "r+b")  # noqa: SIM115
+            self._file.seek(self._info.offset)
         self._file.write(data)
         self._written += len(data)
 
     def commit(self, on_last: OnLast | None = None) -> int:
         end = self._info.offset + self._written
         last = end >= self._info.length
-        try:
-            self._file.flush()
-            if last:  # the client forgets a finished upload: it must be on disk first
-                _datasync(self._file.fileno())
-        finally:
-            self._file.close()
+        if self._file is not None:
+            try:
+                self._file.flush()
+                if last:  # the client forgets a finished upload: it must be on disk first
+                    _datasync(self._file.fileno())
+            finally:
+                self._file.close()
         done = UploadInfo(**{**asdict(self._info), "offset": end})
         if last:
             done.completed_at = time.time()
@@ -215,14 +219,15 @@ class _LocalChunkWriter(ChunkWriter):
                 on_last(done, None)  # raises: the offset stays where it was
             if not self._storage._data_path(done.id).exists():
                 return end  # the completion removed the upload (a duplicate copy)
-        # Not fsynced: once the completion is recorded in the database, that record and
-        # the fsynced bytes are what count; a lost info file only means a resent chunk.
-        self._storage._save(done, sync=False)
+            self._storage._mark_complete(done.id)
+        else:
+            # Not fsynced: after a crash the offset falls back and one chunk is resent.
+            self._storage._save(done, sync=False)
         self._info.offset, self._info.completed_at = end, done.completed_at
         return end
 
     def discard(self) -> None:
-        if self._file.closed:
+        if self._file is None or self._file.closed:
             return
         try:
             current = self._storage.get(self._info.id)
@@ -234,7 +239,15 @@ class _LocalChunkWriter(ChunkWriter):
 
 
 class LocalDiskStorage(UploadStorage):
-    """Uploads as ``<root>/<id>.bin`` plus ``<root>/<id>.json`` (written atomically)."""
+    """Uploads as ``<root>/<id>.bin`` plus ``<root>/<id>.json`` (written atomically).
+
+    The JSON is written at the creation and at each chunk that does not finish the upload:
+    a segment sent in one chunk writes it once. A finished upload's ``.bin`` is made
+    read-only instead (one ``chmod``), and that says "complete" to :meth:`get`: the
+    completion is recorded in the database before, so a crash in between only leaves
+    the offset unpublished, and the next PATCH publishes it
+    (:meth:`~zhishiyun_server.tus.shared.LeasedWrites.publish_recorded`).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -267,15 +280,23 @@ class LocalDiskStorage(UploadStorage):
             return None
         try:
             raw = json.loads(self._info_path(upload_id).read_text("utf-8"))
-            size = self._data_path(upload_id).stat().st_size
+            status = self._data_path(upload_id).stat()
         except (FileNotFoundError, ValueError):
             return None
         info = UploadInfo(**raw)
-        info.offset = min(info.offset, size)  # after a power cut, trust only bytes on disk
+        if not status.st_mode & stat.S_IWUSR and status.st_size >= info.length:
+            info.offset = info.length  # made read-only once complete and recorded
+            info.completed_at = info.completed_at or status.st_mtime
+        else:  # after a power cut, trust only bytes on disk
+            info.offset = min(info.offset, status.st_size)
         return info
 
     def save(self, info: UploadInfo) -> None:  # noqa: D102
         self._save(info, sync=True)
+
+    def _mark_complete(self, upload_id: str) -> None:
+        """Make the finished upload's bytes read-only: :meth:`get` then says complete."""
+        os.chmod(self._data_path(upload_id), stat.S_IRUSR)
 
     def _save(self, info: UploadInfo, sync: bool) -> None:
         _write_atomic(self._info_path(info.id), json.dumps(asdict(info)).encode("utf-8"),
