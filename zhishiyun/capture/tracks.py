@@ -40,10 +40,14 @@ Picture = np.ndarray | av.VideoFrame
 
 GRACE = 0.3
 MAX_GRACE = 3.0
-ALIVE_S = 0.5
+#: How often an unchanging track notes in its open-segment marker that it is alive: a
+#: killed recorder's static segment is recovered to within this of its length. Each
+#: write (JSON, write, rename) costs 0.5–0.7 ms of CPU in a recording, so twice a second
+#: was 1.4 ms a second of a static screen's ~15.
+ALIVE_S = 1.0
 #: While frames are being written the file's last frame tells recovery how long the
-#: segment ran, so the marker (0.5 ms of CPU a write: JSON, write, rename) is refreshed
-#: this seldom; it still bounds the length of a segment that turns out undecodable.
+#: segment ran, so the marker is refreshed this seldom; it still bounds the length of a
+#: segment that turns out undecodable.
 ALIVE_WHILE_ENCODING_S = 5.0
 
 
