@@ -66,11 +66,31 @@ class LoopLag:
         return self.lag_s > self.limit_s
 
 
-def _threads_queued() -> int:
-    """Requests waiting for a worker thread (sync handlers, database work) right now."""
-    import anyio.to_thread
+class ThreadQueue:
+    """How many requests wait for a worker thread (sync handlers, database work) right now.
 
-    return anyio.to_thread.current_default_thread_limiter().statistics().tasks_waiting
+    Read on every request, so it costs one comparison while a thread is free: the worker
+    pool hands a freed thread straight to the next waiter, so nobody waits while any is
+    free. anyio's pool limiter is looked up once per event loop, not per request (the
+    lookup goes through the async-library detection, several microseconds).
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter = None
+
+    def waiting(self) -> int:
+        """Requests queued for a worker thread of the running loop's pool."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            import anyio.to_thread
+
+            self._limiter = anyio.to_thread.current_default_thread_limiter()
+            self._loop = loop
+        limiter = self._limiter
+        if limiter.borrowed_tokens < limiter.total_tokens:
+            return 0
+        return limiter.statistics().tasks_waiting
 
 
 def _sheddable(scope) -> bool:
@@ -99,6 +119,7 @@ class InflightLimit:
         self.lag = LoopLag(lag_ms / 1000)
         self.max_queue = max_queue
         self.shed = 0
+        self.threads = ThreadQueue()
         self._body = json.dumps(busy_body()).encode("utf-8")
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: D102
@@ -106,12 +127,12 @@ class InflightLimit:
             await self.app(scope, receive, send)
             return
         self.lag.watch()
-        busy = self.lag.overloaded or _threads_queued() > self.max_queue
+        busy = self.lag.overloaded or self.threads.waiting() > self.max_queue
         if self.inflight >= self.limit or (busy and _sheddable(scope)):
             self.shed += 1
             if self.shed % 100 == 1:
                 log.warning("busy: %d in flight, %d waiting for a thread, event loop %.0f ms "
-                            "late; answering 503", self.inflight, _threads_queued(),
+                            "late; answering 503", self.inflight, self.threads.waiting(),
                             self.lag.lag_s * 1000)
             await send({"type": "http.response.start", "status": 503, "headers": [
                 (b"content-type", b"application/json"),

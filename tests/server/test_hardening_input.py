@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -65,6 +66,42 @@ def test_json_bodies_with_unstorable_text_or_numbers_are_refused(inside, raw):
     resp = inside.api("POST", f"/sessions/{inside.session_id}/events", data=raw,
                       headers={"Content-Type": "application/json"})
     assert code(resp) == (422, "invalid_request")
+
+
+def _event_with(details: str) -> bytes:
+    """An event body whose ``details`` is the raw JSON text ``details``, timed now."""
+    event_id = "edge-" + hashlib.sha256(details.encode()).hexdigest()[:12]
+    at = datetime.now(timezone.utc).isoformat()
+    return (f'{{"events": [{{"id": "{event_id}", "kind": "k", "at": "{at}", '
+            f'"details": {details}}}]}}').encode()
+
+
+def _post_raw(inside: Inside, raw: bytes) -> requests.Response:
+    return inside.api("POST", f"/sessions/{inside.session_id}/events", data=raw,
+                      headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("details", [
+    '{"n": 9223372036854775808}',  # 2**63: the first integer with 19 digits past the limit
+    '{"n": -9223372036854775809}',
+    '{"n": 0, "m": 99999999999999999999}',
+    '{"d": ' + "[" * 30 + "]" * 30 + "}",  # 34 containers in all: one level too deep
+    '{"t": "\\\\\\u0000"}',  # an escaped backslash, then an escaped NUL
+    '{"\\ud83d": 1}',  # a lone surrogate as a key
+])
+def test_bodies_just_past_a_limit_are_refused(inside, details):
+    assert code(_post_raw(inside, _event_with(details))) == (422, "invalid_request")
+
+
+@pytest.mark.parametrize("details", [
+    '{"n": 9223372036854775807, "m": -9223372036854775808}',
+    '{"d": ' + "[" * 29 + "]" * 29 + "}",  # 33 containers: as deep as allowed
+    '{"t": "\\\\u0000 is how JSON writes a NUL", "e": "\\u00e9\\ud83d\\ude00"}',
+    '{"t": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{"}',
+])
+def test_bodies_at_a_limit_are_stored(inside, details):
+    resp = _post_raw(inside, _event_with(details))
+    assert resp.status_code == 200, resp.text
 
 
 def test_nul_in_a_path_or_query_is_refused(inside):

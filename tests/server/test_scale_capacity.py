@@ -173,3 +173,12 @@ def test_a_lagging_loop_or_a_thread_queue_sheds_new_work_until_it_catches_up():
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_fastapi_telemetry_is_on_only_when_opentelemetry_is_configured():
+    from zhishiyun_server.app import telemetry_settings
+
+    assert not any(telemetry_settings({"PATH": "/usr/bin", "HOME": "/root"}).values())
+    configured = telemetry_settings({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    assert all(configured.values()) and set(configured) == {
+        "tracing", "metrics", "logs", "operation_spans"}
