@@ -138,11 +138,11 @@ def test_a_completion_that_fails_on_s3_is_done_again_by_the_resume(s3_bucket, tm
         monkeypatch.setenv(key, value)
     real, calls = ExamUploadHooks.on_complete, []
 
-    def fails_once(self, principal, info, storage):
+    def fails_once(self, principal, info, storage, lease=None):
         calls.append(info.id)
         if len(calls) == 1:  # the segment is in the bucket; recording it fails
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return real(self, principal, info, storage)
+        return real(self, principal, info, storage, lease)
 
     monkeypatch.setattr(ExamUploadHooks, "on_complete", fails_once)
     config = ServerConfig(data_dir=tmp_path / "data", demo=True, storage=s3_bucket["storage"])

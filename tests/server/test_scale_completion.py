@@ -60,12 +60,12 @@ def test_recording_that_fails_after_the_last_byte_leaves_the_upload_unfinished(
     real = ExamUploadHooks.on_complete
     calls = []
 
-    def database_gone_once(self, principal, info, storage):
+    def database_gone_once(self, principal, info, storage, lease=None):
         calls.append(info.id)
         if len(calls) == 1:  # the database fails just as the segment is to be recorded
             raise OperationalError("INSERT INTO recording_segments", {},
                                    Exception("database is locked"))
-        return real(self, principal, info, storage)
+        return real(self, principal, info, storage, lease)
 
     monkeypatch.setattr(ExamUploadHooks, "on_complete", database_gone_once)
     first = _uploader(entered, path, sha256)

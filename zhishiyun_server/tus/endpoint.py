@@ -26,6 +26,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -154,25 +155,30 @@ class ExamUploadHooks(TusHooks):
                 raise
             conn.commit()
 
-    def on_complete(self, principal: Caller, info: UploadInfo,
-                    storage: UploadStorage) -> None:
+    def on_complete(self, principal: Caller, info: UploadInfo, storage: UploadStorage,
+                    lease=None) -> None:
         """Verify the sha256 and record the segment (the first copy of a seq stays)."""
         sha256 = sha256_of(storage, info)  # hashed on the way in when it came in one chunk
         meta = info.metadata
         session_id, track, seq = meta["session_id"], meta["track"], int(meta["seq"])
         if sha256 == meta.get("sha256"):
-            # The usual case in one transaction of two statements: the first copy of its
-            # seq, matching its manifest line (if any); the pending row (and lease) goes.
-            with _connect(principal) as conn:
+            # The usual case in one transaction of two statements (three with the lease's
+            # UPDATE): the first copy of its seq, matching its manifest line (if any); the
+            # pending row (and lease) goes.
+            with contextlib.nullcontext(lease.conn) if lease else _connect(principal) as conn:
                 try:
                     recorded = _record_first_copy(conn, session_id, track, seq, info.length,
                                                   sha256, info.id)
                 except IntegrityError:  # not the first copy: decided below
                     recorded = False
+                    conn.rollback()
                 if recorded:
                     pending.remove(conn, [info.id])
                     return
-                conn.rollback()
+                if lease is None:
+                    conn.rollback()
+        if lease is not None:  # the long way runs its own transactions, under the lease
+            lease.keep_lease()
         self._complete_otherwise(principal, info, storage, sha256)
 
     def _complete_otherwise(self, principal: Caller, info: UploadInfo,

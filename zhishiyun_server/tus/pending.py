@@ -168,14 +168,18 @@ def admit(db, upload_id: str, session_id: str, candidate_id: int, length: int,
     return usage(db, session_id, track) if added else None
 
 
-def take_lease(db, upload_id: str, holder: str, now: float, lease_s: float) -> bool | None:
-    """Take the upload's writer lease if free or expired (commits).
+def take_lease(db, upload_id: str, holder: str, now: float, lease_s: float,
+               commit: bool = True) -> bool | None:
+    """Take the upload's writer lease if free or expired (commits unless told not).
 
     Returns True when taken, False when someone else holds it, None when the upload has no
-    row (it was recorded, or removed).
+    row (it was recorded, or removed). Uncommitted, a taken lease is the row's lock: other
+    takers wait for the transaction, which commits or rolls back with it.
     """
     taken = db.execute(_TAKE, {"k_upload": upload_id, "k_holder": holder, "k_epoch": now,
                                "k_until": now + lease_s}).rowcount
+    if taken and not commit:
+        return True
     db.commit()
     if taken:
         return True

@@ -86,11 +86,14 @@ class TusHooks:
     def after_create(self, principal: Any, info: UploadInfo) -> None:
         """Called once an unfinished upload exists (e.g. to count it against a budget)."""
 
-    def on_complete(self, principal: Any, info: UploadInfo, storage: UploadStorage) -> None:
+    def on_complete(self, principal: Any, info: UploadInfo, storage: UploadStorage,
+                    lease: Any = None) -> None:
         """Called (in a worker thread) once the last byte of ``info`` is stored.
 
         Raising :class:`TusError` here turns the last PATCH's reply into that error; the
-        hook decides whether the bytes stay.
+        hook decides whether the bytes stay. ``lease``: a
+        :class:`~zhishiyun_server.tus.shared.LeaseTransaction` whose connection holds the
+        upload's lease uncommitted, for the hook to commit with the recording (or None).
         """
 
     def may_terminate(self, principal: Any, info: UploadInfo) -> None:
@@ -311,7 +314,7 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 # client's resume completes it again (nothing recorded is ever skipped).
                 new_offset = await receive(
                     request, store, info, checksum,
-                    on_last=lambda done, _db: hooks.on_complete(who, done, store))
+                    on_last=lambda done, lease: hooks.on_complete(who, done, store, lease))
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={**base_headers(info),

@@ -72,6 +72,8 @@ class _Patch:
         self.whole = _whole_file_hasher(info, checksum)
         self.hashers = [h for h in (checksum[0] if checksum else None, self.whole) if h]
         self.writer: ChunkWriter | None = None
+        #: The lease taken in the transaction the completion commits (PostgreSQL).
+        self.txn: Any = None
         self.frozen: int | None = None  # the final offset, when the upload is recorded
         self.received = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -80,12 +82,22 @@ class _Patch:
         self._timer: asyncio.TimerHandle | None = None
 
     # --- on a worker thread --------------------------------------------------------------
-    def _open(self) -> object | None:
-        """Take the lease and open the writer; ``_BUSY`` when another request holds it."""
+    def _open(self, final: bool = False) -> object | None:
+        """Take the lease and open the writer; ``_BUSY`` when another request holds it.
+
+        ``final``: this one call writes the upload's last byte (as the offset read before
+        says); its lease is then taken in the transaction that records the upload.
+        """
         if self.leases is None:
             self.writer = self.store.writer(self.info)
             return None
-        taken = self.leases.try_take(self.info.id, self.holder)
+        txn = self.leases.take_with_completion(self.info.id, self.holder) if final else None
+        if txn is None:
+            taken = self.leases.try_take(self.info.id, self.holder)
+        elif (taken := txn.taken):
+            self.txn = txn
+        else:
+            txn.close()
         if taken is False:
             return _BUSY
         self.holding = bool(taken)
@@ -114,7 +126,8 @@ class _Patch:
 
     def _finish(self, block: bytes, verify: bool) -> int | object:
         """Open (unless open), write ``block``, verify and commit; the new offset."""
-        if self.writer is None and self.frozen is None and self._open() is _BUSY:
+        if self.writer is None and self.frozen is None and \
+                self._open(self.info.offset + len(block) >= self.info.length) is _BUSY:
             return _BUSY
         if self.frozen is not None:
             return self.frozen
@@ -127,7 +140,7 @@ class _Patch:
                 raise TusError(460, "checksum_mismatch", "the chunk does not match its checksum")
             if self.info.offset == 0 and self.received >= self.info.length:
                 self.info.file_sha256 = (self.whole or self.checksum[0]).hexdigest()
-            end = self.writer.commit(self.on_last)
+            end = self.writer.commit(self._completion if self.on_last else None)
         except BaseException:
             self.writer.discard()
             self._release()
@@ -136,7 +149,13 @@ class _Patch:
             self._release()
         else:
             self.holding = False  # the completion removed the row, and the lease with it
+            if self.txn is not None:
+                self.txn.close()
+                self.txn = None
         return end
+
+    def _completion(self, done: UploadInfo, _db: Any) -> None:
+        self.on_last(done, self.txn)  # the open lease transaction, when there is one
 
     def _abandon(self) -> None:
         try:
@@ -146,6 +165,11 @@ class _Patch:
             self._release()
 
     def _release(self) -> None:
+        if self.txn is not None:  # an uncommitted lease ends with its rollback
+            txn, self.txn = self.txn, None
+            if txn.open:
+                self.holding = False
+            txn.close()
         if self.holding:
             self.holding = False
             self.leases.give_back(self.info.id, self.holder)

@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhishiyun_server.tus import pending
+from zhishiyun_server.tus.errors import TusError
 from zhishiyun_server.tus.storage import LocalDiskStorage, UploadInfo
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,26 @@ class Leases:
         with self._connect() as conn:
             return pending.take_lease(conn, upload_id, holder, now, LEASE_S)
 
+    def take_with_completion(self, upload_id: str, holder: str) -> LeaseTransaction | None:
+        """Take the lease in a transaction the completion will commit; PostgreSQL only.
+
+        None where that is not worth it: SQLite has one writer at a time for the whole
+        database, and an open write transaction during the write and fsync of a chunk
+        would stop every other request's writes. The result's ``taken`` is
+        :meth:`try_take`'s answer.
+        """
+        if self._sessions is None or \
+                self._sessions.kw["bind"].dialect.name != "postgresql":
+            return None
+        conn = self._connect()
+        try:
+            taken = pending.take_lease(conn, upload_id, holder, time.time(), LEASE_S,
+                                       commit=False)
+        except BaseException:
+            conn.close()
+            raise
+        return LeaseTransaction(self, conn, upload_id, holder, taken)
+
     def renew(self, upload_id: str, holder: str) -> bool:
         """Extend the lease; False when it is no longer ours."""
         with self._connect() as conn:
@@ -68,6 +89,41 @@ class Leases:
         """Release the lease (no error when it was taken over or the row is gone)."""
         with self._connect() as conn:
             pending.release_lease(conn, upload_id, holder)
+
+
+class LeaseTransaction:
+    """An upload's lease taken and not yet committed, for the completion to commit with it.
+
+    The upload's last chunk then costs one transaction: the lease's ``UPDATE``, the
+    recorded segment and the deletion of the pending row (which ends the lease) commit
+    together. Until then the lease is the row's lock: another process's take waits for it
+    and then finds the row gone (recorded) or free again (rolled back).
+    """
+
+    def __init__(self, leases: Leases, conn, upload_id: str, holder: str,
+                 taken: bool | None) -> None:
+        self.leases, self.conn, self.upload_id, self.holder = leases, conn, upload_id, holder
+        self.taken = taken
+
+    @property
+    def open(self) -> bool:
+        """Whether the connection is still in this transaction (nothing committed it)."""
+        return not self.conn.closed and self.conn.in_transaction()
+
+    def keep_lease(self) -> None:
+        """Commit the lease alone, for work that needs its own transactions after it.
+
+        After a rollback the lease is taken again (423 if another writer got it meanwhile).
+        """
+        if self.open:
+            self.conn.commit()
+        elif not self.leases.try_take(self.upload_id, self.holder):
+            raise TusError(423, "upload_busy",
+                           "another request is writing this upload; retry")
+
+    def close(self) -> None:
+        """Roll back what nobody committed, and give the connection back to the pool."""
+        self.conn.close()
 
 
 class LeasedWrites:
