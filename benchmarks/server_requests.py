@@ -42,7 +42,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.server_load import _pg, ours, tus_server  # noqa: E402
+from benchmarks.server_load import _pg, _pg_s3, ours, tus_server  # noqa: E402
 from benchmarks.server_load_client import canonical  # noqa: E402
 from benchmarks.server_load_seed import PASSWORD  # noqa: E402
 
@@ -161,6 +161,8 @@ def configurations(work: Path, only: set[str] | None):
         yield "ours_sqlite_disk", lambda: ours(work, f"sqlite:///{work}/req-{time.time_ns()}.db")
     if os.environ.get("ZHISHIYUN_TEST_PG_URL") and wanted("ours_pg_disk"):
         yield "ours_pg_disk", lambda: _pg(work)
+    if os.environ.get("ZHISHIYUN_TEST_PG_URL") and wanted("ours_pg_s3"):
+        yield "ours_pg_s3", lambda: _pg_s3(work)
 
 
 def main(argv: list[str] | None = None) -> int:
