@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 Picture = np.ndarray | av.VideoFrame
 
 GRACE = 0.3
+#: How long the encoder thread waits for a picture before it looks at the clock (a
+#: boundary's roll, a heartbeat, the stop). A static screen queues no pictures at all, so
+#: this is how often its thread wakes: 20 times a second (50 ms) cost an idle track
+#: 1–1.5 ms of CPU a second more than 5 times; a roll, a heartbeat or the stop is at most
+#: this much later, well within the grace period.
+WAIT_S = 0.2
 MAX_GRACE = 3.0
 #: How often an unchanging track notes in its open-segment marker that it is alive: a
 #: killed recorder's static segment is recovered to within this of its length. Each
@@ -208,15 +214,15 @@ class Track(AudioTimeline):
     # --- routing --------------------------------------------------------------------------
 
     def _drain(self, block: bool) -> None:
-        """Take what the sources queued; wait up to 50 ms for a frame when ``block``."""
+        """Take what the sources queued; wait up to ``WAIT_S`` for a frame when ``block``."""
         if block:
             if self.video is not None:
                 try:
-                    self._video_in(*self.video.queue.get(timeout=0.05))
+                    self._video_in(*self.video.queue.get(timeout=WAIT_S))
                 except queue.Empty:
                     pass
             else:
-                self._ctx.timeline.wait_finishing(0.05)
+                self._ctx.timeline.wait_finishing(WAIT_S)
         for source, handler in ((self.video, self._video_in),
                                 (self.microphone, self._audio_in)):
             if source is None:
