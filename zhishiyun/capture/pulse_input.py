@@ -145,18 +145,15 @@ class PulseReader:
     @property
     def mainloop_cpu(self) -> float:
         """CPU seconds of libpulse's event-loop thread (its last value once it ended)."""
-        ticks = os.sysconf("SC_CLK_TCK")
         total = 0.0
         for tid in self._mainloop_ids:
             if _thread_name(tid) != MAINLOOP_THREAD:  # ended (its id may be another's now)
                 continue
-            try:
-                fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1]
-            except OSError:
+            try:  # nanoseconds on a CPU; /proc's stat counts in 10 ms ticks
+                total += int(Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
                 continue
-            utime, stime = fields.split()[11:13]
-            total += (int(utime) + int(stime)) / ticks
-        self._mainloop_cpu = max(self._mainloop_cpu, total)
+        self._mainloop_cpu = max(self._mainloop_cpu, total / 1e9)
         return self._mainloop_cpu
 
 
