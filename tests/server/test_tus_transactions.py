@@ -2,7 +2,8 @@
 
 The real app served by uvicorn on 127.0.0.1 in this process on a fresh PostgreSQL
 database; the client is tuspy. The usual segment (one chunk) commits once: the lease's
-``UPDATE``, the recorded segment and the end of the pending row together. A second copy of
+``UPDATE``, the recorded segment, the end of the pending row and (S3 storage) the upload's
+final info together. A second copy of
 the seq takes the long way (its insert fails inside that transaction) and still ends as the
 first copy kept and a ``segment_reupload`` event, with the upload's lease given back.
 """
@@ -17,7 +18,7 @@ import requests
 from sqlalchemy import event, select
 from tusclient.client import TusClient
 
-from tests.server import scale_app
+from tests.server import scale_app, seaweed
 from tests.server.support import fresh_pg_database
 from tests.upload.conftest import enter_written_exam
 from zhishiyun_server.models import Event
@@ -28,11 +29,25 @@ pytestmark = pytest.mark.integration
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
+s3, s3_bucket = seaweed.s3, seaweed.s3_bucket  # the fixtures
+
+
 @pytest.fixture
 def served_app(tmp_path):
     """The exam server app with demo data on a fresh PostgreSQL database."""
     with fresh_pg_database() as url, scale_app.serve(
             ServerConfig(data_dir=tmp_path / "data", db_url=url, demo=True)) as served:
+        yield served
+
+
+@pytest.fixture
+def served_on_s3(tmp_path, s3_bucket, monkeypatch):
+    """The same on a fresh PostgreSQL database and a SeaweedFS bucket."""
+    for key, value in s3_bucket["env"].items():
+        monkeypatch.setenv(key, value)
+    with fresh_pg_database() as url, scale_app.serve(ServerConfig(
+            data_dir=tmp_path / "data", db_url=url, demo=True,
+            storage=s3_bucket["storage"])) as served:
         yield served
 
 
@@ -50,7 +65,9 @@ def _segment(tmp_path, seq: int):
     return path, data, hashlib.sha256(data).hexdigest()
 
 
-def test_a_one_chunk_segment_is_leased_and_recorded_in_one_commit(served_app, tmp_path):
+@pytest.mark.parametrize("storage", ["disk", "s3"])
+def test_a_one_chunk_segment_is_leased_and_recorded_in_one_commit(storage, request, tmp_path):
+    served_app = request.getfixturevalue("served_app" if storage == "disk" else "served_on_s3")
     engine = served_app.app.state.engine
     entered = enter_written_exam(served_app.url)
     path, data, sha256 = _segment(tmp_path, 0)

@@ -173,7 +173,9 @@ class ExamUploadHooks(TusHooks):
                     recorded = False
                     conn.rollback()
                 if recorded:
-                    pending.remove(conn, [info.id])
+                    pending.remove(conn, [info.id], commit=lease is None)
+                    if lease is not None:
+                        lease.commit_recorded()
                     return
                 if lease is None:
                     conn.rollback()

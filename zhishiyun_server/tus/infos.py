@@ -61,9 +61,14 @@ class InfoTable:
     def save(self, info: UploadInfo) -> None:
         """Replace the upload's info (stored anew if its row is gone)."""
         with self._connect() as conn:
-            if not conn.execute(_SET, {"i_id": info.id, "i_info": _dump(info)}).rowcount:
-                conn.execute(_ADD, {"i_id": info.id, "i_info": _dump(info)})
+            self.save_on(conn, info)
             conn.commit()
+
+    @staticmethod
+    def save_on(conn, info: UploadInfo) -> None:
+        """Replace the upload's info in ``conn``'s transaction (the caller commits)."""
+        if not conn.execute(_SET, {"i_id": info.id, "i_info": _dump(info)}).rowcount:
+            conn.execute(_ADD, {"i_id": info.id, "i_info": _dump(info)})
 
     def remove(self, upload_id: str) -> None:
         """Forget the upload's info (no error when it is gone)."""

@@ -154,8 +154,10 @@ class _Patch:
                 self.txn = None
         return end
 
-    def _completion(self, done: UploadInfo, _db: Any) -> None:
-        self.on_last(done, self.txn)  # the open lease transaction, when there is one
+    def _completion(self, done: UploadInfo, publish: Any) -> None:
+        if self.txn is not None:  # the open lease transaction records it, and publishes
+            self.txn.publish = publish
+        self.on_last(done, self.txn)
 
     def _abandon(self) -> None:
         try:

@@ -136,14 +136,21 @@ class _S3ChunkWriter(ChunkWriter):
             if not whole:  # the parts are gone into the object: a retry must know it
                 store.save(UploadInfo(**{**asdict(done), "offset": info.offset}))
             store.removed.ids = set()
+            published = []
+
+            def publish(conn) -> None:  # in the recording's transaction, when it has one
+                store.infos.save_on(conn, done)
+                published.append(done.id)
+
             try:
                 if on_last is not None:
-                    on_last(done, None)  # raises: the offset stays where it was
+                    on_last(done, publish)  # raises: the offset stays where it was
             finally:
                 removed, store.removed.ids = store.removed.ids, None
             if done.id in removed:
                 return end  # the completion removed the upload (a duplicate copy)
-        store.save(done)
+        if not (last and published):
+            store.save(done)
         info.offset, info.completed_at, info.extra = end, done.completed_at, state
         return end
 

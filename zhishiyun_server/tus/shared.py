@@ -104,6 +104,14 @@ class LeaseTransaction:
                  taken: bool | None) -> None:
         self.leases, self.conn, self.upload_id, self.holder = leases, conn, upload_id, holder
         self.taken = taken
+        #: The storage's write of the final offset, to commit with the recording (or None).
+        self.publish = None
+
+    def commit_recorded(self) -> None:
+        """Commit the recording, with the storage's final offset when it gave one."""
+        if self.publish is not None:
+            self.publish(self.conn)
+        self.conn.commit()
 
     @property
     def open(self) -> bool:
@@ -115,6 +123,7 @@ class LeaseTransaction:
 
         After a rollback the lease is taken again (423 if another writer got it meanwhile).
         """
+        self.publish = None  # the storage publishes the offset itself, after the long way
         if self.open:
             self.conn.commit()
         elif not self.leases.try_take(self.upload_id, self.holder):

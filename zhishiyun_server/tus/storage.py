@@ -64,8 +64,10 @@ class UploadInfo:
         return self.offset >= self.length
 
 
-#: Called by the commit of an upload's last chunk: ``on_last(info, db)``; ``db`` is the
-#: database session of the commit's transaction when the storage has one, else None.
+#: Called by the commit of an upload's last chunk: ``on_last(info, publish)``. ``publish``
+#: is None, or what the storage would write to make the final offset visible, as
+#: ``publish(connection)``: it may run in the transaction that records the completion
+#: (and commit with it); if it did not run, the storage publishes the offset itself.
 OnLast = Callable[[UploadInfo, Any], None]
 
 #: Seconds a request waits for another one writing the same upload before 423.
