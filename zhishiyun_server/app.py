@@ -123,17 +123,16 @@ def make_private(data_dir: Path, db_url: str) -> None:
                 file.chmod(0o600)
 
 
-def telemetry_settings(environ) -> dict:
-    """FastAPI's OpenTelemetry hooks: on when the environment configures OpenTelemetry.
+def telemetry_settings(enabled: bool) -> dict:
+    """FastAPI's OpenTelemetry hooks, all on or all off (``ServerConfig.telemetry``).
 
     Left on with nothing configured, FastAPI asks the global OpenTelemetry providers
     whether anyone listens on every request (about 3 % of a segment's CPU, for nothing).
-    An operator who exports traces sets ``OTEL_*`` variables (or runs the server under
-    ``opentelemetry-instrument``, which reads them), and then every hook is on.
+    An operator who exports traces sets ``OTEL_*`` variables (``opentelemetry-instrument``
+    reads them too), and then every hook is on.
     """
-    wanted = any(name.startswith("OTEL_") or name == "FASTAPI_OTEL_AUTO_CONFIGURE"
-                 for name in environ)
-    return {"tracing": wanted, "metrics": wanted, "logs": wanted, "operation_spans": wanted}
+    return {"tracing": enabled, "metrics": enabled, "logs": enabled,
+            "operation_spans": enabled}
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -145,7 +144,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     make_private(config.data_dir, config.db_url)
     app = FastAPI(title="Zhishiyun exam server", version=zhishiyun_server.__version__,
                   description="Reference exam server for the Zhishiyun client (API v1).",
-                  telemetry=telemetry_settings(os.environ))
+                  telemetry=telemetry_settings(config.telemetry))
     engine = make_engine(config.db_url, config.db_pool_size, config.db_pool_overflow,
                          config.db_pool_timeout_s)
     if config.migrate:

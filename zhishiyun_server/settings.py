@@ -123,6 +123,9 @@ class ServerConfig:
     db_pool_size: int = 10
     db_pool_overflow: int = 30
     db_pool_timeout_s: float = 5.0
+    #: FastAPI's OpenTelemetry hooks, on when the environment configures OpenTelemetry
+    #: (any ``OTEL_*`` variable, or FASTAPI_OTEL_AUTO_CONFIGURE).
+    telemetry: bool = False
     #: Face-login policy overrides by field name (ZHISHIYUN_SERVER_FACE_<FIELD>), checked by
     #: :meth:`zhishiyun_server.face.policy.FacePolicy.from_config`.
     face_overrides: dict[str, str] = field(default_factory=dict)
@@ -157,6 +160,8 @@ class ServerConfig:
                                for k, v in os.environ.items()
                                if k.startswith(FACE_ENV_PREFIX) and v.strip()},
             "demo_face_enrol": _env_flag("ZHISHIYUN_DEMO_FACE_ENROL", True),
+            "telemetry": any(k.startswith("OTEL_") or k == "FASTAPI_OTEL_AUTO_CONFIGURE"
+                             for k in os.environ),
         }
         hooks.update({k: v for k, v in values.items() if v is not None})
         return cls(**hooks)

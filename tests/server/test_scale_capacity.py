@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import socket
 import sqlite3
 import time
@@ -175,10 +176,16 @@ def test_a_lagging_loop_or_a_thread_queue_sheds_new_work_until_it_catches_up():
         thread.join(10)
 
 
-def test_fastapi_telemetry_is_on_only_when_opentelemetry_is_configured():
-    from zhishiyun_server.app import telemetry_settings
+def test_fastapi_telemetry_is_on_only_when_opentelemetry_is_configured(monkeypatch, tmp_path):
+    from zhishiyun_server.app import create_app
+    from zhishiyun_server.settings import ServerConfig
 
-    assert not any(telemetry_settings({"PATH": "/usr/bin", "HOME": "/root"}).values())
-    configured = telemetry_settings({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
-    assert all(configured.values()) and set(configured) == {
-        "tracing", "metrics", "logs", "operation_spans"}
+    for name in [n for n in os.environ if n.startswith("OTEL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("FASTAPI_OTEL_AUTO_CONFIGURE", raising=False)
+    plain = create_app(ServerConfig.from_env(data_dir=tmp_path / "a"))
+    assert not any(plain._telemetry[k] for k in ("tracing", "metrics", "logs",
+                                                   "operation_spans"))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    traced = create_app(ServerConfig.from_env(data_dir=tmp_path / "b"))
+    assert all(traced._telemetry[k] for k in ("tracing", "metrics", "logs", "operation_spans"))
