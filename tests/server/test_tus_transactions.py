@@ -10,8 +10,11 @@ first copy kept and a ``segment_reupload`` event, with the upload's lease given 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
+import time
 
 import pytest
 import requests
@@ -104,3 +107,27 @@ def test_a_second_copy_takes_the_long_way_and_gives_its_lease_back(served_app, t
         left = conn.execute(select(PendingUpload.upload_id)).scalars().all()
     assert kinds.count("segment_reupload") == 1
     assert left == []  # no upload left holding a lease or a budget
+
+
+def test_a_holder_that_goes_silent_mid_transaction_frees_the_upload_within_a_lease(
+        served_app, tmp_path):
+    from zhishiyun_server.tus.shared import LEASE_S, Leases
+
+    entered = enter_written_exam(served_app.url)
+    path, _data, sha256 = _segment(tmp_path, 7)
+    upload_id = _uploader(entered, path, 7, sha256).create_url().rsplit("/", 1)[1]
+    leases = Leases(served_app.app.state.session_factory)
+    # Another machine took the lease for its last chunk, then vanished: its connection is
+    # still open to PostgreSQL, and no statement will ever come.
+    vanished = leases.take_with_completion(upload_id, "a" * 32)
+    assert vanished is not None and vanished.taken is True
+    result: list = []
+    taker = threading.Thread(target=lambda: result.append(leases.try_take(upload_id, "b" * 32)),
+                             daemon=True)
+    started = time.monotonic()
+    taker.start()
+    taker.join(LEASE_S + 10)
+    assert result == [True]  # PostgreSQL ended the silent transaction; the upload is free
+    assert time.monotonic() - started < LEASE_S + 10
+    with contextlib.suppress(Exception):  # its session was ended by the server
+        vanished.close()

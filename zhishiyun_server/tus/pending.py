@@ -135,6 +135,12 @@ _TAKE = update(PendingUpload).where(
     PendingUpload.upload_id == _UPLOAD,
     or_(PendingUpload.holder.is_(None), PendingUpload.lease_until < _EPOCH)).values(
     holder=_HOLDER, lease_until=bindparam("k_until", type_=Float))
+# The lease taken in the transaction that will record the upload (PostgreSQL): until then
+# it is the row's lock, which a vanished holder (a machine lost, not a process killed: its
+# connection closes) would keep until TCP notices. So the same statement tells PostgreSQL
+# to end the transaction if its holder stays silent as long as a lease lives.
+_TAKE_HELD = _TAKE.where(func.set_config("idle_in_transaction_session_timeout",
+                                         bindparam("k_idle", type_=String), True).is_not(None))
 _RENEW = update(PendingUpload).where(PendingUpload.upload_id == _UPLOAD,
                                      PendingUpload.holder == _HOLDER).values(
     lease_until=bindparam("k_until", type_=Float))
@@ -173,11 +179,15 @@ def take_lease(db, upload_id: str, holder: str, now: float, lease_s: float,
     """Take the upload's writer lease if free or expired (commits unless told not).
 
     Returns True when taken, False when someone else holds it, None when the upload has no
-    row (it was recorded, or removed). Uncommitted, a taken lease is the row's lock: other
-    takers wait for the transaction, which commits or rolls back with it.
+    row (it was recorded, or removed). Uncommitted (PostgreSQL only), a taken lease is the
+    row's lock: other takers wait for the transaction, which commits or rolls back with it,
+    and which PostgreSQL ends after ``lease_s`` without a statement.
     """
-    taken = db.execute(_TAKE, {"k_upload": upload_id, "k_holder": holder, "k_epoch": now,
-                               "k_until": now + lease_s}).rowcount
+    params = {"k_upload": upload_id, "k_holder": holder, "k_epoch": now,
+              "k_until": now + lease_s}
+    if not commit:
+        params["k_idle"] = f"{int(lease_s * 1000)}ms"
+    taken = db.execute(_TAKE if commit else _TAKE_HELD, params).rowcount
     if taken and not commit:
         return True
     db.commit()
