@@ -16,6 +16,11 @@ until it is recorded, expires or is terminated:
   process has moved past answers 409 with the current ``Upload-Offset``.
 - A process killed mid-PATCH leaves a lease nobody renews: after ``LEASE_S`` the upload is
   writable again through any other process, from its last committed offset.
+- On PostgreSQL, a PATCH that carries an upload's last byte in one batch (the usual
+  segment) takes the lease in the transaction that then records the upload
+  (:class:`LeaseTransaction`): one commit instead of two. Until it commits, the lease is
+  the row's lock; another taker waits for it, and PostgreSQL ends the transaction if its
+  holder stays silent for ``LEASE_S``.
 - An upload without a row is recorded (or removed): its bytes are evidence and are never
   written again. A PATCH of it only publishes the final offset, which a crash between
   recording and saving the offset may have left unsaved.
