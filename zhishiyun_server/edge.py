@@ -120,17 +120,23 @@ def url_problem(scope: Scope) -> str | None:
     return None
 
 
-def _body_headers(scope: Scope) -> tuple[int, bool]:
-    """The declared ``Content-Length`` (0 when absent or not a number) and whether it is JSON."""
-    length, is_json = 0, False
+def _body_headers(scope: Scope) -> tuple[int, bool, bool]:
+    """What the headers say of the body: declared length, chunked, JSON.
+
+    The length is 0 when ``Content-Length`` is absent or not a number; chunked means a
+    ``Transfer-Encoding`` (the only way a body without a declared length arrives).
+    """
+    length, chunked, is_json = 0, False, False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.decode("latin-1").strip()
             length = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
+        elif name == b"transfer-encoding":
+            chunked = True
         elif name == b"content-type":
             kind = value.split(b";")[0].strip().lower()
             is_json = kind == b"application/json" or kind.endswith(b"+json")
-    return length, is_json
+    return length, chunked, is_json
 
 
 class EdgeFilter:
@@ -150,7 +156,7 @@ class EdgeFilter:
         if not scope["path"].startswith(API):
             await self.app(scope, receive, send)
             return
-        length, is_json = _body_headers(scope)
+        length, chunked, is_json = _body_headers(scope)
         if length > MAX_API_BODY:
             await _send_all(send, _too_large())
             return
@@ -167,7 +173,9 @@ class EdgeFilter:
                 return
             await self.app(scope, _replay(raw, receive), send)
             return
-        await self.app(scope, _counting(receive, MAX_API_BODY), send)
+        if chunked:  # otherwise HTTP/1.1 delivers no more than the declared length (or none)
+            receive = _counting(receive, MAX_API_BODY)
+        await self.app(scope, receive, send)
 
 
 def _too_large():
