@@ -27,7 +27,9 @@ def test_nothing_is_recorded_until_the_written_confirmation(server_factory, runt
     from zhishiyun.ui.exam.window import ExamWindow
 
     server = server_factory()
-    exam_id = shape(server, "written", start_in=8, duration_s=600)
+    # the start leaves room for every step below (the virtual microphone delivers in ~2 s
+    # bursts) so that the confirmation leads to the waiting room, not to the papers
+    exam_id = shape(server, "written", start_in=20, duration_s=600)
     runtime = runtime_for(server)
     runtime.client.accept(exam_id)
     session = runtime.session({"id": exam_id, "name": "2026 年度专业技术人员笔试（演示）",

@@ -97,9 +97,12 @@ class LivePreview:
                         recent.popleft()
                     self._on_level(max(p for _t, p in recent))
         finally:
-            for source in (camera, mic):
-                if source is not None:
-                    source.stop()
+            if camera is not None:
+                camera.stop()
+            if mic is not None:
+                # A PulseAudio read in progress ends on its own (a burst can last ~2 s): the
+                # next picker or the recorder opens its own stream, so nothing waits for it.
+                mic.stop(timeout=0)
 
     @staticmethod
     def _drain_level(mic: Any) -> float:
