@@ -194,14 +194,19 @@ def _private_sound_server(tmp_path, monkeypatch):
     monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
     servers = []
 
+    log_file = tmp_path / "pulseaudio.log"
+
     def start() -> None:
         socket.unlink(missing_ok=True)
-        servers.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 10
+        with open(log_file, "ab") as log_out:
+            servers.append(subprocess.Popen([*command, "--log-target=stderr"], env=env,
+                                            stdout=log_out, stderr=log_out))
+        deadline = time.monotonic() + 20  # a loaded CI machine starts it slowly
         while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
             if time.monotonic() > deadline or servers[-1].poll() is not None:
-                require("pulseaudio", "a private PulseAudio server does not start")
+                said = log_file.read_text(errors="replace").strip().splitlines()[-3:]
+                require("pulseaudio", "a private PulseAudio server does not start "
+                                      f"(exit {servers[-1].poll()}): {' | '.join(said)}")
             time.sleep(0.1)
 
     def stop() -> None:
