@@ -27,6 +27,7 @@ RATIO_KEYS = {
     "upload": [("ratio_uploader_vs_reference",),
                ("link_100_mbit", "ratio_uploader_vs_reference")],
     "checks": [("ratio_concurrent_to_sequential",)],
+    "tus_creation_usage": [("counts", "*", "vs_reference")],
     "server_requests": [("configs", "ours_sqlite_disk", "vs_tus_server", "tus"),
                         ("configs", "ours_sqlite_disk", "vs_tus_server", "segment")],
     "face": [("client_guidance_face", "ratio_to_blur"), ("server_burst", "ratio_to_blur")],
