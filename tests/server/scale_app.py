@@ -53,6 +53,20 @@ def served_app(tmp_path):
         yield served
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def served_app_on_both_databases(request, tmp_path):
+    """The exam server app with demo data on SQLite, then on a fresh PostgreSQL database."""
+    from tests.server.support import fresh_pg_database
+
+    if request.param == "sqlite":
+        with serve(ServerConfig(data_dir=tmp_path / "data", demo=True)) as served:
+            yield served
+        return
+    with fresh_pg_database() as url, serve(
+            ServerConfig(data_dir=tmp_path / "data", db_url=url, demo=True)) as served:
+        yield served
+
+
 @pytest.fixture
 def app_url(served_app) -> str:
     """Only the URL of :func:`served_app`."""

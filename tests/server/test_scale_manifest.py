@@ -17,24 +17,13 @@ import pytest
 import requests
 
 from tests.server import scale_app
-from tests.server.support import fresh_pg_database
 from tests.upload.conftest import enter_written_exam
 from zhishiyun_formats.manifest import canonical_bytes, compute_mac, verify_manifest
-from zhishiyun_server.settings import ServerConfig
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def served_app(request, tmp_path):
-    """The exam server app with demo data on SQLite, then on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        with scale_app.serve(ServerConfig(data_dir=tmp_path / "data", demo=True)) as served:
-            yield served
-        return
-    with fresh_pg_database() as url, scale_app.serve(
-            ServerConfig(data_dir=tmp_path / "data", db_url=url, demo=True)) as served:
-        yield served
+served_app = scale_app.served_app_on_both_databases  # the fixture, on SQLite and PostgreSQL
 
 
 def _chain(key: str, track: str, count: int, seqs: list[int] | None = None) -> list[str]:

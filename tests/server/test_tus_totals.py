@@ -17,27 +17,16 @@ import requests
 from sqlalchemy import delete, event, insert, update
 
 from tests.server import scale_app
-from tests.server.support import fresh_pg_database
 from tests.upload.conftest import enter_written_exam
 from zhishiyun_server import clock
 from zhishiyun_server.models import Organisation, RecordingSegment
-from zhishiyun_server.settings import ServerConfig
 
 pytestmark = pytest.mark.integration
 TUS = {"Tus-Resumable": "1.0.0"}
 RECEIVED, EACH = 1000, 1000
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def served_app(request, tmp_path):
-    """The exam server app with demo data on SQLite, then on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        with scale_app.serve(ServerConfig(data_dir=tmp_path / "data", demo=True)) as served:
-            yield served
-        return
-    with fresh_pg_database() as url, scale_app.serve(
-            ServerConfig(data_dir=tmp_path / "data", db_url=url, demo=True)) as served:
-        yield served
+served_app = scale_app.served_app_on_both_databases  # the fixture, on SQLite and PostgreSQL
 
 
 def _create(url: str, entered, seq: int, length: int) -> requests.Response:
