@@ -84,21 +84,28 @@ def test_recording_that_fails_after_the_last_byte_leaves_the_upload_unfinished(
     assert len(calls) == 2
 
 
-def test_a_crash_between_recording_and_publishing_the_offset_records_once(
-        app_url, tmp_path, monkeypatch):
-    entered = enter_written_exam(app_url)
-    path, data, sha256 = _segment(tmp_path)
+def _crash_once_when_marking_complete(monkeypatch) -> list[str]:
+    """The first upload marked complete fails there (recorded already; its offset not yet
+    published); returns the ids it failed for."""
     real_mark = tus_storage.LocalDiskStorage._mark_complete
-    crashed = []
+    crashed: list[str] = []
 
     def crash_on_marking_complete(self, upload_id):
-        if not crashed:  # recorded already; the offset is not published yet
+        if not crashed:
             crashed.append(upload_id)
             raise OSError(5, "Input/output error")
         return real_mark(self, upload_id)
 
     monkeypatch.setattr(tus_storage.LocalDiskStorage, "_mark_complete",
                         crash_on_marking_complete)
+    return crashed
+
+
+def test_a_crash_between_recording_and_publishing_the_offset_records_once(
+        app_url, tmp_path, monkeypatch):
+    entered = enter_written_exam(app_url)
+    path, data, sha256 = _segment(tmp_path)
+    crashed = _crash_once_when_marking_complete(monkeypatch)
     first = _uploader(entered, path, sha256)
     with pytest.raises(TusCommunicationError):
         first.upload()
@@ -119,17 +126,7 @@ def test_a_recorded_upload_whose_offset_was_lost_never_takes_other_bytes(
         app_url, tmp_path, monkeypatch):
     entered = enter_written_exam(app_url)
     path, data, sha256 = _segment(tmp_path)
-    real_mark = tus_storage.LocalDiskStorage._mark_complete
-    crashed = []
-
-    def crash_on_marking_complete(self, upload_id):
-        if not crashed:
-            crashed.append(upload_id)
-            raise OSError(5, "Input/output error")
-        return real_mark(self, upload_id)
-
-    monkeypatch.setattr(tus_storage.LocalDiskStorage, "_mark_complete",
-                        crash_on_marking_complete)
+    _crash_once_when_marking_complete(monkeypatch)
     first = _uploader(entered, path, sha256)
     with pytest.raises(TusCommunicationError):
         first.upload()
