@@ -191,6 +191,9 @@ def _private_sound_server(tmp_path, monkeypatch):
                "--load=module-sine-source source_name=private_mic frequency=660 rate=48000"]
     env = {**os.environ, "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder)}
     env.pop("PULSE_SERVER", None)
+    # Off any session bus (the keyring tests start one): a second server there finds the
+    # bus name org.PulseAudio1 taken, by another server or by its own killed predecessor.
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
     servers = []
 
