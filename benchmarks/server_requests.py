@@ -42,7 +42,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.server_load import _pg, _pg_s3, ours, tus_server  # noqa: E402
+from benchmarks.server_load import configurations as load_configurations  # noqa: E402
 from benchmarks.server_load_client import canonical  # noqa: E402
 from benchmarks.server_load_seed import PASSWORD  # noqa: E402
 
@@ -151,18 +151,10 @@ def run_config(server: dict, segments: int, size: int) -> dict:
 
 
 def configurations(work: Path, only: set[str] | None):
-    """(name, context manager) of every configuration this machine can run."""
-    def wanted(name: str) -> bool:
-        return only is None or name in only
-
-    if wanted("tus_server"):
-        yield "tus_server", lambda: tus_server(work)
-    if wanted("ours_sqlite_disk"):
-        yield "ours_sqlite_disk", lambda: ours(work, f"sqlite:///{work}/req-{time.time_ns()}.db")
-    if os.environ.get("ZHISHIYUN_TEST_PG_URL") and wanted("ours_pg_disk"):
-        yield "ours_pg_disk", lambda: _pg(work)
-    if os.environ.get("ZHISHIYUN_TEST_PG_URL") and wanted("ours_pg_s3"):
-        yield "ours_pg_s3", lambda: _pg_s3(work)
+    """``server_load.py``'s configurations but the two-worker one (one client, one process)."""
+    for name, start in load_configurations(work, only):
+        if name != "ours_pg_disk_2workers":
+            yield name, start
 
 
 def main(argv: list[str] | None = None) -> int:
