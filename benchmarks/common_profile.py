@@ -25,8 +25,6 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]+):(?P<line>\d+)\)$")
 
 #: (function name suffix, text in the line or "", stage), innermost frame first.
 _RULES = (
-    ("HashingFile.write", "hash", "hash"),
-    ("HashingFile.write", "os.write", "write"),
     ("sha256_file", "", "hash"),
     ("fsync_path", "", "write"),
     ("ManifestWriter.append", "", "write"),

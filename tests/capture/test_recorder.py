@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import shutil
 import subprocess
 import threading
@@ -143,6 +144,7 @@ def test_manifest_lines_match_files_and_verify(recording):
     for record in records:
         path = session / record["track"] / f"{record['seq']:06d}.mp4"
         assert record["bytes"] == path.stat().st_size
+        assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert record["encoder"] == summary["encoder"]["video"]
         assert not (path.with_name(f"{record['seq']:06d}.open.json")).exists()
     result = verify_manifest(read_lines(session / MANIFEST_NAME), KEY)

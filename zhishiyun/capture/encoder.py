@@ -5,8 +5,9 @@ Segments are fragmented MP4 (``movflags=frag_every_frame+empty_moov+default_base
 file that decodes up to its last frame or two. Timestamps are milliseconds (video) and
 samples (audio) from the segment's start on the recorder's one monotonic clock.
 
-The muxer writes through a :class:`~zhishiyun.capture.hashing.HashingFile`, so the
-segment's sha256 is known when it closes (no second read of the file). Pictures arrive as
+FFmpeg writes the file itself (its own file protocol: each flushed packet is one
+``write`` to the OS, no Python on the way); the track's closer hashes the closed file from
+disk, so the manifest's sha256 is of exactly the bytes there. Pictures arrive as
 BGR/BGRA arrays (converted here, into a reused buffer) or as ``yuv420p``
 :class:`av.VideoFrame` objects at the segment's size (encoded as they are).
 """
@@ -25,7 +26,6 @@ import numpy as np
 
 from zhishiyun.capture.camera_open import cv2
 from zhishiyun.capture.errors import RecordingError
-from zhishiyun.capture.hashing import HashingFile
 from zhishiyun.config import RecordingSettings
 from zhishiyun.i18n import _
 
@@ -236,16 +236,10 @@ class SegmentFile:
         # be reused; other encoders may hold on to the frame, so they get a fresh one each
         self._reuse_buffer = choice.video == "libx264"
         self._yuv: np.ndarray | None = None
-        self.sha256 = ""
-        self.bytes = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = HashingFile(path)
-        try:
-            self._container = av.open(self._file, "w", format="mp4",
-                                      container_options=dict(FRAGMENTED_MP4))
-        except Exception:
-            self._file.close()
-            raise
+        # "file:" so that a relative path with a colon is not read as another protocol
+        self._container = av.open(f"file:{path}", "w", format="mp4",
+                                  container_options=dict(FRAGMENTED_MP4))
         try:
             stream = self._container.add_stream(choice.video, rate=None)
             stream.width, stream.height = width, height
@@ -267,7 +261,6 @@ class SegmentFile:
                 self._audio = audio
         except Exception:
             self._container.close()
-            self._file.close()
             raise
 
     def add_video(self, image: np.ndarray | av.VideoFrame, t_ms: int,
@@ -359,9 +352,9 @@ class SegmentFile:
     def close(self) -> None:
         """Flush encoders (the last partial audio frame is padded with silence) and close.
 
-        Afterwards ``sha256`` and ``bytes`` describe the file (``sha256`` is empty when the
-        muxer rewrote earlier bytes: hash the file then). The caller fsyncs
-        (:func:`~zhishiyun.capture.manifest.fsync_path`) where it can afford to wait.
+        The caller fsyncs and hashes the file
+        (:func:`~zhishiyun.capture.manifest.fsync_path`, ``sha256_file``) where it can
+        afford to wait.
         """
         try:
             if self._audio is not None:
@@ -375,10 +368,5 @@ class SegmentFile:
             for packet in self._video.encode(None):
                 self._container.mux(packet)
         finally:
-            try:
-                self._container.close()
-            finally:
-                self._file.close()
-        self.bytes = self._file.size
-        self.sha256 = self._file.digest() or ""
+            self._container.close()
         self._last_frame = None

@@ -338,20 +338,18 @@ class Track(AudioTimeline):
             wanted = int(round((end - self._seg_start) * self.microphone.rate))
             if wanted > segment.audio_written:
                 segment.add_audio(np.zeros(wanted - segment.audio_written, np.float32))
-        segment.close()  # flushes the encoders and hashes what they wrote; fsync on the closer
+        segment.close()  # flushes the encoders; fsync and sha256 on the closer
         record: dict[str, Any] = {
             "seq": seq, "track": self.name, "start": self._start_iso,
             "duration_ms": max(0, int(round((end - self._seg_start) * 1000))),
             "encoder": self._ctx.encoder.video, "frames": segment.video_frames,
         }
-        if segment.sha256:
-            record.update(bytes=segment.bytes, sha256=segment.sha256)
         self._closing.put((segment.path, record))
         del segment  # the encoder's memory is freed here; hand it back before the next one
         release_free_memory()
 
     def _run_closer(self) -> None:
-        """On ``close-<track>``: fsync, manifest line, ``segment_did_close``, in order.
+        """On ``close-<track>``: fsync, sha256 from disk, manifest line, ``segment_did_close``.
 
         Kept off the encoder thread: an fsync on a busy disk can take seconds, and the
         camera must not drop frames meanwhile.
@@ -364,9 +362,8 @@ class Track(AudioTimeline):
             path, record = item
             try:
                 fsync_path(path)
-                if "sha256" not in record:  # the muxer rewrote bytes: hash from the disk
-                    digest, size = sha256_file(path)
-                    record.update(bytes=size, sha256=digest)
+                digest, size = sha256_file(path)
+                record.update(bytes=size, sha256=digest)
                 written = self._ctx.manifest.append(record)
                 marker_path(path).unlink(missing_ok=True)
             except Exception as exc:  # noqa: BLE001 - recovery picks the segment up later
