@@ -294,9 +294,9 @@ class MicrophoneSource(Source):
     timeline. Where libpulse loads and the device is the default or a PulseAudio source,
     :mod:`~zhishiyun.capture.pulse_input` reads it (``backend`` ``PulseAudio``) and
     PortAudio is never imported; otherwise PortAudio's callback copies into the queue
-    (``backend`` ``PortAudio``). Levels (``rms``/``peak`` of the latest chunk) are set by
-    the consumer via :meth:`note_level`. ``check()`` (called by the recorder's watchdog)
-    detects a stalled or closed stream and retries.
+    (``backend`` ``PortAudio``). Levels (``rms``/``peak`` of the latest chunk) come from
+    the chunk the consumer hands to :meth:`note_level`. ``check()`` (called by the
+    recorder's watchdog) detects a stalled or closed stream and retries.
     """
 
     name = "microphone"
@@ -305,8 +305,8 @@ class MicrophoneSource(Source):
                  on_event: EventSink | None = None) -> None:
         super().__init__(AUDIO_QUEUE_CHUNKS, on_event)
         self.device, self.rate, self.channels = device, rate, channels
-        self.level_rms = 0.0
-        self.level_peak = 0.0
+        self._level_chunk: np.ndarray | None = None
+        self._level_cache: tuple[np.ndarray | None, float, float] = (None, 0.0, 0.0)
         self.overflows = 0
         self.latency = 0.0
         self.backend = ""
@@ -411,10 +411,34 @@ class MicrophoneSource(Source):
                     self._next_retry = now + RETRY_SECONDS
 
     def note_level(self, samples: np.ndarray) -> None:
-        """Update the meter values from a chunk (called by the consumer, not the callback)."""
+        """Keep the latest chunk for the meters (called by the consumer, not the callback).
+
+        The levels are worked out when someone reads them (a meter, the summary): a meter
+        reads a few times a second at most, a recording without one never.
+        """
         if samples.size:
-            self.level_rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-            self.level_peak = float(np.max(np.abs(samples)))
+            self._level_chunk = samples
+
+    @property
+    def level_rms(self) -> float:
+        """RMS of the latest chunk (0.0 before the first)."""
+        return self._levels()[0]
+
+    @property
+    def level_peak(self) -> float:
+        """Largest absolute sample of the latest chunk (0.0 before the first)."""
+        return self._levels()[1]
+
+    def _levels(self) -> tuple[float, float]:
+        chunk, cached = self._level_chunk, self._level_cache
+        if cached[0] is not chunk:
+            if chunk is None:
+                return 0.0, 0.0
+            wide = chunk.astype(np.float64)
+            cached = (chunk, float(np.sqrt(np.dot(wide, wide) / wide.size)),
+                      float(max(wide.max(), -wide.min())))
+            self._level_cache = cached
+        return cached[1], cached[2]
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
