@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, Integer, bindparam, insert, select, update
-from sqlalchemy import text as sql
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from zhishiyun_formats.receipt import answers_receipt
 from zhishiyun_server import answer_store, clock, evidence
 from zhishiyun_server.answer_chain import check_answer_line
-from zhishiyun_server.db import UTCDateTime
 from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
 from zhishiyun_server.models import (
     Answer,
     AnswerTiming,
     Candidate,
+    Event,
     ExamSession,
     LateEvent,
     Paper,
@@ -34,6 +34,7 @@ from zhishiyun_server.schemas import (
     AnswerIn,
     AnswerReply,
     EventBatch,
+    EventIn,
     EventsReply,
     FinishIn,
     FinishReply,
@@ -236,14 +237,21 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
     return [_answer_reply(row, timings.get(row.question_id)) for row in rows]
 
 
-# Prebuilt statements for the request every candidate makes every few seconds: an
-# expression built per call cost more CPU than running it (see recordings' manifest path).
-_INSERT_EVENT = sql(
-    "INSERT INTO events (session_id, client_event_id, kind, at, details, received_at)"
-    " VALUES (:sid, :client_id, :kind, :at, :details, :received_at)"
-    " ON CONFLICT (session_id, client_event_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON()),
-             bindparam("received_at", type_=UTCDateTime())).columns(id=Integer)
+def _insert_events(insert_for_dialect):
+    """One dialect's ``INSERT … ON CONFLICT DO NOTHING RETURNING`` for a batch of events."""
+    return (insert_for_dialect(Event)
+            .on_conflict_do_nothing(index_elements=["session_id", "client_event_id"])
+            .returning(Event.id, Event.client_event_id))
+
+
+# Built once: an expression built per call cost more CPU than running it (see recordings'
+# manifest path). Run with a list of rows, SQLAlchemy sends them as one multi-row VALUES
+# (its "insertmanyvalues", up to 1,000 rows a statement: a whole batch), not one per row.
+_INSERT_EVENTS = {"postgresql": _insert_events(postgresql.insert),
+                  "sqlite": _insert_events(sqlite.insert)}
+#: RETURNING, unused, so that the marks go as multi-row VALUES too (without it the rows
+#: would be an executemany: one INSERT per row for the database).
+_MARK_LATE = insert(LateEvent).returning(LateEvent.id)
 
 
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
@@ -283,28 +291,29 @@ def _after_end(body: EventBatch, end: datetime) -> list[str]:
 def _store_events(conn: Connection, session_id: str, body: EventBatch, end: datetime,
                   refused: list[str]) -> int:
     """Insert the events not refused and not known yet (late ones marked); how many."""
-    seen, fresh = set(refused), []
-    for item in body.events:  # the first of each id, in the batch's order
-        if item.id not in seen:
-            seen.add(item.id)
-            fresh.append(item)
+    first: dict[str, EventIn] = {}
+    for item in body.events:  # the first of each id is the one kept
+        first.setdefault(item.id, item)
+    for event_id in refused:
+        del first[event_id]
+    if not first:
+        return 0
     now = clock.now()
-    accepted, late = 0, []
-    for item in fresh:
-        # ON CONFLICT DO NOTHING: a known id (also one a racing request is storing) is a
-        # duplicate, without a failed statement or a retry.
-        added = conn.execute(_INSERT_EVENT, {
-            "sid": session_id, "client_id": item.id, "kind": item.kind, "at": item.at,
-            "details": item.details, "received_at": now}).scalar()
-        if added is None:
-            continue
-        accepted += 1
-        if now > end:
-            late.append({"event_id": added, "session_id": session_id,
-                         "delay_s": round(max(0.0, (now - _utc(item.at)).total_seconds()), 3)})
-    if late:
-        conn.execute(insert(LateEvent), late)
-    return accepted
+    # Sorted by id: two copies of a batch in different orders (a resend while the first is
+    # still running) take their row locks in one order, so one waits for the other instead
+    # of a deadlock. ON CONFLICT DO NOTHING: a known id, also one a racing request is
+    # storing, is a duplicate, without a failed statement or a retry.
+    added = conn.execute(_INSERT_EVENTS[conn.dialect.name], [
+        {"session_id": session_id, "client_event_id": item.id, "kind": item.kind,
+         "at": item.at, "details": item.details, "received_at": now}
+        for _, item in sorted(first.items())]).all()
+    if added and now > end:
+        conn.execute(_MARK_LATE, [
+            {"event_id": row.id, "session_id": session_id,
+             "delay_s": round(max(0.0, (now - _utc(first[row.client_event_id].at))
+                                  .total_seconds()), 3)}
+            for row in added])
+    return len(added)
 
 
 @router.post("/sessions/{session_id}/finish", response_model=FinishReply)
