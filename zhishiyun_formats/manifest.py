@@ -72,6 +72,23 @@ def check_record(record: Mapping[str, Any]) -> None:
         raise ValueError("manifest field track must be non-empty text")
 
 
+def parse_record(line: bytes | str) -> dict[str, Any]:
+    """The record of one manifest line (newline stripped); ValueError unless it is one.
+
+    A record is a JSON object with the required fields (:func:`check_record`); the line's
+    MAC and chain are not checked here.
+    """
+    data = line.encode("utf-8") if isinstance(line, str) else bytes(line)
+    try:
+        record = json.loads(data.rstrip(b"\r\n"))
+    except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise ValueError("not an object")
+    check_record(record)
+    return record
+
+
 @dataclass
 class TrackVerification:
     """What :func:`verify_manifest` found for one track (lists hold ``seq`` numbers)."""
@@ -146,11 +163,8 @@ def verify_manifest(
         if not data.strip():
             continue
         try:
-            record = json.loads(data)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-            check_record(record)
-        except (ValueError, TypeError):
+            record = parse_record(data)
+        except ValueError:
             result.malformed_lines.append(number)
             continue
         track, seq = record["track"], record["seq"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +34,7 @@ from zhishiyun_formats.manifest import (
     ManifestVerification,
     TrackVerification,
     canonical_bytes,
-    check_record,
+    parse_record,
 )
 from zhishiyun_server import clock
 from zhishiyun_server.db import Base, UTCDateTime
@@ -72,11 +71,8 @@ def line_facts(text: str, key: bytes) -> dict:
     facts = {"line_hash": hashlib.sha256(data).hexdigest(), "prev_hash": None,
              "mac_ok": False, "well_formed": False}
     try:
-        record = json.loads(data)
-        if not isinstance(record, dict):
-            raise ValueError("not an object")
-        check_record(record)
-    except (ValueError, TypeError):
+        record = parse_record(data)
+    except ValueError:
         return facts
     prev = record.get("prev", None)
     mac = record.get("mac")
@@ -133,11 +129,13 @@ def line_count(conn: Connection, session_id: str) -> int:
 
 
 def insert_line(conn: Connection, session_id: str, key: bytes, track: str, seq: int, sha256: str,
-                text: str, check_new: Callable[[str], None] | None = None) -> str:
+                text: str, check_new: Callable[[str], None] | None = None,
+                facts: dict | None = None) -> str:
     """Store one line linked into its track: ``"new"``, ``"same"`` or ``"conflict"``.
 
     ``"same"``/``"conflict"``: a line for (track, seq) is held with this text / another
     text (the first one stays). ``check_new(track)`` may refuse a line that is not held.
+    ``facts``: the line's :func:`line_facts`, when the caller has them already.
     No commit; a racing copy fails there as a unique violation.
     """
     near = conn.execute(_NEAR, {"sid": session_id, "track": track, "seq": seq,
@@ -147,7 +145,7 @@ def insert_line(conn: Connection, session_id: str, key: bytes, track: str, seq: 
         return "same" if held.line == text else "conflict"
     if check_new is not None:
         check_new(track)
-    facts = line_facts(text, key)
+    facts = dict(facts) if facts is not None else line_facts(text, key)
     facts["prev_ok"] = None
     if facts["well_formed"]:
         under = next((row for row in near if row.seq < seq), None)

@@ -16,6 +16,8 @@ checked against the upload metadata and, when its line already arrived, the mani
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 
@@ -301,6 +303,71 @@ def store_line(conn: Connection, session_id: str, session_key: str, text: str) -
         raise ApiProblem(413, "manifest_too_large",
                          f"A session's manifest holds at most {MAX_LINES_PER_SESSION} lines.")
     return True
+
+
+#: Outcome of a manifest line carried by a tus creation (``Zhishiyun-Manifest`` header).
+CARRIED_RECORDED = "recorded"
+#: Longest base64 text of a carried line: a line of MAX_LINE_BYTES and its newline.
+_MAX_CARRIED = 4 * -(-(MAX_LINE_BYTES + 2) // 3)
+
+
+def record_carried_line(conn: Connection, facts: SessionFacts, carried: str, track: str,
+                        seq: int, sha256: str) -> str:
+    """Store the manifest line a segment's tus creation carried: ``Zhishiyun-Manifest``.
+
+    ``carried`` is the base64 text sent as metadata ``manifest``. The line is checked and
+    stored as ``POST /manifest`` stores one (:func:`_parsed`, :func:`insert_line` with the
+    same facts and linking, a line already held with this text is a no-op, the session's
+    line limit), and more strictly: it must be well formed, verify with the session key and
+    name the upload's ``track``, ``seq`` and ``sha256``. Returns ``"recorded"`` or
+    ``"not-recorded; reason=<code>"``; a refused line is not stored and the upload goes on
+    (the client then posts the line, where it gets the usual replies). Runs in the
+    creation's transaction, inside a savepoint: a racing copy's unique violation undoes only
+    the line. No commit.
+    """
+    reason = _carried_refusal(conn, facts, carried, track, seq, sha256)
+    return CARRIED_RECORDED if reason is None else f"not-recorded; reason={reason}"
+
+
+def _carried_refusal(conn: Connection, facts: SessionFacts, carried: str, track: str,
+                     seq: int, sha256: str) -> str | None:
+    """Why the carried line was not stored (an error code), or None when it is held now."""
+    if len(carried) > _MAX_CARRIED:
+        return "line_too_long"
+    try:
+        raw = base64.b64decode(carried, validate=True)
+    except binascii.Error:
+        return "bad_base64"
+    if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+        return "line_too_long"
+    try:
+        text, line_track, line_seq, line_sha = _parsed(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ApiProblem):
+        return "bad_manifest_line"
+    if (line_track, line_seq) != (track, seq):
+        return "not_this_upload"
+    if line_sha != sha256:
+        return "sha256_mismatch"
+    key = key_bytes(facts.session_key)
+    checked = line_facts(text, key)
+    if not checked["well_formed"]:
+        return "bad_manifest_line"
+    if not checked["mac_ok"]:
+        return "bad_mac"
+    for _attempt in range(2):  # a racing POST of the same line: the second try finds it
+        try:
+            with conn.begin_nested():
+                outcome = insert_line(conn, facts.id, key, track, seq, sha256, text,
+                                      check_new=evidence.refuse_unsigned_phone,
+                                      facts=checked)
+                if outcome == "new" and line_count(conn, facts.id) > MAX_LINES_PER_SESSION:
+                    raise ApiProblem(413, "manifest_too_large", "")
+        except ApiProblem as exc:
+            return exc.code
+        except IntegrityError:
+            continue
+        return None if outcome != "conflict" else "conflict"
+    return "conflict"
 
 
 def record_segment(db: Session, session_id: str, track: str, seq: int, size: int,

@@ -6,6 +6,12 @@
   ``track`` (``[a-z0-9_-]{1,16}``), ``seq`` (ASCII digits, 0 to
   :data:`~zhishiyun_server.validation.MAX_SEQ`) and ``sha256`` (64 hex digits);
   ``filename`` is informative only and never becomes a path (storage uses server ids).
+- Optional metadata ``manifest``: base64 of the segment's manifest line. It is recorded in
+  the creation's transaction as ``POST /sessions/{sid}/manifest`` would record it, when it
+  is well formed, verifies and names this upload's track, seq and sha256
+  (:func:`zhishiyun_server.recordings.record_carried_line`); it is not stored with the
+  upload. A line that is not recorded never refuses the upload: the 201 says
+  ``Zhishiyun-Manifest: recorded`` or ``not-recorded; reason=<code>``.
 - Size limits come from the organisation (the ``upload`` section of ``/config``):
   ``max_upload_bytes`` per upload (413) and ``max_session_bytes`` per session (413). The
   session's budget counts received segments and every unfinished upload at its declared
@@ -44,6 +50,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.deps import bearer, current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Event, RecordingSegment
+from zhishiyun_server.session_facts import owned_facts
 from zhishiyun_server.tus import pending
 from zhishiyun_server.tus.protocol import (
     MAX_EXPIRATION_S,
@@ -61,6 +68,10 @@ from zhishiyun_server.validation import (
     parse_ascii_int,
 )
 
+#: Metadata key of the segment's manifest line (base64 of its exact text), and the header
+#: of the creation's reply that says whether it was recorded.
+MANIFEST_KEY = "manifest"
+MANIFEST_HEADER = "Zhishiyun-Manifest"
 _TRACK = re.compile(r"^[a-z0-9_-]{1,16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SESSION_ID = re.compile(r"^[0-9A-Za-z_-]{1,40}$")
@@ -136,14 +147,22 @@ class ExamUploadHooks(TusHooks):
         if not _SESSION_ID.match(metadata.get("session_id", "")):
             raise TusError(404, "not_found", "No such session.")
 
-    def after_create(self, principal: Caller, info: UploadInfo) -> None:
+    carried_metadata = frozenset({MANIFEST_KEY})
+
+    def after_create(self, principal: Caller, info: UploadInfo,
+                     carried: dict[str, str] | None = None) -> dict[str, str] | None:
         """Count the new upload against its session, checking owner and limits: one transaction.
 
         The row goes in first, locking the session's row, and then the session's usage is
         read with it; racing creations of one session thus run one after the other, and a
-        creation that takes the session past a limit is rolled back.
+        creation that takes the session past a limit is rolled back. A manifest line carried
+        as metadata ``manifest`` is recorded in the same transaction; the reply's
+        ``Zhishiyun-Manifest`` header says whether it was.
         """
+        from zhishiyun_server.recordings import record_carried_line  # it imports us
+
         meta = info.metadata
+        line = (carried or {}).get(MANIFEST_KEY)
         with _connect(principal) as conn:
             held = pending.admit(conn, info.id, meta["session_id"], principal.candidate_id,
                                  info.length, max(0.0, info.expires_at - info.created_at),
@@ -153,7 +172,13 @@ class ExamUploadHooks(TusHooks):
             except TusError:
                 conn.rollback()
                 raise
+            outcome = None
+            if line is not None:
+                facts = owned_facts(conn, principal.candidate_id, meta["session_id"])
+                outcome = record_carried_line(conn, facts, line, meta["track"],
+                                              int(meta["seq"]), meta["sha256"])
             conn.commit()
+        return None if outcome is None else {MANIFEST_HEADER: outcome}
 
     def on_complete(self, principal: Caller, info: UploadInfo, storage: UploadStorage,
                     lease=None) -> None:

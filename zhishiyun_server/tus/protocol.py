@@ -5,7 +5,8 @@ Spec: https://tus.io/protocols/resumable-upload. What this endpoint promises:
 - ``OPTIONS`` advertises version, extensions and checksum algorithms (sha1, sha256); the
   size limit depends on the caller (413 on creation says it), so no ``Tus-Max-Size``.
 - ``POST`` (creation) needs ``Upload-Length`` (no deferred length); ``Upload-Metadata`` is
-  parsed strictly and handed to the hooks; the id is chosen here, never taken from metadata.
+  parsed strictly and handed to the hooks (keys the hooks name as carried are handed over
+  as sent and not stored with the upload); the id is chosen here, never taken from metadata.
 - ``PATCH`` writes at ``Upload-Offset`` only (409 otherwise); with ``Upload-Checksum`` the
   chunk is verified before it counts (460 and nothing kept on mismatch, 400 for an unknown
   algorithm); without a checksum, the bytes received before a dropped connection are kept
@@ -72,6 +73,11 @@ class TusLimits:
 class TusHooks:
     """What the application decides; the defaults accept everyone as owner ``""``."""
 
+    #: Metadata keys that travel with the creation but are not part of the upload: their
+    #: values are handed to :meth:`after_create` as sent (base64, unchecked: a bad one must
+    #: not refuse the upload) and are not stored with it.
+    carried_metadata: frozenset[str] = frozenset()
+
     def owner_key(self, principal: Any) -> str:
         """The owner an upload is recorded under for ``principal``."""
         return ""
@@ -83,8 +89,14 @@ class TusHooks:
     def before_create(self, principal: Any, length: int, metadata: dict[str, str]) -> None:
         """Raise :class:`TusError` to refuse a new upload."""
 
-    def after_create(self, principal: Any, info: UploadInfo) -> None:
-        """Called once an unfinished upload exists (e.g. to count it against a budget)."""
+    def after_create(self, principal: Any, info: UploadInfo,
+                     carried: dict[str, str] | None = None) -> dict[str, str] | None:
+        """Called once an unfinished upload exists (e.g. to count it against a budget).
+
+        ``carried``: the :attr:`carried_metadata` values sent (base64 text). Returns extra
+        headers for the 201 reply, or None.
+        """
+        return None
 
     def on_complete(self, principal: Any, info: UploadInfo, storage: UploadStorage,
                     lease: Any = None) -> None:
@@ -107,18 +119,30 @@ class TusHooks:
         return None
 
 
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """``Upload-Metadata`` → dict; raises :class:`TusError` 400 when malformed."""
+def parse_metadata(header: str | None, raw: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``Upload-Metadata`` → dict; raises :class:`TusError` 400 when malformed.
+
+    Values of the keys in ``raw`` are kept as sent (base64 text, not decoded or checked)
+    and do not count towards :data:`MAX_METADATA_BYTES`: the hook that takes them judges
+    their length, so a long one does not refuse the upload.
+    """
     result: dict[str, str] = {}
     if not header:
         return result
-    if len(header) > MAX_METADATA_BYTES or header.count(",") >= MAX_METADATA_PAIRS:
+    if header.count(",") >= MAX_METADATA_PAIRS:
         raise TusError(400, "bad_metadata", "Upload-Metadata is too long")
+    counted = 0
     for pair in header.split(","):
         parts = pair.strip().split(" ")
         key = parts[0]
         if not _META_KEY.match(key) or len(parts) > 2 or key in result:
             raise TusError(400, "bad_metadata", "Upload-Metadata is malformed")
+        if key in raw:
+            result[key] = parts[1] if len(parts) == 2 else ""
+            continue
+        counted += len(pair) + 1
+        if counted > MAX_METADATA_BYTES + 1:
+            raise TusError(400, "bad_metadata", "Upload-Metadata is too long")
         try:
             value = base64.b64decode(parts[1], validate=True).decode("utf-8") \
                 if len(parts) == 2 else ""
@@ -254,15 +278,19 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             if length > limits.max_size:
                 raise TusError(413, "upload_too_large",
                                f"upload of {length} bytes exceeds {limits.max_size}")
-            metadata = parse_metadata(request.headers.get("Upload-Metadata"))
+            metadata = parse_metadata(request.headers.get("Upload-Metadata"),
+                                      hooks.carried_metadata)
+            carried = {key: metadata.pop(key) for key in hooks.carried_metadata
+                       if key in metadata}
             hooks.before_create(who, length, metadata)
             store = get_storage(request)
             sweep(store, who)
             lifetime = min(limits.expiration_s, MAX_EXPIRATION_S)
             info = store.create(length, metadata, hooks.owner_key(who), time.time() + lifetime)
+            extra: dict[str, str] | None = None
             if length:
                 try:
-                    hooks.after_create(who, info)
+                    extra = hooks.after_create(who, info, carried)
                 except TusError:
                     store.delete(info.id)
                     raise
@@ -274,7 +302,7 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
             return _error(exc)
         log.info("tus upload %s created: %d bytes", info.id, length)
         return Response(status_code=201, headers={
-            **base_headers(info), "Location": f"{router.prefix}/{info.id}"})
+            **base_headers(info), **(extra or {}), "Location": f"{router.prefix}/{info.id}"})
 
     @router.head("/{upload_id}")
     async def head(upload_id: str, request: Request, who: Any = auth) -> Response:
