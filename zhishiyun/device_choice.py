@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,14 +106,27 @@ def save_choice(data_dir: str | Path, camera: Any, microphone: Any = KEEP, *,
 
 
 def exam_devices(data_dir: str | Path, camera_setting: Any = None,
-                 microphone_setting: Any = None) -> tuple[int | str | None, str | None]:
+                 microphone_setting: Any = None, *,
+                 microphone_now: Callable[[str | None], str | None] | None = None,
+                 ) -> tuple[int | str | None, str | None]:
     """The ``(camera, microphone)`` an exam records with: the saved choice, else the settings.
 
     With no choice and no camera setting the first camera (index 0) is used.
+    ``microphone_now`` (:func:`zhishiyun.capture.devices.microphone_to_open`) turns the
+    saved or configured microphone into what the recorder opens on this computer now: a
+    name an older version saved from PortAudio becomes the PulseAudio source it stands
+    for; one it does not know is kept as saved (the recording reports it if it is gone).
     """
     choice = load_choice(data_dir)
     if choice is not None:
-        return choice.camera, choice.microphone
-    camera = camera_value(camera_setting)
-    return (0 if camera is None and not str(camera_setting or "").strip() else camera,
-            microphone_value(microphone_setting))
+        camera, microphone = choice.camera, choice.microphone
+    else:
+        camera = camera_value(camera_setting)
+        camera = 0 if camera is None and not str(camera_setting or "").strip() else camera
+        microphone = microphone_value(microphone_setting)
+    if microphone_now is not None and microphone is not None:
+        now = microphone_now(microphone)
+        if now != microphone:
+            log.info("saved microphone %r is %r on this computer now", microphone, now)
+        microphone = microphone_value(now) if now is not None else microphone
+    return camera, microphone

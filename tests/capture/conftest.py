@@ -37,11 +37,11 @@ def _is_mac() -> bool:
 
 
 def _mic_problem() -> str:
-    from zhishiyun.capture.devices import list_microphones
+    from zhishiyun.capture.devices import portaudio_microphones
     from zhishiyun.capture.probe import record_audio_clip
 
-    try:
-        names = [m.name for m in list_microphones()]
+    try:  # 'pulse' is PortAudio's name (the pickers list PulseAudio's sources on Linux)
+        names = [m.name for m in portaudio_microphones()]
     except DeviceError as exc:
         return f"no audio system: {exc.message}"
     if MIC not in names:

@@ -40,6 +40,10 @@ def run_devices(args: argparse.Namespace, settings: Settings) -> int:  # noqa: A
               f"@ {cam['fps']:g} fps, {cam['backend']})")
     for mic in result["microphones"]:
         default = " [default]" if mic["is_default"] else ""
+        if mic["description"] != mic["name"]:  # a sound server's source: what --mic takes
+            print(f"microphone {mic['index']}: {mic['description']} [--mic {mic['name']}] "
+                  f"({mic['host_api']}, {mic['channels']} ch){default}")
+            continue
         print(f"microphone {mic['index']}: {mic['name']} ({mic['host_api']}, "
               f"{mic['channels']} ch, {mic['default_samplerate']:g} Hz){default}")
     for scr in result["screens"]:

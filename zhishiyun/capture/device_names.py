@@ -1,7 +1,8 @@
 """One name per device, wherever a camera or microphone is shown or reported.
 
 PortAudio lists one microphone several times: once per host API on Windows (MME cuts the
-name at 31 characters), and as the ``default``/``sysdefault`` aliases on Linux. The check
+name at 31 characters), and as the ``default``/``sysdefault`` aliases on Linux; a sound
+server's source has a name for the recorder and a description for people. The check
 page, the device test, the exam's confirmation card and the environment report all name
 devices through :func:`microphone_name` and list them through :func:`microphone_choices`,
 so a candidate sees the same name for the same microphone on every screen.
@@ -22,20 +23,26 @@ DEFAULT_ALIASES = frozenset({"default", "sysdefault", "microsoft sound mapper - 
 MME_NAME_LENGTH = 31
 #: Names PortAudio gives sound servers, as people know them.
 SOUND_SERVERS = {"pulse": "PulseAudio", "pipewire": "PipeWire", "jack": "JACK"}
+#: ``host_api`` of a microphone listed from the sound server (a source, not a PortAudio device).
+SOURCE_HOST_APIS = ("PulseAudio", "PipeWire")
 
 
 def _is_file(value: str) -> bool:
     return "/" in value or "\\" in value
 
 
-def microphone_name(value: str | None) -> str:
+def microphone_name(value: str | None, mics: Iterable[Any] = ()) -> str:
     """The name a candidate sees for the microphone ``value`` (a setting or choice value).
 
     ``None``, ``""`` and the default aliases are the system default; ``"none"`` is no
-    microphone; a file stands in by its file name; a value made unambiguous with its host
+    microphone; a file stands in by its file name; a sound server's source among ``mics``
+    (the listed microphones) by its description; a value made unambiguous with its host
     API (``"Mic (Realtek), Windows WASAPI"``) is shown without it.
     """
     text = str(value or "").strip()
+    for mic in mics:
+        if _field(mic, "name") == text and _is_source(mic):
+            return _description(mic)
     if not text or text.lower() in DEFAULT_ALIASES:
         return _("System default")
     if text.lower() == "none":
@@ -52,12 +59,20 @@ def microphone_choices(mics: Iterable[Any]) -> list[tuple[str, str | None]]:
     """``(name, value)`` pairs for a microphone picker: the system default, then each device.
 
     ``mics`` are :class:`~zhishiyun.capture.devices.Microphone` objects (or dicts with
-    ``name`` and ``host_api``). A device listed under several host APIs appears once, by
-    its whole name, with its value qualified by the first host API listing that name so
-    the recorder opens exactly that one.
+    ``name`` and ``host_api``). A sound server's source is shown by its description (with
+    its name when two share one) and chosen by its name. A PortAudio device listed under
+    several host APIs appears once, by its whole name, with its value qualified by the
+    first host API listing that name so the recorder opens exactly that one.
     """
+    listed = list(mics)
+    sources = [mic for mic in listed if _is_source(mic)]
+    if sources:
+        shown = [_description(mic) for mic in sources]
+        return [(_("System default"), None)] + [
+            (text if shown.count(text) == 1 else f"{text} ({_field(mic, 'name')})",
+             str(_field(mic, "name"))) for mic, text in zip(sources, shown, strict=True)]
     groups: dict[str, list[tuple[str, str]]] = {}
-    for mic in mics:
+    for mic in listed:
         name = str(_field(mic, "name") or "").strip()
         if not name or name.lower() in DEFAULT_ALIASES:
             continue
@@ -93,6 +108,15 @@ def camera_choices(cameras: Iterable[Any]) -> list[tuple[str, int]]:
     """``(name, index)`` pairs for a camera picker."""
     listed = list(cameras)
     return [(camera_name(_field(c, "index"), listed), int(_field(c, "index"))) for c in listed]
+
+
+def _is_source(mic: Any) -> bool:
+    """A sound server's source (listed from PulseAudio/PipeWire, not by PortAudio)."""
+    return str(_field(mic, "host_api") or "") in SOURCE_HOST_APIS
+
+
+def _description(mic: Any) -> str:
+    return str(_field(mic, "description") or _field(mic, "name") or "").strip()
 
 
 def _field(obj: Any, key: str) -> Any:

@@ -2,8 +2,9 @@
 
 Each function returns small dataclasses with a ``to_dict()`` for JSON. Cameras come from
 OpenCV (names from ``/sys/class/video4linux`` on Linux; other platforms show
-"Camera N" since OpenCV has no names), microphones from PortAudio (sounddevice) and screens
-from mss.
+"Camera N" since OpenCV has no names), screens from mss, and microphones from where the
+recorder reads them: PulseAudio's sources on Linux where libpulse loads and a server answers
+(:mod:`~zhishiyun.capture.pulse_devices`), else PortAudio's inputs (sounddevice).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zhishiyun.capture.device_names import SOURCE_HOST_APIS
 from zhishiyun.capture.errors import DeviceError
 from zhishiyun.i18n import _
 
@@ -39,7 +41,15 @@ class Camera:
 
 @dataclass(frozen=True)
 class Microphone:
-    """An audio input device as PortAudio reports it."""
+    """An audio input: a PulseAudio source, or a PortAudio device.
+
+    ``name`` is what the recorder opens and a choice saves (a source name such as
+    ``alsa_input.usb-…``, or PortAudio's device name); ``description`` is what a person
+    reads (PortAudio's name again for its devices). ``host_api`` is ``PulseAudio`` or
+    ``PipeWire`` for a source (whose ``default_samplerate`` is 0: the server converts to
+    the rate the recorder asks for); ``portaudio_name`` the name PortAudio gives a source's ALSA
+    device, so that a choice saved by an older version still finds it.
+    """
 
     index: int
     name: str
@@ -47,6 +57,8 @@ class Microphone:
     channels: int
     default_samplerate: float
     is_default: bool = False
+    description: str = ""
+    portaudio_name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
@@ -123,7 +135,43 @@ def _sounddevice():
 
 
 def list_microphones() -> list[Microphone]:
-    """Audio input devices (PortAudio's default input marked ``is_default``).
+    """The microphones the recorder can open, the one it opens by default ``is_default``.
+
+    On Linux where the recorder reads PulseAudio itself (:func:`pulse_input.available
+    <zhishiyun.capture.pulse_input.available>`) these are the server's sources; where no
+    server answers, or elsewhere, PortAudio's inputs (the recorder's fallback too).
+
+    Raises:
+        DeviceError: the sound system (PortAudio) cannot be loaded.
+    """
+    from zhishiyun.capture import pulse_input
+    from zhishiyun.capture.pulse_devices import PulseListError
+
+    if pulse_input.available():
+        try:
+            return pulse_microphones()
+        except PulseListError as exc:
+            log.info("PulseAudio sources not listed (%s); listing PortAudio's inputs", exc)
+    return portaudio_microphones()
+
+
+def pulse_microphones() -> list[Microphone]:
+    """The sound server's sources, without monitors (see :mod:`.pulse_devices`).
+
+    Raises:
+        PulseListError: libpulse cannot be loaded or no server answers.
+    """
+    from zhishiyun.capture.pulse_devices import list_sources
+
+    sources, default = list_sources()
+    return [Microphone(index=s.index, name=s.name, host_api=s.server, channels=s.channels,
+                       default_samplerate=0.0, is_default=s.name == default,
+                       description=s.description, portaudio_name=s.portaudio_name)
+            for s in sources]
+
+
+def portaudio_microphones() -> list[Microphone]:
+    """PortAudio's input devices (its default input marked ``is_default``).
 
     Raises:
         DeviceError: the sound system (PortAudio) cannot be loaded.
@@ -153,9 +201,78 @@ def list_microphones() -> list[Microphone]:
             host_api=host_apis[info["hostapi"]]["name"],
             channels=info["max_input_channels"],
             default_samplerate=float(info["default_samplerate"]),
-            is_default=info["index"] == default_input,
+            is_default=info["index"] == default_input, description=info["name"],
         ))
     return mics
+
+
+def is_pulse_source(mic: Microphone) -> bool:
+    """Whether ``mic`` was listed from the sound server (not by PortAudio)."""
+    return mic.host_api in SOURCE_HOST_APIS
+
+
+def portaudio_knows(value: str) -> bool:
+    """Whether PortAudio lists an input ``value`` names (whole or part of its name).
+
+    As the recorder's PortAudio fallback opens one (:func:`~zhishiyun.capture.probe.
+    resolve_microphone`); False when PortAudio cannot be loaded.
+    """
+    try:
+        mics = portaudio_microphones()
+    except DeviceError:
+        return False
+    lowered = value.strip().lower()
+    return bool(lowered) and any(lowered in m.name.lower() for m in mics)
+
+
+def find_microphone(value: str, mics: list[Microphone]) -> Microphone | None:
+    """The listed microphone that the device name ``value`` names, or None.
+
+    By its name (what choices save), else its description (what the pickers show); for
+    a sound server's sources also the PortAudio name an older version saved for the same
+    ALSA device (``"HDA Intel PCH: ALC892 Analog (hw:0,0)"``). A name made unambiguous
+    with its host API (``"Mic (Realtek), Windows WASAPI"``) matches by the name before it.
+    """
+    from zhishiyun.capture.pulse_devices import PulseSource, source_for_portaudio_name
+
+    text = value.strip()
+    short = text.rpartition(", ")[0] or text
+    for key in (lambda m: m.name, lambda m: m.description):
+        for mic in mics:
+            if key(mic) and key(mic) in (text, short):
+                return mic
+    sources = [PulseSource(m.index, m.name, m.description, m.channels, m.host_api,
+                           m.portaudio_name)
+               for m in mics if m.portaudio_name]
+    source = source_for_portaudio_name(text, sources)
+    return next((m for m in mics if source is not None and m.name == source.name), None)
+
+
+def microphone_to_open(value: str | None, mics: list[Microphone] | None = None) -> str | None:
+    """The microphone value the recorder should open for a saved or configured ``value``.
+
+    The default (``None``, ``""``, ``"default"``, ``"pulse"``…), ``"none"`` and files are
+    kept as they are; a listed device becomes its listed name (an older version's PortAudio
+    name becomes the source it stands for). A device not listed is kept too, never dropped:
+    the recorder tries it (PortAudio may still know it) and reports it lost if it is gone.
+    ``mics``: the listed microphones (listed here when None).
+    """
+    from zhishiyun.capture.pulse_input import DEFAULT_SOURCE_NAMES
+
+    text = str(value or "").strip()
+    if not text or text.lower() in DEFAULT_SOURCE_NAMES | {"none"} or (
+            ("/" in text or "\\" in text) and Path(text).expanduser().is_file()):
+        return value
+    if mics is None:
+        try:
+            mics = list_microphones()
+        except DeviceError:
+            return value
+    found = find_microphone(text, mics)
+    if found is None or found.name == text:
+        return value
+    log.info("microphone %r is listed now as %r (%s)", text, found.name, found.description)
+    return found.name
 
 
 def mss_instance():

@@ -63,11 +63,11 @@ def resolve_microphone(name: str | None) -> int | None:
     Raises:
         DeviceError: no input device matches the name.
     """
-    from zhishiyun.capture.devices import list_microphones
+    from zhishiyun.capture.devices import portaudio_microphones
 
     if not name:
         return None
-    mics = list_microphones()
+    mics = portaudio_microphones()
     for mic in mics:
         if mic.name == name:
             return mic.index

@@ -1,4 +1,8 @@
-"""``microphone``: an input device records a short clip; pure silence is a warning."""
+"""``microphone``: an input device records a short clip; pure silence is a warning.
+
+The inputs are listed where the recorder reads them (PulseAudio's sources on Linux, else
+PortAudio's) and the clip is recorded through the recorder's own microphone source.
+"""
 
 from __future__ import annotations
 
@@ -28,17 +32,23 @@ def microphone_stand_in(spec: object) -> str | None:
 def microphone_exists(spec: str, mics: list | None) -> bool:
     """Whether the microphone ``spec`` is still there (``mics``: the listed inputs, or None).
 
-    The system default always is; a file must exist; a device must be listed, by its whole
-    name or by the name before the host API (``"Mic (Realtek), Windows WASAPI"``).
+    The system default always is (also named ``default``, ``pulse``…); a file must exist;
+    a device must be listed (see :func:`~zhishiyun.capture.devices.find_microphone`: by
+    name, description, or an older version's PortAudio name). Where the list is the sound
+    server's, a name PortAudio still lists is there too: the recorder falls back to it.
     """
-    if not spec:
+    from zhishiyun.capture.devices import find_microphone, is_pulse_source, portaudio_knows
+    from zhishiyun.capture.pulse_input import DEFAULT_SOURCE_NAMES
+
+    if not spec or spec.strip().lower() in DEFAULT_SOURCE_NAMES:
         return True
     if "/" in spec or "\\" in spec:
         return Path(spec).expanduser().is_file()
     if mics is None:  # not listed: the recording will tell
         return True
-    name = spec.rpartition(", ")[0] or spec
-    return any(m.name in (spec, name) for m in mics)
+    if find_microphone(spec, mics) is not None:
+        return True
+    return any(is_pulse_source(m) for m in mics) and portaudio_knows(spec)
 
 
 class MicrophoneCheck(Check):
@@ -55,7 +65,11 @@ class MicrophoneCheck(Check):
     def run(self, context: CheckContext) -> CheckResult:
         """List the inputs, record a clip, measure its level."""
         from zhishiyun.capture.device_names import microphone_name
-        from zhishiyun.capture.devices import list_microphones
+        from zhishiyun.capture.devices import (
+            is_pulse_source,
+            list_microphones,
+            microphone_to_open,
+        )
         from zhishiyun.capture.errors import DeviceError
         from zhishiyun.capture.probe import dbfs, peak, record_audio_clip, rms
 
@@ -90,15 +104,25 @@ class MicrophoneCheck(Check):
                 Status.FAIL, _("No microphone was found."),
                 _("Connect a microphone or headset, allow microphone access in the system "
                   "privacy settings, then run the check again."), details)
+        if any(is_pulse_source(m) for m in mics) and not microphone_exists(preferred, mics):
+            # neither the sound server nor PortAudio (the recorder's fallback) has it
+            details["error"] = "microphone_not_found"
+            return self.result(
+                Status.FAIL, _("No microphone named {name!r}.").format(name=preferred),
+                _("Available: {names}").format(names=", ".join(
+                    microphone_name(m.name, mics) for m in mics)), details)
+        # what the recorder opens: a listed name (an older PortAudio name mapped to it)
+        device_value = microphone_to_open(preferred or None, mics)
         try:
-            clip = record_audio_clip(preferred or None, CLIP_SECONDS, SAMPLE_RATE)
+            clip = record_audio_clip(device_value, CLIP_SECONDS, SAMPLE_RATE)
         except DeviceError as exc:
             details["error"] = exc.code
             return self.result(Status.FAIL, exc.message, exc.hint, details)
         level, top = rms(clip), peak(clip)
-        used = microphone_name(preferred or next((m.name for m in mics if m.is_default),
-                                                  names[0]))  # one name everywhere
-        details.update(microphone=used, samples=int(clip.size), rms_dbfs=round(dbfs(level), 1),
+        used = microphone_name(device_value or next((m.name for m in mics if m.is_default),
+                                                    names[0]), mics)  # one name everywhere
+        details.update(microphone=used, device=device_value or "",
+                       samples=int(clip.size), rms_dbfs=round(dbfs(level), 1),
                        peak_dbfs=round(dbfs(top), 1))
         if level < SILENCE_RMS:
             return self.result(

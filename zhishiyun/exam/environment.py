@@ -244,7 +244,7 @@ class EnvironmentProbe:
         signals = [Signal("stand_in", SIGNAL_SEVERITY["stand_in"], kind) for kind in stand_ins]
         in_use = {"camera": [devices["camera"]], "audio": [devices["microphone"]]}
         # the report names the microphone as every screen does; the lists match raw names
-        devices["microphone"] = microphone_name(devices["microphone"]) \
+        devices["microphone"] = microphone_name(devices["microphone"], mics) \
             if devices["microphone"] not in ("", "none") else devices["microphone"]
         present = {"camera": [c.name for c in cameras], "audio": [m.name for m in mics]}
         lists = {"camera": self.integrity.virtual_cameras, "audio": self.integrity.virtual_audio}

@@ -224,7 +224,7 @@ class DeviceTestWidget(PageWidget):
             problems.append(_("No microphone was found. Connect a microphone and press "
                               "Refresh devices."))
             self.mic_box.addItem(_("No microphone found"), "none")
-        self._select_preferred()
+        self._select_preferred(mics)
         self.camera_box.blockSignals(False)
         self.mic_box.blockSignals(False)
         self._start_live()
@@ -248,9 +248,13 @@ class DeviceTestWidget(PageWidget):
         except OSError as exc:
             log.warning("device choice not saved: %s", exc)
 
-    def _select_preferred(self) -> None:
+    def _select_preferred(self, mics: list[Any]) -> None:
+        from zhishiyun.capture.devices import microphone_to_open
+
+        # a microphone an older version saved by its PortAudio name: the source it is now
+        microphone = microphone_to_open(self._settings.microphone, mics) if mics else None
         for box, wanted in ((self.camera_box, self._settings.camera),
-                            (self.mic_box, self._settings.microphone)):
+                            (self.mic_box, microphone or self._settings.microphone)):
             if not wanted:
                 continue
             for i in range(box.count()):

@@ -92,22 +92,27 @@ class ExamDesk:
             return
         runtime, client = self.runtime, self.services.client
 
+        settings = self.services.settings  # what the candidate chose, else the settings
+
         def prepare() -> Any:
+            from zhishiyun.capture.devices import microphone_to_open
+
             runtime.start()
+            # an older version's saved microphone name may need the device list: off the UI
+            devices = exam_devices(runtime.data_dir, settings.camera, settings.microphone,
+                                   microphone_now=microphone_to_open)
             try:
-                return client.config()
+                return client.config(), devices
             except Exception as exc:  # noqa: BLE001 - support contacts are optional
                 log.info("no /config for the exam window: %s", exc)
-                return None
+                return None, devices
 
-        def opened(config: Any, error: BaseException | None) -> None:
+        def opened(prepared: Any, error: BaseException | None) -> None:
             if error is not None:
                 QMessageBox.warning(self.window, _("Enter exam"), message_for(error))
                 return
+            config, (camera, microphone) = prepared
             self.support = _support(config) or self.support
-            settings = self.services.settings  # what the candidate chose, else the settings
-            camera, microphone = exam_devices(runtime.data_dir, settings.camera,
-                                              settings.microphone)
             session = runtime.session(exam, camera=camera, microphone=microphone)
             self._show(session)
 
