@@ -252,9 +252,10 @@ def microphone_to_open(value: str | None, mics: list[Microphone] | None = None) 
     """The microphone value the recorder should open for a saved or configured ``value``.
 
     The default (``None``, ``""``, ``"default"``, ``"pulse"``…), ``"none"`` and files are
-    kept as they are; a listed device becomes its listed name (an older version's PortAudio
-    name becomes the source it stands for). A device not listed is kept too, never dropped:
-    the recorder tries it (PortAudio may still know it) and reports it lost if it is gone.
+    kept as they are; a sound server's source named by its description, or by the PortAudio
+    name an older version saved, becomes its source name. A PortAudio device, and a device
+    not listed, is kept as it is, never dropped: the recorder tries it (PortAudio may still
+    know it) and reports it lost if it is gone.
     ``mics``: the listed microphones (listed here when None).
     """
     from zhishiyun.capture.pulse_input import DEFAULT_SOURCE_NAMES
@@ -269,7 +270,8 @@ def microphone_to_open(value: str | None, mics: list[Microphone] | None = None) 
         except DeviceError:
             return value
     found = find_microphone(text, mics)
-    if found is None or found.name == text:
+    # a PortAudio name stays whole: its host API part picks the device PortAudio opens
+    if found is None or found.name == text or not is_pulse_source(found):
         return value
     log.info("microphone %r is listed now as %r (%s)", text, found.name, found.description)
     return found.name
