@@ -188,6 +188,17 @@ def integrity_from_config(config: Any) -> IntegritySettings:
     return merge_from_server(IntegritySettings(), extra)
 
 
+def _audio_label(mic: Any) -> str:
+    """A microphone as the virtual-device lists match it (a source: description and name).
+
+    A PulseAudio source's name rarely says the product ("alsa_input.platform-snd_aloop…"),
+    its description does ("Loopback Analog Stereo").
+    """
+    description = str(getattr(mic, "description", "") or "")
+    return f"{description} ({mic.name})" if description and description != mic.name \
+        else mic.name
+
+
 def _safe(call: Callable[[], Any], default: Any) -> Any:
     try:
         return call()
@@ -242,11 +253,13 @@ class EnvironmentProbe:
         screens = _safe(self._screens, [])
         devices, stand_ins = self._devices(camera, microphone, cameras, mics)
         signals = [Signal("stand_in", SIGNAL_SEVERITY["stand_in"], kind) for kind in stand_ins]
-        in_use = {"camera": [devices["camera"]], "audio": [devices["microphone"]]}
+        labels = {m.name: _audio_label(m) for m in mics}
+        in_use = {"camera": [devices["camera"]],
+                  "audio": [labels.get(devices["microphone"], devices["microphone"])]}
         # the report names the microphone as every screen does; the lists match raw names
         devices["microphone"] = microphone_name(devices["microphone"], mics) \
             if devices["microphone"] not in ("", "none") else devices["microphone"]
-        present = {"camera": [c.name for c in cameras], "audio": [m.name for m in mics]}
+        present = {"camera": [c.name for c in cameras], "audio": list(labels.values())}
         lists = {"camera": self.integrity.virtual_cameras, "audio": self.integrity.virtual_audio}
         for role, kind in (("camera", "virtual_camera"), ("audio", "virtual_audio")):
             for match in match_virtual_devices(in_use[role], lists[role], kind=role):
