@@ -33,7 +33,9 @@ def test_every_road_goes_through_the_configured_proxy(demo_server, tinyproxy, tm
     client.save_attachment(exam.attachments[0], tmp_path / "attachments")
 
     session_dir = tmp_path / entered.session_id
-    write_segments(session_dir, entered.session_key, "proxied", [400_000])
+    # Two segments queued at once: their lines are posted (one alone would travel with its
+    # segment's creation), so the manifest road is taken too.
+    write_segments(session_dir, entered.session_key, "proxied", [400_000, 1_000])
     queue = UploadQueue(tmp_path / "q.sqlite3")
     SessionUploads(queue, entered.session_id, entered.upload_url, client.api_url,
                    session_dir).enqueue_session_dir()

@@ -210,6 +210,14 @@ class UploadQueue:
                 callback(item_id)
         return item_id
 
+    def together(self) -> threading.RLock:
+        """Hold while adding rows the worker must see all or none of (a line and its segment).
+
+        The worker reads the queue under the same lock, so it never finds a segment's
+        manifest line without the segment that the line may travel with.
+        """
+        return self._lock
+
     def enqueue_segment(self, session_id: str, track: str, seq: int, path: str | Path,
                         target: str, *, sha256: str | None = None,
                         size: int | None = None) -> int | None:

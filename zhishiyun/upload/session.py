@@ -69,12 +69,18 @@ class SessionUploads:
 
     def add_segment(self, track: str, seq: int, path: str | Path, line: str,
                     sha256: str | None = None, size: int | None = None) -> bool:
-        """Queue a closed segment and its manifest line (idempotent); True if new."""
-        self.queue.enqueue_operation("manifest", self.session_id, "post_manifest",
-                                     {"lines": [line]}, server=self.server,
-                                     dedupe=f"manifest:{self.session_id}:{track}:{seq}")
-        return self.queue.enqueue_segment(self.session_id, track, seq, path, self.upload_url,
-                                          sha256=sha256, size=size) is not None
+        """Queue a closed segment and its manifest line (idempotent); True if new.
+
+        Added together (the worker sees both or neither), so that the line can travel with
+        the segment's creation when nothing else waits (``UploadWorker``).
+        """
+        with self.queue.together():
+            self.queue.enqueue_operation("manifest", self.session_id, "post_manifest",
+                                         {"lines": [line]}, server=self.server,
+                                         dedupe=f"manifest:{self.session_id}:{track}:{seq}")
+            return self.queue.enqueue_segment(self.session_id, track, seq, path,
+                                              self.upload_url, sha256=sha256,
+                                              size=size) is not None
 
     def on_segment_closed(self, segment: Any) -> None:
         """The recorder's ``segment_did_close(ClosedSegment)`` callback."""

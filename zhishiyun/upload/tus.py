@@ -45,6 +45,18 @@ class Cancelled(Exception):
     """The worker was asked to stop between two chunks."""
 
 
+class LineFirst(Exception):
+    """The creation did not record the carried manifest line: post it, then resume."""
+
+
+#: Metadata key of a manifest line carried by a segment's creation, and the reply header
+#: that says whether the server recorded it (``recorded`` / ``not-recorded; reason=…``).
+MANIFEST_KEY = "manifest"
+MANIFEST_HEADER = "Zhishiyun-Manifest"
+#: The longest line carried (the server's limit for a line): the header stays under 8 KiB.
+MAX_CARRIED_LINE = 4096
+
+
 #: Why items wait when the server's certificate is not trusted (queue reason and pause).
 CERTIFICATE_UNTRUSTED = "certificate_untrusted"
 
@@ -154,6 +166,8 @@ class SegmentUploader(Uploader):
 
     def __init__(self, *args: Any, transport: Transport, path: str, **kwargs: Any) -> None:
         self.transport, self.http, self.path = transport, transport.session, path
+        #: The creation reply's ``Zhishiyun-Manifest`` (None: no creation, or not said).
+        self.manifest_reply: str | None = None
         self._ahead = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="upload-hash")
         self._next: tuple[int, int, concurrent.futures.Future] | None = None
         super().__init__(*args, **kwargs)
@@ -208,6 +222,7 @@ class SegmentUploader(Uploader):
         if resp.status_code != 201 or location is None:
             raise TusCommunicationError(f"creation answered {resp.status_code}",
                                         resp.status_code, resp.content)
+        self.manifest_reply = resp.headers.get(MANIFEST_HEADER)
         return requests.compat.urljoin(self.client.url, location)
 
     def _do_request(self) -> None:
@@ -220,7 +235,8 @@ class SegmentUploader(Uploader):
 def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str],
                  transport: Transport, sizer: ChunkSizer,
                  cancel: threading.Event, before_chunk: Callable[[int], bool],
-                 after_chunk: Callable[[int, int], None]) -> None:
+                 after_chunk: Callable[[int, int], None],
+                 carry: tuple[str, Callable[[str | None], bool]] | None = None) -> None:
     """Upload ``item`` from the server's offset to the end, one chunk per loop.
 
     Args:
@@ -233,15 +249,22 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         before_chunk: called with the chunk length before it is sent (the rate cap);
             returning False cancels.
         after_chunk: called with (confirmed offset, bytes sent) after each accepted chunk.
+        carry: ``(line, created)``: the segment's manifest line goes with its creation
+            (metadata ``manifest``), and ``created(reply)`` is called with the reply's
+            ``Zhishiyun-Manifest`` (None when the server said nothing) before any byte is
+            sent; if it returns False the upload stops there (:class:`LineFirst`). Without
+            a creation (a stored upload resumed) ``created`` is not called.
 
     Raises:
-        Cancelled, UploadExpired, UploadError.
+        Cancelled, UploadExpired, UploadError, LineFirst.
     """
     if not item.path or not os.path.isfile(item.path):
         raise UploadError(f"the recording file is missing: {item.path}", permanent=True)
     sha256 = item.sha256 or file_sha256(item.path)
     metadata = {"session_id": item.session_id, "track": item.track or "", "seq": str(item.seq),
                 "sha256": sha256, "filename": os.path.basename(item.path)}
+    if carry is not None:
+        metadata[MANIFEST_KEY] = carry[0]
     key = f"item:{item.id}"
     with open(item.path, "rb") as stream:
         def make() -> SegmentUploader:
@@ -262,11 +285,15 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
                 queue.remove_url(key)
                 queue.count(item.id, "restarts")
                 uploader = make()
-            if not uploader.url:
+            created = not uploader.url
+            if created:
                 uploader.set_url(uploader.create_url())
                 uploader.offset = 0
         except TusCommunicationError as exc:
             raise classify(exc.status_code, _detail(exc), exc) from exc
+        if created and carry is not None and not carry[1](uploader.manifest_reply):
+            uploader.close()
+            raise LineFirst()
         queue.mark_resumed(item.id, uploader.offset)
         log.info("upload %s: %s from offset %d of %d", item.label,
                  "resuming" if uploader.offset else "starting", uploader.offset,

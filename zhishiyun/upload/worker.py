@@ -18,6 +18,11 @@ callback must return quickly and must not call back into the worker except ``set
   retrying cannot help before the organisation's CA file is set as ``ca_bundle``); the UI
   can show "waiting for the network" / "log in again" / "certificate not trusted".
 
+A segment's manifest line travels with the segment's tus creation (metadata ``manifest``)
+when the segment is the next item after it; the server's ``Zhishiyun-Manifest: recorded``
+settles the line with no request of its own. Otherwise, and whenever segments back up, the
+line is posted on its own before the segments (see ``UploadWorker._carrier``).
+
 Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
 ``retry_now()`` or ``stop()`` sets. A temporary failure (no answer, 5xx, 408/429) puts that
 item's server on a capped, jittered exponential backoff; items for other servers go on,
@@ -28,6 +33,7 @@ any other 4xx marks the item ``failed`` with the reason.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -45,7 +51,9 @@ from zhishiyun.upload.policy import Backoff, ChunkSizer, TokenBucket
 from zhishiyun.upload.queue import PENDING, QueueItem, UploadQueue
 from zhishiyun.upload.tus import (
     CERTIFICATE_UNTRUSTED,
+    MAX_CARRIED_LINE,
     Cancelled,
+    LineFirst,
     UploadError,
     UploadExpired,
     classify,
@@ -143,6 +151,21 @@ def _eta(remaining: int, rate: float) -> float | None:
     return remaining / rate if rate > 0 else None
 
 
+def _single_line(payload: str | None) -> tuple[str, str, int] | None:
+    """A manifest item's one line with its track and seq, if it can travel with a creation."""
+    try:
+        lines = json.loads(payload or "")["lines"]
+        if len(lines) != 1 or len(lines[0].encode("utf-8")) > MAX_CARRIED_LINE:
+            return None
+        record = json.loads(lines[0])
+        track, seq = record["track"], record["seq"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(track, str) or not isinstance(seq, int) or isinstance(seq, bool):
+        return None
+    return lines[0], track, seq
+
+
 class UploadWorker:
     """Delivers queued items one at a time, on its own thread.
 
@@ -178,6 +201,7 @@ class UploadWorker:
         self.transport = transport or Transport(connect_timeout=timeout[0],
                                                 read_timeout=timeout[1])
         self._untrusted: set[str] = set()  # servers whose certificate is not trusted
+        self._plain: set[str] = set()  # tus servers that ignore a line carried by a creation
         self.current_session: str | None = None
         self.upload_did_progress: list[Callable[[UploadProgress], None]] = []
         self.session_did_progress: list[Callable[[SessionProgress], None]] = []
@@ -298,8 +322,8 @@ class UploadWorker:
                 self._wake.clear()
                 now = time.monotonic()
                 cooling = {h: t for h, t in self._cooling.items() if t > now}
-                item = self.queue.next_pending(self.current_session,
-                                               skip_hosts={*cooling, *self._untrusted})
+                skip_hosts = {*cooling, *self._untrusted}
+                item = self.queue.next_pending(self.current_session, skip_hosts=skip_hosts)
                 if item is None and cooling:  # everything left waits for a server
                     self._pause("server_unreachable", min(cooling.values()) - now)
                     continue
@@ -316,13 +340,68 @@ class UploadWorker:
                     log.info("uploads wait for a login")
                     self._pause("not_logged_in", None)
                     continue
-                self._deliver(item, token)
+                carrier = self._carrier(item, skip_hosts)
+                if carrier is not None:
+                    self._deliver_with_line(item, *carrier, token)
+                else:
+                    self._deliver(item, token)
         finally:
             self._idle.set()
             if self._lock is not None:
                 self._lock.close()
 
-    def _deliver(self, item: QueueItem, token: str) -> None:
+    def _carrier(self, item: QueueItem, skip_hosts: set[str]
+                 ) -> tuple[QueueItem, str] | None:
+        """The segment a manifest line can travel with, and the line; else None.
+
+        The rule: the line goes with its segment's creation when that segment is the very
+        next item the queue would hand out after the line (so no other line, answer or
+        event waits, and no older segment is backlogged before it), it has not been created
+        yet, and its server has not shown that it ignores carried lines. Otherwise the
+        line is posted on its own, before the segments, as every line is when they back up.
+        """
+        if item.kind != "manifest":
+            return None
+        line = _single_line(item.payload)
+        if line is None:
+            return None
+        following = self.queue.next_pending(self.current_session, skip=[item.id],
+                                            skip_hosts=skip_hosts)
+        if (following is None or following.kind != "segment"
+                or following.session_id != item.session_id
+                or (following.track, following.seq) != line[1:]
+                or following.host in self._plain
+                or self.queue.get_url(f"item:{following.id}") is not None):
+            return None
+        return following, line[0]
+
+    def _deliver_with_line(self, line_item: QueueItem, segment: QueueItem, line: str,
+                           token: str) -> None:
+        """Create ``segment``'s upload carrying its manifest line, then upload the segment.
+
+        ``recorded``: the line item is done, before any byte of the segment is sent.
+        Otherwise the segment stops after its creation and waits (resumed later), and the
+        line item, left pending meanwhile, is posted first as usual.
+        """
+        def created(reply: str | None) -> bool:
+            recorded = reply == "recorded"
+            if recorded:
+                self.queue.mark_progress(line_item.id, line_item.size, line_item.size)
+                self.queue.mark_done(line_item.id)
+                self._finished(line_item)
+            elif reply is None:
+                log.info("%s does not take manifest lines with a creation; they are posted",
+                         segment.host)
+                self._plain.add(segment.host)
+            else:
+                log.info("upload %s: its line was not recorded with it (%s); posting it",
+                         segment.label, reply)
+            return recorded
+
+        self._deliver(segment, token, carry=(line, created))
+
+    def _deliver(self, item: QueueItem, token: str,
+                 carry: tuple[str, Callable[[str | None], bool]] | None = None) -> None:
         self.queue.mark_uploading(item.id)
         headers = {"Authorization": f"Bearer {token}"}
         self._rate.restart()
@@ -332,11 +411,16 @@ class UploadWorker:
                     item, self.queue, headers=headers, transport=self.transport,
                     sizer=self._sizer, cancel=self._stop,
                     before_chunk=self._before_chunk,
-                    after_chunk=lambda offset, sent: self._after_chunk(item, offset, sent))
+                    after_chunk=lambda offset, sent: self._after_chunk(item, offset, sent),
+                    carry=carry)
             else:
                 self._send_json(item, token)
         except Cancelled:
             self.queue.mark_retry(item.id, "stopped")
+            return
+        except LineFirst:  # created; resumed once its line has been posted
+            self._server_ok(item)
+            self.queue.mark_retry(item.id, "")
             return
         except UploadExpired as exc:
             log.info("upload %s: %s; restarting from zero", item.label, exc.message)
