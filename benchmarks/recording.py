@@ -245,8 +245,10 @@ def ours(seconds: float, camera: Path, work: Path) -> dict:
         "mb_per_minute": round(summary["bytes"] / 2**20 / recorded * 60, 2),
         **memory(result, seconds),
         "frames_dropped": {k: v["dropped"] for k, v in summary["sources"].items()},
-        # the sources' own threads (grab, camera decode, the microphone's reader and
-        # libpulse's event loop, or PortAudio's callback thread); part of their track's CPU
+        # the sources' own threads (grab, a webcam's decode, the microphone's reader and
+        # libpulse's event loop, or PortAudio's callback thread); part of their track's CPU.
+        # The stand-in camera file has none: it is decoded on the camera track's encoder
+        # thread (file_camera.PacedFrames), so its 0 here is in the track's CPU instead
         "sources_cpu_per_recorded_second": {
             k: round(v["cpu_seconds"] / recorded, 4) for k, v in summary["sources"].items()},
         "backends": {k: v.get("pixel_format") or v.get("backend", "")
