@@ -9,9 +9,10 @@ so that no single event loop of the load generator is what limits the measuremen
 
 Each candidate of ``kind == "ours"``: logs in, accepts, enters, then every
 ``interval_s`` uploads a segment over tus (creation + one PATCH with a sha256
-``Upload-Checksum``), posts its signed manifest line, posts an event, saves an answer every
-fifth segment and polls the clock. ``kind == "tus"`` (the tus project's server) does only
-the tus part.
+``Upload-Checksum``) whose creation carries its signed manifest line (metadata
+``manifest``, as the client sends it when its segments do not back up), posts an event,
+saves an answer every fifth segment and polls the clock. ``kind == "tus"`` (the tus
+project's server) does only the tus part.
 
 aiohttp (already installed: tuspy depends on it) rather than httpx: the generators share the
 2 cores with the server under test, and aiohttp spends about a third of httpx's CPU per
@@ -109,15 +110,29 @@ class Candidate:
             started = time.monotonic()
             step = steps[-1]
             data, sha_hex, checksum = payloads[self.seq % len(payloads)]
-            await self._segment(step, data, sha_hex, checksum)
+            line = self._line(sha_hex, len(data)) if self.job["kind"] == "ours" else None
+            await self._segment(step, data, sha_hex, checksum, line)
             if self.job["kind"] == "ours":
-                await self._extras(step, sha_hex, len(data))
+                await self._extras(step)
             self.seq += 1
             await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
 
-    async def _segment(self, step: Step, data: bytes, sha_hex: str, checksum: str) -> None:
+    def _line(self, sha_hex: str, size: int) -> str:
+        """This segment's signed manifest line (chained to the one before)."""
+        record = {"seq": self.seq, "track": "screen", "start": "2026-12-01T09:00:00.000+08:00",
+                  "duration_ms": 2000, "bytes": size, "sha256": sha_hex, "prev": self.prev,
+                  "encoder": "libx264"}
+        record["mac"] = hmac.new(self.key, canonical(record), hashlib.sha256).hexdigest()
+        line = canonical(record).decode()
+        self.prev = hashlib.sha256(line.encode()).hexdigest()
+        return line
+
+    async def _segment(self, step: Step, data: bytes, sha_hex: str, checksum: str,
+                       line: str | None) -> None:
         meta = {"session_id": self.session_id or "bench", "track": "screen",
                 "seq": str(self.seq), "sha256": sha_hex, "filename": f"{self.seq:06d}.mp4"}
+        if line is not None:
+            meta["manifest"] = line
         encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
                            for k, v in meta.items())
         started = time.monotonic()
@@ -129,6 +144,8 @@ class Candidate:
                 if created.status != 201:
                     step.count(str(created.status))
                     return
+                if line is not None and created.headers.get("Zhishiyun-Manifest") != "recorded":
+                    step.count("manifest_not_recorded")
                 location = self.base + "/files/" + created.headers["Location"].rsplit("/", 1)[1]
             async with self.client.patch(location, data=data, headers={
                     **TUS, **self.headers, "Upload-Offset": "0", "Upload-Checksum": checksum,
@@ -143,16 +160,9 @@ class Candidate:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             step.count(type(exc).__name__)
 
-    async def _extras(self, step: Step, sha_hex: str, size: int) -> None:
-        record = {"seq": self.seq, "track": "screen", "start": "2026-12-01T09:00:00.000+08:00",
-                  "duration_ms": 2000, "bytes": size, "sha256": sha_hex, "prev": self.prev,
-                  "encoder": "libx264"}
-        record["mac"] = hmac.new(self.key, canonical(record), hashlib.sha256).hexdigest()
-        line = canonical(record).decode()
-        self.prev = hashlib.sha256(line.encode()).hexdigest()
+    async def _extras(self, step: Step) -> None:
         sid = self.session_id
-        calls = [("POST", f"/api/v1/sessions/{sid}/manifest", {"lines": [line]}),
-                 ("POST", f"/api/v1/sessions/{sid}/events", {"events": [{
+        calls = [("POST", f"/api/v1/sessions/{sid}/events", {"events": [{
                      "id": f"e{self.seq}", "kind": "focus_lost",
                      "at": "2026-12-01T09:00:00.000+08:00", "details": {}}]})]
         if self.seq % 5 == 0:

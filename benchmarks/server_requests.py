@@ -2,8 +2,9 @@
 
 One simulated candidate, one request at a time, so that the server's CPU between two
 replies belongs to exactly one request: the tus creation and PATCH of a 512 KiB segment
-(sha256 ``Upload-Checksum``), its manifest line, an event, an answer every fifth segment
-and the clock poll — what each candidate of ``server_load.py`` sends — against our server
+(sha256 ``Upload-Checksum``) whose creation carries its manifest line, an event, an answer
+every fifth segment and the clock poll — what each candidate of ``server_load.py`` sends,
+and what the client sends while its segments do not back up — against our server
 on SQLite and on PostgreSQL (``ZHISHIYUN_TEST_PG_URL``), and the tus part against
 ``@tus/server`` + ``@tus/file-store`` in the same run.
 
@@ -18,7 +19,9 @@ mean), ``ms_per_segment`` (everything one segment brings, the answer at a fifth)
 ``tus_ms_per_segment``; for ours ``vs_tus_server`` (our tus part ÷ theirs, our whole segment
 ÷ their tus part).
 
-    python benchmarks/server_requests.py [--segments 300] [--only NAME,...]
+    python benchmarks/server_requests.py [--segments 300] [--only NAME,...] [--post-lines]
+        --post-lines: each line in a POST /manifest of its own (the client's way before
+        lines travelled with the creation, and still when segments back up)
     python benchmarks/server_requests.py --smoke     # a few seconds; not a measurement
 """
 
@@ -76,8 +79,9 @@ class ServerClock:
 class Candidate:
     """One candidate's requests, each timed by the server's CPU clock."""
 
-    def __init__(self, server: dict, clock: ServerClock) -> None:
+    def __init__(self, server: dict, clock: ServerClock, post_lines: bool = False) -> None:
         self.base, self.kind, self.clock = server["url"], server["kind"], clock
+        self.post_lines = post_lines
         self.http = requests.Session()
         self.costs: dict[str, list[float]] = {}
         self.session_id, self.key, self.prev = "bench", b"", ""
@@ -105,24 +109,25 @@ class Candidate:
         digest = hashlib.sha256(data)
         meta = {"session_id": self.session_id, "track": "screen", "seq": str(seq),
                 "sha256": digest.hexdigest(), "filename": f"{seq:06d}.mp4"}
+        line = self._line(seq, data, digest.hexdigest()) if self.kind == "ours" else None
+        carried = line is not None and not self.post_lines
+        if carried:
+            meta["manifest"] = line
         created = self._timed("tus_create", "POST", "/files/", 201, headers={
             **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": ",".join(
                 f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())})
+        if carried and created.headers.get("Zhishiyun-Manifest") != "recorded":
+            raise RuntimeError(f"line not recorded: {created.headers.get('Zhishiyun-Manifest')}")
         upload = self.base + "/files/" + created.headers["Location"].rsplit("/", 1)[1]
         self._timed("tus_patch", "PATCH", upload, 204, data=data, headers={
             **TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
             "Upload-Checksum": "sha256 " + base64.b64encode(digest.digest()).decode()})
         if self.kind != "ours":
             return
-        record = {"seq": seq, "track": "screen", "start": "2026-12-01T09:00:00.000+08:00",
-                  "duration_ms": 2000, "bytes": len(data), "sha256": digest.hexdigest(),
-                  "prev": self.prev, "encoder": "libx264"}
-        record["mac"] = hmac.new(self.key, canonical(record), hashlib.sha256).hexdigest()
-        line = canonical(record).decode()
-        self.prev = hashlib.sha256(line.encode()).hexdigest()
         sid = self.session_id
-        self._timed("manifest_line", "POST", f"/api/v1/sessions/{sid}/manifest", 200,
-                    json={"lines": [line]})
+        if not carried:
+            self._timed("manifest_line", "POST", f"/api/v1/sessions/{sid}/manifest", 200,
+                        json={"lines": [line]})
         self._timed("event", "POST", f"/api/v1/sessions/{sid}/events", 200, json={"events": [{
             "id": f"e{seq}", "kind": "focus_lost", "at": "2026-12-01T09:00:00.000+08:00",
             "details": {}}]})
@@ -131,10 +136,20 @@ class Candidate:
                         json={"version": seq + 1, "content": "answer " * 40})
         self._timed("clock_poll", "GET", "/api/v1/time", 200)
 
+    def _line(self, seq: int, data: bytes, sha_hex: str) -> str:
+        """The segment's signed manifest line (chained to the one before)."""
+        record = {"seq": seq, "track": "screen", "start": "2026-12-01T09:00:00.000+08:00",
+                  "duration_ms": 2000, "bytes": len(data), "sha256": sha_hex,
+                  "prev": self.prev, "encoder": "libx264"}
+        record["mac"] = hmac.new(self.key, canonical(record), hashlib.sha256).hexdigest()
+        line = canonical(record).decode()
+        self.prev = hashlib.sha256(line.encode()).hexdigest()
+        return line
 
-def run_config(server: dict, segments: int, size: int) -> dict:
+
+def run_config(server: dict, segments: int, size: int, post_lines: bool = False) -> dict:
     """Send ``segments`` segments one request at a time; CPU ms per request kind."""
-    candidate = Candidate(server, ServerClock(server["process"].pid))
+    candidate = Candidate(server, ServerClock(server["process"].pid), post_lines)
     payload = os.urandom(size)
     warm = max(2, segments // 10)  # the first requests fill caches and pools
     for seq in range(warm + segments):
@@ -164,18 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segment-kib", type=int, default=512)
     parser.add_argument("--only", default="", help="comma-separated configuration names")
     parser.add_argument("--smoke", action="store_true", help="a few seconds")
+    parser.add_argument("--post-lines", action="store_true",
+                        help="post each manifest line on its own (the way before carried lines)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.segments, args.segment_kib = 5, 64
     only = set(filter(None, args.only.split(","))) or None
     report = {"load_average_before": [round(x, 2) for x in os.getloadavg()],
-              "smoke": args.smoke, "segment_kib": args.segment_kib, "configs": {}}
+              "smoke": args.smoke, "segment_kib": args.segment_kib,
+              "lines": "posted" if args.post_lines else "carried", "configs": {}}
     with tempfile.TemporaryDirectory(prefix="zsy-req-") as tmp:
         for name, start in configurations(Path(tmp), only):
             print(f"{name}:", file=sys.stderr, flush=True)
             with start() as server:
                 result = report["configs"][name] = run_config(
-                    server, args.segments, args.segment_kib * 1024)
+                    server, args.segments, args.segment_kib * 1024, args.post_lines)
             print(f"  {result['ms_per_segment']} ms per segment "
                   f"({result['tus_ms_per_segment']} ms tus)", file=sys.stderr, flush=True)
     theirs = report["configs"].get("tus_server")
