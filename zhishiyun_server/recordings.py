@@ -2,7 +2,8 @@
 
 - ``POST /api/v1/sessions/{sid}/manifest`` takes ``{"lines": [<manifest line>, ...]}``
   (the exact text of lines of ``manifest.jsonl``, any order, any batch size; resending a
-  line is harmless) and answers ``{accepted, verification}``.
+  line is harmless) and answers ``{accepted, verification}``. A segment's line may come
+  with its tus creation instead (:func:`record_carried_line`, same rules).
 - ``GET /api/v1/sessions/{sid}/recordings`` answers ``{tracks: {<track>: {received,
   missing, bytes, chain_ok}}}``: ``missing`` are the seq numbers named by the manifest or
   skipped below the highest seq seen that have not arrived; ``chain_ok`` is None while no
