@@ -50,6 +50,7 @@ from zhishiyun_server import clock
 from zhishiyun_server.deps import bearer, current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
 from zhishiyun_server.models import Event, RecordingSegment
+from zhishiyun_server.recordings import record_carried_line
 from zhishiyun_server.session_facts import owned_facts
 from zhishiyun_server.tus import pending
 from zhishiyun_server.tus.protocol import (
@@ -159,8 +160,6 @@ class ExamUploadHooks(TusHooks):
         as metadata ``manifest`` is recorded in the same transaction; the reply's
         ``Zhishiyun-Manifest`` header says whether it was.
         """
-        from zhishiyun_server.recordings import record_carried_line  # it imports us
-
         meta = info.metadata
         line = (carried or {}).get(MANIFEST_KEY)
         with _connect(principal) as conn:
