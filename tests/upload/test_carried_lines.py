@@ -139,7 +139,7 @@ def test_segments_that_do_not_back_up_need_no_manifest_post(tmp_path):
         # A crash after the creation recorded the line but before its item was marked
         # done: the line is posted again on the next start, and that is no error.
         line_item = next(item for item in queue.items() if item.kind == "manifest")
-        queue._update(line_item.id, state="pending")
+        queue.mark_retry(line_item.id, "")
         again = UploadWorker(queue, lambda: entered.token)
         again.start()
         try:
