@@ -122,8 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="how long to record")
     exam_run.add_argument("--answers", metavar="FILE.json",
                           help='answers saved halfway through: {"question id": "text"}')
-    exam_run.add_argument("--camera", metavar="INDEX|FILE", help="camera index or a video file")
-    exam_run.add_argument("--mic", metavar="NAME|none", help="microphone name, or none")
+    exam_run.add_argument("--camera", metavar="INDEX|FILE",
+                          help="camera index or a video file (default: the one chosen on "
+                               "this computer, as the app's exam records with)")
+    exam_run.add_argument("--mic", metavar="NAME|none",
+                          help="microphone name, or none (default: the one chosen on this "
+                               "computer)")
     exam_run.add_argument("--no-screen", action="store_true", help="do not record the screen")
     exam_run.add_argument("--upload-timeout", type=_positive_float, default=120.0, metavar="S",
                           help="how long to wait at the end for the server to have everything")

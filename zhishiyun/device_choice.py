@@ -105,6 +105,58 @@ def save_choice(data_dir: str | Path, camera: Any, microphone: Any = KEEP, *,
     return choice
 
 
+@dataclass(frozen=True)
+class ExamDevice:
+    """A device an exam records with and where it came from.
+
+    ``origin``: ``saved`` (this computer's choice), ``settings`` (a settings file or the
+    environment) or ``default`` (nothing set: the first camera, the system's microphone);
+    ``zhishiyun exam run`` adds ``flag``. ``given_as``: the microphone as saved or
+    configured when this computer lists it under another name now (else None).
+    """
+
+    value: int | str | None
+    origin: str
+    chosen_in: str = ""
+    given_as: str | None = None
+
+
+def exam_device_plan(data_dir: str | Path, camera_setting: Any = None,
+                     microphone_setting: Any = None, *,
+                     microphone_now: Callable[[str | None], str | None] | None = None,
+                     ) -> tuple[ExamDevice, ExamDevice]:
+    """The camera and microphone an exam records with, each with where it came from.
+
+    The saved choice, else the settings; see :func:`exam_devices`.
+    """
+    choice = load_choice(data_dir)
+    if choice is not None:
+        camera = ExamDevice(choice.camera, "saved", choice.chosen_in)
+        microphone = ExamDevice(choice.microphone, "saved", choice.chosen_in)
+    else:
+        value = camera_value(camera_setting)
+        configured = bool(str(camera_setting or "").strip())
+        camera = ExamDevice(value if configured else 0, "settings" if configured else "default")
+        value = microphone_value(microphone_setting)
+        microphone = ExamDevice(value, "default" if value is None else "settings")
+    return camera, microphone_on_this_computer(microphone, microphone_now)
+
+
+def microphone_on_this_computer(microphone: ExamDevice,
+                                microphone_now: Callable[[str | None], str | None] | None,
+                                ) -> ExamDevice:
+    """``microphone`` as the recorder opens it here (``microphone_now`` maps names)."""
+    if microphone_now is None or microphone.value is None:
+        return microphone
+    now = microphone_now(str(microphone.value))
+    if now is None or now == microphone.value:
+        return microphone
+    log.info("%s microphone %r is %r on this computer now", microphone.origin,
+             microphone.value, now)
+    return ExamDevice(microphone_value(now), microphone.origin, microphone.chosen_in,
+                      given_as=str(microphone.value))
+
+
 def exam_devices(data_dir: str | Path, camera_setting: Any = None,
                  microphone_setting: Any = None, *,
                  microphone_now: Callable[[str | None], str | None] | None = None,
@@ -117,16 +169,6 @@ def exam_devices(data_dir: str | Path, camera_setting: Any = None,
     name an older version saved from PortAudio becomes the PulseAudio source it stands
     for; one it does not know is kept as saved (the recording reports it if it is gone).
     """
-    choice = load_choice(data_dir)
-    if choice is not None:
-        camera, microphone = choice.camera, choice.microphone
-    else:
-        camera = camera_value(camera_setting)
-        camera = 0 if camera is None and not str(camera_setting or "").strip() else camera
-        microphone = microphone_value(microphone_setting)
-    if microphone_now is not None and microphone is not None:
-        now = microphone_now(microphone)
-        if now != microphone:
-            log.info("saved microphone %r is %r on this computer now", microphone, now)
-        microphone = microphone_value(now) if now is not None else microphone
-    return camera, microphone
+    camera, microphone = exam_device_plan(data_dir, camera_setting, microphone_setting,
+                                          microphone_now=microphone_now)
+    return camera.value, microphone.value

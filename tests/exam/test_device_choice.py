@@ -14,7 +14,9 @@ from zhishiyun.capture.device_names import (
 )
 from zhishiyun.device_choice import (
     KEEP,
+    ExamDevice,
     choice_path,
+    exam_device_plan,
     exam_devices,
     load_choice,
     save_choice,
@@ -42,6 +44,17 @@ def test_a_damaged_choice_falls_back_to_the_settings(tmp_path):
     assert exam_devices(tmp_path, "3", "pulse") == (3, "pulse")
     with pytest.raises(ValueError):
         save_choice(tmp_path, 0, chosen_in="somewhere")
+
+
+def test_the_plan_says_where_each_device_came_from(tmp_path):
+    assert exam_device_plan(tmp_path) == (ExamDevice(0, "default"), ExamDevice(None, "default"))
+    assert exam_device_plan(tmp_path, "/v/cam.avi", "none") == (
+        ExamDevice("/v/cam.avi", "settings"), ExamDevice("none", "settings"))
+    save_choice(tmp_path, 2, "Old Mic", chosen_in="device_test")
+    renamed = {"Old Mic": "new_source"}.get
+    assert exam_device_plan(tmp_path, "/v/cam.avi", "none", microphone_now=renamed) == (
+        ExamDevice(2, "saved", "device_test"),
+        ExamDevice("new_source", "saved", "device_test", given_as="Old Mic"))
 
 
 WINDOWS = [  # one headset as PortAudio lists it on Windows (MME cuts names at 31)

@@ -14,6 +14,12 @@ on stdout. Interviews: the devices are confirmed on the candidate's behalf.
 Exit codes: 0 everything reached the server; 1 something is still pending (it stays in
 the queue for ``zhishiyun upload``) or the exam could not be run (one line says why, e.g.
 rules not accepted without ``--accept-rules``, no open exam, login refused); 2 bad usage.
+
+Devices: ``--camera`` / ``--mic`` win; without them the exam records with what the GUI
+exam would (:func:`~zhishiyun.device_choice.exam_device_plan`: this computer's saved choice,
+else the settings). A saved device that is gone is kept, as the GUI keeps it: the recorder
+reports it lost (a proctoring event) and retries; the summary's ``devices`` say which device
+each was, where it came from and whether it was lost.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 
 from zhishiyun.capture.manifest import MANIFEST_NAME, read_records
 from zhishiyun.config import Settings
+from zhishiyun.device_choice import ExamDevice, exam_device_plan, microphone_on_this_computer
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.exam.runtime import ExamRuntime
 from zhishiyun.exam.session import ExamError, ExamSession, State
@@ -59,6 +66,8 @@ class ExamPlan:
         screen: record the screen.
         upload_timeout_s: how long to wait for the server to have everything.
         kind: with ``next``, only exams of this kind (``written`` or ``interview``).
+        devices: where ``camera`` and ``microphone`` came from, for the summary (a plan
+            without them says ``given``).
     """
 
     id_number: str
@@ -72,6 +81,7 @@ class ExamPlan:
     screen: bool = True
     upload_timeout_s: float = DEFAULT_UPLOAD_TIMEOUT_S
     kind: str | None = None
+    devices: dict[str, ExamDevice] = field(default_factory=dict)
 
 
 def choose_exam(exams: list[Any], wanted: int | str, kind: str | None = None) -> Any:
@@ -109,6 +119,12 @@ class HeadlessExam:
         self.runtime.start()
         session = self.session = self.runtime.session(
             exam, camera=plan.camera, microphone=plan.microphone, screen=plan.screen)
+        devices = self.devices()
+        print(_("Recording with camera {camera} ({camera_from}), microphone {microphone} "
+                "({microphone_from}).").format(
+            camera=devices["camera"]["device"], camera_from=devices["camera"]["from"],
+            microphone=devices["microphone"]["device"],
+            microphone_from=devices["microphone"]["from"]), file=sys.stderr, flush=True)
         session.enter()
         print(_("Entered “{name}” (session {sid}); recording {seconds:.0f} s…").format(
             name=session.exam_name, sid=session.session_id, seconds=plan.seconds),
@@ -162,15 +178,68 @@ class HeadlessExam:
         tracks = {t: {"recorded": sorted(seqs), "uploaded": sorted(uploaded.get(t, []))}
                   for t, seqs in sorted(recorded.items())}
         pending = [i for i in items if i.state != "done"]
+        devices = self.devices(session.store.events() if session.store is not None else [])
         all_uploaded = (not pending and bool(tracks) and confirmed == sorted(answers)
                         and all(t["recorded"] == t["uploaded"] for t in tracks.values())
                         and (not self.plan.answers or self.answers_saved))
         return {"session_id": session.session_id, "tracks": tracks,
                 "answers_confirmed": confirmed, "events_sent": events_sent,
-                "finish_reason": session.finish_reason,
+                "finish_reason": session.finish_reason, "devices": devices,
                 "pending": [f"{i.label}: {i.reason}" if i.reason else i.label
                             for i in pending],
                 "all_uploaded": all_uploaded}
+
+    def devices(self, events: list[dict] | None = None) -> dict[str, dict[str, Any]]:
+        """Per device: what was recorded with, where it came from, its loss (from ``events``).
+
+        ``lost`` is what the recorder said when the device failed (``None``: it never did);
+        ``restored`` whether it came back before the end.
+        """
+        described: dict[str, dict[str, Any]] = {}
+        for kind, value in (("camera", self.plan.camera), ("microphone", self.plan.microphone)):
+            origin = self.plan.devices.get(kind) or ExamDevice(value, "given")  # by a caller
+            row: dict[str, Any] = {"device": device_label(kind, value), "from": origin.origin,
+                                   "lost": None, "restored": False}
+            if origin.chosen_in:
+                row["chosen_in"] = origin.chosen_in
+            if origin.given_as:
+                row["given_as"] = origin.given_as
+            described[kind] = row
+        for event in events or []:
+            row = described.get(str(event["details"].get("source")))
+            if row is None:
+                continue
+            if event["kind"] == "device_lost" and row["lost"] is None:
+                row["lost"] = str(event["details"].get("detail") or "lost")
+            elif event["kind"] == "device_restored" and row["lost"] is not None:
+                row["restored"] = True
+        return described
+
+
+def device_label(kind: str, value: int | str | None) -> int | str:
+    """A device as the summary names it: an index, a file or name, ``none``, ``default``."""
+    if value is None:
+        return "none" if kind == "camera" else "default"
+    return value
+
+
+def lost_device_notes(devices: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per device the recorder lost and never got back (for stderr)."""
+    places = {"saved": _("saved on this computer"), "settings": _("from the settings"),
+              "flag": _("from the command line"), "default": _("the system default")}
+    notes = []
+    for kind, row in devices.items():
+        if row["lost"] is None or row["restored"]:
+            continue
+        flag = "--camera" if kind == "camera" else "--mic"
+        notes.append(_(
+            "The {kind} {device} ({place}) did not work: {detail} The exam went on without "
+            "it, as the app's exam would (showing a red banner); choose a working one in the "
+            "device test, or pass {flag}.").format(
+                kind=_("camera") if kind == "camera" else _("microphone"),
+                device=row["device"], place=places.get(row["from"], row["from"]),
+                detail=row["lost"], flag=flag))
+    return notes
 
 
 def _delivered(items: list[Any], question_id: str, version: int) -> bool:
@@ -205,14 +274,33 @@ def plan_from_args(args: argparse.Namespace, settings: Settings, password: str) 
         exam = int(exam)
     if not 0 < args.seconds <= 24 * 3600 or not 0 <= args.upload_timeout <= 24 * 3600:
         raise UsageError(_("--seconds and --upload-timeout take a positive number of seconds."))
+    camera, microphone = devices_to_record(args, settings)
     return ExamPlan(id_number=args.id_number.strip(), password=password, exam=exam,
                     accept_rules=args.accept_rules, seconds=args.seconds,
                     answers=_read_answers(args.answers) if args.answers else {},
-                    camera=_camera(args.camera if args.camera is not None
-                                   else settings.camera),
-                    microphone=(args.mic if args.mic is not None
-                                else settings.microphone) or None,
-                    screen=not args.no_screen, upload_timeout_s=args.upload_timeout)
+                    camera=camera.value, microphone=microphone.value,
+                    screen=not args.no_screen, upload_timeout_s=args.upload_timeout,
+                    devices={"camera": camera, "microphone": microphone})
+
+
+def devices_to_record(args: argparse.Namespace,
+                      settings: Settings) -> tuple[ExamDevice, ExamDevice]:
+    """The camera and microphone: ``--camera``/``--mic``, else what the GUI exam records with.
+
+    A flag or a settings value naming a camera file that does not exist is bad usage; a
+    saved one is kept as the GUI keeps it (the recording reports it lost).
+    """
+    from zhishiyun.capture.devices import microphone_to_open
+
+    camera, microphone = exam_device_plan(settings.data_path, settings.camera,
+                                          settings.microphone)
+    if args.camera is not None:
+        camera = ExamDevice(_camera(args.camera), "flag")
+    elif camera.origin != "saved":
+        camera = ExamDevice(_camera(settings.camera), camera.origin)
+    if args.mic is not None:
+        microphone = ExamDevice(str(args.mic).strip() or None, "flag")
+    return camera, microphone_on_this_computer(microphone, microphone_to_open)
 
 
 def _read_answers(name: str) -> dict[str, str]:
@@ -262,6 +350,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         runtime.close()
     print(json.dumps(summary, ensure_ascii=False, sort_keys=True), flush=True)
+    for note in lost_device_notes(summary["devices"]):
+        print(note, file=sys.stderr)
     if not summary["all_uploaded"]:
         print(_("Not everything reached the server yet; it stays queued: run "
                 "`zhishiyun upload --wait`."), file=sys.stderr)
