@@ -100,13 +100,19 @@ _NEAR = sql(
     "           AND track = :track AND well_formed = :yes AND seq > :seq))"
 ).columns(id=Integer, seq=Integer, line=Text, line_hash=String, prev_hash=String,
           prev_ok=Boolean)
-_INSERT = sql(
-    "INSERT INTO manifest_lines (session_id, track, seq, sha256, line, received_at,"
-    " line_hash, prev_hash, mac_ok, prev_ok, well_formed) VALUES (:session_id, :track, :seq,"
-    " :sha256, :line, :received_at, :line_hash, :prev_hash, :mac_ok, :prev_ok, :well_formed)"
-).bindparams(bindparam("received_at", type_=UTCDateTime()),
-             *(bindparam(name, type_=Boolean())
-               for name in ("mac_ok", "prev_ok", "well_formed")))
+_COLUMNS = ("session_id, track, seq, sha256, line, received_at, line_hash, prev_hash, mac_ok,"
+            " prev_ok, well_formed")
+_VALUES = (":session_id, :track, :seq, :sha256, :line, :received_at, :line_hash, :prev_hash,"
+           " :mac_ok, :prev_ok, :well_formed")
+_TYPES = (bindparam("received_at", type_=UTCDateTime()),
+          *(bindparam(name, type_=Boolean()) for name in ("mac_ok", "prev_ok", "well_formed")))
+_INSERT = sql(f"INSERT INTO manifest_lines ({_COLUMNS}) VALUES ({_VALUES})").bindparams(*_TYPES)
+# The same insert when the session holds fewer than :limit lines, and nothing (no unique
+# violation, which would end a PostgreSQL transaction) when a racing copy got there first.
+_INSERT_UNDER = sql(
+    f"INSERT INTO manifest_lines ({_COLUMNS}) SELECT {_VALUES}"
+    " WHERE (SELECT count(*) FROM manifest_lines WHERE session_id = :held_sid) < :limit"
+    " ON CONFLICT (session_id, track, seq) DO NOTHING").bindparams(*_TYPES)
 _RELINK = sql("UPDATE manifest_lines SET prev_ok = :ok WHERE id = :id").bindparams(
     bindparam("ok", type_=Boolean()))
 _SUMMARY = sql(
@@ -130,13 +136,15 @@ def line_count(conn: Connection, session_id: str) -> int:
 
 def insert_line(conn: Connection, session_id: str, key: bytes, track: str, seq: int, sha256: str,
                 text: str, check_new: Callable[[str], None] | None = None,
-                facts: dict | None = None) -> str:
+                facts: dict | None = None, limit: int | None = None) -> str:
     """Store one line linked into its track: ``"new"``, ``"same"`` or ``"conflict"``.
 
     ``"same"``/``"conflict"``: a line for (track, seq) is held with this text / another
     text (the first one stays). ``check_new(track)`` may refuse a line that is not held.
     ``facts``: the line's :func:`line_facts`, when the caller has them already.
-    No commit; a racing copy fails there as a unique violation.
+    No commit; a racing copy fails there as a unique violation, unless ``limit`` is given:
+    then the line goes in only while the session holds fewer than ``limit`` lines (else
+    ``"full"``), and a racing copy that got there first is answered as held.
     """
     near = conn.execute(_NEAR, {"sid": session_id, "track": track, "seq": seq,
                                 **_FLAGS}).all()
@@ -147,16 +155,27 @@ def insert_line(conn: Connection, session_id: str, key: bytes, track: str, seq: 
         check_new(track)
     facts = dict(facts) if facts is not None else line_facts(text, key)
     facts["prev_ok"] = None
+    over = None
     if facts["well_formed"]:
         under = next((row for row in near if row.seq < seq), None)
         over = next((row for row in near if row.seq > seq), None)
         facts["prev_ok"] = links(facts["prev_hash"], under.line_hash if under else None)
-        if over is not None and links(over.prev_hash, facts["line_hash"]) != over.prev_ok:
-            conn.execute(_RELINK, {"ok": links(over.prev_hash, facts["line_hash"]),
-                                   "id": over.id})
-    conn.execute(_INSERT, {"session_id": session_id, "track": track, "seq": seq,
-                           "sha256": sha256[:64], "line": text, "received_at": clock.now(),
-                           **facts})
+    values = {"session_id": session_id, "track": track, "seq": seq, "sha256": sha256[:64],
+              "line": text, "received_at": clock.now(), **facts}
+    if limit is None:
+        conn.execute(_INSERT, values)
+    elif not conn.execute(_INSERT_UNDER, {**values, "held_sid": session_id,
+                                          "limit": limit}).rowcount:
+        again = conn.execute(_NEAR, {"sid": session_id, "track": track, "seq": seq,
+                                     **_FLAGS}).all()
+        held = next((row for row in again if row.seq == seq), None)
+        if held is None:
+            return "full"
+        return "same" if held.line == text else "conflict"
+    # The line above it now names this one as its predecessor, or no longer does.
+    if over is not None and links(over.prev_hash, facts["line_hash"]) != over.prev_ok:
+        conn.execute(_RELINK, {"ok": links(over.prev_hash, facts["line_hash"]),
+                               "id": over.id})
     return "new"
 
 

@@ -323,8 +323,8 @@ def record_carried_line(conn: Connection, facts: SessionFacts, carried: str, tra
     name the upload's ``track``, ``seq`` and ``sha256``. Returns ``"recorded"`` or
     ``"not-recorded; reason=<code>"``; a refused line is not stored and the upload goes on
     (the client then posts the line, where it gets the usual replies). Runs in the
-    creation's transaction, inside a savepoint: a racing copy's unique violation undoes only
-    the line. No commit.
+    creation's transaction; a racing copy of the line (a POST) makes no unique violation
+    there, the line is then found held. No commit.
     """
     reason = _carried_refusal(conn, facts, carried, track, seq, sha256)
     return CARRIED_RECORDED if reason is None else f"not-recorded; reason={reason}"
@@ -355,20 +355,13 @@ def _carried_refusal(conn: Connection, facts: SessionFacts, carried: str, track:
         return "bad_manifest_line"
     if not checked["mac_ok"]:
         return "bad_mac"
-    for _attempt in range(2):  # a racing POST of the same line: the second try finds it
-        try:
-            with conn.begin_nested():
-                outcome = insert_line(conn, facts.id, key, track, seq, sha256, text,
-                                      check_new=evidence.refuse_unsigned_phone,
-                                      facts=checked)
-                if outcome == "new" and line_count(conn, facts.id) > MAX_LINES_PER_SESSION:
-                    raise ApiProblem(413, "manifest_too_large", "")
-        except ApiProblem as exc:
-            return exc.code
-        except IntegrityError:
-            continue
-        return None if outcome != "conflict" else "conflict"
-    return "conflict"
+    try:
+        outcome = insert_line(conn, facts.id, key, track, seq, sha256, text,
+                              check_new=evidence.refuse_unsigned_phone, facts=checked,
+                              limit=MAX_LINES_PER_SESSION)
+    except ApiProblem as exc:
+        return exc.code
+    return {"new": None, "same": None, "full": "manifest_too_large"}.get(outcome, outcome)
 
 
 def record_segment(db: Session, session_id: str, track: str, seq: int, size: int,

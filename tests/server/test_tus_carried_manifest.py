@@ -223,3 +223,17 @@ def test_without_the_key_the_reply_has_no_manifest_header(served_app):
     data, sha = _segment(0)
     resp = _create(entered, 0, data, sha, None)
     assert "Zhishiyun-Manifest" not in resp.headers
+
+
+def test_a_carried_line_past_the_sessions_line_limit_is_not_recorded(served_app, monkeypatch):
+    from zhishiyun_server import recordings
+
+    monkeypatch.setattr(recordings, "MAX_LINES_PER_SESSION", 3)
+    entered = enter_written_exam(served_app.url)
+    replies = []
+    for seq in range(4):
+        data, sha = _segment(seq, 1_000)
+        resp = _create(entered, seq, data, sha, _b64(_line(entered.session_key, seq, data)))
+        replies.append(resp.headers["Zhishiyun-Manifest"])
+    assert replies == ["recorded"] * 3 + ["not-recorded; reason=manifest_too_large"]
+    assert [seq for _track, seq, _line in _stored(served_app, entered.session_id)] == [0, 1, 2]
