@@ -172,6 +172,18 @@ def test_tampered_manifest_fails(recording):
     assert not result.ok and result.tracks[record["track"]].bad_mac == [record["seq"]]
 
 
+def test_a_segment_after_a_boundary_opens_with_the_next_picture_not_a_repeat(recording):
+    """Only the very first segment opens with a picture the camera did not hand over."""
+    summary = recording["summary"]
+    camera = summary["tracks"]["camera"]
+    segments = [s for s in summary["segments"] if s["track"] == "camera"]
+    assert len(segments) >= 3
+    handed_over = summary["sources"]["camera"]["encoded"]
+    # the first segment's opening picture (the camera opens after the start) and at most
+    # one closing frame are the only pictures encoded beyond the camera's own
+    assert camera["frames_encoded"] - camera["heartbeat_frames"] <= handed_over + 2, camera
+
+
 def test_counters_reported(recording):
     sources = recording["summary"]["sources"]
     assert sources["camera"]["encoded"] > 0
