@@ -113,6 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from zhishiyun_server.app import create_app
+    from zhishiyun_server.http_limits import uvicorn_protocol_options
     from zhishiyun_server.settings import ServerConfig, SettingsError, default_data_dir
 
     os.umask(0o077)  # every file this server writes (uploads, database) is the owner's only
@@ -151,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
                 workers=config.workers if config.workers > 1 else None,
                 factory=config.workers > 1,
                 access_log=args.log_level == "debug", ssl_certfile=args.ssl_certfile,
-                ssl_keyfile=args.ssl_keyfile, proxy_headers=False)
+                ssl_keyfile=args.ssl_keyfile, proxy_headers=False, **uvicorn_protocol_options())
     return 0
 
 
