@@ -14,12 +14,19 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import require
 from zhishiyun.capture import pulse_input
+
+#: For a test module of these sources: ``pytestmark = LINUX_ONLY``.
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="not on this OS: PulseAudio is read natively on Linux")
 
 SERVICES_SOURCE = "vmic"
 SERVICES_DESCRIPTION = "Sine source at 440 Hz"

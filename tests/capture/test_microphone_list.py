@@ -19,6 +19,7 @@ from tests.pulse_sources import (
     CARD_SOURCE,
     DESK_DESCRIPTION,
     DESK_MIC,
+    LINUX_ONLY,
     SERVICES_DESCRIPTION,
     SERVICES_SOURCE,
     SPEAKERS,
@@ -34,8 +35,7 @@ from zhishiyun.capture.devices import (
     portaudio_microphones,
 )
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="not on this OS: PulseAudio is read natively on Linux")
+pytestmark = LINUX_ONLY
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ with a laptop's sources for an older version's saved PortAudio name.
 from __future__ import annotations
 
 import logging
-import sys
-
-import pytest
 
 from tests.checks.devices import run_one
 from tests.pulse_sources import (
@@ -17,6 +14,7 @@ from tests.pulse_sources import (
     CARD_PORTAUDIO_NAME,
     CARD_SOURCE,
     DESK_DESCRIPTION,
+    LINUX_ONLY,
     SERVICES_DESCRIPTION,
     SERVICES_SOURCE,
     private_server,
@@ -28,8 +26,7 @@ from zhishiyun.checks.microphone import MicrophoneCheck
 from zhishiyun.config import load_settings, save_user_settings
 from zhishiyun.device_choice import exam_devices, load_choice, save_choice
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="not on this OS: PulseAudio is read natively on Linux")
+pytestmark = LINUX_ONLY
 
 
 def data_dir():

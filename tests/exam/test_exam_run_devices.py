@@ -18,6 +18,7 @@ from tests.exam.test_exam_run import finished
 from tests.pulse_sources import (
     CARD_PORTAUDIO_NAME,
     CARD_SOURCE,
+    LINUX_ONLY,
     SERVICES_SOURCE,
     private_server,
     services_server,
@@ -25,8 +26,7 @@ from tests.pulse_sources import (
 from zhishiyun.config import load_settings
 from zhishiyun.device_choice import save_choice
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="not on this OS: PulseAudio is read natively on Linux")
+pytestmark = LINUX_ONLY
 
 GONE_MICROPHONE = "USB PnP Sound Device: Audio (hw:1,0)"
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
-import pytest
-
 from tests.pulse_sources import (
     CARD_DESCRIPTION,
     CARD_PORTAUDIO_NAME,
     CARD_SOURCE,
+    LINUX_ONLY,
     SERVICES_DESCRIPTION,
     SERVICES_SOURCE,
     private_server,
@@ -18,8 +15,7 @@ from tests.pulse_sources import (
 from zhishiyun.config import load_settings
 from zhishiyun.ui.device_page import DeviceTestWidget
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="not on this OS: PulseAudio is read natively on Linux")
+pytestmark = LINUX_ONLY
 
 
 def _listed_page(qtbot, microphone: str) -> DeviceTestWidget:
