@@ -26,12 +26,17 @@ class ServedApp:
 
 
 @contextlib.contextmanager
-def serve(config: ServerConfig):
-    """Serve ``config``'s app with demo data on a free port; yields a :class:`ServedApp`."""
+def serve(config: ServerConfig, wrap=None):
+    """Serve ``config``'s app with demo data on a free port; yields a :class:`ServedApp`.
+
+    ``wrap(app)``, if given, returns the ASGI app that is served in front of it (a request
+    logger, say); ``ServedApp.app`` is still the exam server's own.
+    """
     app = create_app(config)
     seed_if_empty(app.state.session_factory, config)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+    served = wrap(app) if wrap is not None else app
+    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port,
                                            log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-import uvicorn
 
-from tests.conftest import free_port
+from tests.server.scale_app import serve
 from tests.upload.conftest import enter_written_exam
 from zhishiyun.capture.manifest import ManifestWriter, canonical_bytes, format_time, sha256_file
 from zhishiyun.capture.recovery import segment_path
 from zhishiyun.upload.queue import DONE, UploadQueue
 from zhishiyun.upload.session import SessionUploads
 from zhishiyun.upload.worker import UploadWorker
-from zhishiyun_server.app import create_app
-from zhishiyun_server.demo import seed_if_empty
 from zhishiyun_server.settings import ServerConfig
 from zhishiyun_server.tus.endpoint import ExamUploadHooks
 
@@ -57,24 +53,14 @@ class Logged:
 @contextlib.contextmanager
 def logged_server(tmp_path):
     """The exam server (demo data) on a free port; yields (url, :class:`Logged`)."""
-    config = ServerConfig(data_dir=tmp_path / "data", demo=True)
-    app = create_app(config)
-    seed_if_empty(app.state.session_factory, config)
-    logged = Logged(app)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(logged, host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", logged
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        app.state.engine.dispose()
+    logged: list[Logged] = []
+
+    def wrap(app) -> Logged:
+        logged.append(Logged(app))
+        return logged[0]
+
+    with serve(ServerConfig(data_dir=tmp_path / "data", demo=True), wrap=wrap) as served:
+        yield served.url, logged[0]
 
 
 class Recorder:
