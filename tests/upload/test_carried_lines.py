@@ -104,17 +104,22 @@ def _all_done(queue: UploadQueue) -> None:
         ("manifest", DONE), ("segment", DONE)}
 
 
+def _close_and_upload(queue: UploadQueue, entered, recorder, segments: int) -> None:
+    """Close ``segments`` segments one by one, each uploaded before the next closes."""
+    worker = UploadWorker(queue, lambda: entered.token)
+    worker.start()
+    try:
+        for _ in range(segments):
+            recorder.close_segment()
+            assert worker.wait_idle(30)
+    finally:
+        worker.stop()
+
+
 def test_segments_that_do_not_back_up_need_no_manifest_post(tmp_path):
     with logged_server(tmp_path) as (url, logged):
         entered, queue, recorder = _start(tmp_path, url)
-        worker = UploadWorker(queue, lambda: entered.token)
-        worker.start()
-        try:
-            for _ in range(5):
-                recorder.close_segment()
-                assert worker.wait_idle(30)
-        finally:
-            worker.stop()
+        _close_and_upload(queue, entered, recorder, segments=5)
         assert len(logged.creations()) == 5
         assert logged.manifest_posts() == []
         _all_done(queue)
@@ -166,14 +171,7 @@ def test_a_server_that_ignores_carried_lines_gets_them_posted(tmp_path, monkeypa
     monkeypatch.setattr(ExamUploadHooks, "carried_metadata", frozenset())
     with logged_server(tmp_path) as (url, logged):
         entered, queue, recorder = _start(tmp_path, url)
-        worker = UploadWorker(queue, lambda: entered.token)
-        worker.start()
-        try:
-            for _ in range(3):
-                recorder.close_segment()
-                assert worker.wait_idle(30)
-        finally:
-            worker.stop()
+        _close_and_upload(queue, entered, recorder, segments=3)
         posts = logged.manifest_posts()
         patches = [n for n, (method, _path) in enumerate(logged.log) if method == "PATCH"]
         assert len(posts) == 3 and len(patches) == 3
