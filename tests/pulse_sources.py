@@ -59,6 +59,21 @@ def default_source() -> str:
     return _pactl("get-default-source").stdout.strip()
 
 
+def private_server_environment(folder: Path) -> dict[str, str]:
+    """The environment a private PulseAudio server in *folder* starts in, off every session bus.
+
+    A server on a session bus claims the name org.PulseAudio1 there and exits when another
+    server (the services' one, or its own killed predecessor) holds it. Unsetting
+    ``DBUS_SESSION_BUS_ADDRESS`` is not enough: libdbus then finds a bus through the X
+    display (dbus-launch's autolaunch). An address where no bus listens is: the server warns
+    that it cannot contact D-Bus and goes on.
+    """
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder)}
+    env.pop("PULSE_SERVER", None)
+    env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={folder / 'no-session-bus'}"
+    return env
+
+
 @contextlib.contextmanager
 def private_server(folder: Path, monkeypatch) -> Iterator[None]:
     """A PulseAudio server of this test's own with the laptop's sources (see the module)."""
@@ -75,9 +90,7 @@ def private_server(folder: Path, monkeypatch) -> Iterator[None]:
                f"--load=module-null-sink sink_name={SPEAKERS}",
                f"--load=module-remap-source master={DESK_MIC} source_name={CARD_SOURCE} "
                f"channels=1 source_properties='{card_properties}'"]
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder)}
-    env.pop("PULSE_SERVER", None)
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # off any session bus: its name may be taken
+    env = private_server_environment(folder)
     monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
     monkeypatch.delenv("PULSE_SOURCE", raising=False)
     log_path = folder.parent / f"{folder.name}.log"

@@ -19,6 +19,7 @@ import pytest
 
 from tests.capture.conftest import decode, dominant_frequency
 from tests.conftest import require
+from tests.pulse_sources import private_server_environment
 from zhishiyun.capture import pulse_input
 from zhishiyun.capture.probe import record_audio_clip
 from zhishiyun.capture.recorder import Recorder
@@ -189,11 +190,7 @@ def _private_sound_server(tmp_path, monkeypatch):
                "--use-pid-file=no", "--disallow-exit",
                f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
                "--load=module-sine-source source_name=private_mic frequency=660 rate=48000"]
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(folder), "HOME": str(folder)}
-    env.pop("PULSE_SERVER", None)
-    # Off any session bus (the keyring tests start one): a second server there finds the
-    # bus name org.PulseAudio1 taken, by another server or by its own killed predecessor.
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    env = private_server_environment(folder)
     monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
     servers = []
 
