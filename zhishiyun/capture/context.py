@@ -8,9 +8,10 @@ and hands it to every :class:`~zhishiyun.capture.tracks.Track`; tracks read the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from zhishiyun.capture.encoder import EncoderChoice
@@ -32,6 +33,25 @@ class Timeline:
         self.stop_t: float | None = None
         self.finishing = False
         self._final = threading.Event()
+        self._server_starts: dict[int, datetime] = {}
+        self._server_starts_lock = threading.Lock()
+
+    def server_start(self, index: int, at: float,
+                     now_server: Callable[[], datetime]) -> datetime:
+        """Server time of segment *index*'s start (monotonic *at*), the same for every track.
+
+        The first track to open the segment reads both clocks; the others get the same
+        instant, so a thread preempted between its two clock reads cannot shift its
+        segment's start against the other track's.
+        """
+        with self._server_starts_lock:
+            start = self._server_starts.get(index)
+            if start is None:
+                start = now_server() - timedelta(seconds=time.monotonic() - at)
+                self._server_starts = {i: t for i, t in self._server_starts.items()
+                                       if i >= index - 1}
+                self._server_starts[index] = start
+            return start
 
     def finish(self) -> None:
         """Make the stop final: tracks close their last segments and end."""

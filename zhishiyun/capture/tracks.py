@@ -17,7 +17,6 @@ import os
 import queue
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -301,7 +300,7 @@ class Track(AudioTimeline):
         self._seg_start = ctx.timeline.t0 + index * self.settings.segment_seconds
         seq = ctx.first_seq + index
         path = segment_path(ctx.session_dir, self.name, seq)
-        start_server = ctx.now_server() - timedelta(seconds=clock() - self._seg_start)
+        start_server = ctx.timeline.server_start(index, self._seg_start, ctx.now_server)
         self._start_iso = format_time(start_server)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._segment_path = path
