@@ -9,9 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, Integer, String, bindparam, insert, select, update
-from sqlalchemy import text as sql
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,16 +17,14 @@ from sqlalchemy.orm import Session
 from zhishiyun_formats.receipt import answers_receipt
 from zhishiyun_server import answer_store, clock, evidence
 from zhishiyun_server.answer_chain import check_answer_line
-from zhishiyun_server.db import UTCDateTime
 from zhishiyun_server.deps import current_candidate, current_candidate_id, get_db, owned_session
 from zhishiyun_server.errors import ApiProblem, not_found
+from zhishiyun_server.event_store import SAVED_AT_TOLERANCE, store_events, written_after_end
 from zhishiyun_server.models import (
     Answer,
     AnswerTiming,
     Candidate,
-    Event,
     ExamSession,
-    LateEvent,
     Paper,
 )
 from zhishiyun_server.recordings import store_line
@@ -36,7 +32,6 @@ from zhishiyun_server.schemas import (
     AnswerIn,
     AnswerReply,
     EventBatch,
-    EventIn,
     EventsReply,
     FinishIn,
     FinishReply,
@@ -50,8 +45,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["sessions"])
 #: Answers without ``saved_at`` (older clients) arriving this long after the end still count.
 ANSWER_GRACE = timedelta(minutes=10)
-#: ``saved_at`` this close after the end still counts (the last keystrokes as time runs out).
-SAVED_AT_TOLERANCE = timedelta(seconds=5)
 #: ``saved_at`` this far in the future cannot be right.
 SAVED_AT_FUTURE = timedelta(minutes=2)
 
@@ -239,45 +232,6 @@ def list_answers(session_id: str, candidate: Candidate = Depends(current_candida
     return [_answer_reply(row, timings.get(row.question_id)) for row in rows]
 
 
-# Built once: an expression built per call cost more CPU than running it (see recordings'
-# manifest path). Each inserts a whole batch in one statement, ON CONFLICT DO NOTHING: a
-# known id, also one a racing request is storing, is a duplicate, without a failed
-# statement or a retry. On PostgreSQL the batch goes as arrays, one short statement: a
-# 1,000-row VALUES cost psycopg more CPU to parse (it re-reads every placeholder of a long
-# statement at each call) than the whole insert cost the database.
-#: One event (the usual request, every few seconds): a single-row VALUES, cheapest there.
-_INSERT_EVENT = sql(
-    "INSERT INTO events (session_id, client_event_id, kind, at, details, received_at)"
-    " VALUES (:sid, :client_id, :kind, :at, :details, :received_at)"
-    " ON CONFLICT (session_id, client_event_id) DO NOTHING RETURNING id, client_event_id"
-).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON()),
-             bindparam("received_at", type_=UTCDateTime())).columns(
-    id=Integer, client_event_id=String)
-_INSERT_EVENTS_PG = sql(
-    "INSERT INTO events (session_id, client_event_id, kind, at, details, received_at)"
-    " SELECT :sid, e.client_event_id, e.kind, e.at, CAST(e.details AS json), :received_at"
-    " FROM unnest(CAST(:ids AS varchar[]), CAST(:kinds AS varchar[]),"
-    " CAST(:ats AS timestamp[]), CAST(:details AS text[]))"
-    " AS e(client_event_id, kind, at, details)"
-    " ON CONFLICT (session_id, client_event_id) DO NOTHING RETURNING id, client_event_id"
-).bindparams(bindparam("received_at", type_=UTCDateTime())).columns(
-    id=Integer, client_event_id=String)
-#: SQLite: a list of rows, which SQLAlchemy sends as one multi-row VALUES (its
-#: "insertmanyvalues", up to 1,000 rows a statement), not one INSERT per row.
-_INSERT_EVENTS_SQLITE = (sqlite.insert(Event)
-                         .on_conflict_do_nothing(index_elements=["session_id",
-                                                                 "client_event_id"])
-                         .returning(Event.id, Event.client_event_id))
-_MARK_LATE_PG = sql(
-    "INSERT INTO late_events (event_id, session_id, delay_s)"
-    " SELECT e.event_id, :sid, e.delay_s FROM unnest(CAST(:ids AS integer[]),"
-    " CAST(:delays AS double precision[])) AS e(event_id, delay_s)")
-#: RETURNING, unused, so that the marks go as multi-row VALUES too (without it the rows
-#: would be an executemany: one INSERT per row for the database).
-_MARK_LATE_SQLITE = insert(LateEvent).returning(LateEvent.id)
-_NAIVE_UTC = UTCDateTime()
-
-
 @router.post("/sessions/{session_id}/events", response_model=EventsReply)
 def post_events(session_id: str, body: EventBatch, request: Request,
                 candidate_id: int = Depends(current_candidate_id)) -> JSONResponse:
@@ -291,8 +245,8 @@ def post_events(session_id: str, body: EventBatch, request: Request,
     # good part of this request's CPU. The reply is built here (its model is the OpenAPI's).
     with request.app.state.engine.begin() as conn:
         end = owned_times(conn, candidate_id, session_id).ends_at
-        refused = _after_end(body, end)
-        accepted = _store_events(conn, session_id, body, end, refused)
+        refused = written_after_end(body.events, end)
+        accepted = store_events(conn, session_id, body.events, end, refused)
     if refused:
         log.warning("session %s: %d event(s) written after the end refused", session_id,
                     len(refused))
@@ -301,65 +255,6 @@ def post_events(session_id: str, body: EventBatch, request: Request,
                          f"({clock.iso(end)}); the others are stored.",
                          ends_at=clock.iso(end), refused=refused[:100], accepted=accepted)
     return JSONResponse({"accepted": accepted, "duplicates": len(body.events) - accepted})
-
-
-def _after_end(body: EventBatch, end: datetime) -> list[str]:
-    """The ids of the events written after the end (refused), first occurrence order."""
-    # The end of an outage that began during the exam is the one fact taken from after the
-    # end (it explains late deliveries); it says so itself and is marked late like the rest.
-    return list(dict.fromkeys(
-        e.id for e in body.events if _utc(e.at) > end + SAVED_AT_TOLERANCE
-        and not (e.kind == "network_back" and e.details.get("after_end") is True)))
-
-
-def _store_events(conn: Connection, session_id: str, body: EventBatch, end: datetime,
-                  refused: list[str]) -> int:
-    """Insert the events not refused and not known yet (late ones marked); how many."""
-    first: dict[str, EventIn] = {}
-    for item in body.events:  # the first of each id is the one kept
-        first.setdefault(item.id, item)
-    for event_id in refused:
-        del first[event_id]
-    if not first:
-        return 0
-    now = clock.now()
-    # Sorted by id: two copies of a batch in different orders (a resend while the first is
-    # still running) take their row locks in one order, so one waits for the other instead
-    # of a deadlock.
-    added = _insert_new(conn, session_id, [item for _, item in sorted(first.items())], now)
-    if added and now > end:
-        _mark_late(conn, session_id, {row.id: round(max(0.0, (
-            now - _utc(first[row.client_event_id].at)).total_seconds()), 3) for row in added})
-    return len(added)
-
-
-def _insert_new(conn: Connection, session_id: str, events: list[EventIn],
-                now: datetime) -> list:
-    """Insert ``events`` in their order, skipping known ids; (id, client_event_id) of each new."""
-    if len(events) == 1:
-        one = events[0]
-        return conn.execute(_INSERT_EVENT, {
-            "sid": session_id, "client_id": one.id, "kind": one.kind, "at": one.at,
-            "details": one.details, "received_at": now}).all()
-    if conn.dialect.name == "postgresql":
-        return conn.execute(_INSERT_EVENTS_PG, {
-            "sid": session_id, "received_at": now, "ids": [e.id for e in events],
-            "kinds": [e.kind for e in events],
-            "ats": [_NAIVE_UTC.process_bind_param(e.at, None) for e in events],
-            "details": [json.dumps(e.details) for e in events]}).all()
-    return conn.execute(_INSERT_EVENTS_SQLITE, [
-        {"session_id": session_id, "client_event_id": e.id, "kind": e.kind, "at": e.at,
-         "details": e.details, "received_at": now} for e in events]).all()
-
-
-def _mark_late(conn: Connection, session_id: str, delays: dict[int, float]) -> None:
-    """Mark the new events ``delays`` names late by so many seconds."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_MARK_LATE_PG, {"sid": session_id, "ids": list(delays),
-                                     "delays": list(delays.values())})
-        return
-    conn.execute(_MARK_LATE_SQLITE, [{"event_id": event_id, "session_id": session_id,
-                                      "delay_s": delay} for event_id, delay in delays.items()])
 
 
 @router.post("/sessions/{session_id}/finish", response_model=FinishReply)

@@ -12,6 +12,13 @@
   (:func:`zhishiyun_server.recordings.record_carried_line`); it is not stored with the
   upload. A line that is not recorded never refuses the upload: the 201 says
   ``Zhishiyun-Manifest: recorded`` or ``not-recorded; reason=<code>``.
+- Optional metadata ``events``: base64 of the body ``POST /sessions/{sid}/events`` would
+  get (the session's queued events), at most
+  :data:`~zhishiyun_server.event_store.MAX_CARRIED_EVENTS_BYTES` decoded. Stored in the
+  same transaction by the events route's own rules and code
+  (:func:`zhishiyun_server.event_store.record_carried_events`), all or nothing; never
+  refuses the upload: the 201 says ``Zhishiyun-Events: recorded`` or ``not-recorded;
+  reason=<code>``.
 - Size limits come from the organisation (the ``upload`` section of ``/config``):
   ``max_upload_bytes`` per upload (413) and ``max_session_bytes`` per session (413). The
   session's budget counts received segments and every unfinished upload at its declared
@@ -49,6 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from zhishiyun_server import clock
 from zhishiyun_server.deps import bearer, current_candidate_id, org_limits
 from zhishiyun_server.errors import ApiProblem
+from zhishiyun_server.event_store import record_carried_events
 from zhishiyun_server.models import Event, RecordingSegment
 from zhishiyun_server.recordings import record_carried_line
 from zhishiyun_server.session_facts import owned_facts
@@ -73,6 +81,9 @@ from zhishiyun_server.validation import (
 #: of the creation's reply that says whether it was recorded.
 MANIFEST_KEY = "manifest"
 MANIFEST_HEADER = "Zhishiyun-Manifest"
+#: Metadata key of the session's queued events carried by a creation, and its reply header.
+EVENTS_KEY = "events"
+EVENTS_HEADER = "Zhishiyun-Events"
 _TRACK = re.compile(r"^[a-z0-9_-]{1,16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SESSION_ID = re.compile(r"^[0-9A-Za-z_-]{1,40}$")
@@ -148,7 +159,7 @@ class ExamUploadHooks(TusHooks):
         if not _SESSION_ID.match(metadata.get("session_id", "")):
             raise TusError(404, "not_found", "No such session.")
 
-    carried_metadata = frozenset({MANIFEST_KEY})
+    carried_metadata = frozenset({MANIFEST_KEY, EVENTS_KEY})
 
     def after_create(self, principal: Caller, info: UploadInfo,
                      carried: dict[str, str] | None = None) -> dict[str, str] | None:
@@ -157,11 +168,14 @@ class ExamUploadHooks(TusHooks):
         The row goes in first, locking the session's row, and then the session's usage is
         read with it; racing creations of one session thus run one after the other, and a
         creation that takes the session past a limit is rolled back. A manifest line carried
-        as metadata ``manifest`` is recorded in the same transaction; the reply's
-        ``Zhishiyun-Manifest`` header says whether it was.
+        as metadata ``manifest`` and events carried as ``events`` are stored in the same
+        transaction; the reply's ``Zhishiyun-Manifest`` and ``Zhishiyun-Events`` headers say
+        whether they were.
         """
         meta = info.metadata
-        line = (carried or {}).get(MANIFEST_KEY)
+        carried = carried or {}
+        line, events = carried.get(MANIFEST_KEY), carried.get(EVENTS_KEY)
+        replies: dict[str, str] = {}
         with _connect(principal) as conn:
             held = pending.admit(conn, info.id, meta["session_id"], principal.candidate_id,
                                  info.length, max(0.0, info.expires_at - info.created_at),
@@ -171,13 +185,15 @@ class ExamUploadHooks(TusHooks):
             except TusError:
                 conn.rollback()
                 raise
-            outcome = None
             if line is not None:
                 facts = owned_facts(conn, principal.candidate_id, meta["session_id"])
-                outcome = record_carried_line(conn, facts, line, meta["track"],
-                                              int(meta["seq"]), meta["sha256"])
+                replies[MANIFEST_HEADER] = record_carried_line(
+                    conn, facts, line, meta["track"], int(meta["seq"]), meta["sha256"])
+            if events is not None:
+                replies[EVENTS_HEADER] = record_carried_events(
+                    conn, principal.candidate_id, meta["session_id"], events)
             conn.commit()
-        return None if outcome is None else {MANIFEST_HEADER: outcome}
+        return replies or None
 
     def on_complete(self, principal: Caller, info: UploadInfo, storage: UploadStorage,
                     lease=None) -> None:
