@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -45,16 +45,22 @@ class Cancelled(Exception):
     """The worker was asked to stop between two chunks."""
 
 
-class LineFirst(Exception):
-    """The creation did not record the carried manifest line: post it, then resume."""
+class PostFirst(Exception):
+    """The creation did not record what it carried: post that first, then resume."""
 
 
 #: Metadata key of a manifest line carried by a segment's creation, and the reply header
 #: that says whether the server recorded it (``recorded`` / ``not-recorded; reason=…``).
 MANIFEST_KEY = "manifest"
 MANIFEST_HEADER = "Zhishiyun-Manifest"
+#: The same for the session's queued events (the body of ``POST /events``).
+EVENTS_KEY = "events"
+EVENTS_HEADER = "Zhishiyun-Events"
 #: The longest line carried (the server's limit for a line): the header stays under 8 KiB.
 MAX_CARRIED_LINE = 4096
+#: The longest ``Upload-Metadata`` a creation sends: what a tus server takes (ours before
+#: carried keys, and then for any key it does not know) and a proxy's usual header limit.
+MAX_METADATA_BYTES = 8192
 
 
 #: Why items wait when the server's certificate is not trusted (queue reason and pause).
@@ -166,8 +172,8 @@ class SegmentUploader(Uploader):
 
     def __init__(self, *args: Any, transport: Transport, path: str, **kwargs: Any) -> None:
         self.transport, self.http, self.path = transport, transport.session, path
-        #: The creation reply's ``Zhishiyun-Manifest`` (None: no creation, or not said).
-        self.manifest_reply: str | None = None
+        #: The creation reply's headers (None: no creation).
+        self.creation_headers: Mapping[str, str] | None = None
         self._ahead = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="upload-hash")
         self._next: tuple[int, int, concurrent.futures.Future] | None = None
         super().__init__(*args, **kwargs)
@@ -222,7 +228,7 @@ class SegmentUploader(Uploader):
         if resp.status_code != 201 or location is None:
             raise TusCommunicationError(f"creation answered {resp.status_code}",
                                         resp.status_code, resp.content)
-        self.manifest_reply = resp.headers.get(MANIFEST_HEADER)
+        self.creation_headers = resp.headers
         return requests.compat.urljoin(self.client.url, location)
 
     def _do_request(self) -> None:
@@ -232,11 +238,25 @@ class SegmentUploader(Uploader):
             raise TusUploadFailed("", self.request.status_code, self.request.response_content)
 
 
+def segment_metadata(item: QueueItem, sha256: str | None = None) -> dict[str, str]:
+    """The tus metadata of a segment's creation (before anything carried is added)."""
+    return {"session_id": item.session_id, "track": item.track or "", "seq": str(item.seq),
+            "sha256": sha256 or item.sha256 or "0" * 64,
+            "filename": os.path.basename(item.path or "")}
+
+
+def metadata_bytes(metadata: Mapping[str, str]) -> int:
+    """Length of the ``Upload-Metadata`` header tuspy sends for ``metadata``."""
+    return sum(len(key) + 2 + 4 * -(-len(value.encode("utf-8")) // 3)
+               for key, value in metadata.items()) - (1 if metadata else 0)
+
+
 def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str],
                  transport: Transport, sizer: ChunkSizer,
                  cancel: threading.Event, before_chunk: Callable[[int], bool],
                  after_chunk: Callable[[int, int], None],
-                 carry: tuple[str, Callable[[str | None], bool]] | None = None) -> None:
+                 carry: tuple[dict[str, str], Callable[[Mapping[str, str]], bool]] | None
+                 = None) -> None:
     """Upload ``item`` from the server's offset to the end, one chunk per loop.
 
     Args:
@@ -249,22 +269,20 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
         before_chunk: called with the chunk length before it is sent (the rate cap);
             returning False cancels.
         after_chunk: called with (confirmed offset, bytes sent) after each accepted chunk.
-        carry: ``(line, created)``: the segment's manifest line goes with its creation
-            (metadata ``manifest``), and ``created(reply)`` is called with the reply's
-            ``Zhishiyun-Manifest`` (None when the server said nothing) before any byte is
-            sent; if it returns False the upload stops there (:class:`LineFirst`). Without
-            a creation (a stored upload resumed) ``created`` is not called.
+        carry: ``(metadata, created)``: more metadata for the creation (the segment's
+            manifest line, the session's queued events), and ``created(reply_headers)`` is
+            called with the creation reply's headers before any byte is sent; if it returns
+            False the upload stops there (:class:`PostFirst`). Without a creation (a stored
+            upload resumed) ``created`` is not called.
 
     Raises:
-        Cancelled, UploadExpired, UploadError, LineFirst.
+        Cancelled, UploadExpired, UploadError, PostFirst.
     """
     if not item.path or not os.path.isfile(item.path):
         raise UploadError(f"the recording file is missing: {item.path}", permanent=True)
-    sha256 = item.sha256 or file_sha256(item.path)
-    metadata = {"session_id": item.session_id, "track": item.track or "", "seq": str(item.seq),
-                "sha256": sha256, "filename": os.path.basename(item.path)}
+    metadata = segment_metadata(item, item.sha256 or file_sha256(item.path))
     if carry is not None:
-        metadata[MANIFEST_KEY] = carry[0]
+        metadata.update(carry[0])
     key = f"item:{item.id}"
     with open(item.path, "rb") as stream:
         def make() -> SegmentUploader:
@@ -291,9 +309,9 @@ def send_segment(item: QueueItem, queue: UploadQueue, *, headers: dict[str, str]
                 uploader.offset = 0
         except TusCommunicationError as exc:
             raise classify(exc.status_code, _detail(exc), exc) from exc
-        if created and carry is not None and not carry[1](uploader.manifest_reply):
+        if created and carry is not None and not carry[1](uploader.creation_headers or {}):
             uploader.close()
-            raise LineFirst()
+            raise PostFirst()
         queue.mark_resumed(item.id, uploader.offset)
         log.info("upload %s: %s from offset %d of %d", item.label,
                  "resuming" if uploader.offset else "starting", uploader.offset,

@@ -19,9 +19,11 @@ callback must return quickly and must not call back into the worker except ``set
   can show "waiting for the network" / "log in again" / "certificate not trusted".
 
 A segment's manifest line travels with the segment's tus creation (metadata ``manifest``)
-when the segment is the next item after it; the server's ``Zhishiyun-Manifest: recorded``
-settles the line with no request of its own. Otherwise, and whenever segments back up, the
-line is posted on its own before the segments (see ``UploadWorker._carrier``).
+when the segment is the next item after it, and so do the session's queued events (metadata
+``events``) when that creation is the next thing to do; the server's ``Zhishiyun-Manifest:
+recorded`` / ``Zhishiyun-Events: recorded`` settles those items with no request of their
+own. Otherwise, and whenever segments back up, they are posted on their own before the
+segments (the rule: :mod:`zhishiyun.upload.carry`).
 
 Waiting never spins: with nothing to do the thread blocks on an event that an enqueue,
 ``retry_now()`` or ``stop()`` sets. A temporary failure (no answer, 5xx, 408/429) puts that
@@ -33,12 +35,11 @@ any other 4xx marks the item ``failed`` with the reason.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -47,13 +48,15 @@ from zhishiyun.api.operations import UnknownOperation, request_for
 from zhishiyun.api.transport import Transport
 from zhishiyun.errors import ZhishiyunError
 from zhishiyun.i18n import _
+from zhishiyun.upload import carry
 from zhishiyun.upload.policy import Backoff, ChunkSizer, TokenBucket
 from zhishiyun.upload.queue import PENDING, QueueItem, UploadQueue
 from zhishiyun.upload.tus import (
     CERTIFICATE_UNTRUSTED,
-    MAX_CARRIED_LINE,
+    EVENTS_HEADER,
+    MANIFEST_HEADER,
     Cancelled,
-    LineFirst,
+    PostFirst,
     UploadError,
     UploadExpired,
     classify,
@@ -151,21 +154,6 @@ def _eta(remaining: int, rate: float) -> float | None:
     return remaining / rate if rate > 0 else None
 
 
-def _single_line(payload: str | None) -> tuple[str, str, int] | None:
-    """A manifest item's one line with its track and seq, if it can travel with a creation."""
-    try:
-        lines = json.loads(payload or "")["lines"]
-        if len(lines) != 1 or len(lines[0].encode("utf-8")) > MAX_CARRIED_LINE:
-            return None
-        record = json.loads(lines[0])
-        track, seq = record["track"], record["seq"]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    if not isinstance(track, str) or not isinstance(seq, int) or isinstance(seq, bool):
-        return None
-    return lines[0], track, seq
-
-
 class UploadWorker:
     """Delivers queued items one at a time, on its own thread.
 
@@ -201,7 +189,9 @@ class UploadWorker:
         self.transport = transport or Transport(connect_timeout=timeout[0],
                                                 read_timeout=timeout[1])
         self._untrusted: set[str] = set()  # servers whose certificate is not trusted
-        self._plain: set[str] = set()  # tus servers that ignore a line carried by a creation
+        # tus servers that ignore a manifest line / events carried by a creation
+        self._plain_lines: set[str] = set()
+        self._plain_events: set[str] = set()
         self.current_session: str | None = None
         self.upload_did_progress: list[Callable[[UploadProgress], None]] = []
         self.session_did_progress: list[Callable[[SessionProgress], None]] = []
@@ -340,9 +330,11 @@ class UploadWorker:
                     log.info("uploads wait for a login")
                     self._pause("not_logged_in", None)
                     continue
-                carrier = self._carrier(item, skip_hosts)
-                if carrier is not None:
-                    self._deliver_with_line(item, *carrier, token)
+                ride = carry.plan(self.queue, item, current_session=self.current_session,
+                                  skip_hosts=skip_hosts, plain_lines=self._plain_lines,
+                                  plain_events=self._plain_events)
+                if ride is not None:
+                    self._deliver_ride(ride, token)
                 else:
                     self._deliver(item, token)
         finally:
@@ -350,58 +342,46 @@ class UploadWorker:
             if self._lock is not None:
                 self._lock.close()
 
-    def _carrier(self, item: QueueItem, skip_hosts: set[str]
-                 ) -> tuple[QueueItem, str] | None:
-        """The segment a manifest line can travel with, and the line; else None.
+    def _deliver_ride(self, ride: carry.Ride, token: str) -> None:
+        """Create ``ride.segment``'s upload carrying its line and events, then upload it.
 
-        The rule: the line goes with its segment's creation when that segment is the very
-        next item the queue would hand out after the line (so no other line, answer or
-        event waits, and no older segment is backlogged before it), it has not been created
-        yet, and its server has not shown that it ignores carried lines. Otherwise the
-        line is posted on its own, before the segments, as every line is when they back up.
+        What the server says it recorded is done before any byte of the segment is sent.
+        Anything else stops the segment after its creation (resumed later, one HEAD) and
+        leaves those items pending, so they are posted first as usual.
         """
-        if item.kind != "manifest":
-            return None
-        line = _single_line(item.payload)
-        if line is None:
-            return None
-        following = self.queue.next_pending(self.current_session, skip=[item.id],
-                                            skip_hosts=skip_hosts)
-        if (following is None or following.kind != "segment"
-                or following.session_id != item.session_id
-                or (following.track, following.seq) != line[1:]
-                or following.host in self._plain
-                or self.queue.get_url(f"item:{following.id}") is not None):
-            return None
-        return following, line[0]
+        segment = ride.segment
 
-    def _deliver_with_line(self, line_item: QueueItem, segment: QueueItem, line: str,
-                           token: str) -> None:
-        """Create ``segment``'s upload carrying its manifest line, then upload the segment.
-
-        ``recorded``: the line item is done, before any byte of the segment is sent.
-        Otherwise the segment stops after its creation and waits (resumed later), and the
-        line item, left pending meanwhile, is posted first as usual.
-        """
-        def created(reply: str | None) -> bool:
-            recorded = reply == "recorded"
-            if recorded:
-                self.queue.mark_progress(line_item.id, line_item.size, line_item.size)
-                self.queue.mark_done(line_item.id)
-                self._finished(line_item)
-            elif reply is None:
-                log.info("%s does not take manifest lines with a creation; they are posted",
-                         segment.host)
-                self._plain.add(segment.host)
+        def settle(items, reply: str | None, plain: set[str], what: str) -> bool:
+            if reply == "recorded":
+                for settled in items:
+                    self.queue.mark_progress(settled.id, settled.size, settled.size)
+                    self.queue.mark_done(settled.id)
+                    self._finished(settled)
+                return True
+            if reply is None:
+                log.info("%s does not take %s with a creation; they are posted", segment.host,
+                         what)
+                plain.add(segment.host)
             else:
-                log.info("upload %s: its line was not recorded with it (%s); posting it",
-                         segment.label, reply)
+                log.info("upload %s: its %s were not recorded with it (%s); posting them",
+                         segment.label, what, reply)
+            return False
+
+        def created(headers: Mapping[str, str]) -> bool:
+            recorded = True
+            if ride.line_item is not None:
+                recorded &= settle([ride.line_item], headers.get(MANIFEST_HEADER),
+                                   self._plain_lines, "manifest lines")
+            if ride.event_items:
+                recorded &= settle(ride.event_items, headers.get(EVENTS_HEADER),
+                                   self._plain_events, "events")
             return recorded
 
-        self._deliver(segment, token, carry=(line, created))
+        self._deliver(segment, token, carried=(ride.metadata(), created))
 
     def _deliver(self, item: QueueItem, token: str,
-                 carry: tuple[str, Callable[[str | None], bool]] | None = None) -> None:
+                 carried: tuple[dict[str, str], Callable[[Mapping[str, str]], bool]]
+                 | None = None) -> None:
         self.queue.mark_uploading(item.id)
         headers = {"Authorization": f"Bearer {token}"}
         self._rate.restart()
@@ -412,13 +392,13 @@ class UploadWorker:
                     sizer=self._sizer, cancel=self._stop,
                     before_chunk=self._before_chunk,
                     after_chunk=lambda offset, sent: self._after_chunk(item, offset, sent),
-                    carry=carry)
+                    carry=carried)
             else:
                 self._send_json(item, token)
         except Cancelled:
             self.queue.mark_retry(item.id, "stopped")
             return
-        except LineFirst:  # created; resumed once its line has been posted
+        except PostFirst:  # created; resumed once what it carried has been posted
             self._server_ok(item)
             self.queue.mark_retry(item.id, "")
             return
