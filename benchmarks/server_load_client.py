@@ -9,10 +9,11 @@ so that no single event loop of the load generator is what limits the measuremen
 
 Each candidate of ``kind == "ours"``: logs in, accepts, enters, then every
 ``interval_s`` uploads a segment over tus (creation + one PATCH with a sha256
-``Upload-Checksum``) whose creation carries its signed manifest line (metadata
-``manifest``, as the client sends it when its segments do not back up), posts an event,
-saves an answer every fifth segment and polls the clock. ``kind == "tus"`` (the tus
-project's server) does only the tus part.
+``Upload-Checksum``) whose creation carries its signed manifest line and an event
+(metadata ``manifest`` and ``events``, as the client sends them when its segments do not
+back up; ``job["post_events"]``: the event in a POST of its own, the way before), saves an
+answer every fifth segment and polls the clock. ``kind == "tus"`` (the tus project's
+server) does only the tus part.
 
 aiohttp (already installed: tuspy depends on it) rather than httpx: the generators share the
 2 cores with the server under test, and aiohttp spends about a third of httpx's CPU per
@@ -110,10 +111,16 @@ class Candidate:
             started = time.monotonic()
             step = steps[-1]
             data, sha_hex, checksum = payloads[self.seq % len(payloads)]
-            line = self._line(sha_hex, len(data)) if self.job["kind"] == "ours" else None
-            await self._segment(step, data, sha_hex, checksum, line)
-            if self.job["kind"] == "ours":
-                await self._extras(step)
+            ours = self.job["kind"] == "ours"
+            line = self._line(sha_hex, len(data)) if ours else None
+            event = {"events": [{"id": f"e{self.seq}", "kind": "focus_lost",
+                                 "at": "2026-12-01T09:00:00.000+08:00", "details": {}}]}
+            carried = ours and not self.job.get("post_events")
+            # an event the creation did not record is posted, as the client then does
+            recorded = await self._segment(step, data, sha_hex, checksum, line,
+                                           event if carried else None)
+            if ours:
+                await self._extras(step, None if recorded else event)
             self.seq += 1
             await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
 
@@ -128,11 +135,15 @@ class Candidate:
         return line
 
     async def _segment(self, step: Step, data: bytes, sha_hex: str, checksum: str,
-                       line: str | None) -> None:
+                       line: str | None, event: dict | None) -> bool:
+        """One segment over tus; True when its creation recorded the carried ``event``."""
         meta = {"session_id": self.session_id or "bench", "track": "screen",
                 "seq": str(self.seq), "sha256": sha_hex, "filename": f"{self.seq:06d}.mp4"}
         if line is not None:
             meta["manifest"] = line
+        if event is not None:  # as the client joins them: the session named, compact JSON
+            meta["events"] = json.dumps({"session_id": self.session_id, **event},
+                                        separators=(",", ":"))
         encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
                            for k, v in meta.items())
         started = time.monotonic()
@@ -143,9 +154,12 @@ class Candidate:
                 await created.read()
                 if created.status != 201:
                     step.count(str(created.status))
-                    return
+                    return False
                 if line is not None and created.headers.get("Zhishiyun-Manifest") != "recorded":
                     step.count("manifest_not_recorded")
+                recorded = created.headers.get("Zhishiyun-Events") == "recorded"
+                if event is not None and not recorded:
+                    step.count("events_not_recorded")
                 location = self.base + "/files/" + created.headers["Location"].rsplit("/", 1)[1]
             async with self.client.patch(location, data=data, headers={
                     **TUS, **self.headers, "Upload-Offset": "0", "Upload-Checksum": checksum,
@@ -159,12 +173,12 @@ class Candidate:
                 step.bytes += len(data)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             step.count(type(exc).__name__)
+            return False
+        return event is not None and recorded
 
-    async def _extras(self, step: Step) -> None:
+    async def _extras(self, step: Step, event: dict | None) -> None:
         sid = self.session_id
-        calls = [("POST", f"/api/v1/sessions/{sid}/events", {"events": [{
-                     "id": f"e{self.seq}", "kind": "focus_lost",
-                     "at": "2026-12-01T09:00:00.000+08:00", "details": {}}]})]
+        calls = [] if event is None else [("POST", f"/api/v1/sessions/{sid}/events", event)]
         if self.seq % 5 == 0:
             calls.append(("PUT", f"/api/v1/sessions/{sid}/answers/q1",
                           {"version": self.seq + 1, "content": "answer " * 40}))

@@ -2,9 +2,9 @@
 
 One simulated candidate, one request at a time, so that the server's CPU between two
 replies belongs to exactly one request: the tus creation and PATCH of a 512 KiB segment
-(sha256 ``Upload-Checksum``) whose creation carries its manifest line, an event, an answer
-every fifth segment and the clock poll — what each candidate of ``server_load.py`` sends,
-and what the client sends while its segments do not back up — against our server
+(sha256 ``Upload-Checksum``) whose creation carries its manifest line and an event, an
+answer every fifth segment and the clock poll — what each candidate of ``server_load.py``
+sends, and what the client sends while its segments do not back up — against our server
 on SQLite and on PostgreSQL (``ZHISHIYUN_TEST_PG_URL``), and the tus part against
 ``@tus/server`` + ``@tus/file-store`` in the same run.
 
@@ -20,8 +20,11 @@ mean), ``ms_per_segment`` (everything one segment brings, the answer at a fifth)
 ÷ their tus part).
 
     python benchmarks/server_requests.py [--segments 300] [--only NAME,...] [--post-lines]
+                                         [--post-events]
         --post-lines: each line in a POST /manifest of its own (the client's way before
         lines travelled with the creation, and still when segments back up)
+        --post-events: each event in a POST /events of its own (the way before events
+        travelled with the creation, and still for events with no segment to ride on)
     python benchmarks/server_requests.py --smoke     # a few seconds; not a measurement
 """
 
@@ -79,9 +82,10 @@ class ServerClock:
 class Candidate:
     """One candidate's requests, each timed by the server's CPU clock."""
 
-    def __init__(self, server: dict, clock: ServerClock, post_lines: bool = False) -> None:
+    def __init__(self, server: dict, clock: ServerClock, post_lines: bool = False,
+                 post_events: bool = False) -> None:
         self.base, self.kind, self.clock = server["url"], server["kind"], clock
-        self.post_lines = post_lines
+        self.post_lines, self.post_events = post_lines, post_events
         self.http = requests.Session()
         self.costs: dict[str, list[float]] = {}
         self.session_id, self.key, self.prev = "bench", b"", ""
@@ -113,11 +117,19 @@ class Candidate:
         carried = line is not None and not self.post_lines
         if carried:
             meta["manifest"] = line
+        event = {"events": [{"id": f"e{seq}", "kind": "focus_lost",
+                             "at": "2026-12-01T09:00:00.000+08:00", "details": {}}]}
+        events_carried = self.kind == "ours" and not self.post_events
+        if events_carried:  # as the client joins them: the session named, compact JSON
+            meta["events"] = json.dumps({"session_id": self.session_id, **event},
+                                        separators=(",", ":"))
         created = self._timed("tus_create", "POST", "/files/", 201, headers={
             **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": ",".join(
                 f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())})
         if carried and created.headers.get("Zhishiyun-Manifest") != "recorded":
             raise RuntimeError(f"line not recorded: {created.headers.get('Zhishiyun-Manifest')}")
+        if events_carried and created.headers.get("Zhishiyun-Events") != "recorded":
+            raise RuntimeError(f"event not recorded: {created.headers.get('Zhishiyun-Events')}")
         upload = self.base + "/files/" + created.headers["Location"].rsplit("/", 1)[1]
         self._timed("tus_patch", "PATCH", upload, 204, data=data, headers={
             **TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
@@ -128,9 +140,8 @@ class Candidate:
         if not carried:
             self._timed("manifest_line", "POST", f"/api/v1/sessions/{sid}/manifest", 200,
                         json={"lines": [line]})
-        self._timed("event", "POST", f"/api/v1/sessions/{sid}/events", 200, json={"events": [{
-            "id": f"e{seq}", "kind": "focus_lost", "at": "2026-12-01T09:00:00.000+08:00",
-            "details": {}}]})
+        if not events_carried:
+            self._timed("event", "POST", f"/api/v1/sessions/{sid}/events", 200, json=event)
         if seq % 5 == 0:
             self._timed("answer", "PUT", f"/api/v1/sessions/{sid}/answers/q1", 200,
                         json={"version": seq + 1, "content": "answer " * 40})
@@ -147,9 +158,10 @@ class Candidate:
         return line
 
 
-def run_config(server: dict, segments: int, size: int, post_lines: bool = False) -> dict:
+def run_config(server: dict, segments: int, size: int, post_lines: bool = False,
+               post_events: bool = False) -> dict:
     """Send ``segments`` segments one request at a time; CPU ms per request kind."""
-    candidate = Candidate(server, ServerClock(server["process"].pid), post_lines)
+    candidate = Candidate(server, ServerClock(server["process"].pid), post_lines, post_events)
     payload = os.urandom(size)
     warm = max(2, segments // 10)  # the first requests fill caches and pools
     for seq in range(warm + segments):
@@ -181,19 +193,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few seconds")
     parser.add_argument("--post-lines", action="store_true",
                         help="post each manifest line on its own (the way before carried lines)")
+    parser.add_argument("--post-events", action="store_true",
+                        help="post each event on its own (the way before carried events)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.segments, args.segment_kib = 5, 64
     only = set(filter(None, args.only.split(","))) or None
     report = {"load_average_before": [round(x, 2) for x in os.getloadavg()],
               "smoke": args.smoke, "segment_kib": args.segment_kib,
-              "lines": "posted" if args.post_lines else "carried", "configs": {}}
+              "lines": "posted" if args.post_lines else "carried",
+              "events": "posted" if args.post_events else "carried", "configs": {}}
     with tempfile.TemporaryDirectory(prefix="zsy-req-") as tmp:
         for name, start in configurations(Path(tmp), only):
             print(f"{name}:", file=sys.stderr, flush=True)
             with start() as server:
                 result = report["configs"][name] = run_config(
-                    server, args.segments, args.segment_kib * 1024, args.post_lines)
+                    server, args.segments, args.segment_kib * 1024, args.post_lines,
+                    args.post_events)
             print(f"  {result['ms_per_segment']} ms per segment "
                   f"({result['tus_ms_per_segment']} ms tus)", file=sys.stderr, flush=True)
     theirs = report["configs"].get("tus_server")
