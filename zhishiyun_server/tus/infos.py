@@ -34,6 +34,9 @@ _GET = select(TusUploadInfo.info).where(TusUploadInfo.upload_id == _ID)
 _ADD = insert(TusUploadInfo).values(upload_id=_ID, info=_INFO)
 _SET = update(TusUploadInfo).where(TusUploadInfo.upload_id == _ID).values(info=_INFO)
 _DROP = delete(TusUploadInfo).where(TusUploadInfo.upload_id == _ID)
+#: The info of the upload a lease statement takes (``:k_upload``), read in that statement.
+WITH_LEASE = select(TusUploadInfo.info).where(
+    TusUploadInfo.upload_id == bindparam("k_upload", type_=String)).scalar_subquery()
 
 
 class InfoTable:
@@ -56,7 +59,7 @@ class InfoTable:
         with self._connect() as conn:
             raw = conn.execute(_GET, {"i_id": upload_id}).scalar()
             conn.rollback()
-        return UploadInfo(**json.loads(raw)) if raw is not None else None
+        return load(raw)
 
     def save(self, info: UploadInfo) -> None:
         """Replace the upload's info (stored anew if its row is gone)."""
@@ -83,6 +86,11 @@ class InfoTable:
                                       .order_by(TusUploadInfo.upload_id)).scalars())
             conn.rollback()
         return found
+
+
+def load(raw: str | None) -> UploadInfo | None:
+    """An info row's JSON as :class:`UploadInfo` (None: no row)."""
+    return UploadInfo(**json.loads(raw)) if raw is not None else None
 
 
 def _dump(info: UploadInfo) -> str:

@@ -183,19 +183,50 @@ def take_lease(db, upload_id: str, holder: str, now: float, lease_s: float,
     row's lock: other takers wait for the transaction, which commits or rolls back with it,
     and which PostgreSQL ends after ``lease_s`` without a statement.
     """
+    return take_lease_reading(db, upload_id, holder, now, lease_s, commit)[0]
+
+
+class LeaseStatements:
+    """The take statements, also returning ``read`` (a scalar subquery of ``:k_upload``).
+
+    A storage that keeps each upload's info in the database reads it with the lease, in
+    the same statement, instead of in a second one after it.
+    """
+
+    def __init__(self, read=None) -> None:
+        self.read = read
+        self.take = _TAKE if read is None else _TAKE.returning(read)
+        self.take_held = _TAKE_HELD if read is None else _TAKE_HELD.returning(read)
+
+
+_PLAIN = LeaseStatements()
+#: What :func:`take_lease_reading` returns as the read value when it read nothing.
+UNREAD = object()
+
+
+def take_lease_reading(db, upload_id: str, holder: str, now: float, lease_s: float,
+                       commit: bool = True,
+                       statements: LeaseStatements = _PLAIN) -> tuple[bool | None, object]:
+    """:func:`take_lease`, and what ``statements.read`` returned when taken (else UNREAD)."""
     params = {"k_upload": upload_id, "k_holder": holder, "k_epoch": now,
               "k_until": now + lease_s}
     if not commit:
         params["k_idle"] = f"{int(lease_s * 1000)}ms"
-    taken = db.execute(_TAKE if commit else _TAKE_HELD, params).rowcount
+    result = db.execute(statements.take if commit else statements.take_held, params)
+    read = UNREAD
+    if statements.read is None:
+        taken = bool(result.rowcount)
+    else:
+        row = result.first()
+        taken, read = row is not None, (row[0] if row is not None else UNREAD)
     if taken and not commit:
-        return True
+        return True, read
     db.commit()
     if taken:
-        return True
+        return True, read
     exists = db.execute(_EXISTS, {"k_upload": upload_id}).first() is not None
     db.rollback()
-    return False if exists else None
+    return (False if exists else None), UNREAD
 
 
 def renew_lease(db, upload_id: str, holder: str, until: float) -> bool:

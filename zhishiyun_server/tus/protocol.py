@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -196,6 +198,41 @@ def _parse_checksum(header: str | None) -> tuple[Any, bytes] | None:
     return CHECKSUMS[name](), digest
 
 
+class RecentInfos:
+    """Info of the uploads this process created or wrote last, as a PATCH's first read.
+
+    Only for a storage whose PATCH re-reads the upload under its writer lease
+    (:mod:`zhishiyun_server.tus.shared`): that read decides (404, 409 with the current
+    offset), so an entry that another process made stale costs nothing but that answer
+    coming after the body. An entry whose offset is not the PATCH's ``Upload-Offset`` is not
+    used (the upload moved on elsewhere): the PATCH reads it. The owner, the length and the
+    expiry never change, and this process drops an upload it completes, removes or fails
+    to write. A PATCH takes its upload's entry out and puts it back only
+    when it succeeded with bytes still to come. Bounded: the oldest entries go first.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._infos: dict[str, UploadInfo] = {}
+        self._limit = limit
+        self._lock = threading.Lock()  # creations run on worker threads
+
+    def put(self, info: UploadInfo) -> None:
+        """Remember ``info`` (a copy) as this upload's current state."""
+        with self._lock:
+            self._infos.pop(info.id, None)
+            self._infos[info.id] = dataclasses.replace(info)
+            if len(self._infos) > self._limit:
+                del self._infos[next(iter(self._infos))]
+
+    def take(self, upload_id: str) -> UploadInfo | None:
+        """The upload's remembered info, forgotten until :meth:`put` again; None if unknown."""
+        with self._lock:
+            return self._infos.pop(upload_id, None)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+
 def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage],
                      hooks: TusHooks | None = None,
                      principal: Callable[..., Any] | None = None,
@@ -215,6 +252,11 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
     auth = Depends(principal) if principal is not None else Depends(lambda: None)
 
     writers = Writers()
+    #: A PATCH's first read, for storages that re-read under a lease (see RecentInfos).
+    recent = RecentInfos()
+
+    def rereads_under_lease(store: UploadStorage) -> bool:
+        return getattr(store, "leases", None) is not None
 
     def base_headers(info: UploadInfo | None = None) -> dict[str, str]:
         headers = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
@@ -294,6 +336,8 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 except TusError:
                     store.delete(info.id)
                     raise
+                if rereads_under_lease(store):
+                    recent.put(info)
             else:
                 info.completed_at = time.time()
                 store.save(info)
@@ -329,7 +373,11 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 raise TusError(415, "bad_content_type", f"Content-Type must be {OFFSET_TYPE}")
             offset = _int_header(request, "Upload-Offset")
             checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
-            store, info = await aload(request, upload_id, who)  # 404/410 before waiting
+            store, info = get_storage(request), recent.take(upload_id)
+            if info is None or info.owner != hooks.owner_key(who) or info.offset != offset \
+                    or (info.expires_at and info.expires_at < time.time()):
+                # Unknown here, or moved elsewhere: read it (404/410/409 before waiting).
+                store, info = await aload(request, upload_id, who)
             async with writers.hold(upload_id) as waited:
                 if waited:  # another request of this process wrote meanwhile
                     store, info = await aload(request, upload_id, who)
@@ -343,6 +391,8 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
                 new_offset = await receive(
                     request, store, info, checksum,
                     on_last=lambda done, lease: hooks.on_complete(who, done, store, lease))
+            if new_offset < info.length and rereads_under_lease(store):
+                recent.put(dataclasses.replace(info, offset=new_offset))
         except TusError as exc:
             return _error(exc)
         return Response(status_code=204, headers={**base_headers(info),
@@ -353,6 +403,7 @@ def build_tus_router(storage: UploadStorage | Callable[[Request], UploadStorage]
         try:
             _check_version(request)
             await aload(request, upload_id, who)
+            recent.take(upload_id)
             async with writers.hold(upload_id):
                 store, info = await aload(request, upload_id, who)
                 if info.complete:

@@ -26,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from zhishiyun_server.tus.errors import TusError
+from zhishiyun_server.tus.pending import UNREAD
 from zhishiyun_server.tus.shared import LEASE_S, POLL_S
 from zhishiyun_server.tus.storage import (  # noqa: F401 - Writers/LOCK_WAIT_S re-exported
     LOCK_WAIT_S,
@@ -92,16 +93,18 @@ class _Patch:
             self.writer = self.store.writer(self.info)
             return None
         txn = self.leases.take_with_completion(self.info.id, self.holder) if final else None
+        read = UNREAD
         if txn is None:
-            taken = self.leases.try_take(self.info.id, self.holder)
+            taken, read = self.leases.try_take_reading(self.info.id, self.holder)
         elif (taken := txn.taken):
-            self.txn = txn
+            self.txn, read = txn, txn.read
         else:
             txn.close()
         if taken is False:
             return _BUSY
         self.holding = bool(taken)
-        current = self.store.get(self.info.id)
+        # The authoritative read, under the lease: what the PATCH read before may be stale.
+        current = self.store.info_with_lease(self.info.id, read)
         if current is None:
             self._release()
             raise TusError(404, "upload_not_found", "no such upload")

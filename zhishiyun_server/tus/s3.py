@@ -34,7 +34,9 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhishiyun_server.tus import infos
 from zhishiyun_server.tus.infos import InfoTable
+from zhishiyun_server.tus.pending import UNREAD
 from zhishiyun_server.tus.shared import LeasedWrites, Leases
 from zhishiyun_server.tus.storage import (
     UPLOAD_ID,
@@ -181,7 +183,7 @@ class S3Storage(LeasedWrites, UploadStorage):
                 retries={"max_attempts": 4, "mode": "standard"}))
         self.client, self.bucket = client, bucket
         self.prefix = prefix.strip("/")
-        self.leases = Leases(sessions)
+        self.leases = Leases(sessions, read=infos.WITH_LEASE)  # the info comes with the lease
         self.infos = InfoTable(sessions)
         #: Uploads deleted by this thread's completion callback (``ids`` is None outside
         #: one): the commit then knows without asking the store.
@@ -246,6 +248,10 @@ class S3Storage(LeasedWrites, UploadStorage):
         if not UPLOAD_ID.match(upload_id):
             return None
         return self.infos.get(upload_id)
+
+    def info_with_lease(self, upload_id: str, read: object) -> UploadInfo | None:
+        """The info row the lease statement read (one statement, not two)."""
+        return self.get(upload_id) if read is UNREAD else infos.load(read)
 
     def save(self, info: UploadInfo) -> None:  # noqa: D102
         self.infos.save(info)

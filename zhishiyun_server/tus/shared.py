@@ -50,10 +50,15 @@ POLL_S = 0.1
 
 
 class Leases:
-    """Take, renew and give back upload leases (each call is one short transaction)."""
+    """Take, renew and give back upload leases (each call is one short transaction).
 
-    def __init__(self, sessions: sessionmaker[Session] | None) -> None:
+    ``read``: a scalar subquery of the upload id (``:k_upload``) that the take statement
+    returns too, e.g. the upload's info row (S3 storage): one statement where there were two.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session] | None, read=None) -> None:
         self._sessions = sessions
+        self._statements = pending.LeaseStatements(read)
 
     def _connect(self):
         # A Core connection: no ORM session bookkeeping around one-row statements.
@@ -61,9 +66,14 @@ class Leases:
 
     def try_take(self, upload_id: str, holder: str) -> bool | None:
         """Take the lease if it is free or expired: True; False when busy; None: no row."""
+        return self.try_take_reading(upload_id, holder)[0]
+
+    def try_take_reading(self, upload_id: str, holder: str) -> tuple[bool | None, object]:
+        """:meth:`try_take`, and the ``read`` value when taken (else ``pending.UNREAD``)."""
         now = time.time()
         with self._connect() as conn:
-            return pending.take_lease(conn, upload_id, holder, now, LEASE_S)
+            return pending.take_lease_reading(conn, upload_id, holder, now, LEASE_S,
+                                              statements=self._statements)
 
     def take_with_completion(self, upload_id: str, holder: str) -> LeaseTransaction | None:
         """Take the lease in a transaction the completion will commit; PostgreSQL only.
@@ -78,12 +88,15 @@ class Leases:
             return None
         conn = self._connect()
         try:
-            taken = pending.take_lease(conn, upload_id, holder, time.time(), LEASE_S,
-                                       commit=False)
+            taken, read = pending.take_lease_reading(conn, upload_id, holder, time.time(),
+                                                     LEASE_S, commit=False,
+                                                     statements=self._statements)
         except BaseException:
             conn.close()
             raise
-        return LeaseTransaction(self, conn, upload_id, holder, taken)
+        txn = LeaseTransaction(self, conn, upload_id, holder, taken)
+        txn.read = read
+        return txn
 
     def renew(self, upload_id: str, holder: str) -> bool:
         """Extend the lease; False when it is no longer ours."""
@@ -109,6 +122,8 @@ class LeaseTransaction:
                  taken: bool | None) -> None:
         self.leases, self.conn, self.upload_id, self.holder = leases, conn, upload_id, holder
         self.taken = taken
+        #: What the take statement read with the lease (``pending.UNREAD``: nothing).
+        self.read: object = pending.UNREAD
         #: The storage's write of the final offset, to commit with the recording (or None).
         self.publish = None
 
@@ -148,6 +163,10 @@ class LeasedWrites:
     """
 
     leases: Leases
+
+    def info_with_lease(self, upload_id: str, read: object) -> UploadInfo | None:
+        """The upload's info as its lease was taken: ``read`` by the lease, or read now."""
+        return self.get(upload_id)
 
     def publish_recorded(self, info: UploadInfo) -> int:
         """Save ``info`` as complete (it was recorded; only its offset was not saved)."""
