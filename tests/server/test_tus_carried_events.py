@@ -255,3 +255,12 @@ def test_a_batch_carried_and_posted_at_once_is_stored_once(served_app):
 def test_without_the_key_the_reply_has_no_events_header(served_app):
     entered = enter_written_exam(served_app.url)
     assert "Zhishiyun-Events" not in _create(entered, 0, None).headers
+
+
+def test_a_batch_at_the_limit_with_its_line_fits_the_request_head(served_app):
+    # 32 KiB of events and a line: about 50 KiB of metadata, within the 64 KiB head limit
+    entered = enter_written_exam(served_app.url)
+    resp = _create(entered, 0, _b64(_padded(_events("edge", 1)[0], 32 * 1024)), line=True)
+    assert resp.headers["Zhishiyun-Events"] == "recorded"
+    assert resp.headers["Zhishiyun-Manifest"] == "recorded"
+    assert set(_rows(served_app, entered.session_id)) == {"edge-000"}
