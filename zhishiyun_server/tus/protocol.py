@@ -207,8 +207,8 @@ class RecentInfos:
     coming after the body. An entry whose offset is not the PATCH's ``Upload-Offset`` is not
     used (the upload moved on elsewhere): the PATCH reads it. The owner, the length and the
     expiry never change, and this process drops an upload it completes, removes or fails
-    to write. A PATCH takes its upload's entry out and puts it back only
-    when it succeeded with bytes still to come. Bounded: the oldest entries go first.
+    to write: a PATCH takes its upload's entry out and puts it back only when it succeeded
+    with bytes still to come. Bounded: the oldest entries go first.
     """
 
     def __init__(self, limit: int = 4096) -> None:
