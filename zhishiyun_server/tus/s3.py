@@ -23,19 +23,14 @@ environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KE
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import logging
-import random
-import re
 import tempfile
 import threading
 import time
 import uuid
 from dataclasses import asdict
 from typing import Any, BinaryIO
-from urllib.parse import quote
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,71 +91,6 @@ class _RangeReader(io.RawIOBase):
         return len(body)
 
 
-class _SignedPut:
-    """``PutObject`` sent with botocore's own signer and HTTP session, not its pipeline.
-
-    A 512 KiB ``put_object`` through boto3 cost 3.3–3.9 ms of CPU where this costs 1.3–1.6
-    (``docs/scaling.md``): the client's per-request machinery (event hooks, endpoint rules,
-    serialising, parsing) is most of it, and its SigV4 hashes the body again over plain
-    HTTP. Here the sha256 the PATCH already verified (else one computed here) is the signed
-    payload hash (``X-Amz-Content-SHA256``) and ``x-amz-checksum-sha256``, so the store
-    checks the bytes it receives against it. Credentials, region, endpoint, TLS and proxy
-    settings are the client's; transient failures are retried as boto3's standard mode does.
-    """
-
-    ATTEMPTS = 4
-    _CODE = re.compile(rb"<Code>([^<]*)</Code>")
-
-    def __init__(self, client: Any, bucket: str) -> None:
-        from botocore.auth import S3SigV4Auth
-
-        self._auth_class = S3SigV4Auth
-        # botocore keeps these without a public name; usable() checks them, and a client
-        # without them is sent through put_object instead.
-        self._http = client._endpoint.http_session  # the client's own connection pools
-        self._credentials = client._request_signer._credentials
-        self._region = client.meta.region_name or "us-east-1"
-        self._base = f"{client.meta.endpoint_url.rstrip('/')}/{quote(bucket, safe='')}/"
-
-    @staticmethod
-    def usable(client: Any) -> bool:
-        """Whether ``client`` is a botocore S3 client with credentials (else put_object)."""
-        signer = getattr(client, "_request_signer", None)
-        return hasattr(client, "_endpoint") and \
-            getattr(signer, "_credentials", None) is not None
-
-    def __call__(self, key: str, data: bytes, sha256_hex: str | None = None) -> None:
-        """Store ``data`` at ``key``; raises ``ClientError`` when the store refuses it."""
-        from botocore.awsrequest import AWSRequest
-        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
-        digest = bytes.fromhex(sha256_hex) if sha256_hex else hashlib.sha256(data).digest()
-        url = self._base + quote(key, safe="/~")
-        for attempt in range(1, self.ATTEMPTS + 1):
-            request = AWSRequest(method="PUT", url=url, data=data, headers={
-                "x-amz-checksum-sha256": base64.b64encode(digest).decode()})
-            auth = self._auth_class(self._credentials.get_frozen_credentials(), "s3",
-                                    self._region)
-            auth.payload = lambda _request, known=digest.hex(): known  # verified already
-            auth.add_auth(request)
-            try:
-                reply = self._http.send(request.prepare())
-            except (HTTPClientError, ConnectionError):
-                if attempt == self.ATTEMPTS:
-                    raise
-            else:
-                if reply.status_code < 300:
-                    return
-                if reply.status_code < 500 or attempt == self.ATTEMPTS:
-                    code = self._CODE.search(reply.content or b"")
-                    raise ClientError({"Error": {
-                        "Code": code.group(1).decode() if code else str(reply.status_code),
-                        "Message": "PutObject refused"},
-                        "ResponseMetadata": {"HTTPStatusCode": reply.status_code}},
-                        "PutObject")
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** attempt)))
-
-
 class _S3ChunkWriter(ChunkWriter):
     def __init__(self, storage: S3Storage, info: UploadInfo) -> None:
         self._storage, self._info = storage, info
@@ -187,9 +117,8 @@ class _S3ChunkWriter(ChunkWriter):
         else:
             if state.get("pending"):
                 chunk = store.get_bytes(store.key(info.id, ".part")) + chunk
-            if last and not state.get("multipart"):  # a one-chunk segment: sha256 known
-                store.put(info.id, chunk, sha256=info.file_sha256 if not state.get("pending")
-                          and info.offset == 0 else None)
+            if last and not state.get("multipart"):
+                store.put(info.id, chunk)
             elif last or len(chunk) >= MIN_PART:
                 state = store.add_part(info.id, state, chunk)
                 if last:
@@ -253,7 +182,6 @@ class S3Storage(LeasedWrites, UploadStorage):
                 response_checksum_validation="when_required",
                 retries={"max_attempts": 4, "mode": "standard"}))
         self.client, self.bucket = client, bucket
-        self._put = _SignedPut(client, bucket) if _SignedPut.usable(client) else None
         self.prefix = prefix.strip("/")
         self.leases = Leases(sessions, read=infos.WITH_LEASE)  # the info comes with the lease
         self.infos = InfoTable(sessions)
@@ -268,17 +196,9 @@ class S3Storage(LeasedWrites, UploadStorage):
         return f"{self.prefix}/{upload_id}{suffix}" if self.prefix else upload_id + suffix
 
     # --- objects -----------------------------------------------------------------------
-    def put(self, upload_id: str, data: bytes, suffix: str = "",
-            sha256: str | None = None) -> None:
-        """Store ``data`` as the upload's object (or its ``suffix`` sibling).
-
-        ``sha256``: its hex digest when already known (the store verifies the bytes by it).
-        """
-        if self._put is None:  # a client that is not botocore's
-            self.client.put_object(Bucket=self.bucket, Key=self.key(upload_id, suffix),
-                                   Body=data)
-        else:
-            self._put(self.key(upload_id, suffix), data, sha256)
+    def put(self, upload_id: str, data: bytes, suffix: str = "") -> None:
+        """Store ``data`` as the upload's object (or its ``suffix`` sibling)."""
+        self.client.put_object(Bucket=self.bucket, Key=self.key(upload_id, suffix), Body=data)
 
     def get_bytes(self, key: str) -> bytes:
         """A whole (small) object."""
