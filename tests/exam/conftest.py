@@ -62,9 +62,10 @@ def server_rows(server, model_name: str, session_id: str) -> list:
         return list(db.scalars(select(model).where(model.session_id == session_id)))
 
 
-def login(url: str) -> ServerClient:
+def login(url: str, read_timeout: float = 5.0) -> ServerClient:
+    """张三 logged in by password; short timeouts, so a test of a dead server ends soon."""
     client = ServerClient(url, token_store=MemoryTokenStore(url), retries=1, backoff=0.2,
-                          connect_timeout=2.0, read_timeout=5.0)
+                          connect_timeout=2.0, read_timeout=read_timeout)
     client.store_login(client.login_password(*ZHANG))
     return client
 

@@ -36,7 +36,8 @@ def server(server_factory):
 @pytest.fixture
 def exam(server):
     exam_id = shape(server, "written", start_in=0, duration_s=600)
-    client = login(server.url)
+    # The client's default read timeout: comparing faces takes a busy CI server seconds
+    client = login(server.url, read_timeout=20.0)
     client.accept(exam_id)
     return client, exam_id
 
