@@ -56,13 +56,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
-#: Connections each process keeps open, and how many more it may open under a burst.
-#: Every request that touches the database runs on the worker thread pool (40 threads) and
-#: holds a connection only for its short queries, so 10 + 30 never runs dry in one process;
+#: Connections each process keeps open: as many as the worker thread pool has threads (40),
+#: every one kept once opened. Every request that touches the database runs on that pool and
+#: holds a connection only for its short queries, so one per thread never runs dry. No
+#: overflow: SQLAlchemy closes an overflow connection as soon as it is returned, so a pool of
+#: 10 + 30 under load opened and closed a PostgreSQL connection (a backend process forked,
+#: authenticated, torn down) for most checkouts; at 80 simulated candidates that cost the
+#: machine 0.2-0.5 of a core and the server 12 % more CPU per MiB (docs/scaling.md).
 #: N processes on one PostgreSQL need N x 40 of its ``max_connections``.
 #: The server's own values come from ``ServerConfig.db_pool_*`` (ZHISHIYUN_SERVER_DB_POOL_*).
-POOL_SIZE = 10
-POOL_OVERFLOW = 30
+POOL_SIZE = 40
+POOL_OVERFLOW = 0
 #: Seconds a request waits for a free connection before it is answered 503 (not 30 s, 500).
 POOL_TIMEOUT_S = 5.0
 

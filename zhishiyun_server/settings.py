@@ -120,8 +120,8 @@ class ServerConfig:
     max_lag_ms: int = 500
     max_queue: int = 16
     #: Database pool of each process (ZHISHIYUN_SERVER_DB_POOL_SIZE, _OVERFLOW, _TIMEOUT_S).
-    db_pool_size: int = 10
-    db_pool_overflow: int = 30
+    db_pool_size: int = 40
+    db_pool_overflow: int = 0
     db_pool_timeout_s: float = 5.0
     #: FastAPI's OpenTelemetry hooks, on when the environment configures OpenTelemetry
     #: (any ``OTEL_*`` variable, or FASTAPI_OTEL_AUTO_CONFIGURE).
@@ -153,8 +153,8 @@ class ServerConfig:
             "max_inflight": _env_int("ZHISHIYUN_SERVER_MAX_INFLIGHT", 400),
             "max_lag_ms": _env_int("ZHISHIYUN_SERVER_MAX_LAG_MS", 500),
             "max_queue": _env_int("ZHISHIYUN_SERVER_MAX_QUEUE", 16),
-            "db_pool_size": _env_int("ZHISHIYUN_SERVER_DB_POOL_SIZE", 10),
-            "db_pool_overflow": _env_int("ZHISHIYUN_SERVER_DB_POOL_OVERFLOW", 30, 0),
+            "db_pool_size": _env_int("ZHISHIYUN_SERVER_DB_POOL_SIZE", 40),
+            "db_pool_overflow": _env_int("ZHISHIYUN_SERVER_DB_POOL_OVERFLOW", 0, 0),
             "db_pool_timeout_s": _env_float("ZHISHIYUN_SERVER_DB_POOL_TIMEOUT_S", 5.0, 0.1),
             "face_overrides": {k[len(FACE_ENV_PREFIX):].lower(): v.strip()
                                for k, v in os.environ.items()
