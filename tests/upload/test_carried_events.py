@@ -15,13 +15,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.server.scale_app import serve
+from tests.upload import test_carried_lines as carried_lines
 from tests.upload.test_carried_lines import Logged, Recorder, _start
 from zhishiyun.upload.queue import DONE, FAILED
 from zhishiyun.upload.worker import UploadWorker
 from zhishiyun_server import clock
 from zhishiyun_server.models import Event
-from zhishiyun_server.settings import ServerConfig
 from zhishiyun_server.tus.endpoint import ExamUploadHooks
 
 pytestmark = pytest.mark.integration
@@ -35,17 +34,9 @@ class Requests(Logged):
                 if method == "POST" and path.endswith("/events")]
 
 
-@contextlib.contextmanager
 def logged_server(tmp_path):
     """The exam server (demo data) on a free port; yields (served app, :class:`Requests`)."""
-    logged: list[Requests] = []
-
-    def wrap(app) -> Requests:
-        logged.append(Requests(app))
-        return logged[0]
-
-    with serve(ServerConfig(data_dir=tmp_path / "data", demo=True), wrap=wrap) as served:
-        yield served, logged[0]
+    return carried_lines.logged_server(tmp_path, Requests)
 
 
 def _event(name: str, at=None) -> dict:

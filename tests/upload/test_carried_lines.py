@@ -51,16 +51,16 @@ class Logged:
 
 
 @contextlib.contextmanager
-def logged_server(tmp_path):
-    """The exam server (demo data) on a free port; yields (url, :class:`Logged`)."""
+def logged_server(tmp_path, logger: type[Logged] = Logged):
+    """The exam server (demo data) on a free port; yields (served app, its ``logger``)."""
     logged: list[Logged] = []
 
     def wrap(app) -> Logged:
-        logged.append(Logged(app))
+        logged.append(logger(app))
         return logged[0]
 
     with serve(ServerConfig(data_dir=tmp_path / "data", demo=True), wrap=wrap) as served:
-        yield served.url, logged[0]
+        yield served, logged[0]
 
 
 class Recorder:
@@ -117,7 +117,8 @@ def _close_and_upload(queue: UploadQueue, entered, recorder, segments: int) -> N
 
 
 def test_segments_that_do_not_back_up_need_no_manifest_post(tmp_path):
-    with logged_server(tmp_path) as (url, logged):
+    with logged_server(tmp_path) as (served, logged):
+        url = served.url
         entered, queue, recorder = _start(tmp_path, url)
         _close_and_upload(queue, entered, recorder, segments=5)
         assert len(logged.creations()) == 5
@@ -143,7 +144,8 @@ def test_segments_that_do_not_back_up_need_no_manifest_post(tmp_path):
 
 
 def test_when_segments_back_up_their_lines_are_posted_first(tmp_path):
-    with logged_server(tmp_path) as (url, logged):
+    with logged_server(tmp_path) as (served, logged):
+        url = served.url
         entered, queue, recorder = _start(tmp_path, url)
         for _ in range(4):  # recorded while the uploader was not running
             recorder.close_segment()
@@ -169,7 +171,8 @@ def test_when_segments_back_up_their_lines_are_posted_first(tmp_path):
 def test_a_server_that_ignores_carried_lines_gets_them_posted(tmp_path, monkeypatch):
     # A server from before this feature: "manifest" is plain metadata, no reply header.
     monkeypatch.setattr(ExamUploadHooks, "carried_metadata", frozenset())
-    with logged_server(tmp_path) as (url, logged):
+    with logged_server(tmp_path) as (served, logged):
+        url = served.url
         entered, queue, recorder = _start(tmp_path, url)
         _close_and_upload(queue, entered, recorder, segments=3)
         posts = logged.manifest_posts()
